@@ -1,0 +1,39 @@
+//! Database migrations for pushbill, one file per migration.
+//!
+//! The same migration set runs on SQLite and PostgreSQL: SeaQuery emits the DDL
+//! for the connected backend. Migrations never depend on the application's
+//! entities, so old migrations stay frozen as the code moves on.
+
+pub use sea_orm_migration::prelude::*;
+
+mod columns;
+mod m20261123_000001_create_merchants;
+mod m20261123_000002_create_plans;
+mod m20261123_000003_create_customers;
+mod m20261123_000004_create_subscriptions;
+mod m20261123_000005_create_invoices;
+mod m20261123_000006_create_payment_requests;
+mod m20261123_000007_create_events;
+mod m20261123_000008_create_webhooks;
+mod m20261123_000009_create_outgoing_emails;
+mod m20261123_000010_create_sandbox_clock;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_merchants::Migration),
+            Box::new(m20261123_000002_create_plans::Migration),
+            Box::new(m20261123_000003_create_customers::Migration),
+            Box::new(m20261123_000004_create_subscriptions::Migration),
+            Box::new(m20261123_000005_create_invoices::Migration),
+            Box::new(m20261123_000006_create_payment_requests::Migration),
+            Box::new(m20261123_000007_create_events::Migration),
+            Box::new(m20261123_000008_create_webhooks::Migration),
+            Box::new(m20261123_000009_create_outgoing_emails::Migration),
+            Box::new(m20261123_000010_create_sandbox_clock::Migration),
+        ]
+    }
+}

@@ -1,0 +1,3 @@
+//! The scheduler role: period rolls, invoices and dunning.
+
+pub mod scheduler;

@@ -1,0 +1,358 @@
+//! Layered configuration: the embedded `config/default.toml`, then
+//! `config/<PUSHBILL_ENV>.toml`, then the `--config` file, then
+//! `PUSHBILL__SECTION__KEY` environment variables. Validated once at start-up;
+//! every error names the key at fault.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const ENV_PREFIX: &str = "PUSHBILL__";
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: `{key}`{source_hint}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+    source_hint: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            message: message.into(),
+            source_hint: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub app: AppSettings,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub clock: ClockSettings,
+    pub scheduler: SchedulerSettings,
+    pub log: LogSettings,
+    /// Chain backend for the Lightning node role.
+    #[serde(default)]
+    pub bitcoind: Option<BitcoindSettings>,
+    /// Outgoing mail for the notifier role.
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSettings {
+    pub network: Network,
+    pub base_url: String,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    Sandbox,
+    Regtest,
+    Signet,
+    Testnet,
+    Mainnet,
+}
+
+/// What a `pushbill serve` process runs. Several processes may share one
+/// PostgreSQL database, each with its own roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// HTTP: REST API, dashboard, signup pages, health checks.
+    Web,
+    /// Billing engine: period rolls, invoices, dunning.
+    Scheduler,
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "web" => Ok(Role::Web),
+            "scheduler" => Ok(Role::Scheduler),
+            other => Err(format!(
+                "unknown role `{other}` (expected web or scheduler)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// May hold a password: kept secret.
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockMode {
+    System,
+    Test,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    pub mode: ClockMode,
+    #[serde(default)]
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSettings {
+    pub tick: String,
+    pub batch_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BitcoindSettings {
+    pub rpc_url: String,
+    pub rpc_user: String,
+    pub rpc_password: SecretString,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    pub from: String,
+}
+
+impl Settings {
+    /// Loads and validates the configuration from all layers.
+    pub fn load(config_file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Ok(env) = std::env::var("PUSHBILL_ENV") {
+            let path = PathBuf::from(format!("config/{env}.toml"));
+            if !path.exists() {
+                return Err(ConfigError::new(
+                    "PUSHBILL_ENV",
+                    format!("no file {} for environment `{env}`", path.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        if let Some(path) = config_file {
+            if !path.exists() {
+                return Err(ConfigError::new(
+                    "--config",
+                    format!("file {} does not exist", path.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        Self::from_figment(figment.merge(Env::prefixed(ENV_PREFIX).split("__")))
+    }
+
+    /// The embedded defaults with `overrides` (TOML) on top: for tests and tools.
+    pub fn from_defaults_and(overrides: &str) -> Result<Settings, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(overrides)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
+        let settings: Settings = figment.extract().map_err(figment_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        url::Url::parse(&self.app.base_url)
+            .map_err(|e| ConfigError::new("app.base_url", format!("not a URL: {e}")))?;
+        if self.app.roles.is_empty() {
+            return Err(ConfigError::new("app.roles", "name at least one role"));
+        }
+        if self.http.host.trim().is_empty() {
+            return Err(ConfigError::new("http.host", "must not be empty"));
+        }
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "database.url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be 1 to 1000",
+            ));
+        }
+        if self.clock.mode == ClockMode::Test && self.app.network != Network::Sandbox {
+            return Err(ConfigError::new(
+                "clock.mode",
+                "the test clock is only allowed on the sandbox network",
+            ));
+        }
+        cron::Schedule::from_str(&self.scheduler.tick)
+            .map_err(|e| ConfigError::new("scheduler.tick", format!("not a cron schedule: {e}")))?;
+        if !(1..=10_000).contains(&self.scheduler.batch_size) {
+            return Err(ConfigError::new(
+                "scheduler.batch_size",
+                "must be 1 to 10000",
+            ));
+        }
+        if let Some(btc) = &self.bitcoind {
+            url::Url::parse(&btc.rpc_url)
+                .map_err(|e| ConfigError::new("bitcoind.rpc_url", format!("not a URL: {e}")))?;
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> &str {
+        self.database.url.expose_secret()
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.app.roles.contains(&role)
+    }
+}
+
+/// Turns figment's error into one line naming the key and where its value came from.
+fn figment_error(err: figment::Error) -> ConfigError {
+    let key = err.path.join(".");
+    let source_hint = match &err.metadata {
+        Some(meta) if meta.name.contains("environment") => {
+            format!(
+                " (from environment variable {ENV_PREFIX}{})",
+                err.path.join("__").to_uppercase()
+            )
+        }
+        Some(meta) => match &meta.source {
+            Some(source) => format!(" (from {source})"),
+            None => String::new(),
+        },
+        None => String::new(),
+    };
+    ConfigError {
+        key: if key.is_empty() {
+            "(root)".to_owned()
+        } else {
+            key
+        },
+        message: err.kind.to_string(),
+        source_hint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let s = Settings::from_defaults_and("").unwrap();
+        assert_eq!(s.http.port, 8080);
+        assert_eq!(s.app.network, Network::Sandbox);
+        assert!(s.database_url().starts_with("sqlite:"));
+        assert!(s.has_role(Role::Web) && s.has_role(Role::Scheduler));
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let err = Settings::from_defaults_and("[http]\nport = \"abc\"").unwrap_err();
+        assert_eq!(err.key, "http.port");
+        assert!(err.to_string().contains("http.port"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_name() {
+        let err = Settings::from_defaults_and("[http]\nprot = 1").unwrap_err();
+        assert!(err.to_string().contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn semantic_checks_name_the_key() {
+        for (toml, key) in [
+            ("[database]\nurl = \"mysql://x\"", "database.url"),
+            ("[scheduler]\ntick = \"every minute\"", "scheduler.tick"),
+            ("[scheduler]\nbatch_size = 0", "scheduler.batch_size"),
+            ("[app]\nbase_url = \"not a url\"", "app.base_url"),
+            ("[app]\nroles = []", "app.roles"),
+            (
+                "[app]\nnetwork = \"mainnet\"\n[clock]\nmode = \"test\"",
+                "clock.mode",
+            ),
+        ] {
+            let err = Settings::from_defaults_and(toml).unwrap_err();
+            assert_eq!(err.key, key, "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_not_printed_by_debug() {
+        let s = Settings::from_defaults_and(
+            "[database]\nurl = \"postgres://u:hunter2@localhost/db\"\n\
+             [smtp]\nhost = \"h\"\nport = 25\nsecurity = \"none\"\npassword = \"s3cret\"\nfrom = \"a@b.c\"",
+        )
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("s3cret"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn production_example_is_valid() {
+        let example = include_str!("../config/production.example.toml");
+        let s = Settings::from_defaults_and(example).unwrap();
+        assert_eq!(s.app.network, Network::Mainnet);
+        assert!(s.smtp.is_some() && s.bitcoind.is_some());
+    }
+}

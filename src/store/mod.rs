@@ -1,0 +1,112 @@
+//! The database: connection, migrations, and one module per table with the
+//! queries that touch it. Works the same on SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+};
+
+pub mod api_keys;
+pub mod customers;
+pub mod events;
+pub mod invoices;
+pub mod merchant_users;
+pub mod merchants;
+pub mod outgoing_emails;
+pub mod payment_requests;
+pub mod plans;
+pub mod push_attempts;
+pub mod sandbox_clock;
+pub mod subscriptions;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
+
+pub use sea_orm::DatabaseConnection as Db;
+
+/// Opens the database named by `url`. A SQLite file and its folder are created
+/// when missing. SQLite gets a single connection: one writer at a time is what
+/// SQLite allows anyway, and it rules out lock-upgrade deadlocks.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    if url.starts_with("sqlite:") {
+        create_sqlite_parent_dir(url)?;
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(30))
+            });
+    } else {
+        options.max_connections(max_connections);
+    }
+    Database::connect(options).await
+}
+
+fn create_sqlite_parent_dir(url: &str) -> Result<(), DbErr> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                DbErr::Custom(format!(
+                    "cannot create database folder {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Names of migrations not yet applied.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    Ok(Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect())
+}
+
+/// Every migration with whether it has been applied.
+pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+    let pending = pending_migrations(db).await?;
+    Ok(Migrator::migrations()
+        .iter()
+        .map(|m| {
+            let name = m.name().to_owned();
+            let applied = !pending.contains(&name);
+            (name, applied)
+        })
+        .collect())
+}
+
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
+    db.get_database_backend() == DatabaseBackend::Postgres
+}

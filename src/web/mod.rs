@@ -1,0 +1,10 @@
+//! The web role: every HTTP route in one place, thin handlers.
+
+use actix_web::web;
+
+mod health;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz));
+}
