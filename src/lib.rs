@@ -1,10 +1,14 @@
 //! pushbill: subscription billing for merchants paid over Lightning.
 
 pub mod app;
+pub mod bench;
 pub mod billing;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod error;
+pub mod objects;
 pub mod store;
 pub mod telemetry;
 pub mod web;

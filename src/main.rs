@@ -35,10 +35,31 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         roles: Option<Vec<Role>>,
     },
+    /// Measure performance on a throwaway database (never the configured one).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Database migrations.
     Migrate {
         #[command(subcommand)]
         action: MigrateAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Seed N due subscriptions and time one billing run over them.
+    Billing {
+        #[arg(long, default_value_t = 10_000)]
+        subscriptions: usize,
+        /// Subscriptions per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: u64,
+        /// Run on PostgreSQL: a server URL such as postgres://postgres@127.0.0.1:5432/postgres,
+        /// on which a throwaway database is created and dropped. SQLite (a temp file) otherwise.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
     },
 }
 
@@ -76,6 +97,14 @@ fn main() -> ExitCode {
                 serve(settings).await
             }
             Command::Migrate { action } => migrate(settings, action).await,
+            Command::Bench {
+                what:
+                    BenchWhat::Billing {
+                        subscriptions,
+                        batch,
+                        postgres,
+                    },
+            } => bench_billing(subscriptions, batch, postgres).await,
         }
     });
     match result {
@@ -123,5 +152,31 @@ async fn migrate(settings: Settings, action: MigrateAction) -> anyhow::Result<()
             }
         }
     }
+    Ok(())
+}
+
+async fn bench_billing(n: usize, batch: u64, postgres: Option<String>) -> anyhow::Result<()> {
+    let name = format!(
+        "pushbill_bench_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let sqlite_path = std::env::temp_dir().join(format!("{name}.db"));
+    let url = match &postgres {
+        Some(admin) => store::create_postgres_database(admin, &name).await?,
+        None => format!("sqlite://{}", sqlite_path.display()),
+    };
+    let db = store::connect(&url, 8).await?;
+    store::migrate(&db).await?;
+    let report = pushbill::bench::billing(&db, n, batch).await;
+    db.close().await?;
+    match &postgres {
+        Some(admin) => store::drop_postgres_database(admin, &name).await?,
+        None => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", sqlite_path.display()));
+            }
+        }
+    }
+    println!("{}", report?);
     Ok(())
 }

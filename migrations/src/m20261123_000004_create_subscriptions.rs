@@ -25,6 +25,9 @@ impl MigrationTrait for Migration {
                         .col(ts("billing_anchor"))
                         .col(ts("current_period_start"))
                         .col(ts("current_period_end"))
+                        // The scheduler's queue: current_period_end while the
+                        // subscription bills (trialing, active, past_due), else NULL.
+                        .col(ts_null("next_roll_at"))
                         .col(ts_null("trial_start"))
                         .col(ts_null("trial_end"))
                         .col(boolean("cancel_at_period_end").default(false))
@@ -44,8 +47,8 @@ impl MigrationTrait for Migration {
         create_indexes(
             manager,
             vec![
-                // The scheduler's work queue: live subscriptions whose period has ended.
-                index("subscriptions", "due", &["status", "current_period_end"]),
+                // The scheduler's work queue, scanned in time order.
+                index("subscriptions", "next_roll", &["next_roll_at", "id"]),
                 index("subscriptions", "merchant", &["merchant_id", "id"]),
                 index("subscriptions", "customer", &["customer_id"]),
             ],

@@ -50,7 +50,8 @@ impl MigrationTrait for Migration {
                 // Money guard: one invoice per subscription period, whatever the code does.
                 unique_index("invoices", "period", &["subscription_id", "period_start"]),
                 unique_index("invoices", "number", &["merchant_id", "number"]),
-                index("invoices", "dunning", &["status", "next_dunning_at"]),
+                // Dunning's work queue: next_dunning_at is NULL once an invoice is settled.
+                index("invoices", "dunning", &["next_dunning_at", "id"]),
                 index("invoices", "subscription", &["subscription_id", "status"]),
                 index("invoices", "merchant", &["merchant_id", "id"]),
                 index("invoices", "customer", &["customer_id"]),

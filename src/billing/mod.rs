@@ -1,3 +1,12 @@
-//! The scheduler role: period rolls, invoices and dunning.
+//! The scheduler role: it decides when money is due. Period rolls, invoices,
+//! dunning, the subscription lifecycle, and recording payments.
 
+pub mod dunning;
+pub mod engine;
+pub mod invoicing;
+pub mod lifecycle;
+pub mod payments;
+pub mod periods;
+pub mod policy;
 pub mod scheduler;
+mod work;

@@ -1,1 +1,24 @@
+//! Pure domain types for pushbill: ids, money, schedules and state machines. No I/O.
 
+pub mod email;
+pub mod error;
+pub mod event_type;
+pub mod ids;
+pub mod invoice;
+pub mod money;
+pub mod node;
+pub mod schedule;
+pub mod subscription;
+
+pub use email::{EmailAddress, EmailError};
+pub use error::ParseEnumError;
+pub use event_type::EventType;
+pub use ids::{
+    ApiKeyId, CustomerId, EmailId, EventId, IdError, InvoiceId, MerchantId, PaymentRequestId,
+    PlanId, PushAttemptId, SubscriptionId, UserId, WebhookDeliveryId, WebhookEndpointId,
+};
+pub use invoice::{IllegalInvoiceTransition, InvoiceEvent, InvoiceStatus, PaymentRequestStatus};
+pub use money::{MoneyError, Msat};
+pub use node::{NodeAddress, NodeError, NodeId};
+pub use schedule::{CronSchedule, Interval, Period, Schedule, ScheduleError};
+pub use subscription::{GraceAction, IllegalTransition, SubscriptionEvent, SubscriptionStatus};

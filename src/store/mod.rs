@@ -6,7 +6,8 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
+    DatabaseConnection, DbErr, EntityTrait,
 };
 
 pub mod api_keys;
@@ -107,6 +108,72 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
 
+/// Rows per multi-row statement. Statements are kept under ~16 KiB: sqlx
+/// does not set TCP_NODELAY, and a larger message sent over TCP stalls for a
+/// delayed ACK (40 ms) on Linux. See docs/performance.md.
+pub const ROWS_PER_STATEMENT: usize = 40;
+
+/// Inserts rows in chunks of [`ROWS_PER_STATEMENT`].
+pub async fn insert_all<A>(db: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
+    insert_in_chunks(db, rows, ROWS_PER_STATEMENT).await
+}
+
+/// Inserts rows, `chunk` rows per statement.
+pub async fn insert_in_chunks<A>(
+    db: &impl ConnectionTrait,
+    rows: Vec<A>,
+    chunk: usize,
+) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(chunk).collect();
+        A::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
 pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DatabaseBackend::Postgres
+}
+
+/// Creates an empty database named `name` on the PostgreSQL server behind
+/// `admin_url` and returns the URL to it. For tests and benchmarks.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String, DbErr> {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(DbErr::Custom(format!("unsafe database name {name}")));
+    }
+    let admin = Database::connect(admin_url).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    admin.close().await?;
+    let mut url = url::Url::parse(admin_url).map_err(|e| DbErr::Custom(e.to_string()))?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
+}
+
+/// Drops a database made by [`create_postgres_database`].
+pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), DbErr> {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(DbErr::Custom(format!("unsafe database name {name}")));
+    }
+    let admin = Database::connect(admin_url).await?;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    admin.close().await
 }

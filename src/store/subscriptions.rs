@@ -15,6 +15,8 @@ pub struct Model {
     pub billing_anchor: DateTimeUtc,
     pub current_period_start: DateTimeUtc,
     pub current_period_end: DateTimeUtc,
+    /// Derived: see [`Model::with_queue_key`]. Never set by hand.
+    pub next_roll_at: Option<DateTimeUtc>,
     pub trial_start: Option<DateTimeUtc>,
     pub trial_end: Option<DateTimeUtc>,
     pub cancel_at_period_end: bool,
@@ -31,3 +33,68 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Statuses whose periods roll (and so are billed).
+pub const BILLING_STATUSES: [&str; 3] = ["trialing", "active", "past_due"];
+
+impl Model {
+    /// Sets `next_roll_at`, the scheduler's queue key, from status and period.
+    pub fn with_queue_key(mut self) -> Self {
+        self.next_roll_at = BILLING_STATUSES
+            .contains(&self.status.as_str())
+            .then_some(self.current_period_end);
+        self
+    }
+}
+
+/// Inserts a new subscription.
+pub async fn insert(db: &impl sea_orm::ConnectionTrait, row: Model) -> Result<(), DbErr> {
+    use sea_orm::IntoActiveModel;
+    Entity::insert(row.with_queue_key().into_active_model())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Writes back one changed subscription.
+pub async fn save(db: &impl sea_orm::ConnectionTrait, row: Model) -> Result<(), DbErr> {
+    save_all(db, vec![row]).await
+}
+
+/// Inserts or writes back subscriptions in bulk (an upsert on the primary
+/// key: one statement per chunk on both backends).
+pub async fn save_all(db: &impl sea_orm::ConnectionTrait, rows: Vec<Model>) -> Result<(), DbErr> {
+    use sea_orm::sea_query::OnConflict;
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<ActiveModel> = rows
+            .by_ref()
+            .take(super::ROWS_PER_STATEMENT)
+            .map(|m| m.with_queue_key().into_active_model().reset_all())
+            .collect();
+        Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::column(Column::Id)
+                    .update_columns([
+                        Column::PlanId,
+                        Column::NextPlanId,
+                        Column::Status,
+                        Column::BillingAnchor,
+                        Column::CurrentPeriodStart,
+                        Column::CurrentPeriodEnd,
+                        Column::NextRollAt,
+                        Column::CancelAtPeriodEnd,
+                        Column::CanceledAt,
+                        Column::EndedAt,
+                        Column::PausedAt,
+                        Column::CancellationReason,
+                        Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! `pushbill bench`: measured performance of the billing engine on a
+//! throwaway database, and the seeding it needs (shared with the tests that
+//! crash or race the engine over thousands of subscriptions).
+
+use std::time::Instant;
+
+use chrono::{DateTime, Months, Utc};
+use sea_orm::{ActiveValue::Set, DatabaseConnection};
+
+use crate::billing::engine;
+use crate::catalog::{self, plans::NewPlan};
+use crate::domain::ids::{CustomerId, SubscriptionId};
+use crate::domain::{Interval, Msat, Schedule, SubscriptionStatus};
+use crate::error::Result;
+use crate::store::{self, customers, subscriptions};
+
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub merchant_id: String,
+    pub plan_id: String,
+    pub subscriptions: usize,
+}
+
+/// Creates a merchant with a monthly plan and `n` active subscriptions (one
+/// customer each, every second one with a node) whose period ends at `due_at`.
+pub async fn seed_due_subscriptions(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    n: usize,
+) -> Result<Seeded> {
+    let merchant = catalog::merchants::create(db, now, "Bench Merchant", "BENCH").await?;
+    let schedule = Schedule::every(Interval::Month, 1).expect("valid schedule");
+    let plan = NewPlan::new(
+        "Monthly",
+        Msat::from_sat(10_000).expect("valid amount"),
+        schedule,
+    );
+    let plan = catalog::plans::create(db, now, &merchant.id, plan).await?;
+    let start = due_at.checked_sub_months(Months::new(1)).unwrap_or(due_at);
+    let node =
+        "02".to_owned() + &"79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+    let mut customer_rows = Vec::with_capacity(n);
+    let mut subscription_rows = Vec::with_capacity(n);
+    for i in 0..n {
+        let customer_id = CustomerId::new().to_string();
+        customer_rows.push(customers::ActiveModel {
+            id: Set(customer_id.clone()),
+            merchant_id: Set(merchant.id.clone()),
+            email: Set(Some(format!("customer{i}@example.com"))),
+            name: Set(None),
+            external_id: Set(None),
+            node_id: Set((i % 2 == 0).then(|| node.clone())),
+            node_address: Set(None),
+            metadata: Set(serde_json::json!({})),
+            deleted_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        subscription_rows.push(subscriptions::Model {
+            id: SubscriptionId::new().to_string(),
+            merchant_id: merchant.id.clone(),
+            customer_id: customer_id,
+            plan_id: plan.id.clone(),
+            next_plan_id: None,
+            status: SubscriptionStatus::Active.as_str().to_owned(),
+            billing_anchor: start,
+            current_period_start: start,
+            current_period_end: due_at,
+            next_roll_at: None,
+            trial_start: None,
+            trial_end: None,
+            cancel_at_period_end: false,
+            canceled_at: None,
+            ended_at: None,
+            paused_at: None,
+            cancellation_reason: None,
+            metadata: serde_json::json!({}),
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    store::insert_all(db, customer_rows).await?;
+    subscriptions::save_all(db, subscription_rows).await?;
+    Ok(Seeded {
+        merchant_id: merchant.id,
+        plan_id: plan.id,
+        subscriptions: n,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct BillingReport {
+    pub backend: &'static str,
+    pub subscriptions: usize,
+    pub periods_rolled: usize,
+    pub seconds: f64,
+    pub peak_rss_mib: Option<f64>,
+}
+
+impl std::fmt::Display for BillingReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rate = self.periods_rolled as f64 / self.seconds.max(f64::EPSILON);
+        write!(
+            f,
+            "billing {} due subscriptions on {}: {} invoices in {:.2} s = {:.0} invoices/s; peak RSS {}",
+            self.subscriptions,
+            self.backend,
+            self.periods_rolled,
+            self.seconds,
+            rate,
+            self.peak_rss_mib
+                .map_or("unknown".to_owned(), |m| format!("{m:.0} MiB")),
+        )
+    }
+}
+
+/// Seeds `n` due subscriptions into `db` (freshly migrated) and times one
+/// billing run over them.
+pub async fn billing(db: &DatabaseConnection, n: usize, batch: u64) -> Result<BillingReport> {
+    let now = Utc::now();
+    seed_due_subscriptions(db, now, now - chrono::Duration::minutes(1), n).await?;
+    let started = Instant::now();
+    let outcome = engine::run_due(db, now, batch).await?;
+    Ok(BillingReport {
+        backend: if store::is_postgres(db) {
+            "postgresql"
+        } else {
+            "sqlite"
+        },
+        subscriptions: n,
+        periods_rolled: outcome.periods_rolled,
+        seconds: started.elapsed().as_secs_f64(),
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// The process's peak resident memory (VmHWM), on Linux.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

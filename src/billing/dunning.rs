@@ -1,0 +1,306 @@
+//! Dunning: chasing open invoices past their due time. Each step is one row
+//! change plus its events: overdue (subscription past_due), retries (a fresh
+//! payment request when the last one expired, otherwise a re-push), and the
+//! end of grace (subscription unpaid or canceled).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::policy::{DunningAction, DunningPolicy, PlanRules};
+use super::{invoicing, work};
+use crate::domain::ids::PushAttemptId;
+use crate::domain::{
+    EventType, GraceAction, InvoiceEvent, InvoiceStatus, PaymentRequestStatus, SubscriptionEvent,
+    SubscriptionStatus,
+};
+use crate::error::{Error, Result};
+use crate::objects;
+use crate::store::events::EventBatch;
+use crate::store::{
+    self, customers, invoices, payment_requests, plans, push_attempts, subscriptions,
+};
+
+/// Runs the due dunning step of up to `batch` invoices in one transaction;
+/// returns how many. An invoice whose subscription has a period roll due
+/// before this step waits for the roll (see `periods::roll_due`).
+pub async fn run_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) -> Result<usize> {
+    let txn = db.begin().await?;
+    let query = invoices::Entity::find()
+        .filter(invoices::Column::NextDunningAt.lte(now))
+        .order_by_asc(invoices::Column::NextDunningAt)
+        .order_by_asc(invoices::Column::Id)
+        .limit(batch);
+    let claimed = work::claim(query, &txn).await?;
+    let roll_due_at = subscription_rolls(&txn, &claimed).await?;
+    let due: Vec<_> = claimed
+        .into_iter()
+        .filter(|inv| {
+            let roll = inv
+                .subscription_id
+                .as_deref()
+                .and_then(|s| roll_due_at.get(s));
+            !matches!((roll, inv.next_dunning_at), (Some(r), Some(d)) if *r < d)
+        })
+        .collect();
+    let mut events = EventBatch::new();
+    let mut policies: HashMap<String, DunningPolicy> = HashMap::new();
+    for invoice in &due {
+        let policy = match &invoice.plan_id {
+            Some(plan_id) => match policies.get(plan_id) {
+                Some(p) => p.clone(),
+                None => {
+                    let plan = plans::Entity::find_by_id(plan_id)
+                        .one(&txn)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::corrupt(format!("invoice {}: plan missing", invoice.id))
+                        })?;
+                    let p = PlanRules::from_model(&plan)?.dunning;
+                    policies.insert(plan_id.clone(), p.clone());
+                    p
+                }
+            },
+            None => DunningPolicy::default(),
+        };
+        step(&txn, now, invoice.clone(), &policy, &mut events).await?;
+    }
+    let count = due.len();
+    events.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(count)
+}
+
+async fn step(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    invoice: invoices::Model,
+    policy: &DunningPolicy,
+    events: &mut EventBatch,
+) -> Result<()> {
+    let Some(step) = policy.step(invoice.due_at, invoice.dunning_step) else {
+        // Past the last step: nothing left to do.
+        let mut row = invoice.into_active_model();
+        row.next_dunning_at = Set(None);
+        row.update(db).await?;
+        return Ok(());
+    };
+    let mut next = invoice.clone();
+    next.dunning_step += 1;
+    next.next_dunning_at = step.next_at;
+    next.updated_at = now;
+    let sub = match &invoice.subscription_id {
+        Some(id) => subscriptions::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    };
+    let mut sub_change: Option<(SubscriptionStatus, EventType)> = None;
+    let failed = match step.action {
+        DunningAction::Overdue => true,
+        DunningAction::Retry { previous_failed } => previous_failed,
+        DunningAction::GraceEnded { last_failed } => last_failed,
+    };
+    match step.action {
+        DunningAction::Overdue => {
+            sub_change = Some((SubscriptionStatus::PastDue, EventType::SubscriptionPastDue))
+                .filter(|_| sub_status(&sub) == Some(SubscriptionStatus::Active));
+        }
+        DunningAction::Retry { .. } => {
+            next.attempt_count += 1;
+            retry_payment(db, now, &next, events).await?;
+        }
+        DunningAction::GraceEnded { .. } => {
+            if policy.grace_action == GraceAction::Cancel {
+                let status = InvoiceStatus::parse(&next.status)
+                    .map_err(|e| Error::corrupt(e.to_string()))?
+                    .apply(InvoiceEvent::MarkUncollectible)
+                    .map_err(|e| Error::corrupt(e.to_string()))?;
+                next.status = status.as_str().to_owned();
+                next.marked_uncollectible_at = Some(now);
+                cancel_live_requests(db, now, &next.id).await?;
+            }
+            if let Some(current) = sub_status(&sub) {
+                if let Ok(to) = current.apply(SubscriptionEvent::GraceExpired(policy.grace_action))
+                {
+                    let event = match to {
+                        SubscriptionStatus::Canceled => EventType::SubscriptionCanceled,
+                        _ => EventType::SubscriptionUnpaid,
+                    };
+                    sub_change = Some((to, event));
+                }
+            }
+        }
+    }
+    invoices::Entity::update(next.clone().into_active_model().reset_all())
+        .exec(db)
+        .await?;
+    let data = objects::to_value(&objects::Invoice::from(&next));
+    if failed {
+        events.push(
+            &next.merchant_id,
+            EventType::InvoicePaymentFailed,
+            "invoice",
+            &next.id,
+            data.clone(),
+            now,
+        );
+    }
+    if matches!(step.action, DunningAction::GraceEnded { .. }) {
+        events.push(
+            &next.merchant_id,
+            EventType::InvoiceUnpaid,
+            "invoice",
+            &next.id,
+            data,
+            now,
+        );
+    }
+    if let (Some((status, event)), Some(sub)) = (sub_change, sub) {
+        let mut sub = sub;
+        sub.status = status.as_str().to_owned();
+        sub.updated_at = now;
+        if status == SubscriptionStatus::Canceled {
+            sub.canceled_at = Some(now);
+            sub.ended_at = Some(now);
+            sub.cancellation_reason = Some("nonpayment".to_owned());
+        }
+        subscriptions::save(db, sub.clone()).await?;
+        events.push(
+            &sub.merchant_id,
+            event,
+            "subscription",
+            &sub.id,
+            objects::to_value(&objects::Subscription::from(&sub)),
+            now,
+        );
+    }
+    Ok(())
+}
+
+/// When each invoice's subscription next rolls, for those that bill.
+async fn subscription_rolls(
+    db: &impl ConnectionTrait,
+    invoices: &[invoices::Model],
+) -> Result<HashMap<String, DateTime<Utc>>> {
+    let ids: Vec<&str> = invoices
+        .iter()
+        .filter_map(|i| i.subscription_id.as_deref())
+        .collect();
+    let rows: Vec<(String, Option<DateTime<Utc>>)> = subscriptions::Entity::find()
+        .select_only()
+        .column(subscriptions::Column::Id)
+        .column(subscriptions::Column::NextRollAt)
+        .filter(subscriptions::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at)| at.map(|at| (id, at)))
+        .collect())
+}
+
+fn sub_status(sub: &Option<subscriptions::Model>) -> Option<SubscriptionStatus> {
+    sub.as_ref()
+        .and_then(|s| SubscriptionStatus::parse(&s.status).ok())
+}
+
+/// Attempts payment again: a fresh payment request when the live one has
+/// expired (or there is none), otherwise a re-push of the live one.
+async fn retry_payment(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    invoice: &invoices::Model,
+    events: &mut EventBatch,
+) -> Result<()> {
+    let live = payment_requests::Entity::find()
+        .filter(payment_requests::Column::InvoiceId.eq(&invoice.id))
+        .filter(payment_requests::Column::Status.is_in(live_statuses()))
+        .one(db)
+        .await?;
+    let node_id = customers::Entity::find_by_id(&invoice.customer_id)
+        .select_only()
+        .column(customers::Column::NodeId)
+        .into_tuple::<Option<String>>()
+        .one(db)
+        .await?
+        .flatten();
+    match live {
+        // Still waiting for the node to issue it: it is pushed once issued.
+        Some(req) if req.status == PaymentRequestStatus::Pending.as_str() => {}
+        Some(req) if req.expires_at.is_some_and(|t| t > now) => {
+            if let Some(node_id) = node_id {
+                store::insert_all(db, vec![queued_push(&req, &node_id, now)]).await?;
+            }
+        }
+        stale => {
+            if let Some(req) = stale {
+                let mut expired = req.clone();
+                expired.status = PaymentRequestStatus::Expired.as_str().to_owned();
+                expired.updated_at = now;
+                payment_requests::Entity::update(expired.clone().into_active_model().reset_all())
+                    .exec(db)
+                    .await?;
+                events.push(
+                    &expired.merchant_id,
+                    EventType::PaymentRequestExpired,
+                    "payment_request",
+                    &expired.id,
+                    objects::to_value(&objects::PaymentRequest::from(&expired)),
+                    now,
+                );
+            }
+            let fresh = invoicing::new_payment_request(invoice, node_id.is_some(), now);
+            store::insert_all(db, vec![fresh]).await?;
+        }
+    }
+    Ok(())
+}
+
+pub fn live_statuses() -> Vec<&'static str> {
+    [PaymentRequestStatus::Pending, PaymentRequestStatus::Issued]
+        .map(PaymentRequestStatus::as_str)
+        .to_vec()
+}
+
+/// Cancels the invoice's pending or issued payment requests.
+pub async fn cancel_live_requests(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    invoice_id: &str,
+) -> Result<()> {
+    payment_requests::Entity::update_many()
+        .col_expr(
+            payment_requests::Column::Status,
+            Expr::value(PaymentRequestStatus::Canceled.as_str()),
+        )
+        .col_expr(payment_requests::Column::UpdatedAt, Expr::value(now))
+        .filter(payment_requests::Column::InvoiceId.eq(invoice_id))
+        .filter(payment_requests::Column::Status.is_in(live_statuses()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+fn queued_push(
+    req: &payment_requests::Model,
+    node_id: &str,
+    now: DateTime<Utc>,
+) -> push_attempts::ActiveModel {
+    push_attempts::ActiveModel {
+        id: Set(PushAttemptId::new().to_string()),
+        merchant_id: Set(req.merchant_id.clone()),
+        payment_request_id: Set(req.id.clone()),
+        node_id: Set(node_id.to_owned()),
+        status: Set("queued".to_owned()),
+        reason: Set(None),
+        attempted_at: Set(None),
+        replied_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}

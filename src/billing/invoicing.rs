@@ -1,0 +1,170 @@
+//! Creating invoices: numbering, the first payment request, the events.
+//! Used by the period roll, by subscription start and by one-off invoices, so
+//! every invoice is born the same way.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
+
+use crate::domain::ids::{InvoiceId, PaymentRequestId};
+use crate::domain::{EventType, InvoiceStatus, Msat, PaymentRequestStatus, Period};
+use crate::error::{Error, Result};
+use crate::objects;
+use crate::store::events::EventBatch;
+use crate::store::{self, invoices, merchants, payment_requests};
+
+/// An invoice to create.
+#[derive(Debug, Clone)]
+pub struct InvoiceDraft {
+    pub merchant_id: String,
+    pub customer_id: String,
+    pub subscription_id: Option<String>,
+    pub plan_id: Option<String>,
+    pub description: Option<String>,
+    pub period: Option<Period>,
+    pub amount: Msat,
+    pub due_at: DateTime<Utc>,
+    /// Push the payment request to the customer's node once it is issued.
+    pub push: bool,
+}
+
+/// Creates the invoices, each open with a pending payment request for the
+/// Lightning node to issue (a zero amount is paid at once), and records
+/// `invoice.created` (and `invoice.paid`) events. Call inside a transaction.
+pub async fn create_invoices(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    drafts: Vec<InvoiceDraft>,
+    events: &mut EventBatch,
+) -> Result<Vec<invoices::Model>> {
+    let mut numbers = reserve_numbers(db, &drafts).await?;
+    let mut invoice_rows = Vec::with_capacity(drafts.len());
+    let mut request_rows = Vec::with_capacity(drafts.len());
+    let mut created = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        let number = numbers
+            .get_mut(&draft.merchant_id)
+            .and_then(Iterator::next)
+            .ok_or_else(|| Error::corrupt(format!("merchant {}", draft.merchant_id)))?;
+        let free = draft.amount == Msat::ZERO;
+        let model = invoices::Model {
+            id: InvoiceId::new().to_string(),
+            merchant_id: draft.merchant_id,
+            customer_id: draft.customer_id,
+            subscription_id: draft.subscription_id,
+            plan_id: draft.plan_id,
+            number,
+            description: draft.description,
+            period_start: draft.period.map(|p| p.start),
+            period_end: draft.period.map(|p| p.end),
+            amount_msat: draft.amount.to_i64(),
+            status: if free {
+                InvoiceStatus::Paid
+            } else {
+                InvoiceStatus::Open
+            }
+            .as_str()
+            .to_owned(),
+            due_at: draft.due_at,
+            paid_at: free.then_some(now),
+            voided_at: None,
+            marked_uncollectible_at: None,
+            attempt_count: if free { 0 } else { 1 },
+            dunning_step: 0,
+            next_dunning_at: (!free).then_some(draft.due_at),
+            created_at: now,
+            updated_at: now,
+        };
+        let data = objects::to_value(&objects::Invoice::from(&model));
+        events.push(
+            &model.merchant_id,
+            EventType::InvoiceCreated,
+            "invoice",
+            &model.id,
+            data.clone(),
+            now,
+        );
+        if free {
+            events.push(
+                &model.merchant_id,
+                EventType::InvoicePaid,
+                "invoice",
+                &model.id,
+                data,
+                now,
+            );
+        } else {
+            request_rows.push(new_payment_request(&model, draft.push, now));
+        }
+        invoice_rows.push(invoices::ActiveModel::from(model.clone()));
+        created.push(model);
+    }
+    store::insert_all(db, invoice_rows).await?;
+    store::insert_all(db, request_rows).await?;
+    Ok(created)
+}
+
+/// A pending payment request for the Lightning node to issue as a BOLT11.
+pub fn new_payment_request(
+    invoice: &invoices::Model,
+    push: bool,
+    now: DateTime<Utc>,
+) -> payment_requests::ActiveModel {
+    payment_requests::ActiveModel {
+        id: Set(PaymentRequestId::new().to_string()),
+        merchant_id: Set(invoice.merchant_id.clone()),
+        invoice_id: Set(invoice.id.clone()),
+        amount_msat: Set(invoice.amount_msat),
+        status: Set(PaymentRequestStatus::Pending.as_str().to_owned()),
+        push: Set(push),
+        bolt11: Set(None),
+        payment_hash: Set(None),
+        expires_at: Set(None),
+        issued_at: Set(None),
+        paid_at: Set(None),
+        amount_received_msat: Set(None),
+        failure_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Takes the next invoice numbers of each merchant in the drafts: one UPDATE
+/// per merchant, which also serialises concurrent numbering on PostgreSQL.
+async fn reserve_numbers(
+    db: &impl ConnectionTrait,
+    drafts: &[InvoiceDraft],
+) -> Result<BTreeMap<String, std::vec::IntoIter<String>>> {
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for d in drafts {
+        *counts.entry(d.merchant_id.as_str()).or_default() += 1;
+    }
+    let mut numbers = BTreeMap::new();
+    for (merchant_id, count) in counts {
+        let update = Query::update()
+            .table(merchants::Entity)
+            .value(
+                merchants::Column::NextInvoiceNumber,
+                Expr::col(merchants::Column::NextInvoiceNumber).add(count),
+            )
+            .and_where(Expr::col(merchants::Column::Id).eq(merchant_id))
+            .returning(Query::returning().columns([
+                merchants::Column::NextInvoiceNumber,
+                merchants::Column::InvoicePrefix,
+            ]))
+            .to_owned();
+        let row = db
+            .query_one(&update)
+            .await?
+            .ok_or_else(|| Error::not_found("merchant", merchant_id))?;
+        let next: i64 = row.try_get("", "next_invoice_number")?;
+        let prefix: String = row.try_get("", "invoice_prefix")?;
+        let list: Vec<String> = (next - count..next)
+            .map(|n| format!("{prefix}-{n:06}"))
+            .collect();
+        numbers.insert(merchant_id.to_owned(), list.into_iter());
+    }
+    Ok(numbers)
+}

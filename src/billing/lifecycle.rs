@@ -1,0 +1,357 @@
+//! What merchants (and customers) do to a subscription: start it, cancel it,
+//! pause and resume it, change its plan. Each is one transaction that writes
+//! the change and its events.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+};
+use serde_json::Value;
+
+use super::invoicing;
+use super::periods::open_period;
+use super::policy::PlanRules;
+use super::work;
+use crate::catalog;
+use crate::domain::ids::SubscriptionId;
+use crate::domain::{EventType, Schedule, SubscriptionEvent, SubscriptionStatus};
+use crate::error::{Error, Result};
+use crate::objects;
+use crate::store::events::EventBatch;
+use crate::store::{invoices, plans, subscriptions};
+
+#[derive(Debug, Clone, Default)]
+pub struct NewSubscription {
+    pub customer_id: String,
+    pub plan_id: String,
+    /// Overrides the plan's trial length.
+    pub trial: Option<Duration>,
+    /// Sets the phase of the periods (e.g. the 1st of the month). The first
+    /// period runs from now to the anchor's next boundary, at the full price:
+    /// there is no proration.
+    pub billing_anchor: Option<DateTime<Utc>>,
+    pub metadata: Option<Value>,
+}
+
+/// Starts a subscription: a trial with no invoice, or a first period invoiced at once.
+pub async fn create(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    new: NewSubscription,
+) -> Result<(subscriptions::Model, Option<invoices::Model>)> {
+    let txn = db.begin().await?;
+    let customer = catalog::customers::get(&txn, merchant_id, &new.customer_id)
+        .await
+        .map_err(|e| param_not_found(e, "customer"))?;
+    let plan = catalog::plans::get(&txn, merchant_id, &new.plan_id)
+        .await
+        .map_err(|e| param_not_found(e, "plan"))?;
+    if plan.status != catalog::plans::ACTIVE {
+        return Err(Error::invalid("plan", "the plan is archived"));
+    }
+    let rules = PlanRules::from_model(&plan)?;
+    let trial = new.trial.unwrap_or(rules.trial);
+    if trial < Duration::zero() || trial > Duration::days(730) {
+        return Err(Error::invalid("trial_period_secs", "must be 0 to 730 days"));
+    }
+    if let Some(anchor) = new.billing_anchor {
+        check_anchor(&rules.schedule, anchor, now + trial)?;
+    }
+    let mut sub = subscriptions::Model {
+        id: SubscriptionId::new().to_string(),
+        merchant_id: merchant_id.to_owned(),
+        customer_id: customer.id.clone(),
+        plan_id: plan.id.clone(),
+        next_plan_id: None,
+        status: SubscriptionStatus::Active.as_str().to_owned(),
+        billing_anchor: now,
+        current_period_start: now,
+        current_period_end: now,
+        next_roll_at: None,
+        trial_start: None,
+        trial_end: None,
+        cancel_at_period_end: false,
+        canceled_at: None,
+        ended_at: None,
+        paused_at: None,
+        cancellation_reason: None,
+        metadata: new.metadata.unwrap_or_else(|| serde_json::json!({})),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut events = EventBatch::new();
+    let mut draft = None;
+    if trial > Duration::zero() {
+        let trial_end = now + trial;
+        sub.status = SubscriptionStatus::Trialing.as_str().to_owned();
+        sub.trial_start = Some(now);
+        sub.trial_end = Some(trial_end);
+        sub.current_period_end = trial_end;
+        sub.billing_anchor = new.billing_anchor.unwrap_or(trial_end);
+    } else {
+        let anchor = new.billing_anchor.unwrap_or(now);
+        draft = Some(open_period(
+            &mut sub,
+            &plan,
+            &rules,
+            anchor,
+            now,
+            customer.node_id.is_some(),
+            now,
+        )?);
+    }
+    subscriptions::insert(&txn, sub.clone()).await?;
+    events.push(
+        merchant_id,
+        EventType::SubscriptionCreated,
+        "subscription",
+        &sub.id,
+        objects::to_value(&objects::Subscription::from(&sub)),
+        now,
+    );
+    let invoice = match draft {
+        Some(d) => invoicing::create_invoices(&txn, now, vec![d], &mut events)
+            .await?
+            .pop(),
+        None => None,
+    };
+    events.insert(&txn).await?;
+    txn.commit().await?;
+    Ok((sub, invoice))
+}
+
+/// A billing anchor must give a first period no longer than one full period.
+fn check_anchor(schedule: &Schedule, anchor: DateTime<Utc>, start: DateTime<Utc>) -> Result<()> {
+    if matches!(schedule, Schedule::Cron(_)) {
+        return Err(Error::invalid(
+            "billing_anchor",
+            "cron plans bill on their schedule; leave it out",
+        ));
+    }
+    let one_period = schedule
+        .period_starting_at(start, start)
+        .map_err(|e| Error::invalid("billing_anchor", e.to_string()))?;
+    if anchor > one_period.end {
+        return Err(Error::invalid(
+            "billing_anchor",
+            "must be at most one period after the start",
+        ));
+    }
+    Ok(())
+}
+
+fn param_not_found(e: Error, param: &str) -> Error {
+    match e {
+        Error::NotFound { resource, id } => {
+            Error::invalid(param, format!("no such {resource}: {id}"))
+        }
+        other => other,
+    }
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    id: &str,
+) -> Result<subscriptions::Model> {
+    subscriptions::Entity::find_by_id(id)
+        .filter(subscriptions::Column::MerchantId.eq(merchant_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("subscription", id))
+}
+
+/// Cancels now, or at the end of the current period. Open invoices stay open
+/// (the merchant may void them) and keep being chased.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+    at_period_end: bool,
+) -> Result<subscriptions::Model> {
+    change(db, now, merchant_id, id, |sub, status| {
+        status.apply(SubscriptionEvent::Cancel).map_err(illegal)?;
+        sub.canceled_at = Some(now);
+        if at_period_end {
+            sub.cancel_at_period_end = true;
+            Ok(EventType::SubscriptionUpdated)
+        } else {
+            sub.status = SubscriptionStatus::Canceled.as_str().to_owned();
+            sub.ended_at = Some(now);
+            sub.cancellation_reason = Some("requested".to_owned());
+            Ok(EventType::SubscriptionCanceled)
+        }
+    })
+    .await
+}
+
+/// Pauses: no period rolls and no invoices until resumed.
+pub async fn pause(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<subscriptions::Model> {
+    change(db, now, merchant_id, id, |sub, status| {
+        let to = status.apply(SubscriptionEvent::Pause).map_err(illegal)?;
+        sub.status = to.as_str().to_owned();
+        sub.paused_at = Some(now);
+        Ok(EventType::SubscriptionPaused)
+    })
+    .await
+}
+
+/// Resumes a paused subscription. A period that has not ended yet carries on;
+/// otherwise a new period starts now (a new anchor) and is invoiced at once.
+pub async fn resume(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<subscriptions::Model> {
+    let txn = db.begin().await?;
+    let mut sub = lock(&txn, merchant_id, id).await?;
+    let status = parse_status(&sub)?;
+    sub.status = status
+        .apply(SubscriptionEvent::Resume)
+        .map_err(illegal)?
+        .as_str()
+        .to_owned();
+    sub.paused_at = None;
+    sub.updated_at = now;
+    let mut events = EventBatch::new();
+    let mut drafts = Vec::new();
+    if sub.current_period_end <= now {
+        drafts.push(restart_period(&txn, &mut sub, now).await?);
+    }
+    subscriptions::save(&txn, sub.clone()).await?;
+    events.push(
+        merchant_id,
+        EventType::SubscriptionResumed,
+        "subscription",
+        &sub.id,
+        objects::to_value(&objects::Subscription::from(&sub)),
+        now,
+    );
+    invoicing::create_invoices(&txn, now, drafts, &mut events).await?;
+    events.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(sub)
+}
+
+/// Starts a fresh period at `now` under the pending (or current) plan, with
+/// `now` as the new anchor. Used when a dormant subscription comes back.
+pub async fn restart_period(
+    db: &impl ConnectionTrait,
+    sub: &mut subscriptions::Model,
+    now: DateTime<Utc>,
+) -> Result<invoicing::InvoiceDraft> {
+    let plan_id = sub
+        .next_plan_id
+        .take()
+        .unwrap_or_else(|| sub.plan_id.clone());
+    let plan = plans::Entity::find_by_id(&plan_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::corrupt(format!("subscription {}: plan missing", sub.id)))?;
+    let rules = PlanRules::from_model(&plan)?;
+    let push = crate::store::customers::Entity::find_by_id(&sub.customer_id)
+        .one(db)
+        .await?
+        .is_some_and(|c| c.node_id.is_some());
+    open_period(sub, &plan, &rules, now, now, push, now)
+}
+
+/// Switches to another plan when the current period ends (no proration).
+/// Choosing the current plan clears a pending change.
+pub async fn change_plan(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+    plan_id: &str,
+) -> Result<subscriptions::Model> {
+    let txn = db.begin().await?;
+    let plan = catalog::plans::get(&txn, merchant_id, plan_id)
+        .await
+        .map_err(|e| param_not_found(e, "plan"))?;
+    if plan.status != catalog::plans::ACTIVE {
+        return Err(Error::invalid("plan", "the plan is archived"));
+    }
+    let mut sub = lock(&txn, merchant_id, id).await?;
+    if parse_status(&sub)?.is_terminal() {
+        return Err(Error::conflict(
+            "subscription_canceled",
+            "a canceled subscription cannot change plan",
+        ));
+    }
+    sub.next_plan_id = (plan.id != sub.plan_id).then_some(plan.id);
+    sub.updated_at = now;
+    write_with_event(&txn, now, &sub, EventType::SubscriptionUpdated).await?;
+    txn.commit().await?;
+    Ok(sub)
+}
+
+/// Locks the subscription, lets `apply` change it and name the event, writes both.
+async fn change<F>(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+    apply: F,
+) -> Result<subscriptions::Model>
+where
+    F: FnOnce(&mut subscriptions::Model, SubscriptionStatus) -> Result<EventType>,
+{
+    let txn = db.begin().await?;
+    let mut sub = lock(&txn, merchant_id, id).await?;
+    let status = parse_status(&sub)?;
+    let event = apply(&mut sub, status)?;
+    sub.updated_at = now;
+    write_with_event(&txn, now, &sub, event).await?;
+    txn.commit().await?;
+    Ok(sub)
+}
+
+async fn write_with_event(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    sub: &subscriptions::Model,
+    event: EventType,
+) -> Result<()> {
+    subscriptions::save(db, sub.clone()).await?;
+    let mut events = EventBatch::new();
+    events.push(
+        &sub.merchant_id,
+        event,
+        "subscription",
+        &sub.id,
+        objects::to_value(&objects::Subscription::from(sub)),
+        now,
+    );
+    events.insert(db).await?;
+    Ok(())
+}
+
+async fn lock(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    id: &str,
+) -> Result<subscriptions::Model> {
+    let query = subscriptions::Entity::find_by_id(id)
+        .filter(subscriptions::Column::MerchantId.eq(merchant_id));
+    work::lock_one(query, db)
+        .await?
+        .ok_or_else(|| Error::not_found("subscription", id))
+}
+
+fn parse_status(sub: &subscriptions::Model) -> Result<SubscriptionStatus> {
+    SubscriptionStatus::parse(&sub.status)
+        .map_err(|e| Error::corrupt(format!("subscription {}: {e}", sub.id)))
+}
+
+fn illegal(e: crate::domain::IllegalTransition) -> Error {
+    Error::conflict("illegal_transition", e.to_string())
+}

@@ -1,0 +1,330 @@
+//! Money coming in, and the boundary with the Lightning node role.
+//!
+//! The billing engine never talks to the node: it leaves `pending` payment
+//! requests, which the node role claims with [`issue_pending`] through the
+//! [`InvoiceIssuer`] trait (LDK in production). When a payment arrives the node
+//! asks [`check_payment`] before claiming it and calls [`settle`] once claimed.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::{dunning, lifecycle, work};
+use crate::domain::ids::PushAttemptId;
+use crate::domain::{
+    EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, SubscriptionEvent,
+    SubscriptionStatus,
+};
+use crate::error::{Error, Result};
+use crate::objects;
+use crate::store::events::EventBatch;
+use crate::store::{
+    self, customers, invoices, merchants, payment_requests, push_attempts, subscriptions,
+};
+
+/// What the node is asked to issue.
+#[derive(Debug, Clone)]
+pub struct IssueRequest {
+    pub payment_request_id: String,
+    pub amount: Msat,
+    /// "<merchant> - <plan or description> - <period>"
+    pub description: String,
+    pub expiry: Duration,
+}
+
+/// A BOLT11 invoice the node issued.
+#[derive(Debug, Clone)]
+pub struct IssuedInvoice {
+    pub bolt11: String,
+    /// Hex of the 32-byte payment hash.
+    pub payment_hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the node could not issue an invoice: {0}")]
+pub struct IssueError(pub String);
+
+/// The node side of the payment-request queue.
+#[async_trait::async_trait]
+pub trait InvoiceIssuer: Send + Sync {
+    async fn issue(&self, request: &IssueRequest) -> Result<IssuedInvoice, IssueError>;
+}
+
+/// Claims up to `batch` pending payment requests, has the node issue a BOLT11
+/// for each, stores it and queues a push to the customer's node when asked.
+/// A request the node fails to issue stays pending and is retried next time.
+pub async fn issue_pending(
+    db: &DatabaseConnection,
+    issuer: &dyn InvoiceIssuer,
+    now: DateTime<Utc>,
+    expiry: Duration,
+    batch: u64,
+) -> Result<usize> {
+    let txn = db.begin().await?;
+    let query = payment_requests::Entity::find()
+        .filter(payment_requests::Column::Status.eq(PaymentRequestStatus::Pending.as_str()))
+        .order_by_asc(payment_requests::Column::CreatedAt)
+        .order_by_asc(payment_requests::Column::Id)
+        .limit(batch);
+    let pending = work::claim(query, &txn).await?;
+    let mut issued = 0;
+    for req in pending {
+        let invoice = invoices::Entity::find_by_id(&req.invoice_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| {
+                Error::corrupt(format!("payment request {}: invoice missing", req.id))
+            })?;
+        let merchant = merchants::Entity::find_by_id(&req.merchant_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| {
+                Error::corrupt(format!("payment request {}: merchant missing", req.id))
+            })?;
+        let request = IssueRequest {
+            payment_request_id: req.id.clone(),
+            amount: Msat::try_from(req.amount_msat).map_err(|e| Error::corrupt(e.to_string()))?,
+            description: describe(&merchant.name, &invoice),
+            expiry,
+        };
+        let bolt11 = match issuer.issue(&request).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(payment_request = %req.id, error = %e, "issue failed; will retry");
+                continue;
+            }
+        };
+        let mut row = req.clone().into_active_model();
+        row.status = Set(PaymentRequestStatus::Issued.as_str().to_owned());
+        row.bolt11 = Set(Some(bolt11.bolt11));
+        row.payment_hash = Set(Some(bolt11.payment_hash));
+        row.expires_at = Set(Some(bolt11.expires_at));
+        row.issued_at = Set(Some(now));
+        row.updated_at = Set(now);
+        payment_requests::Entity::update(row).exec(&txn).await?;
+        if req.push {
+            let node_id = customers::Entity::find_by_id(&invoice.customer_id)
+                .one(&txn)
+                .await?
+                .and_then(|c| c.node_id);
+            if let Some(node_id) = node_id {
+                store::insert_all(
+                    &txn,
+                    vec![push_attempts::ActiveModel {
+                        id: Set(PushAttemptId::new().to_string()),
+                        merchant_id: Set(req.merchant_id.clone()),
+                        payment_request_id: Set(req.id.clone()),
+                        node_id: Set(node_id),
+                        status: Set("queued".to_owned()),
+                        reason: Set(None),
+                        attempted_at: Set(None),
+                        replied_at: Set(None),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                    }],
+                )
+                .await?;
+            }
+        }
+        issued += 1;
+    }
+    txn.commit().await?;
+    Ok(issued)
+}
+
+/// "<merchant> - <plan> - <period start> to <period end>", as the payer's wallet shows it.
+fn describe(merchant: &str, invoice: &invoices::Model) -> String {
+    let what = invoice.description.as_deref().unwrap_or(&invoice.number);
+    match (invoice.period_start, invoice.period_end) {
+        (Some(s), Some(e)) => format!(
+            "{merchant} - {what} - {} to {}",
+            s.format("%Y-%m-%d"),
+            e.format("%Y-%m-%d")
+        ),
+        _ => format!("{merchant} - {what}"),
+    }
+}
+
+/// Why an incoming payment is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentRejection {
+    #[error("unknown payment hash")]
+    UnknownPaymentHash,
+    #[error("this payment request is already paid")]
+    AlreadyPaid,
+    #[error("this payment request is {0}")]
+    RequestNotLive(String),
+    #[error("the invoice is {0}")]
+    InvoiceNotPayable(String),
+    #[error("amount too small: expected {expected} msat, received {received} msat")]
+    AmountTooSmall { expected: i64, received: i64 },
+}
+
+/// Decides, before the node claims a payment, whether it may be claimed.
+pub async fn check_payment(
+    db: &impl ConnectionTrait,
+    payment_hash: &str,
+    amount: Msat,
+) -> Result<Result<(), PaymentRejection>> {
+    let Some(req) = payment_requests::Entity::find()
+        .filter(payment_requests::Column::PaymentHash.eq(payment_hash))
+        .one(db)
+        .await?
+    else {
+        return Ok(Err(PaymentRejection::UnknownPaymentHash));
+    };
+    if req.status == PaymentRequestStatus::Paid.as_str() {
+        return Ok(Err(PaymentRejection::AlreadyPaid));
+    }
+    if req.status != PaymentRequestStatus::Issued.as_str() {
+        return Ok(Err(PaymentRejection::RequestNotLive(req.status)));
+    }
+    let invoice = invoices::Entity::find_by_id(&req.invoice_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::corrupt(format!("payment request {}: invoice missing", req.id)))?;
+    let status =
+        InvoiceStatus::parse(&invoice.status).map_err(|e| Error::corrupt(e.to_string()))?;
+    if status.apply(InvoiceEvent::Pay).is_err() {
+        return Ok(Err(PaymentRejection::InvoiceNotPayable(invoice.status)));
+    }
+    if amount.to_i64() < req.amount_msat {
+        return Ok(Err(PaymentRejection::AmountTooSmall {
+            expected: req.amount_msat,
+            received: amount.to_i64(),
+        }));
+    }
+    Ok(Ok(()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// The invoice is now paid.
+    InvoicePaid { invoice_id: String },
+    /// This payment hash was settled before: nothing changed.
+    AlreadySettled,
+    /// Money arrived for an invoice that can no longer be paid (voided between
+    /// check and claim): the payment is recorded, the invoice left as it is.
+    RecordedOnly { invoice_id: String },
+}
+
+/// Records a claimed payment: the payment request and the invoice become paid,
+/// `invoice.paid` is recorded, and a past-due or unpaid subscription with no
+/// other overdue invoice becomes active again. Idempotent per payment hash.
+pub async fn settle(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    payment_hash: &str,
+    amount: Msat,
+) -> Result<Settlement> {
+    let txn = db.begin().await?;
+    let query = payment_requests::Entity::find()
+        .filter(payment_requests::Column::PaymentHash.eq(payment_hash));
+    let req = work::lock_one(query, &txn)
+        .await?
+        .ok_or_else(|| Error::not_found("payment_request", payment_hash))?;
+    if req.status == PaymentRequestStatus::Paid.as_str() {
+        return Ok(Settlement::AlreadySettled);
+    }
+    let mut paid_req = req.clone();
+    paid_req.status = PaymentRequestStatus::Paid.as_str().to_owned();
+    paid_req.paid_at = Some(now);
+    paid_req.amount_received_msat = Some(amount.to_i64());
+    paid_req.updated_at = now;
+    payment_requests::Entity::update(paid_req.into_active_model().reset_all())
+        .exec(&txn)
+        .await?;
+
+    let invoice = work::lock_one(invoices::Entity::find_by_id(&req.invoice_id), &txn)
+        .await?
+        .ok_or_else(|| Error::corrupt(format!("payment request {}: invoice missing", req.id)))?;
+    let status =
+        InvoiceStatus::parse(&invoice.status).map_err(|e| Error::corrupt(e.to_string()))?;
+    let Ok(paid) = status.apply(InvoiceEvent::Pay) else {
+        tracing::warn!(invoice = %invoice.id, status = %invoice.status, "payment received for an invoice that cannot be paid");
+        txn.commit().await?;
+        return Ok(Settlement::RecordedOnly {
+            invoice_id: invoice.id,
+        });
+    };
+    dunning::cancel_live_requests(&txn, now, &invoice.id).await?;
+    let mut invoice = invoice;
+    invoice.status = paid.as_str().to_owned();
+    invoice.paid_at = Some(now);
+    invoice.next_dunning_at = None;
+    invoice.updated_at = now;
+    invoices::Entity::update(invoice.clone().into_active_model().reset_all())
+        .exec(&txn)
+        .await?;
+    let mut events = EventBatch::new();
+    events.push(
+        &invoice.merchant_id,
+        EventType::InvoicePaid,
+        "invoice",
+        &invoice.id,
+        objects::to_value(&objects::Invoice::from(&invoice)),
+        now,
+    );
+    if let Some(sub_id) = &invoice.subscription_id {
+        recover_subscription(&txn, now, sub_id, &mut events).await?;
+    }
+    events.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(Settlement::InvoicePaid {
+        invoice_id: invoice.id,
+    })
+}
+
+/// A past-due or unpaid subscription whose overdue invoices are all paid
+/// becomes active. An unpaid one had stopped billing: it starts a new period now.
+async fn recover_subscription(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    sub_id: &str,
+    events: &mut EventBatch,
+) -> Result<()> {
+    let Some(mut sub) = work::lock_one(subscriptions::Entity::find_by_id(sub_id), db).await? else {
+        return Ok(());
+    };
+    let status =
+        SubscriptionStatus::parse(&sub.status).map_err(|e| Error::corrupt(e.to_string()))?;
+    if !matches!(
+        status,
+        SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid
+    ) {
+        return Ok(());
+    }
+    let still_overdue = invoices::Entity::find()
+        .filter(invoices::Column::SubscriptionId.eq(sub_id))
+        .filter(invoices::Column::Status.eq(InvoiceStatus::Open.as_str()))
+        .filter(invoices::Column::DueAt.lte(now))
+        .one(db)
+        .await?
+        .is_some();
+    if still_overdue {
+        return Ok(());
+    }
+    let to = status
+        .apply(SubscriptionEvent::AllOverdueInvoicesPaid)
+        .map_err(|e| Error::corrupt(e.to_string()))?;
+    sub.status = to.as_str().to_owned();
+    sub.updated_at = now;
+    let mut drafts = Vec::new();
+    if status == SubscriptionStatus::Unpaid {
+        drafts.push(lifecycle::restart_period(db, &mut sub, now).await?);
+    }
+    subscriptions::save(db, sub.clone()).await?;
+    events.push(
+        &sub.merchant_id,
+        EventType::SubscriptionUpdated,
+        "subscription",
+        &sub.id,
+        objects::to_value(&objects::Subscription::from(&sub)),
+        now,
+    );
+    super::invoicing::create_invoices(db, now, drafts, events).await?;
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! The period roll: for each live subscription whose period has ended, start
+//! the next period and invoice it, end it, or leave the trial.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+
+use super::invoicing::{self, InvoiceDraft};
+use super::policy::PlanRules;
+use super::work;
+use crate::domain::{EventType, SubscriptionEvent, SubscriptionStatus};
+use crate::error::{Error, Result};
+use crate::objects;
+use crate::store::events::EventBatch;
+use crate::store::{customers, invoices, plans, subscriptions};
+
+/// Moves `sub` into the period starting at `start` under `plan` and returns the
+/// invoice for it. The anchor is kept when the schedule is unchanged, so a
+/// monthly plan anchored on the 31st keeps ending on month ends.
+pub fn open_period(
+    sub: &mut subscriptions::Model,
+    plan: &plans::Model,
+    rules: &PlanRules,
+    anchor: DateTime<Utc>,
+    start: DateTime<Utc>,
+    push: bool,
+    now: DateTime<Utc>,
+) -> Result<InvoiceDraft> {
+    let period = rules
+        .schedule
+        .period_starting_at(anchor, start)
+        .map_err(|e| Error::corrupt(format!("subscription {}: {e}", sub.id)))?;
+    sub.plan_id = plan.id.clone();
+    sub.billing_anchor = anchor;
+    sub.current_period_start = period.start;
+    sub.current_period_end = period.end;
+    sub.updated_at = now;
+    Ok(InvoiceDraft {
+        merchant_id: sub.merchant_id.clone(),
+        customer_id: sub.customer_id.clone(),
+        subscription_id: Some(sub.id.clone()),
+        plan_id: Some(plan.id.clone()),
+        description: Some(plan.name.clone()),
+        period: Some(period),
+        amount: rules.amount,
+        // A period invoiced late (after downtime, or a test clock jump) still
+        // gives the customer the whole payment window.
+        due_at: std::cmp::max(period.start, now) + rules.payment_due,
+        push,
+    })
+}
+
+/// Rolls up to `batch` due subscriptions in one transaction; returns how many.
+/// A subscription whose invoice still has dunning due before its period end
+/// waits for that dunning first (see [`blocked_by_dunning`]), so each
+/// subscription's history is applied in time order even when a long downtime
+/// is caught up.
+pub async fn roll_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) -> Result<usize> {
+    let txn = db.begin().await?;
+    let query = subscriptions::Entity::find()
+        .filter(subscriptions::Column::NextRollAt.lte(now))
+        .order_by_asc(subscriptions::Column::NextRollAt)
+        .order_by_asc(subscriptions::Column::Id)
+        .limit(batch);
+    let claimed = work::claim(query, &txn).await?;
+    let blocked = blocked_by_dunning(&txn, &claimed).await?;
+    let due: Vec<_> = claimed
+        .into_iter()
+        .filter(|s| !blocked.contains(&s.id))
+        .collect();
+    if due.is_empty() {
+        txn.commit().await?;
+        return Ok(0);
+    }
+    let plans = load_plans(&txn, &due).await?;
+    let pushable = pushable_customers(&txn, &due).await?;
+    let mut events = EventBatch::new();
+    let mut drafts = Vec::new();
+    let mut updated = Vec::with_capacity(due.len());
+    for sub in &due {
+        let mut next = sub.clone();
+        next.updated_at = now;
+        let period_end = sub.current_period_end;
+        if sub.cancel_at_period_end {
+            next.status = SubscriptionStatus::Canceled.as_str().to_owned();
+            next.ended_at = Some(period_end);
+            events.push(
+                &sub.merchant_id,
+                EventType::SubscriptionCanceled,
+                "subscription",
+                &sub.id,
+                objects::to_value(&objects::Subscription::from(&next)),
+                now,
+            );
+        } else {
+            let status = SubscriptionStatus::parse(&sub.status)
+                .map_err(|e| Error::corrupt(format!("subscription {}: {e}", sub.id)))?;
+            if status == SubscriptionStatus::Trialing {
+                next.status = status
+                    .apply(SubscriptionEvent::TrialEnded)
+                    .map_err(|e| Error::corrupt(e.to_string()))?
+                    .as_str()
+                    .to_owned();
+            }
+            let (plan, rules) = plans
+                .get(sub.next_plan_id.as_ref().unwrap_or(&sub.plan_id))
+                .ok_or_else(|| Error::corrupt(format!("subscription {}: plan missing", sub.id)))?;
+            let (_, current_rules) = plans
+                .get(&sub.plan_id)
+                .ok_or_else(|| Error::corrupt(format!("subscription {}: plan missing", sub.id)))?;
+            let anchor = if rules.schedule == current_rules.schedule {
+                sub.billing_anchor
+            } else {
+                period_end
+            };
+            next.next_plan_id = None;
+            let push = pushable.contains_key(&sub.customer_id);
+            drafts.push(open_period(
+                &mut next, plan, rules, anchor, period_end, push, now,
+            )?);
+            events.push(
+                &sub.merchant_id,
+                EventType::SubscriptionUpdated,
+                "subscription",
+                &sub.id,
+                objects::to_value(&objects::Subscription::from(&next)),
+                now,
+            );
+        }
+        updated.push(next);
+    }
+    subscriptions::save_all(&txn, updated).await?;
+    invoicing::create_invoices(&txn, now, drafts, &mut events).await?;
+    let count = due.len();
+    events.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(count)
+}
+
+/// Subscriptions that have an open invoice with a dunning step due before
+/// their period ends: that step must run first.
+async fn blocked_by_dunning(
+    db: &impl ConnectionTrait,
+    subs: &[subscriptions::Model],
+) -> Result<HashSet<String>> {
+    let ends: HashMap<&str, DateTime<Utc>> = subs
+        .iter()
+        .map(|s| (s.id.as_str(), s.current_period_end))
+        .collect();
+    let pending: Vec<(Option<String>, Option<DateTime<Utc>>)> = invoices::Entity::find()
+        .select_only()
+        .column(invoices::Column::SubscriptionId)
+        .column(invoices::Column::NextDunningAt)
+        .filter(invoices::Column::SubscriptionId.is_in(ends.keys().copied()))
+        .filter(invoices::Column::NextDunningAt.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(pending
+        .into_iter()
+        .filter_map(|(sub, at)| {
+            let sub = sub?;
+            (at? < *ends.get(sub.as_str())?).then_some(sub)
+        })
+        .collect())
+}
+
+/// The current and pending plans of the subscriptions, with their rules.
+async fn load_plans(
+    db: &impl ConnectionTrait,
+    subs: &[subscriptions::Model],
+) -> Result<HashMap<String, (plans::Model, PlanRules)>> {
+    let mut ids: Vec<&str> = subs.iter().map(|s| s.plan_id.as_str()).collect();
+    ids.extend(subs.iter().filter_map(|s| s.next_plan_id.as_deref()));
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = HashMap::new();
+    for plan in plans::Entity::find()
+        .filter(plans::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+    {
+        let rules = PlanRules::from_model(&plan)?;
+        out.insert(plan.id.clone(), (plan, rules));
+    }
+    Ok(out)
+}
+
+/// Customers of the subscriptions who have a node to push invoices to.
+async fn pushable_customers(
+    db: &impl ConnectionTrait,
+    subs: &[subscriptions::Model],
+) -> Result<HashMap<String, String>> {
+    let mut ids: Vec<&str> = subs.iter().map(|s| s.customer_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows: Vec<(String, Option<String>)> = customers::Entity::find()
+        .select_only()
+        .column(customers::Column::Id)
+        .column(customers::Column::NodeId)
+        .filter(customers::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, node)| node.map(|n| (id, n)))
+        .collect())
+}

@@ -1,0 +1,40 @@
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+
+use crate::domain::ids::MerchantId;
+use crate::error::{Error, Result};
+use crate::store::merchants;
+
+/// Creates a merchant. `invoice_prefix` starts every invoice number (ACME-000001).
+pub async fn create(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    name: &str,
+    invoice_prefix: &str,
+) -> Result<merchants::Model> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::invalid("name", "must be 1 to 200 characters"));
+    }
+    if invoice_prefix.is_empty()
+        || invoice_prefix.len() > 12
+        || !invoice_prefix
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return Err(Error::invalid(
+            "invoice_prefix",
+            "must be 1 to 12 characters A-Z or 0-9",
+        ));
+    }
+    let row = merchants::ActiveModel {
+        id: Set(MerchantId::new().to_string()),
+        name: Set(name.to_owned()),
+        invoice_prefix: Set(invoice_prefix.to_owned()),
+        next_invoice_number: Set(1),
+        settings: Set(serde_json::json!({})),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(row.insert(db).await?)
+}

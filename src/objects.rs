@@ -1,0 +1,155 @@
+//! The public JSON shape of each resource: what the REST API returns and what
+//! event payloads (and so webhooks) carry. One shape per resource.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::store::{invoices, payment_requests, subscriptions};
+
+pub const CURRENCY: &str = "BTC";
+
+#[derive(Debug, Serialize)]
+pub struct Subscription {
+    pub id: String,
+    pub object: &'static str,
+    pub customer: String,
+    pub plan: String,
+    /// The plan that takes over when the current period ends.
+    pub pending_plan: Option<String>,
+    pub status: String,
+    pub billing_anchor: DateTime<Utc>,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub trial_start: Option<DateTime<Utc>>,
+    pub trial_end: Option<DateTime<Utc>>,
+    pub cancel_at_period_end: bool,
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub paused_at: Option<DateTime<Utc>>,
+    pub cancellation_reason: Option<String>,
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&subscriptions::Model> for Subscription {
+    fn from(m: &subscriptions::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "subscription",
+            customer: m.customer_id.clone(),
+            plan: m.plan_id.clone(),
+            pending_plan: m.next_plan_id.clone(),
+            status: m.status.clone(),
+            billing_anchor: m.billing_anchor,
+            current_period_start: m.current_period_start,
+            current_period_end: m.current_period_end,
+            trial_start: m.trial_start,
+            trial_end: m.trial_end,
+            cancel_at_period_end: m.cancel_at_period_end,
+            canceled_at: m.canceled_at,
+            ended_at: m.ended_at,
+            paused_at: m.paused_at,
+            cancellation_reason: m.cancellation_reason.clone(),
+            metadata: m.metadata.clone(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Invoice {
+    pub id: String,
+    pub object: &'static str,
+    pub number: String,
+    pub customer: String,
+    pub subscription: Option<String>,
+    pub plan: Option<String>,
+    pub description: Option<String>,
+    pub period_start: Option<DateTime<Utc>>,
+    pub period_end: Option<DateTime<Utc>>,
+    pub amount_msat: i64,
+    pub currency: &'static str,
+    pub status: String,
+    pub due_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub voided_at: Option<DateTime<Utc>>,
+    pub marked_uncollectible_at: Option<DateTime<Utc>>,
+    pub attempt_count: i32,
+    /// When dunning acts next on this invoice, if it is still unpaid.
+    pub next_payment_attempt: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&invoices::Model> for Invoice {
+    fn from(m: &invoices::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "invoice",
+            number: m.number.clone(),
+            customer: m.customer_id.clone(),
+            subscription: m.subscription_id.clone(),
+            plan: m.plan_id.clone(),
+            description: m.description.clone(),
+            period_start: m.period_start,
+            period_end: m.period_end,
+            amount_msat: m.amount_msat,
+            currency: CURRENCY,
+            status: m.status.clone(),
+            due_at: m.due_at,
+            paid_at: m.paid_at,
+            voided_at: m.voided_at,
+            marked_uncollectible_at: m.marked_uncollectible_at,
+            attempt_count: m.attempt_count,
+            next_payment_attempt: m.next_dunning_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentRequest {
+    pub id: String,
+    pub object: &'static str,
+    pub invoice: String,
+    pub amount_msat: i64,
+    pub currency: &'static str,
+    pub status: String,
+    pub push: bool,
+    pub bolt11: Option<String>,
+    pub payment_hash: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&payment_requests::Model> for PaymentRequest {
+    fn from(m: &payment_requests::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "payment_request",
+            invoice: m.invoice_id.clone(),
+            amount_msat: m.amount_msat,
+            currency: CURRENCY,
+            status: m.status.clone(),
+            push: m.push,
+            bolt11: m.bolt11.clone(),
+            payment_hash: m.payment_hash.clone(),
+            expires_at: m.expires_at,
+            issued_at: m.issued_at,
+            paid_at: m.paid_at,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// Serializes an object for an event payload.
+pub fn to_value<T: Serialize>(object: &T) -> Value {
+    // Serializing these plain structs cannot fail.
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
