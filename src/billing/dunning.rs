@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::policy::{DunningAction, DunningPolicy, PlanRules};
@@ -30,7 +30,7 @@ use crate::store::{
 /// returns how many. An invoice whose subscription has a period roll due
 /// before this step waits for the roll (see `periods::roll_due`).
 pub async fn run_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) -> Result<usize> {
-    let txn = db.begin().await?;
+    let txn = store::begin_write(db).await?;
     let query = invoices::Entity::find()
         .filter(invoices::Column::NextDunningAt.lte(now))
         .order_by_asc(invoices::Column::NextDunningAt)
@@ -242,9 +242,7 @@ async fn retry_payment(
                 let mut expired = req.clone();
                 expired.status = PaymentRequestStatus::Expired.as_str().to_owned();
                 expired.updated_at = now;
-                payment_requests::Entity::update(expired.clone().into_active_model().reset_all())
-                    .exec(db)
-                    .await?;
+                store::save(db, expired.clone()).await?;
                 events.push(
                     &expired.merchant_id,
                     EventType::PaymentRequestExpired,

@@ -168,3 +168,98 @@ async fn reserve_numbers(
     }
     Ok(numbers)
 }
+
+/// A one-off invoice (a payment request outside any subscription), due
+/// `due_in` from now. It goes through the same payment and push path, and is
+/// chased with the default dunning policy.
+pub async fn create_one_off(
+    db: &sea_orm::DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    customer_id: &str,
+    amount: Msat,
+    description: Option<String>,
+    due_in: chrono::Duration,
+) -> Result<invoices::Model> {
+    if amount == Msat::ZERO {
+        return Err(Error::invalid("amount_msat", "must be at least 1 msat"));
+    }
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 500)
+    {
+        return Err(Error::invalid("description", "at most 500 characters"));
+    }
+    if due_in < chrono::Duration::zero() || due_in > chrono::Duration::days(90) {
+        return Err(Error::invalid("due_in_secs", "must be 0 to 90 days"));
+    }
+    let txn = store::begin_write(db).await?;
+    let customer = crate::catalog::customers::get(&txn, merchant_id, customer_id)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => {
+                Error::invalid("customer", format!("no such customer: {customer_id}"))
+            }
+            other => other,
+        })?;
+    let draft = InvoiceDraft {
+        merchant_id: merchant_id.to_owned(),
+        customer_id: customer.id,
+        subscription_id: None,
+        plan_id: None,
+        description,
+        period: None,
+        amount,
+        due_at: now + due_in,
+        push: customer.node_id.is_some(),
+    };
+    let mut events = EventBatch::new();
+    let invoice = create_invoices(&txn, now, vec![draft], &mut events)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::corrupt("one-off invoice not created"))?;
+    events.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(invoice)
+}
+
+/// Voids an open (or uncollectible) invoice: it can no longer be paid, its
+/// payment requests are canceled and dunning stops.
+pub async fn void(
+    db: &sea_orm::DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    invoice_id: &str,
+) -> Result<invoices::Model> {
+    use crate::domain::InvoiceEvent;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let txn = store::begin_write(db).await?;
+    let query = invoices::Entity::find_by_id(invoice_id)
+        .filter(invoices::Column::MerchantId.eq(merchant_id));
+    let mut invoice = super::work::lock_one(query, &txn)
+        .await?
+        .ok_or_else(|| Error::not_found("invoice", invoice_id))?;
+    let status =
+        InvoiceStatus::parse(&invoice.status).map_err(|e| Error::corrupt(e.to_string()))?;
+    let voided = status
+        .apply(InvoiceEvent::Void)
+        .map_err(|e| Error::conflict("invoice_not_voidable", e.to_string()))?;
+    invoice.status = voided.as_str().to_owned();
+    invoice.voided_at = Some(now);
+    invoice.next_dunning_at = None;
+    invoice.updated_at = now;
+    store::save(&txn, invoice.clone()).await?;
+    super::dunning::cancel_live_requests(&txn, now, &invoice.id).await?;
+    let mut events = EventBatch::new();
+    events.push(
+        merchant_id,
+        EventType::InvoiceVoided,
+        "invoice",
+        &invoice.id,
+        objects::to_value(&objects::Invoice::from(&invoice)),
+        now,
+    );
+    events.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(invoice)
+}

@@ -3,9 +3,7 @@
 //! the change and its events.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use super::invoicing;
@@ -18,7 +16,7 @@ use crate::domain::{EventType, Schedule, SubscriptionEvent, SubscriptionStatus};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{invoices, plans, subscriptions};
+use crate::store::{self, invoices, plans, subscriptions};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewSubscription {
@@ -40,7 +38,7 @@ pub async fn create(
     merchant_id: &str,
     new: NewSubscription,
 ) -> Result<(subscriptions::Model, Option<invoices::Model>)> {
-    let txn = db.begin().await?;
+    let txn = store::begin_write(db).await?;
     let customer = catalog::customers::get(&txn, merchant_id, &new.customer_id)
         .await
         .map_err(|e| param_not_found(e, "customer"))?;
@@ -211,7 +209,7 @@ pub async fn resume(
     merchant_id: &str,
     id: &str,
 ) -> Result<subscriptions::Model> {
-    let txn = db.begin().await?;
+    let txn = store::begin_write(db).await?;
     let mut sub = lock(&txn, merchant_id, id).await?;
     let status = parse_status(&sub)?;
     sub.status = status
@@ -273,7 +271,7 @@ pub async fn change_plan(
     id: &str,
     plan_id: &str,
 ) -> Result<subscriptions::Model> {
-    let txn = db.begin().await?;
+    let txn = store::begin_write(db).await?;
     let plan = catalog::plans::get(&txn, merchant_id, plan_id)
         .await
         .map_err(|e| param_not_found(e, "plan"))?;
@@ -305,7 +303,7 @@ async fn change<F>(
 where
     F: FnOnce(&mut subscriptions::Model, SubscriptionStatus) -> Result<EventType>,
 {
-    let txn = db.begin().await?;
+    let txn = store::begin_write(db).await?;
     let mut sub = lock(&txn, merchant_id, id).await?;
     let status = parse_status(&sub)?;
     let event = apply(&mut sub, status)?;

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{dunning, lifecycle, work};
@@ -63,7 +63,7 @@ pub async fn issue_pending(
     expiry: Duration,
     batch: u64,
 ) -> Result<usize> {
-    let txn = db.begin().await?;
+    let txn = store::begin_write(db).await?;
     let query = payment_requests::Entity::find()
         .filter(payment_requests::Column::Status.eq(PaymentRequestStatus::Pending.as_str()))
         .order_by_asc(payment_requests::Column::CreatedAt)
@@ -220,7 +220,7 @@ pub async fn settle(
     payment_hash: &str,
     amount: Msat,
 ) -> Result<Settlement> {
-    let txn = db.begin().await?;
+    let txn = store::begin_write(db).await?;
     let query = payment_requests::Entity::find()
         .filter(payment_requests::Column::PaymentHash.eq(payment_hash));
     let req = work::lock_one(query, &txn)
@@ -234,9 +234,7 @@ pub async fn settle(
     paid_req.paid_at = Some(now);
     paid_req.amount_received_msat = Some(amount.to_i64());
     paid_req.updated_at = now;
-    payment_requests::Entity::update(paid_req.into_active_model().reset_all())
-        .exec(&txn)
-        .await?;
+    store::save(&txn, paid_req).await?;
 
     let invoice = work::lock_one(invoices::Entity::find_by_id(&req.invoice_id), &txn)
         .await?

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use super::invoicing::{self, InvoiceDraft};
@@ -16,7 +16,7 @@ use crate::domain::{EventType, SubscriptionEvent, SubscriptionStatus};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{customers, invoices, plans, subscriptions};
+use crate::store::{self, customers, invoices, plans, subscriptions};
 
 /// Moves `sub` into the period starting at `start` under `plan` and returns the
 /// invoice for it. The anchor is kept when the schedule is unchanged, so a
@@ -60,7 +60,7 @@ pub fn open_period(
 /// subscription's history is applied in time order even when a long downtime
 /// is caught up.
 pub async fn roll_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) -> Result<usize> {
-    let txn = db.begin().await?;
+    let txn = store::begin_write(db).await?;
     let query = subscriptions::Entity::find()
         .filter(subscriptions::Column::NextRollAt.lte(now))
         .order_by_asc(subscriptions::Column::NextRollAt)

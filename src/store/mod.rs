@@ -177,3 +177,32 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), D
         .await?;
     admin.close().await
 }
+
+/// Writes every column of a changed row back by its primary key.
+pub async fn save<M, A>(db: &impl ConnectionTrait, row: M) -> Result<(), DbErr>
+where
+    M: sea_orm::IntoActiveModel<A>,
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    A::Entity::update(row.into_active_model().reset_all())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock up
+/// front (`BEGIN IMMEDIATE`), so a second process waits its turn instead of
+/// failing when its read lock cannot be upgraded.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    if is_postgres(db) {
+        db.begin().await
+    } else {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+    }
+}

@@ -1,0 +1,97 @@
+//! The `pushbill` binary as a newcomer runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn pushbill() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushbill"));
+    // Only the variables each test sets.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PUSHBILL") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn a_bad_config_value_stops_start_up_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = pushbill()
+        .current_dir(dir.path())
+        .args(["serve"])
+        .env("PUSHBILL__HTTP__PORT", "abc")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("`http.port`") && stderr.contains("PUSHBILL__HTTP__PORT"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created on a bad config"
+    );
+}
+
+#[test]
+fn an_unknown_key_in_a_config_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[scheduler]\nbatchsize = 10\n").unwrap();
+    let output = pushbill()
+        .current_dir(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("batchsize"), "{stderr}");
+}
+
+/// `pushbill serve` on a fresh checkout: creates ./data, migrates, answers /healthz.
+#[tokio::test]
+async fn serve_on_a_fresh_folder_creates_the_database_and_is_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = pushbill()
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("PUSHBILL__HTTP__PORT", "0")
+        .env("PUSHBILL__LOG__FILTER", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    });
+    let line = tokio::time::timeout(Duration::from_secs(60), line)
+        .await
+        .expect("started")
+        .unwrap();
+    let address = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(address.starts_with("http://127.0.0.1:"), "{line}");
+    let response = reqwest::get(format!("{address}/healthz")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(dir.path().join("data/pushbill.db").exists());
+    let status = pushbill()
+        .current_dir(dir.path())
+        .args(["migrate", "status"])
+        .output()
+        .unwrap();
+    let status = String::from_utf8(status.stdout).unwrap();
+    assert!(
+        !status.is_empty() && status.lines().all(|l| l.starts_with("applied ")),
+        "{status}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
