@@ -16,33 +16,41 @@ use crate::store::{self, customers, subscriptions};
 
 #[derive(Debug, Clone)]
 pub struct Seeded {
-    pub merchant_id: String,
-    pub plan_id: String,
+    pub merchants: usize,
     pub subscriptions: usize,
 }
 
-/// Creates a merchant with a monthly plan and `n` active subscriptions (one
-/// customer each, every second one with a node) whose period ends at `due_at`.
+/// Creates `merchants` merchants with a monthly plan each and `n` active
+/// subscriptions spread over them (one customer each, every second one with a
+/// node) whose period ends at `due_at`.
 pub async fn seed_due_subscriptions(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     due_at: DateTime<Utc>,
     n: usize,
+    merchants: usize,
 ) -> Result<Seeded> {
-    let merchant = catalog::merchants::create(db, now, "Bench Merchant", "BENCH").await?;
-    let schedule = Schedule::every(Interval::Month, 1).expect("valid schedule");
-    let plan = NewPlan::new(
-        "Monthly",
-        Msat::from_sat(10_000).expect("valid amount"),
-        schedule,
-    );
-    let plan = catalog::plans::create(db, now, &merchant.id, plan).await?;
+    let mut owners = Vec::with_capacity(merchants);
+    for m in 0..merchants.max(1) {
+        let merchant =
+            catalog::merchants::create(db, now, &format!("Bench Merchant {m}"), &format!("B{m}"))
+                .await?;
+        let schedule = Schedule::every(Interval::Month, 1).expect("valid schedule");
+        let plan = NewPlan::new(
+            "Monthly",
+            Msat::from_sat(10_000).expect("valid amount"),
+            schedule,
+        );
+        let plan = catalog::plans::create(db, now, &merchant.id, plan).await?;
+        owners.push((merchant, plan));
+    }
     let start = due_at.checked_sub_months(Months::new(1)).unwrap_or(due_at);
-    let node =
-        "02".to_owned() + &"79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+    // A valid node id (the secp256k1 generator point).
+    let node = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798".to_owned();
     let mut customer_rows = Vec::with_capacity(n);
     let mut subscription_rows = Vec::with_capacity(n);
     for i in 0..n {
+        let (merchant, plan) = &owners[i % owners.len()];
         let customer_id = CustomerId::new().to_string();
         customer_rows.push(customers::ActiveModel {
             id: Set(customer_id.clone()),
@@ -60,7 +68,7 @@ pub async fn seed_due_subscriptions(
         subscription_rows.push(subscriptions::Model {
             id: SubscriptionId::new().to_string(),
             merchant_id: merchant.id.clone(),
-            customer_id: customer_id,
+            customer_id,
             plan_id: plan.id.clone(),
             next_plan_id: None,
             status: SubscriptionStatus::Active.as_str().to_owned(),
@@ -83,8 +91,7 @@ pub async fn seed_due_subscriptions(
     store::insert_all(db, customer_rows).await?;
     subscriptions::save_all(db, subscription_rows).await?;
     Ok(Seeded {
-        merchant_id: merchant.id,
-        plan_id: plan.id,
+        merchants: owners.len(),
         subscriptions: n,
     })
 }
@@ -93,6 +100,8 @@ pub async fn seed_due_subscriptions(
 pub struct BillingReport {
     pub backend: &'static str,
     pub subscriptions: usize,
+    pub merchants: usize,
+    pub workers: u32,
     pub periods_rolled: usize,
     pub seconds: f64,
     pub peak_rss_mib: Option<f64>,
@@ -103,9 +112,11 @@ impl std::fmt::Display for BillingReport {
         let rate = self.periods_rolled as f64 / self.seconds.max(f64::EPSILON);
         write!(
             f,
-            "billing {} due subscriptions on {}: {} invoices in {:.2} s = {:.0} invoices/s; peak RSS {}",
+            "billing {} due subscriptions of {} merchant(s) on {} with {} worker(s): {} invoices in {:.2} s = {:.0} invoices/s; peak RSS {}",
             self.subscriptions,
+            self.merchants,
             self.backend,
+            self.workers,
             self.periods_rolled,
             self.seconds,
             rate,
@@ -117,11 +128,17 @@ impl std::fmt::Display for BillingReport {
 
 /// Seeds `n` due subscriptions into `db` (freshly migrated) and times one
 /// billing run over them.
-pub async fn billing(db: &DatabaseConnection, n: usize, batch: u64) -> Result<BillingReport> {
+pub async fn billing(
+    db: &DatabaseConnection,
+    n: usize,
+    batch: u64,
+    workers: u32,
+    merchants: usize,
+) -> Result<BillingReport> {
     let now = Utc::now();
-    seed_due_subscriptions(db, now, now - chrono::Duration::minutes(1), n).await?;
+    seed_due_subscriptions(db, now, now - chrono::Duration::minutes(1), n, merchants).await?;
     let started = Instant::now();
-    let outcome = engine::run_due(db, now, batch).await?;
+    let outcome = engine::run_due_concurrently(db, now, batch, workers).await?;
     Ok(BillingReport {
         backend: if store::is_postgres(db) {
             "postgresql"
@@ -129,6 +146,8 @@ pub async fn billing(db: &DatabaseConnection, n: usize, batch: u64) -> Result<Bi
             "sqlite"
         },
         subscriptions: n,
+        merchants,
+        workers,
         periods_rolled: outcome.periods_rolled,
         seconds: started.elapsed().as_secs_f64(),
         peak_rss_mib: peak_rss_mib(),

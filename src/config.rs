@@ -126,6 +126,8 @@ pub struct ClockSettings {
 pub struct SchedulerSettings {
     pub tick: String,
     pub batch_size: u32,
+    /// Billing loops run at once (PostgreSQL; SQLite has one writer anyway).
+    pub workers: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -247,6 +249,12 @@ impl Settings {
                 "must be 1 to 10000",
             ));
         }
+        if !(1..=self.database.max_connections).contains(&self.scheduler.workers) {
+            return Err(ConfigError::new(
+                "scheduler.workers",
+                "must be at least 1 and at most database.max_connections",
+            ));
+        }
         if let Some(btc) = &self.bitcoind {
             url::Url::parse(&btc.rpc_url)
                 .map_err(|e| ConfigError::new("bitcoind.rpc_url", format!("not a URL: {e}")))?;
@@ -322,6 +330,7 @@ mod tests {
             ("[database]\nurl = \"mysql://x\"", "database.url"),
             ("[scheduler]\ntick = \"every minute\"", "scheduler.tick"),
             ("[scheduler]\nbatch_size = 0", "scheduler.batch_size"),
+            ("[scheduler]\nworkers = 0", "scheduler.workers"),
             ("[app]\nbase_url = \"not a url\"", "app.base_url"),
             ("[app]\nroles = []", "app.roles"),
             (

@@ -1,6 +1,7 @@
 //! pushbill: subscription billing for merchants paid over Lightning.
 
 pub mod app;
+pub mod auth;
 pub mod bench;
 pub mod billing;
 pub mod catalog;
@@ -9,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod objects;
+pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 pub mod web;

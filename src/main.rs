@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pushbill::app::Application;
-use pushbill::config::{Role, Settings};
-use pushbill::{store, telemetry};
+use pushbill::auth::api_keys::Mode;
+use pushbill::clock::{Clock, SystemClock};
+use pushbill::config::{ClockMode, Role, Settings};
+use pushbill::{catalog, store, telemetry};
 use tokio_util::sync::CancellationToken;
 
 /// Subscription billing for merchants paid over Lightning.
@@ -40,6 +42,11 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Merchants: create one with its first API key.
+    Merchant {
+        #[command(subcommand)]
+        action: MerchantAction,
+    },
     /// Database migrations.
     Migrate {
         #[command(subcommand)]
@@ -56,10 +63,30 @@ enum BenchWhat {
         /// Subscriptions per transaction.
         #[arg(long, default_value_t = 500)]
         batch: u64,
+        /// Billing loops run at once (each with its own connection).
+        #[arg(long, default_value_t = 1)]
+        workers: u32,
+        /// Merchants the subscriptions are spread over. Invoice numbers are
+        /// gapless per merchant, so one merchant's invoices are numbered one
+        /// transaction at a time.
+        #[arg(long, default_value_t = 1)]
+        merchants: usize,
         /// Run on PostgreSQL: a server URL such as postgres://postgres@127.0.0.1:5432/postgres,
         /// on which a throwaway database is created and dropped. SQLite (a temp file) otherwise.
         #[arg(long, value_name = "URL")]
         postgres: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum MerchantAction {
+    /// Create a merchant and its first API key; prints the key's secret once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Starts every invoice number, e.g. ACME for ACME-000001 (A-Z, 0-9).
+        #[arg(long)]
+        invoice_prefix: String,
     },
 }
 
@@ -97,14 +124,23 @@ fn main() -> ExitCode {
                 serve(settings).await
             }
             Command::Migrate { action } => migrate(settings, action).await,
+            Command::Merchant {
+                action:
+                    MerchantAction::Create {
+                        name,
+                        invoice_prefix,
+                    },
+            } => create_merchant(settings, &name, &invoice_prefix).await,
             Command::Bench {
                 what:
                     BenchWhat::Billing {
                         subscriptions,
                         batch,
+                        workers,
+                        merchants,
                         postgres,
                     },
-            } => bench_billing(subscriptions, batch, postgres).await,
+            } => bench_billing(subscriptions, batch, workers, merchants, postgres).await,
         }
     });
     match result {
@@ -155,7 +191,37 @@ async fn migrate(settings: Settings, action: MigrateAction) -> anyhow::Result<()
     Ok(())
 }
 
-async fn bench_billing(n: usize, batch: u64, postgres: Option<String>) -> anyhow::Result<()> {
+async fn create_merchant(
+    settings: Settings,
+    name: &str,
+    invoice_prefix: &str,
+) -> anyhow::Result<()> {
+    let db = store::connect(settings.database_url(), settings.database.max_connections).await?;
+    store::migrate(&db).await?;
+    let now = match settings.clock.mode {
+        ClockMode::System => SystemClock.now(),
+        // The sandbox's clock, so the merchant is not created in its future.
+        ClockMode::Test => match store::sandbox_clock::load(&db).await? {
+            Some(saved) => saved,
+            None => settings.clock.start.unwrap_or_else(|| SystemClock.now()),
+        },
+    };
+    let mode = Mode::for_network(settings.app.network);
+    let (merchant, key) =
+        catalog::merchants::create_with_api_key(&db, now, name, invoice_prefix, mode).await?;
+    println!("merchant: {}", merchant.id);
+    println!("api key:  {}", key.secret);
+    println!("Keep the API key secret: it is shown only this once.");
+    Ok(())
+}
+
+async fn bench_billing(
+    n: usize,
+    batch: u64,
+    workers: u32,
+    merchants: usize,
+    postgres: Option<String>,
+) -> anyhow::Result<()> {
     let name = format!(
         "pushbill_bench_{}",
         ulid::Ulid::new().to_string().to_lowercase()
@@ -165,9 +231,9 @@ async fn bench_billing(n: usize, batch: u64, postgres: Option<String>) -> anyhow
         Some(admin) => store::create_postgres_database(admin, &name).await?,
         None => format!("sqlite://{}", sqlite_path.display()),
     };
-    let db = store::connect(&url, 8).await?;
+    let db = store::connect(&url, workers.max(1) + 1).await?;
     store::migrate(&db).await?;
-    let report = pushbill::bench::billing(&db, n, batch).await;
+    let report = pushbill::bench::billing(&db, n, batch, workers, merchants).await;
     db.close().await?;
     match &postgres {
         Some(admin) => store::drop_postgres_database(admin, &name).await?,

@@ -5,9 +5,97 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::store::{invoices, payment_requests, subscriptions};
+use crate::store::{customers, invoices, payment_requests, plans, subscriptions};
 
 pub const CURRENCY: &str = "BTC";
+
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub id: String,
+    pub object: &'static str,
+    pub name: String,
+    pub description: Option<String>,
+    pub amount_msat: i64,
+    pub currency: &'static str,
+    /// day, week, month, year or cron.
+    pub interval: String,
+    pub interval_count: i32,
+    pub cron_expression: Option<String>,
+    pub trial_period_days: i64,
+    pub payment_due_secs: i64,
+    pub retry_schedule_secs: Value,
+    pub grace_period_secs: i64,
+    pub grace_action: String,
+    /// active or archived.
+    pub status: String,
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&plans::Model> for Plan {
+    fn from(m: &plans::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "plan",
+            name: m.name.clone(),
+            description: m.description.clone(),
+            amount_msat: m.amount_msat,
+            currency: CURRENCY,
+            interval: m.interval_unit.clone(),
+            interval_count: m.interval_count,
+            cron_expression: m.cron_expression.clone(),
+            trial_period_days: m.trial_period_secs / 86_400,
+            payment_due_secs: m.payment_due_secs,
+            retry_schedule_secs: m.retry_schedule_secs.clone(),
+            grace_period_secs: m.grace_period_secs,
+            grace_action: m.grace_action.clone(),
+            status: m.status.clone(),
+            metadata: m.metadata.clone(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Customer {
+    pub id: String,
+    pub object: &'static str,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    pub node_id: Option<String>,
+    pub node_address: Option<String>,
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&customers::Model> for Customer {
+    fn from(m: &customers::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "customer",
+            email: m.email.clone(),
+            name: m.name.clone(),
+            external_id: m.external_id.clone(),
+            node_id: m.node_id.clone(),
+            node_address: m.node_address.clone(),
+            metadata: m.metadata.clone(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// What DELETE answers: the object is gone.
+#[derive(Debug, Serialize)]
+pub struct Deleted {
+    pub id: String,
+    pub object: &'static str,
+    pub deleted: bool,
+}
 
 #[derive(Debug, Serialize)]
 pub struct Subscription {

@@ -17,6 +17,7 @@ mod m20261123_000007_create_events;
 mod m20261123_000008_create_webhooks;
 mod m20261123_000009_create_outgoing_emails;
 mod m20261123_000010_create_sandbox_clock;
+mod m20261123_000011_create_idempotency_keys;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_create_webhooks::Migration),
             Box::new(m20261123_000009_create_outgoing_emails::Migration),
             Box::new(m20261123_000010_create_sandbox_clock::Migration),
+            Box::new(m20261123_000011_create_idempotency_keys::Migration),
         ]
     }
 }

@@ -34,11 +34,20 @@ impl MigrationTrait for Migration {
             manager,
             vec![
                 index("customers", "merchant", &["merchant_id", "id"]),
-                unique_index("customers", "external_id", &["merchant_id", "external_id"]),
                 index("customers", "node_id", &["node_id"]),
             ],
         )
-        .await
+        .await?;
+        // A merchant's external ids are unique among live customers; a deleted
+        // customer's id may be reused. Partial indexes read the same on both backends.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX ux_customers_external_id ON customers (merchant_id, external_id) \
+                 WHERE deleted_at IS NULL AND external_id IS NOT NULL",
+            )
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -52,7 +52,6 @@ impl MigrationTrait for Migration {
                 unique_index("invoices", "number", &["merchant_id", "number"]),
                 // Dunning's work queue: next_dunning_at is NULL once an invoice is settled.
                 index("invoices", "dunning", &["next_dunning_at", "id"]),
-                index("invoices", "subscription", &["subscription_id", "status"]),
                 index("invoices", "merchant", &["merchant_id", "id"]),
                 index("invoices", "customer", &["customer_id"]),
             ],

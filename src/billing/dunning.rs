@@ -95,7 +95,8 @@ async fn step(
     next.next_dunning_at = step.next_at;
     next.updated_at = now;
     let sub = match &invoice.subscription_id {
-        Some(id) => subscriptions::Entity::find_by_id(id).one(db).await?,
+        // Locked: a concurrent period roll of this subscription must finish first.
+        Some(id) => work::lock_one(subscriptions::Entity::find_by_id(id), db).await?,
         None => None,
     };
     let mut sub_change: Option<(SubscriptionStatus, EventType)> = None;
@@ -123,21 +124,18 @@ async fn step(
                 next.marked_uncollectible_at = Some(now);
                 cancel_live_requests(db, now, &next.id).await?;
             }
-            if let Some(current) = sub_status(&sub) {
-                if let Ok(to) = current.apply(SubscriptionEvent::GraceExpired(policy.grace_action))
-                {
-                    let event = match to {
-                        SubscriptionStatus::Canceled => EventType::SubscriptionCanceled,
-                        _ => EventType::SubscriptionUnpaid,
-                    };
-                    sub_change = Some((to, event));
-                }
+            // Only a past-due subscription moves; a canceled or paused one stays.
+            let grace_expired = SubscriptionEvent::GraceExpired(policy.grace_action);
+            if let Some(to) = sub_status(&sub).and_then(|s| s.apply(grace_expired).ok()) {
+                let event = match to {
+                    SubscriptionStatus::Canceled => EventType::SubscriptionCanceled,
+                    _ => EventType::SubscriptionUnpaid,
+                };
+                sub_change = Some((to, event));
             }
         }
     }
-    invoices::Entity::update(next.clone().into_active_model().reset_all())
-        .exec(db)
-        .await?;
+    store::save(db, next.clone()).await?;
     let data = objects::to_value(&objects::Invoice::from(&next));
     if failed {
         events.push(
@@ -190,14 +188,19 @@ async fn subscription_rolls(
         .iter()
         .filter_map(|i| i.subscription_id.as_deref())
         .collect();
-    let rows: Vec<(String, Option<DateTime<Utc>>)> = subscriptions::Entity::find()
-        .select_only()
-        .column(subscriptions::Column::Id)
-        .column(subscriptions::Column::NextRollAt)
-        .filter(subscriptions::Column::Id.is_in(ids))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let mut rows: Vec<(String, Option<DateTime<Utc>>)> = Vec::new();
+    for chunk in ids.chunks(store::IDS_PER_QUERY) {
+        rows.extend(
+            subscriptions::Entity::find()
+                .select_only()
+                .column(subscriptions::Column::Id)
+                .column(subscriptions::Column::NextRollAt)
+                .filter(subscriptions::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple::<(String, Option<DateTime<Utc>>)>()
+                .all(db)
+                .await?,
+        );
+    }
     Ok(rows
         .into_iter()
         .filter_map(|(id, at)| at.map(|at| (id, at)))

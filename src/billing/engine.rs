@@ -14,6 +14,25 @@ pub struct RunOutcome {
     pub dunning_steps: usize,
 }
 
+/// [`run_due`] with `workers` loops at once, each on its own connection: on
+/// PostgreSQL they claim disjoint rows (`SKIP LOCKED`) and overlap their
+/// round trips. The outcomes add up.
+pub async fn run_due_concurrently(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    batch: u64,
+    workers: u32,
+) -> Result<RunOutcome> {
+    let runs = (0..workers.max(1)).map(|_| run_due(db, now, batch));
+    let outcomes = futures::future::try_join_all(runs).await?;
+    Ok(outcomes
+        .into_iter()
+        .fold(RunOutcome::default(), |a, b| RunOutcome {
+            periods_rolled: a.periods_rolled + b.periods_rolled,
+            dunning_steps: a.dunning_steps + b.dunning_steps,
+        }))
+}
+
 /// Catches up to `now`: rolls every ended period and runs every due dunning
 /// step. A subscription that missed several periods is billed once for each,
 /// oldest first; nothing after `now` is billed.
@@ -23,13 +42,21 @@ pub async fn run_due(
     batch: u64,
 ) -> Result<RunOutcome> {
     let mut outcome = RunOutcome::default();
+    let mut after = None;
     loop {
-        let rolled = periods::roll_due(db, now, batch).await?;
+        let pass = periods::roll_due(db, now, batch, after.as_ref()).await?;
         let dunned = dunning::run_due(db, now, batch).await?;
-        outcome.periods_rolled += rolled;
+        outcome.periods_rolled += pass.rolled;
         outcome.dunning_steps += dunned;
-        if rolled == 0 && dunned == 0 {
-            return Ok(outcome);
+        match pass.last {
+            // Carry on along the queue.
+            Some(key) => after = Some(key),
+            // End of the queue: go round once more from the start, for rows
+            // rolled into a period that is still due, or unblocked by dunning.
+            None if after.is_some() => after = None,
+            // A whole pass from the start found nothing, and dunning is done.
+            None if dunned == 0 => return Ok(outcome),
+            None => {}
         }
     }
 }

@@ -51,7 +51,7 @@ pub async fn create(
     let rules = PlanRules::from_model(&plan)?;
     let trial = new.trial.unwrap_or(rules.trial);
     if trial < Duration::zero() || trial > Duration::days(730) {
-        return Err(Error::invalid("trial_period_secs", "must be 0 to 730 days"));
+        return Err(Error::invalid("trial_period_days", "must be 0 to 730 days"));
     }
     if let Some(anchor) = new.billing_anchor {
         check_anchor(&rules.schedule, anchor, now + trial)?;

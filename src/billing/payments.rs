@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{dunning, lifecycle, work};
@@ -221,9 +221,19 @@ pub async fn settle(
     amount: Msat,
 ) -> Result<Settlement> {
     let txn = store::begin_write(db).await?;
-    let query = payment_requests::Entity::find()
+    let by_hash = payment_requests::Entity::find()
         .filter(payment_requests::Column::PaymentHash.eq(payment_hash));
-    let req = work::lock_one(query, &txn)
+    let invoice_id = by_hash
+        .clone()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found("payment_request", payment_hash))?
+        .invoice_id;
+    // Lock order everywhere: invoice, then its payment requests, then the subscription.
+    let invoice = work::lock_one(invoices::Entity::find_by_id(&invoice_id), &txn)
+        .await?
+        .ok_or_else(|| Error::corrupt(format!("invoice {invoice_id} missing")))?;
+    let req = work::lock_one(by_hash, &txn)
         .await?
         .ok_or_else(|| Error::not_found("payment_request", payment_hash))?;
     if req.status == PaymentRequestStatus::Paid.as_str() {
@@ -236,9 +246,6 @@ pub async fn settle(
     paid_req.updated_at = now;
     store::save(&txn, paid_req).await?;
 
-    let invoice = work::lock_one(invoices::Entity::find_by_id(&req.invoice_id), &txn)
-        .await?
-        .ok_or_else(|| Error::corrupt(format!("payment request {}: invoice missing", req.id)))?;
     let status =
         InvoiceStatus::parse(&invoice.status).map_err(|e| Error::corrupt(e.to_string()))?;
     let Ok(paid) = status.apply(InvoiceEvent::Pay) else {
@@ -254,9 +261,7 @@ pub async fn settle(
     invoice.paid_at = Some(now);
     invoice.next_dunning_at = None;
     invoice.updated_at = now;
-    invoices::Entity::update(invoice.clone().into_active_model().reset_all())
-        .exec(&txn)
-        .await?;
+    store::save(&txn, invoice.clone()).await?;
     let mut events = EventBatch::new();
     events.push(
         &invoice.merchant_id,

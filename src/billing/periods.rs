@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -17,6 +18,17 @@ use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
 use crate::store::{self, customers, invoices, plans, subscriptions};
+
+/// A position in the roll queue: `(next_roll_at, id)`.
+pub type QueueKey = (DateTime<Utc>, String);
+
+/// What one roll pass did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollPass {
+    pub rolled: usize,
+    /// The key of the last row claimed, `None` when the queue had nothing left.
+    pub last: Option<QueueKey>,
+}
 
 /// Moves `sub` into the period starting at `start` under `plan` and returns the
 /// invoice for it. The anchor is kept when the schedule is unchanged, so a
@@ -59,14 +71,35 @@ pub fn open_period(
 /// waits for that dunning first (see [`blocked_by_dunning`]), so each
 /// subscription's history is applied in time order even when a long downtime
 /// is caught up.
-pub async fn roll_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) -> Result<usize> {
+///
+/// `after` continues a scan of the queue past the last key the previous pass
+/// claimed: the index entries of rows already rolled in this run are dead
+/// versions that PostgreSQL would otherwise visit again on every pass.
+pub async fn roll_due(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    batch: u64,
+    after: Option<&QueueKey>,
+) -> Result<RollPass> {
     let txn = store::begin_write(db).await?;
-    let query = subscriptions::Entity::find()
+    let mut query = subscriptions::Entity::find()
         .filter(subscriptions::Column::NextRollAt.lte(now))
         .order_by_asc(subscriptions::Column::NextRollAt)
         .order_by_asc(subscriptions::Column::Id)
         .limit(batch);
+    if let Some((at, id)) = after {
+        query = query.filter(
+            Expr::tuple([
+                Expr::col(subscriptions::Column::NextRollAt),
+                Expr::col(subscriptions::Column::Id),
+            ])
+            .gt(Expr::tuple([Expr::value(*at), Expr::value(id.clone())])),
+        );
+    }
     let claimed = work::claim(query, &txn).await?;
+    let last = claimed
+        .last()
+        .and_then(|s| s.next_roll_at.map(|at| (at, s.id.clone())));
     let blocked = blocked_by_dunning(&txn, &claimed).await?;
     let due: Vec<_> = claimed
         .into_iter()
@@ -74,7 +107,7 @@ pub async fn roll_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) -
         .collect();
     if due.is_empty() {
         txn.commit().await?;
-        return Ok(0);
+        return Ok(RollPass { rolled: 0, last });
     }
     let plans = load_plans(&txn, &due).await?;
     let pushable = pushable_customers(&txn, &due).await?;
@@ -138,11 +171,15 @@ pub async fn roll_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) -
     let count = due.len();
     events.insert(&txn).await?;
     txn.commit().await?;
-    Ok(count)
+    Ok(RollPass {
+        rolled: count,
+        last,
+    })
 }
 
 /// Subscriptions that have an open invoice with a dunning step due before
-/// their period ends: that step must run first.
+/// their period ends: that step must run first. Such a step is due (the
+/// period ended), so only the due part of the dunning queue is read.
 async fn blocked_by_dunning(
     db: &impl ConnectionTrait,
     subs: &[subscriptions::Model],
@@ -151,16 +188,18 @@ async fn blocked_by_dunning(
         .iter()
         .map(|s| (s.id.as_str(), s.current_period_end))
         .collect();
-    let pending: Vec<(Option<String>, Option<DateTime<Utc>>)> = invoices::Entity::find()
+    let Some(latest_end) = ends.values().max() else {
+        return Ok(HashSet::new());
+    };
+    let due_dunning: Vec<(Option<String>, Option<DateTime<Utc>>)> = invoices::Entity::find()
         .select_only()
         .column(invoices::Column::SubscriptionId)
         .column(invoices::Column::NextDunningAt)
-        .filter(invoices::Column::SubscriptionId.is_in(ends.keys().copied()))
-        .filter(invoices::Column::NextDunningAt.is_not_null())
+        .filter(invoices::Column::NextDunningAt.lt(*latest_end))
         .into_tuple()
         .all(db)
         .await?;
-    Ok(pending
+    Ok(due_dunning
         .into_iter()
         .filter_map(|(sub, at)| {
             let sub = sub?;
@@ -198,14 +237,19 @@ async fn pushable_customers(
     let mut ids: Vec<&str> = subs.iter().map(|s| s.customer_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let rows: Vec<(String, Option<String>)> = customers::Entity::find()
-        .select_only()
-        .column(customers::Column::Id)
-        .column(customers::Column::NodeId)
-        .filter(customers::Column::Id.is_in(ids))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let mut rows: Vec<(String, Option<String>)> = Vec::new();
+    for chunk in ids.chunks(store::IDS_PER_QUERY) {
+        rows.extend(
+            customers::Entity::find()
+                .select_only()
+                .column(customers::Column::Id)
+                .column(customers::Column::NodeId)
+                .filter(customers::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple::<(String, Option<String>)>()
+                .all(db)
+                .await?,
+        );
+    }
     Ok(rows
         .into_iter()
         .filter_map(|(id, node)| node.map(|n| (id, n)))

@@ -47,7 +47,8 @@ pub async fn tick(state: &AppState) {
     }
     let now = state.clock.now();
     let batch = u64::from(state.settings.scheduler.batch_size);
-    match engine::run_due(&state.db, now, batch).await {
+    let workers = state.settings.scheduler.workers;
+    match engine::run_due_concurrently(&state.db, now, batch, workers).await {
         Ok(outcome) if outcome != engine::RunOutcome::default() => {
             tracing::info!(
                 periods_rolled = outcome.periods_rolled,

@@ -1,12 +1,20 @@
+//! Customers: who subscriptions bill. Every change writes its event
+//! (customer.created, .updated, .deleted) in the same transaction.
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, SqlErr,
 };
+use serde_json::Value;
 
 use crate::domain::ids::CustomerId;
-use crate::domain::{EmailAddress, NodeAddress, NodeId};
+use crate::domain::{EmailAddress, EventType, NodeAddress, NodeId, SubscriptionStatus};
 use crate::error::{Error, Result};
-use crate::store::customers;
+use crate::objects;
+use crate::store::events::EventBatch;
+use crate::store::page::{self, Page, PageParams};
+use crate::store::{self, customers, subscriptions};
 
 /// A customer as the merchant describes them, already parsed into domain types.
 #[derive(Debug, Clone, Default)]
@@ -18,10 +26,11 @@ pub struct NewCustomer {
     pub node_id: Option<NodeId>,
     /// Where to reach that node; its node id must match `node_id` when both are given.
     pub node_address: Option<NodeAddress>,
+    pub metadata: Option<Value>,
 }
 
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     now: DateTime<Utc>,
     merchant_id: &str,
     customer: NewCustomer,
@@ -37,34 +46,32 @@ pub async fn create(
         (None, Some(addr)) => Some(addr.node_id.to_string()),
         (None, None) => None,
     };
-    if customer
-        .name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 200)
-    {
-        return Err(Error::invalid("name", "at most 200 characters"));
-    }
-    if customer
-        .external_id
-        .as_ref()
-        .is_some_and(|n| n.is_empty() || n.len() > 200)
-    {
-        return Err(Error::invalid("external_id", "must be 1 to 200 characters"));
-    }
-    let row = customers::ActiveModel {
-        id: Set(CustomerId::new().to_string()),
-        merchant_id: Set(merchant_id.to_owned()),
-        email: Set(customer.email.map(|e| e.to_string())),
-        name: Set(customer.name),
-        external_id: Set(customer.external_id),
-        node_id: Set(node_id),
-        node_address: Set(customer.node_address.map(|a| a.to_string())),
-        metadata: Set(serde_json::json!({})),
-        deleted_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
+    check_name(customer.name.as_deref())?;
+    check_external_id(customer.external_id.as_deref())?;
+    let metadata = super::merge_metadata(&serde_json::json!({}), customer.metadata)?;
+    let row = customers::Model {
+        id: CustomerId::new().to_string(),
+        merchant_id: merchant_id.to_owned(),
+        email: customer.email.map(|e| e.to_string()),
+        name: customer.name,
+        external_id: customer.external_id,
+        node_id,
+        node_address: customer.node_address.map(|a| a.to_string()),
+        metadata,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
     };
-    Ok(row.insert(db).await?)
+    let txn = store::begin_write(db).await?;
+    check_external_id_free(&txn, &row).await?;
+    let active: customers::ActiveModel = row.clone().into();
+    customers::Entity::insert(active)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(external_id_conflict)?;
+    record(&txn, now, &row, EventType::CustomerCreated).await?;
+    txn.commit().await?;
+    Ok(row)
 }
 
 /// The merchant's live customer, or NotFound (also for another merchant's).
@@ -79,4 +86,206 @@ pub async fn get(
         .one(db)
         .await?
         .ok_or_else(|| Error::not_found("customer", id))
+}
+
+/// The merchant's live customers, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    page: &PageParams,
+) -> Result<Page<customers::Model>> {
+    let select = customers::Entity::find()
+        .filter(customers::Column::MerchantId.eq(merchant_id))
+        .filter(customers::Column::DeletedAt.is_null());
+    Ok(page::fetch(db, select, customers::Column::Id, page).await?)
+}
+
+/// A change to a customer: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerUpdate {
+    pub email: Option<Option<EmailAddress>>,
+    pub name: Option<Option<String>>,
+    pub external_id: Option<Option<String>>,
+    pub node_id: Option<Option<NodeId>>,
+    pub node_address: Option<Option<NodeAddress>>,
+    /// Merged into the stored metadata; a key set to "" or null is removed.
+    pub metadata: Option<Value>,
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+    change: CustomerUpdate,
+) -> Result<customers::Model> {
+    let txn = store::begin_write(db).await?;
+    let mut row = get(&txn, merchant_id, id).await?;
+    if let Some(email) = change.email {
+        row.email = email.map(|e| e.to_string());
+    }
+    if let Some(name) = change.name {
+        check_name(name.as_deref())?;
+        row.name = name;
+    }
+    if let Some(external_id) = change.external_id {
+        check_external_id(external_id.as_deref())?;
+        row.external_id = external_id;
+    }
+    apply_node(&mut row, change.node_id, change.node_address)?;
+    if let Some(metadata) = change.metadata {
+        row.metadata = super::merge_metadata(&row.metadata, Some(metadata))?;
+    }
+    row.updated_at = now;
+    check_external_id_free(&txn, &row).await?;
+    store::save(&txn, row.clone())
+        .await
+        .map_err(external_id_conflict)?;
+    record(&txn, now, &row, EventType::CustomerUpdated).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Soft-deletes a customer; refused while any of their subscriptions is not canceled.
+pub async fn delete(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<customers::Model> {
+    let txn = store::begin_write(db).await?;
+    let mut row = get(&txn, merchant_id, id).await?;
+    let live = subscriptions::Entity::find()
+        .filter(subscriptions::Column::CustomerId.eq(&row.id))
+        .filter(subscriptions::Column::Status.ne(SubscriptionStatus::Canceled.as_str()))
+        .count(&txn)
+        .await?;
+    if live > 0 {
+        return Err(Error::conflict(
+            "customer_has_subscriptions",
+            format!(
+                "the customer has {live} subscription(s) that are not canceled; cancel them first"
+            ),
+        ));
+    }
+    row.deleted_at = Some(now);
+    row.updated_at = now;
+    store::save(&txn, row.clone()).await?;
+    record(&txn, now, &row, EventType::CustomerDeleted).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Applies node changes, keeping `node_id` and `node_address` consistent:
+/// a new address alone also sets the node id.
+fn apply_node(
+    row: &mut customers::Model,
+    node_id: Option<Option<NodeId>>,
+    node_address: Option<Option<NodeAddress>>,
+) -> Result<()> {
+    if node_id.is_none() && node_address.is_none() {
+        return Ok(());
+    }
+    let address = match node_address {
+        Some(a) => a,
+        None => row
+            .node_address
+            .as_deref()
+            .map(NodeAddress::parse)
+            .transpose()
+            .map_err(|e| Error::corrupt(format!("customer {}: {e}", row.id)))?,
+    };
+    let id = match (node_id, &address) {
+        (Some(id), _) => id,
+        (None, Some(a)) => Some(a.node_id),
+        (None, None) => row
+            .node_id
+            .as_deref()
+            .map(NodeId::parse)
+            .transpose()
+            .map_err(|e| Error::corrupt(format!("customer {}: {e}", row.id)))?,
+    };
+    match (&id, &address) {
+        (Some(id), Some(a)) if *id != a.node_id => {
+            return Err(Error::invalid(
+                "node_address",
+                "its node id differs from `node_id`",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::invalid(
+                "node_id",
+                "cannot be cleared while `node_address` is set",
+            ));
+        }
+        _ => {}
+    }
+    row.node_id = id.map(|i| i.to_string());
+    row.node_address = address.map(|a| a.to_string());
+    Ok(())
+}
+
+fn check_name(name: Option<&str>) -> Result<()> {
+    if name.is_some_and(|n| n.chars().count() > 200) {
+        return Err(Error::invalid("name", "at most 200 characters"));
+    }
+    Ok(())
+}
+
+fn check_external_id(external_id: Option<&str>) -> Result<()> {
+    if external_id.is_some_and(|n| n.is_empty() || n.len() > 200) {
+        return Err(Error::invalid("external_id", "must be 1 to 200 characters"));
+    }
+    Ok(())
+}
+
+/// External ids are unique per merchant (deleted customers included).
+async fn check_external_id_free(db: &impl ConnectionTrait, row: &customers::Model) -> Result<()> {
+    let Some(external_id) = &row.external_id else {
+        return Ok(());
+    };
+    let taken = customers::Entity::find()
+        .filter(customers::Column::MerchantId.eq(&row.merchant_id))
+        .filter(customers::Column::ExternalId.eq(external_id))
+        .filter(customers::Column::Id.ne(&row.id))
+        .count(db)
+        .await?;
+    if taken > 0 {
+        return Err(taken_error());
+    }
+    Ok(())
+}
+
+/// A concurrent writer won the race for the external id.
+fn external_id_conflict(e: DbErr) -> Error {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => taken_error(),
+        _ => e.into(),
+    }
+}
+
+fn taken_error() -> Error {
+    Error::conflict(
+        "external_id_in_use",
+        "another customer of this merchant has this `external_id`",
+    )
+}
+
+async fn record(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    row: &customers::Model,
+    event: EventType,
+) -> Result<()> {
+    let mut events = EventBatch::new();
+    events.push(
+        &row.merchant_id,
+        event,
+        "customer",
+        &row.id,
+        objects::to_value(&objects::Customer::from(row)),
+        now,
+    );
+    events.insert(db).await?;
+    Ok(())
 }

@@ -38,3 +38,19 @@ pub async fn create(
     };
     Ok(row.insert(db).await?)
 }
+
+/// Creates a merchant and its first API key in one transaction; the key's
+/// secret is in the result and nowhere else.
+pub async fn create_with_api_key(
+    db: &sea_orm::DatabaseConnection,
+    now: DateTime<Utc>,
+    name: &str,
+    invoice_prefix: &str,
+    mode: crate::auth::api_keys::Mode,
+) -> Result<(merchants::Model, crate::auth::api_keys::CreatedKey)> {
+    let txn = crate::store::begin_write(db).await?;
+    let merchant = create(&txn, now, name, invoice_prefix).await?;
+    let key = crate::auth::api_keys::create(&txn, now, &merchant.id, "Default key", mode).await?;
+    txn.commit().await?;
+    Ok((merchant, key))
+}

@@ -7,6 +7,7 @@ use crate::billing::policy::{DEFAULT_PAYMENT_DUE_SECS, DunningPolicy};
 use crate::domain::ids::PlanId;
 use crate::domain::{Msat, Schedule};
 use crate::error::{Error, Result};
+use crate::store::page::{self, Page, PageParams};
 use crate::store::plans;
 
 pub const ACTIVE: &str = "active";
@@ -43,8 +44,9 @@ impl NewPlan {
         if name.is_empty() || name.chars().count() > 200 {
             return Err(Error::invalid("name", "must be 1 to 200 characters"));
         }
+        check_description(self.description.as_deref())?;
         if self.trial < Duration::zero() || self.trial > Duration::days(730) {
-            return Err(Error::invalid("trial_period_secs", "must be 0 to 730 days"));
+            return Err(Error::invalid("trial_period_days", "must be 0 to 730 days"));
         }
         if self.payment_due < Duration::zero() || self.payment_due > Duration::days(90) {
             return Err(Error::invalid("payment_due_secs", "must be 0 to 90 days"));
@@ -95,4 +97,78 @@ pub async fn get(db: &impl ConnectionTrait, merchant_id: &str, id: &str) -> Resu
         .one(db)
         .await?
         .ok_or_else(|| Error::not_found("plan", id))
+}
+
+/// The merchant's plans, newest first, optionally only those in `status`.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    status: Option<&str>,
+    page: &PageParams,
+) -> Result<Page<plans::Model>> {
+    let mut select = plans::Entity::find().filter(plans::Column::MerchantId.eq(merchant_id));
+    if let Some(status) = status {
+        if ![ACTIVE, ARCHIVED].contains(&status) {
+            return Err(Error::invalid("status", "must be active or archived"));
+        }
+        select = select.filter(plans::Column::Status.eq(status));
+    }
+    Ok(page::fetch(db, select, plans::Column::Id, page).await?)
+}
+
+/// What may change on a plan: its wording. Prices and schedules are fixed
+/// once subscriptions bill against them.
+#[derive(Debug, Clone, Default)]
+pub struct PlanUpdate {
+    pub name: Option<String>,
+    /// `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+}
+
+pub async fn update(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+    change: PlanUpdate,
+) -> Result<plans::Model> {
+    let plan = get(db, merchant_id, id).await?;
+    let mut row: plans::ActiveModel = plan.into();
+    if let Some(name) = change.name {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(Error::invalid("name", "must be 1 to 200 characters"));
+        }
+        row.name = Set(name.to_owned());
+    }
+    if let Some(description) = change.description {
+        check_description(description.as_deref())?;
+        row.description = Set(description);
+    }
+    row.updated_at = Set(now);
+    Ok(row.update(db).await?)
+}
+
+/// Archives a plan: no new subscriptions; existing ones keep billing.
+pub async fn archive(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<plans::Model> {
+    let plan = get(db, merchant_id, id).await?;
+    if plan.status == ARCHIVED {
+        return Ok(plan);
+    }
+    let mut row: plans::ActiveModel = plan.into();
+    row.status = Set(ARCHIVED.to_owned());
+    row.updated_at = Set(now);
+    Ok(row.update(db).await?)
+}
+
+fn check_description(description: Option<&str>) -> Result<()> {
+    if description.is_some_and(|d| d.chars().count() > 1000) {
+        return Err(Error::invalid("description", "at most 1000 characters"));
+    }
+    Ok(())
 }

@@ -13,10 +13,12 @@ use sea_orm::{
 pub mod api_keys;
 pub mod customers;
 pub mod events;
+pub mod idempotency_keys;
 pub mod invoices;
 pub mod merchant_users;
 pub mod merchants;
 pub mod outgoing_emails;
+pub mod page;
 pub mod payment_requests;
 pub mod plans;
 pub mod push_attempts;
@@ -64,15 +66,15 @@ fn create_sqlite_parent_dir(url: &str) -> Result<(), DbErr> {
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                DbErr::Custom(format!(
-                    "cannot create database folder {}: {e}",
-                    parent.display()
-                ))
-            })?;
-        }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            DbErr::Custom(format!(
+                "cannot create database folder {}: {e}",
+                parent.display()
+            ))
+        })?;
     }
     Ok(())
 }
@@ -112,6 +114,9 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// does not set TCP_NODELAY, and a larger message sent over TCP stalls for a
 /// delayed ACK (40 ms) on Linux. See docs/performance.md.
 pub const ROWS_PER_STATEMENT: usize = 40;
+
+/// Ids per `IN (...)` list, for the same reason as [`ROWS_PER_STATEMENT`].
+pub const IDS_PER_QUERY: usize = 200;
 
 /// Inserts rows in chunks of [`ROWS_PER_STATEMENT`].
 pub async fn insert_all<A>(db: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), DbErr>

@@ -2,9 +2,11 @@
 
 use actix_web::web;
 
+pub mod api;
 mod health;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz));
+        .route("/readyz", web::get().to(health::readyz))
+        .service(api::scope());
 }

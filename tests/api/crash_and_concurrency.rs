@@ -105,7 +105,7 @@ async fn sigkill_in_the_middle_of_a_billing_run_then_restart_bills_every_period_
     store::migrate(&db).await.unwrap();
     let now = Utc::now();
     let due = now - chrono::Duration::minutes(1);
-    seed_due_subscriptions(&db, now, due, SUBSCRIPTIONS)
+    seed_due_subscriptions(&db, now, due, SUBSCRIPTIONS, 3)
         .await
         .unwrap();
 
@@ -153,7 +153,7 @@ async fn three_scheduler_processes_on_one_database_bill_every_period_once() {
     store::migrate(&db).await.unwrap();
     let now = Utc::now();
     let due = now - chrono::Duration::minutes(1);
-    seed_due_subscriptions(&db, now, due, SUBSCRIPTIONS)
+    seed_due_subscriptions(&db, now, due, SUBSCRIPTIONS, 3)
         .await
         .unwrap();
 

@@ -305,3 +305,163 @@ impl TestApp {
 pub fn sat(n: u64) -> Msat {
     Msat::from_sat(n).unwrap()
 }
+
+/// An answer from the API: every answer, errors included, is JSON.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// `error.param` of an error answer.
+    pub fn param(&self) -> &str {
+        self.body["error"]["param"].as_str().unwrap_or_default()
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("an id").to_owned()
+    }
+}
+
+/// A client of the REST API authenticated as one merchant.
+pub struct Api {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub merchant_id: String,
+    pub key: String,
+}
+
+impl Api {
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.http.delete(self.url(path))).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> Reply {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Reply {
+        let req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        self.send(req).await
+    }
+
+    pub async fn post_with_key(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        idempotency_key: &str,
+    ) -> Reply {
+        let req = self
+            .http
+            .post(self.url(path))
+            .header("Idempotency-Key", idempotency_key)
+            .json(&body);
+        self.send(req).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let res = req
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("request sent");
+        reply(res).await
+    }
+
+    /// A monthly plan at 10,000 sat.
+    pub async fn monthly_plan(&self) -> String {
+        let r = self
+            .post(
+                "/v1/plans",
+                serde_json::json!({"name": "Monthly", "amount_msat": 10_000_000, "interval": "month"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.id()
+    }
+
+    pub async fn customer(&self) -> String {
+        let r = self
+            .post(
+                "/v1/customers",
+                serde_json::json!({"email": "alice@example.com", "node_id": NODE}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.id()
+    }
+
+    pub async fn subscription(&self, customer: &str, plan: &str) -> String {
+        let r = self
+            .post(
+                "/v1/subscriptions",
+                serde_json::json!({"customer": customer, "plan": plan}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.id()
+    }
+}
+
+pub async fn reply(res: reqwest::Response) -> Reply {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.expect("body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("a JSON body, got {status}: {text:?}"));
+    assert_ne!(status, 500, "no request may fail with a 500: {text}");
+    Reply {
+        status,
+        body,
+        headers,
+    }
+}
+
+impl TestApp {
+    /// A new merchant with an API key, and a client using it.
+    pub async fn api(&self) -> Api {
+        let (merchant, key) = catalog::merchants::create_with_api_key(
+            &self.db,
+            self.now(),
+            "Bobflix",
+            "BOB",
+            pushbill::auth::api_keys::Mode::Test,
+        )
+        .await
+        .unwrap();
+        Api {
+            address: self.address.clone(),
+            http: self.http.clone(),
+            merchant_id: merchant.id,
+            key: key.secret,
+        }
+    }
+
+    /// A client with any key (or none, when empty).
+    pub fn api_with_key(&self, key: &str) -> Api {
+        Api {
+            address: self.address.clone(),
+            http: self.http.clone(),
+            merchant_id: String::new(),
+            key: key.to_owned(),
+        }
+    }
+}

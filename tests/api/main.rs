@@ -3,6 +3,14 @@
 
 mod helpers;
 
+mod api_auth;
+mod api_body;
+mod api_customers;
+mod api_idempotency;
+mod api_pagination;
+mod api_plans;
+mod api_subscriptions;
+mod api_tenancy;
 mod billing_lifecycle;
 mod billing_year;
 mod cli;

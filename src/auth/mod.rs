@@ -1,0 +1,3 @@
+//! Who is calling: merchants' API keys.
+
+pub mod api_keys;

@@ -1,0 +1,34 @@
+//! Listing a merchant's subscriptions (their lifecycle is `billing::lifecycle`).
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::domain::SubscriptionStatus;
+use crate::error::{Error, Result};
+use crate::store::page::{self, Page, PageParams};
+use crate::store::subscriptions;
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub customer: Option<String>,
+    pub status: Option<String>,
+}
+
+/// The merchant's subscriptions, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    filter: Filter,
+    page: &PageParams,
+) -> Result<Page<subscriptions::Model>> {
+    let mut select =
+        subscriptions::Entity::find().filter(subscriptions::Column::MerchantId.eq(merchant_id));
+    if let Some(customer) = filter.customer {
+        select = select.filter(subscriptions::Column::CustomerId.eq(customer));
+    }
+    if let Some(status) = filter.status {
+        let status = SubscriptionStatus::parse(&status)
+            .map_err(|_| Error::invalid("status", format!("unknown status `{status}`")))?;
+        select = select.filter(subscriptions::Column::Status.eq(status.as_str()));
+    }
+    Ok(page::fetch(db, select, subscriptions::Column::Id, page).await?)
+}

@@ -1,0 +1,70 @@
+//! The `Merchant` extractor: the merchant behind `Authorization: Bearer <key>`.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures::future::LocalBoxFuture;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth::api_keys;
+
+/// The authenticated merchant. Every /v1 handler takes one.
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    pub id: String,
+}
+
+impl FromRequest for Merchant {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+/// Authenticates once per request: the result is kept in the request's
+/// extensions, so middleware and extractor share it.
+pub async fn authenticate(req: &HttpRequest) -> Result<Merchant, ApiError> {
+    if let Some(merchant) = req.extensions().get::<Merchant>() {
+        return Ok(merchant.clone());
+    }
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        tracing::error!("API: application state missing");
+        return Err(ApiError::internal());
+    };
+    let secret = bearer(req)?;
+    let merchant_id = api_keys::authenticate(&state.db, state.clock.now(), secret)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "api_key_invalid",
+                "Invalid API key: it is unknown or has been revoked.",
+            )
+        })?;
+    let merchant = Merchant { id: merchant_id };
+    req.extensions_mut().insert(merchant.clone());
+    Ok(merchant)
+}
+
+fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    let missing = || {
+        ApiError::unauthorized(
+            "api_key_missing",
+            "No API key provided: send `Authorization: Bearer <key>`.",
+        )
+    };
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(missing());
+    }
+    Ok(token.trim())
+}

@@ -1,0 +1,200 @@
+//! `Idempotency-Key` on POST requests, as middleware on /v1.
+//!
+//! The first request with a key claims a row, runs, and stores its response;
+//! a retry with the same key and the same request (method, path, body) within
+//! 24 hours gets that response again with `Idempotent-Replayed: true`. The
+//! same key on a different request is a 409, as is a retry while the first
+//! request still runs. Keys expire by wall-clock time: they guard against
+//! network retries, which happen in real time even when the sandbox clock is
+//! moved.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use chrono::{Duration, Utc};
+use sha2::{Digest, Sha256};
+
+use super::auth::authenticate;
+use super::error::ApiError;
+use super::json::read_body;
+use crate::app::AppState;
+use crate::store::idempotency_keys;
+
+pub const HEADER: &str = "Idempotency-Key";
+pub const REPLAYED: &str = "Idempotent-Replayed";
+const MAX_KEY_LEN: usize = 255;
+const RETENTION_HOURS: i64 = 24;
+/// A claimed key whose request never finished (a crash) is free again after this.
+const ABANDONED_AFTER_SECS: i64 = 60;
+
+pub async fn middleware(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if req.method() != Method::POST || !req.headers().contains_key(HEADER) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let prepared = match prepare(&mut req).await {
+        Ok(p) => p,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    match claim(&prepared).await {
+        Ok(Claim::Ours) => {}
+        Ok(Claim::Replay(response)) => return Ok(req.into_response(response)),
+        Err(e) => return Ok(req.error_response(e)),
+    }
+    let result = next.call(req).await;
+    let Prepared {
+        state,
+        merchant_id,
+        key,
+        ..
+    } = prepared;
+    let res = match result {
+        Ok(res) => res,
+        Err(e) => {
+            release(&state, &merchant_id, &key).await;
+            return Err(e);
+        }
+    };
+    let (http_req, res) = res.into_parts();
+    let (head, body) = res.into_parts();
+    let body = match actix_web::body::to_bytes(body).await {
+        Ok(b) => b,
+        Err(_) => {
+            release(&state, &merchant_id, &key).await;
+            return Err(actix_web::error::ErrorInternalServerError(
+                "response body unreadable",
+            ));
+        }
+    };
+    let stored = idempotency_keys::complete(
+        &state.db,
+        &merchant_id,
+        &key,
+        head.status().as_u16(),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+    .await;
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "idempotency: cannot store the response");
+        release(&state, &merchant_id, &key).await;
+    }
+    Ok(ServiceResponse::new(
+        http_req,
+        head.set_body(BoxBody::new(body)),
+    ))
+}
+
+struct Prepared {
+    state: web::Data<AppState>,
+    merchant_id: String,
+    key: String,
+    request_hash: String,
+}
+
+enum Claim {
+    Ours,
+    Replay(HttpResponse),
+}
+
+/// Checks the key, authenticates, and hashes the request (putting the body back).
+async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, ApiError> {
+    let key = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(ApiError::invalid(
+            "idempotency_key_invalid",
+            Some(HEADER),
+            &format!("The {HEADER} header must be 1 to {MAX_KEY_LEN} visible ASCII characters."),
+        ));
+    }
+    let merchant = authenticate(req.request()).await?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(ApiError::internal)?;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let (_, payload) = req.parts_mut();
+    let body = read_body(payload, declared).await?;
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str());
+    hasher.update(b"\n");
+    hasher.update(req.path());
+    hasher.update(b"\n");
+    hasher.update(&body);
+    req.set_payload(body.into());
+    Ok(Prepared {
+        state,
+        merchant_id: merchant.id,
+        key,
+        request_hash: hex::encode(hasher.finalize()),
+    })
+}
+
+async fn claim(p: &Prepared) -> Result<Claim, ApiError> {
+    let db = &p.state.db;
+    // Twice at most: a second pass follows removing an expired or abandoned row.
+    for _ in 0..2 {
+        let now = Utc::now();
+        if idempotency_keys::claim(db, &p.merchant_id, &p.key, &p.request_hash, now).await? {
+            return Ok(Claim::Ours);
+        }
+        let Some(row) = idempotency_keys::find(db, &p.merchant_id, &p.key).await? else {
+            continue;
+        };
+        let age = now - row.created_at;
+        let expired = age > Duration::hours(RETENTION_HOURS)
+            || (row.response_status.is_none() && age > Duration::seconds(ABANDONED_AFTER_SECS));
+        if expired {
+            idempotency_keys::release(db, &p.merchant_id, &p.key).await?;
+            continue;
+        }
+        if row.request_hash != p.request_hash {
+            return Err(conflict(
+                "idempotency_key_reuse",
+                "This Idempotency-Key was already used with a different request.",
+            ));
+        }
+        let Some(status) = row.response_status else {
+            return Err(conflict(
+                "idempotency_key_in_use",
+                "A request with this Idempotency-Key is still running; retry later.",
+            ));
+        };
+        let status = u16::try_from(status)
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let response = HttpResponse::build(status)
+            .content_type("application/json")
+            .insert_header((REPLAYED, "true"))
+            .body(row.response_body.unwrap_or_default());
+        return Ok(Claim::Replay(response));
+    }
+    Err(conflict(
+        "idempotency_key_in_use",
+        "A request with this Idempotency-Key is still running; retry later.",
+    ))
+}
+
+fn conflict(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "idempotency_error", code, message)
+}
+
+async fn release(state: &AppState, merchant_id: &str, key: &str) {
+    if let Err(e) = idempotency_keys::release(&state.db, merchant_id, key).await {
+        tracing::error!(error = %e, "idempotency: cannot release a key");
+    }
+}

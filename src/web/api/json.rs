@@ -1,0 +1,184 @@
+//! `ApiJson<T>`: the JSON body extractor. The body is capped at 64 KiB; any
+//! problem with it (too large, malformed, wrong type, unknown field) is a 400
+//! in the API's error shape, naming the field where serde knows it.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures::StreamExt;
+use futures::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared = declared_length(req);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(&mut payload, declared).await?;
+            parse(&body).map(ApiJson)
+        })
+    }
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Reads the whole body, refusing more than [`BODY_LIMIT`] bytes.
+pub async fn read_body(
+    payload: &mut Payload,
+    declared: Option<usize>,
+) -> Result<web::Bytes, ApiError> {
+    let too_large = || {
+        ApiError::invalid(
+            "body_too_large",
+            None,
+            &format!("The request body is larger than {BODY_LIMIT} bytes."),
+        )
+    };
+    if declared.is_some_and(|n| n > BODY_LIMIT) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::invalid(
+                "body_unreadable",
+                None,
+                "The request body could not be read.",
+            )
+        })?;
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses a body; an empty body reads as `{}`.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(to_api_error)?;
+    de.end().map_err(|e| {
+        ApiError::invalid(
+            "body_invalid_json",
+            None,
+            &format!("The body is not valid JSON: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+fn to_api_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        return ApiError::invalid(
+            "body_invalid_json",
+            None,
+            &format!("The body is not valid JSON: {inner}"),
+        );
+    }
+    let message = without_position(&inner.to_string());
+    let param = match unknown_field(&message) {
+        Some(field) => Some(join(&path, field)),
+        None if path != "." => Some(path),
+        None => None,
+    };
+    let message = match &param {
+        Some(p) if !message.contains(" field `") => format!("{p}: {message}"),
+        _ => message,
+    };
+    ApiError::invalid("parameter_invalid", param.as_deref(), &message)
+}
+
+/// serde_json appends " at line L column C", which means nothing to a client
+/// that did not type the JSON by hand.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The field an "unknown field" or "missing field" message names.
+fn unknown_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"))?
+        .split_once('`')
+        .map(|(field, _)| field)
+}
+
+/// The unknown field's full path; serde_path_to_error may already end with it.
+fn join(path: &str, field: &str) -> String {
+    if path == "." {
+        field.to_owned()
+    } else if path == field || path.ends_with(&format!(".{field}")) {
+        path.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Req {
+        amount_msat: crate::domain::Msat,
+        name: Option<String>,
+    }
+
+    fn err(body: &str) -> ApiError {
+        parse::<Req>(body.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        for body in [
+            r#"{"amount_msat": -1}"#,
+            r#"{"amount_msat": 1.5}"#,
+            r#"{"amount_msat": 100000000000000000000000}"#,
+            r#"{"amount_msat": 2100000000000000001}"#,
+            r#"{"amount_msat": "12"}"#,
+        ] {
+            let e = err(body);
+            assert_eq!(e.param.as_deref(), Some("amount_msat"), "{body}: {e:?}");
+            assert!(!e.message.contains("line"), "{e:?}");
+        }
+        let e = err(r#"{"amount_msat": 1, "colour": "red"}"#);
+        assert_eq!(e.param.as_deref(), Some("colour"), "{e:?}");
+        assert!(e.message.contains("colour"));
+        let e = err(r#"{"amount_msat": 1,"#);
+        assert_eq!((e.code, e.param), ("body_invalid_json", None));
+        let e = err(r#"{"amount_msat": 1} x"#);
+        assert_eq!(e.code, "body_invalid_json");
+        let e = err("");
+        assert_eq!(e.param.as_deref(), Some("amount_msat"), "{e:?}");
+        assert!(e.message.contains("amount_msat"), "{e:?}");
+    }
+}

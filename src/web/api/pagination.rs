@@ -1,0 +1,92 @@
+//! List parameters (`limit`, `starting_after`, `ending_before`) and the list
+//! response `{"object": "list", "url", "data", "has_more"}`.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::store::page::{Cursor, Page, PageParams};
+
+pub const DEFAULT_LIMIT: u64 = 10;
+pub const MAX_LIMIT: u64 = 100;
+
+/// Parses the raw query values; `id_prefix` is the listed resource's (e.g. `plan_`).
+pub fn page_params(
+    limit: Option<&str>,
+    starting_after: Option<&str>,
+    ending_before: Option<&str>,
+    id_prefix: &str,
+) -> Result<PageParams> {
+    let limit = match limit {
+        None => DEFAULT_LIMIT,
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| Error::invalid("limit", "must be an integer from 1 to 100"))?,
+    };
+    let cursor = |param: &str, id: &str| -> Result<String> {
+        if id.starts_with(id_prefix) && id.len() <= 64 {
+            Ok(id.to_ascii_lowercase())
+        } else {
+            Err(Error::invalid(
+                param,
+                format!("must be an id starting with `{id_prefix}`"),
+            ))
+        }
+    };
+    let cursor = match (starting_after, ending_before) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "ending_before",
+                "give at most one of `starting_after` and `ending_before`",
+            ));
+        }
+        (Some(id), None) => Some(Cursor::After(cursor("starting_after", id)?)),
+        (None, Some(id)) => Some(Cursor::Before(cursor("ending_before", id)?)),
+        (None, None) => None,
+    };
+    Ok(PageParams { limit, cursor })
+}
+
+#[derive(Debug, Serialize)]
+pub struct List<T> {
+    pub object: &'static str,
+    pub url: &'static str,
+    pub data: Vec<T>,
+    pub has_more: bool,
+}
+
+impl<T> List<T> {
+    pub fn new(url: &'static str, page: Page<T>) -> Self {
+        Self {
+            object: "list",
+            url,
+            data: page.data,
+            has_more: page.has_more,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_and_cursors() {
+        let p = page_params(None, None, None, "plan_").unwrap();
+        assert_eq!((p.limit, p.cursor), (10, None));
+        for bad in ["0", "101", "-1", "1.5", "ten"] {
+            assert!(matches!(
+                page_params(Some(bad), None, None, "plan_"),
+                Err(Error::Invalid { param, .. }) if param == "limit"
+            ));
+        }
+        assert!(matches!(
+            page_params(None, Some("cus_1"), None, "plan_"),
+            Err(Error::Invalid { param, .. }) if param == "starting_after"
+        ));
+        assert!(page_params(None, Some("plan_1"), Some("plan_2"), "plan_").is_err());
+        let p = page_params(Some("100"), None, Some("plan_ABC"), "plan_").unwrap();
+        assert_eq!(p.cursor, Some(Cursor::Before("plan_abc".into())));
+    }
+}

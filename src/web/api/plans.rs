@@ -1,0 +1,224 @@
+//! /v1/plans
+
+use actix_web::{HttpResponse, web};
+use chrono::Duration;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::auth::Merchant;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::pagination::{List, page_params};
+use super::{PathId, double_option};
+use crate::app::AppState;
+use crate::billing::policy::DunningPolicy;
+use crate::catalog::plans::{self, NewPlan, PlanUpdate};
+use crate::domain::{GraceAction, Interval, Msat, PlanId, Schedule};
+use crate::error::{Error, Result};
+use crate::objects;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePlan {
+    name: String,
+    description: Option<String>,
+    amount_msat: Msat,
+    currency: Option<String>,
+    /// day, week, month, year or cron.
+    interval: String,
+    interval_count: Option<u32>,
+    cron_expression: Option<String>,
+    trial_period_days: Option<u32>,
+    payment_due_secs: Option<u32>,
+    retry_schedule_secs: Option<Vec<u32>>,
+    grace_period_secs: Option<u32>,
+    grace_action: Option<String>,
+}
+
+impl CreatePlan {
+    fn parse(self) -> Result<NewPlan> {
+        if self
+            .currency
+            .as_deref()
+            .is_some_and(|c| c != objects::CURRENCY)
+        {
+            return Err(Error::invalid("currency", "only BTC is supported"));
+        }
+        let schedule = match (self.interval.as_str(), self.cron_expression) {
+            ("cron", None) => {
+                return Err(Error::invalid(
+                    "cron_expression",
+                    "required when `interval` is cron",
+                ));
+            }
+            ("cron", Some(expr)) => {
+                if self.interval_count.is_some() {
+                    return Err(Error::invalid(
+                        "interval_count",
+                        "not allowed when `interval` is cron",
+                    ));
+                }
+                Schedule::cron(&expr)
+                    .map_err(|e| Error::invalid("cron_expression", e.to_string()))?
+            }
+            (unit, None) => {
+                let interval =
+                    Interval::parse(unit).map_err(|e| Error::invalid("interval", e.to_string()))?;
+                Schedule::every(interval, self.interval_count.unwrap_or(1))
+                    .map_err(|e| Error::invalid("interval_count", e.to_string()))?
+            }
+            (_, Some(_)) => {
+                return Err(Error::invalid(
+                    "cron_expression",
+                    "only allowed when `interval` is cron",
+                ));
+            }
+        };
+        let mut plan = NewPlan::new(&self.name, self.amount_msat, schedule);
+        plan.description = self.description;
+        if let Some(days) = self.trial_period_days {
+            if days > 730 {
+                return Err(Error::invalid("trial_period_days", "must be 0 to 730"));
+            }
+            plan.trial = Duration::days(days.into());
+        }
+        if let Some(secs) = self.payment_due_secs {
+            plan.payment_due = Duration::seconds(secs.into());
+        }
+        let default = DunningPolicy::default();
+        plan.dunning = DunningPolicy {
+            retries: match self.retry_schedule_secs {
+                Some(r) => r.into_iter().map(|s| Duration::seconds(s.into())).collect(),
+                None => default.retries,
+            },
+            grace: self
+                .grace_period_secs
+                .map_or(default.grace, |s| Duration::seconds(s.into())),
+            grace_action: match self.grace_action {
+                Some(a) => GraceAction::parse(&a)
+                    .map_err(|_| Error::invalid("grace_action", "must be unpaid or cancel"))?,
+                None => default.grace_action,
+            },
+        };
+        Ok(plan)
+    }
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    merchant: Merchant,
+    ApiJson(body): ApiJson<CreatePlan>,
+) -> Result<HttpResponse, ApiError> {
+    let plan = plans::create(&state.db, state.clock.now(), &merchant.id, body.parse()?).await?;
+    Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    merchant: Merchant,
+    id: PathId,
+) -> Result<HttpResponse, ApiError> {
+    let plan = plans::get(&state.db, &merchant.id, id.as_str()).await?;
+    Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListPlans {
+    limit: Option<String>,
+    starting_after: Option<String>,
+    ending_before: Option<String>,
+    status: Option<String>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    merchant: Merchant,
+    query: web::Query<ListPlans>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let page = page_params(
+        q.limit.as_deref(),
+        q.starting_after.as_deref(),
+        q.ending_before.as_deref(),
+        PlanId::PREFIX,
+    )?;
+    let plans = plans::list(&state.db, &merchant.id, q.status.as_deref(), &page).await?;
+    Ok(HttpResponse::Ok().json(List::new(
+        "/v1/plans",
+        plans.map(|p| objects::Plan::from(&p)),
+    )))
+}
+
+/// Fields a merchant may send; everything about price and schedule is named
+/// so the error can say it cannot change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePlan {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    description: Option<Option<String>>,
+    amount_msat: Option<Value>,
+    currency: Option<Value>,
+    interval: Option<Value>,
+    interval_count: Option<Value>,
+    cron_expression: Option<Value>,
+    trial_period_days: Option<Value>,
+    payment_due_secs: Option<Value>,
+    retry_schedule_secs: Option<Value>,
+    grace_period_secs: Option<Value>,
+    grace_action: Option<Value>,
+}
+
+impl UpdatePlan {
+    fn parse(self) -> Result<PlanUpdate> {
+        let fixed = [
+            ("amount_msat", &self.amount_msat),
+            ("currency", &self.currency),
+            ("interval", &self.interval),
+            ("interval_count", &self.interval_count),
+            ("cron_expression", &self.cron_expression),
+            ("trial_period_days", &self.trial_period_days),
+            ("payment_due_secs", &self.payment_due_secs),
+            ("retry_schedule_secs", &self.retry_schedule_secs),
+            ("grace_period_secs", &self.grace_period_secs),
+            ("grace_action", &self.grace_action),
+        ];
+        if let Some((field, _)) = fixed.iter().find(|(_, v)| v.is_some()) {
+            return Err(Error::invalid(
+                field,
+                "cannot be changed on an existing plan; create a new plan and move subscriptions to it",
+            ));
+        }
+        Ok(PlanUpdate {
+            name: self.name,
+            description: self.description,
+        })
+    }
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    merchant: Merchant,
+    id: PathId,
+    ApiJson(body): ApiJson<UpdatePlan>,
+) -> Result<HttpResponse, ApiError> {
+    let plan = plans::update(
+        &state.db,
+        state.clock.now(),
+        &merchant.id,
+        id.as_str(),
+        body.parse()?,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
+}
+
+pub async fn archive(
+    state: web::Data<AppState>,
+    merchant: Merchant,
+    id: PathId,
+) -> Result<HttpResponse, ApiError> {
+    let plan = plans::archive(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
+    Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
+}

@@ -1,0 +1,120 @@
+//! API keys: authentication on /v1 and the CLI that creates a merchant's first key.
+
+use std::process::Command;
+
+use pushbill::app::Application;
+use pushbill::auth::api_keys;
+use pushbill::store::api_keys as api_keys_table;
+use sea_orm::EntityTrait;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{fresh_database, reply, spawn_app, test_settings};
+
+#[tokio::test]
+async fn requests_without_a_valid_key_get_a_401_json_error() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .get(format!("{}/v1/plans", app.address))
+        .send()
+        .await
+        .unwrap();
+    let r = reply(res).await;
+    assert_eq!((r.status, r.code()), (401, "api_key_missing"), "{r:?}");
+    assert_eq!(r.body["error"]["type"], "authentication_error");
+
+    let wrong = format!("pb_test_{}", "x".repeat(32));
+    for key in [wrong.as_str(), "nonsense", ""] {
+        let r = app.api_with_key(key).get("/v1/plans").await;
+        assert_eq!(r.status, 401, "{key}: {r:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_key_works_until_it_is_revoked() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    assert!(api.key.starts_with("pb_test_") && api.key.len() == 40);
+    assert_eq!(api.get("/v1/plans").await.status, 200);
+
+    let keys = api_keys::list(&app.db, &api.merchant_id).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].prefix, &api.key[..12]);
+    assert_ne!(keys[0].secret_hash, api.key, "only a hash is stored");
+    assert!(keys[0].last_used_at.is_some());
+
+    api_keys::revoke(&app.db, app.now(), &api.merchant_id, &keys[0].id)
+        .await
+        .unwrap();
+    let r = api.get("/v1/plans").await;
+    assert_eq!((r.status, r.code()), (401, "api_key_invalid"));
+}
+
+/// A newcomer: `pushbill merchant create`, then curl the API with the printed key.
+#[tokio::test]
+async fn the_cli_creates_a_merchant_whose_key_works_on_the_api() {
+    let database = fresh_database().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_pushbill"))
+        .args([
+            "merchant",
+            "create",
+            "--name",
+            "Acme",
+            "--invoice-prefix",
+            "ACME",
+        ])
+        .env("PUSHBILL__DATABASE__URL", &database.url)
+        .env("PUSHBILL__LOG__FILTER", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("{name} in {stdout}"))
+    };
+    let merchant = field("merchant:");
+    let key = field("api key:");
+    assert!(merchant.starts_with("mer_") && key.starts_with("pb_test_"));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains(&key), "the secret is never logged");
+
+    let app = Application::build(test_settings(&database.url))
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.state().db.clone();
+    let stop = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(stop.clone()));
+    let res = reqwest::Client::new()
+        .get(format!("{address}/v1/customers"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let r = reply(res).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["data"], serde_json::json!([]));
+    let stored = api_keys_table::Entity::find().all(&db).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].merchant_id, merchant);
+    stop.cancel();
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_pushbill"))
+        .args([
+            "merchant",
+            "create",
+            "--name",
+            "Acme",
+            "--invoice-prefix",
+            "acme!",
+        ])
+        .env("PUSHBILL__DATABASE__URL", &database.url)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invoice_prefix"));
+}
