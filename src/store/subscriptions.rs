@@ -34,15 +34,11 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Statuses whose periods roll (and so are billed).
-pub const BILLING_STATUSES: [&str; 3] = ["trialing", "active", "past_due"];
-
 impl Model {
     /// Sets `next_roll_at`, the scheduler's queue key, from status and period.
     pub fn with_queue_key(mut self) -> Self {
-        self.next_roll_at = BILLING_STATUSES
-            .contains(&self.status.as_str())
-            .then_some(self.current_period_end);
+        let bills = crate::domain::SubscriptionStatus::parse(&self.status).is_ok_and(|s| s.bills());
+        self.next_roll_at = bills.then_some(self.current_period_end);
         self
     }
 }
