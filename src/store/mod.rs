@@ -183,6 +183,32 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), D
     admin.close().await
 }
 
+/// Writes `columns` of existing rows back in bulk: an upsert on the `id`
+/// primary key, one statement per chunk on both backends.
+pub async fn update_columns<A>(
+    db: &impl ConnectionTrait,
+    rows: Vec<A>,
+    id: <A::Entity as EntityTrait>::Column,
+    columns: &[<A::Entity as EntityTrait>::Column],
+) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        A::Entity::insert_many(chunk)
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(id)
+                    .update_columns(columns.iter().copied())
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Writes every column of a changed row back by its primary key.
 pub async fn save<M, A>(db: &impl ConnectionTrait, row: M) -> Result<(), DbErr>
 where

@@ -60,37 +60,30 @@ pub async fn save(db: &impl sea_orm::ConnectionTrait, row: Model) -> Result<(), 
 /// Inserts or writes back subscriptions in bulk (an upsert on the primary
 /// key: one statement per chunk on both backends).
 pub async fn save_all(db: &impl sea_orm::ConnectionTrait, rows: Vec<Model>) -> Result<(), DbErr> {
-    use sea_orm::sea_query::OnConflict;
     use sea_orm::{ActiveModelTrait, IntoActiveModel};
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<ActiveModel> = rows
-            .by_ref()
-            .take(super::ROWS_PER_STATEMENT)
-            .map(|m| m.with_queue_key().into_active_model().reset_all())
-            .collect();
-        Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::column(Column::Id)
-                    .update_columns([
-                        Column::PlanId,
-                        Column::NextPlanId,
-                        Column::Status,
-                        Column::BillingAnchor,
-                        Column::CurrentPeriodStart,
-                        Column::CurrentPeriodEnd,
-                        Column::NextRollAt,
-                        Column::CancelAtPeriodEnd,
-                        Column::CanceledAt,
-                        Column::EndedAt,
-                        Column::PausedAt,
-                        Column::CancellationReason,
-                        Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+    let rows: Vec<ActiveModel> = rows
+        .into_iter()
+        .map(|m| m.with_queue_key().into_active_model().reset_all())
+        .collect();
+    super::update_columns(
+        db,
+        rows,
+        Column::Id,
+        &[
+            Column::PlanId,
+            Column::NextPlanId,
+            Column::Status,
+            Column::BillingAnchor,
+            Column::CurrentPeriodStart,
+            Column::CurrentPeriodEnd,
+            Column::NextRollAt,
+            Column::CancelAtPeriodEnd,
+            Column::CanceledAt,
+            Column::EndedAt,
+            Column::PausedAt,
+            Column::CancellationReason,
+            Column::UpdatedAt,
+        ],
+    )
+    .await
 }
