@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::store::{customers, invoices, payment_requests, plans, subscriptions};
+use crate::store::{
+    api_keys, customers, events, invoices, payment_requests, plans, push_attempts, subscriptions,
+};
 
 pub const CURRENCY: &str = "BTC";
 
@@ -234,6 +236,111 @@ impl From<&payment_requests::Model> for PaymentRequest {
             created_at: m.created_at,
         }
     }
+}
+
+/// One delivery of a payment request to the customer's Lightning node.
+#[derive(Debug, Serialize)]
+pub struct PushAttempt {
+    pub id: String,
+    pub object: &'static str,
+    pub status: String,
+    pub node_id: String,
+    pub reason: Option<String>,
+    pub attempted_at: Option<DateTime<Utc>>,
+    pub replied_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&push_attempts::Model> for PushAttempt {
+    fn from(m: &push_attempts::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "push_attempt",
+            status: m.status.clone(),
+            node_id: m.node_id.clone(),
+            reason: m.reason.clone(),
+            attempted_at: m.attempted_at,
+            replied_at: m.replied_at,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// A payment request with its push attempts, oldest first (the API's view;
+/// event payloads carry the plain [`PaymentRequest`]).
+#[derive(Debug, Serialize)]
+pub struct PaymentRequestWithAttempts {
+    #[serde(flatten)]
+    pub request: PaymentRequest,
+    pub push_attempts: Vec<PushAttempt>,
+}
+
+/// Something that happened, with a snapshot of the object it happened to.
+#[derive(Debug, Serialize)]
+pub struct Event {
+    pub id: String,
+    pub object: &'static str,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub data: EventData,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventData {
+    pub object: Value,
+}
+
+impl From<&events::Model> for Event {
+    fn from(m: &events::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "event",
+            event_type: m.event_type.clone(),
+            data: EventData {
+                object: m.data.clone(),
+            },
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// An API key as listed: never its secret nor the secret's hash.
+#[derive(Debug, Serialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub object: &'static str,
+    pub name: String,
+    /// test or live.
+    pub mode: String,
+    /// The secret's first characters, for recognising it.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&api_keys::Model> for ApiKey {
+    fn from(m: &api_keys::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "api_key",
+            name: m.name.clone(),
+            mode: m.mode.clone(),
+            prefix: m.prefix.clone(),
+            created_at: m.created_at,
+            last_used_at: m.last_used_at,
+            revoked_at: m.revoked_at,
+        }
+    }
+}
+
+/// A key just created: the one answer that carries its secret.
+#[derive(Serialize)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    pub secret: String,
 }
 
 /// Serializes an object for an event payload.

@@ -1,8 +1,10 @@
 //! Merchants, their plans and their customers: the things billing bills.
-//! Also the read side of subscriptions (listing), whose writes live in
-//! `billing::lifecycle`.
+//! Also the read side of subscriptions and invoices (written by `billing`)
+//! and of events.
 
 pub mod customers;
+pub mod events;
+pub mod invoices;
 pub mod merchants;
 pub mod plans;
 pub mod subscriptions;

@@ -28,6 +28,9 @@ const MAX_KEY_LEN: usize = 255;
 const RETENTION_HOURS: i64 = 24;
 /// A claimed key whose request never finished (a crash) is free again after this.
 const ABANDONED_AFTER_SECS: i64 = 60;
+/// Routes whose answer carries a secret: storing it for replay would keep the
+/// secret in clear in the database, so they refuse an Idempotency-Key.
+const SECRET_RESPONSES: &[&str] = &["/v1/api_keys"];
 
 pub async fn middleware(
     mut req: ServiceRequest,
@@ -35,6 +38,17 @@ pub async fn middleware(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if req.method() != Method::POST || !req.headers().contains_key(HEADER) {
         return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    if SECRET_RESPONSES.contains(&req.path()) {
+        let e = ApiError::invalid(
+            "idempotency_key_unsupported",
+            Some(HEADER),
+            &format!(
+                "{} answers a secret, which is never stored: send it without {HEADER}.",
+                req.path()
+            ),
+        );
+        return Ok(req.error_response(e));
     }
     let prepared = match prepare(&mut req).await {
         Ok(p) => p,

@@ -5,10 +5,13 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer};
 
+mod api_keys;
 pub mod auth;
 mod customers;
 pub mod error;
+mod events;
 mod idempotency;
+mod invoices;
 pub mod json;
 pub mod pagination;
 mod plans;
@@ -63,6 +66,19 @@ pub fn scope() -> actix_web::Scope<
             "/subscriptions/{id}/resume",
             web::post().to(subscriptions::resume),
         )
+        .route("/invoices", web::post().to(invoices::create))
+        .route("/invoices", web::get().to(invoices::list))
+        .route("/invoices/{id}", web::get().to(invoices::get))
+        .route("/invoices/{id}/void", web::post().to(invoices::void))
+        .route(
+            "/invoices/{id}/payment_requests",
+            web::get().to(invoices::payment_requests),
+        )
+        .route("/events", web::get().to(events::list))
+        .route("/events/{id}", web::get().to(events::get))
+        .route("/api_keys", web::get().to(api_keys::list))
+        .route("/api_keys", web::post().to(api_keys::create))
+        .route("/api_keys/{id}/revoke", web::post().to(api_keys::revoke))
         .route("/test_clock/advance", web::post().to(test_clock::advance))
         .default_service(web::to(unknown_route))
 }

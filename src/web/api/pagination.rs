@@ -1,6 +1,8 @@
 //! List parameters (`limit`, `starting_after`, `ending_before`) and the list
 //! response `{"object": "list", "url", "data", "has_more"}`.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -51,16 +53,17 @@ pub fn page_params(
 #[derive(Debug, Serialize)]
 pub struct List<T> {
     pub object: &'static str,
-    pub url: &'static str,
+    pub url: Cow<'static, str>,
     pub data: Vec<T>,
     pub has_more: bool,
 }
 
 impl<T> List<T> {
-    pub fn new(url: &'static str, page: Page<T>) -> Self {
+    /// `url` is the list's path, e.g. `/v1/plans`.
+    pub fn new(url: impl Into<Cow<'static, str>>, page: Page<T>) -> Self {
         Self {
             object: "list",
-            url,
+            url: url.into(),
             data: page.data,
             has_more: page.has_more,
         }
