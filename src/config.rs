@@ -229,6 +229,12 @@ impl Settings {
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
         }
+        if !url.starts_with("sqlite:") && self.database.max_connections < 2 {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be at least 2 on PostgreSQL",
+            ));
+        }
         if !(1..=1000).contains(&self.database.max_connections) {
             return Err(ConfigError::new(
                 "database.max_connections",

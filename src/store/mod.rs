@@ -56,16 +56,21 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Database::connect(options).await
 }
 
-fn create_sqlite_parent_dir(url: &str) -> Result<(), DbErr> {
+/// The file behind a SQLite URL, `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<&str> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+fn create_sqlite_parent_dir(url: &str) -> Result<(), DbErr> {
+    let Some(path) = sqlite_path(url) else {
         return Ok(());
-    }
+    };
     if let Some(parent) = std::path::Path::new(path).parent()
         && !parent.as_os_str().is_empty()
     {
@@ -79,10 +84,49 @@ fn create_sqlite_parent_dir(url: &str) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration. Processes that start together on one
+/// database migrate one after another (the later ones find nothing pending)
+/// instead of racing to create tables: PostgreSQL takes an advisory lock,
+/// SQLite a lock on a file beside the database.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    if !is_postgres(db) {
+        let options = db.get_sqlite_connection_pool().connect_options();
+        let path = options.get_filename();
+        if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+            return Migrator::up(db, None).await;
+        }
+        let lock_err = |e: std::io::Error| DbErr::Custom(format!("migration lock: {e}"));
+        let lock =
+            std::fs::File::create(format!("{}.migrate-lock", path.display())).map_err(lock_err)?;
+        lock.lock().map_err(lock_err)?;
+        let result = Migrator::up(db, None).await;
+        drop(lock); // closing the file releases the lock
+        return result;
+    }
+    use sea_orm::sqlx;
+    let sqlx_err = |e: sqlx::Error| DbErr::Custom(format!("migration lock: {e}"));
+    // The lock belongs to one session: hold one connection for lock and unlock.
+    let mut lock = db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(sqlx_err)?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK_ID)
+        .execute(&mut *lock)
+        .await
+        .map_err(sqlx_err)?;
+    let result = Migrator::up(db, None).await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK_ID)
+        .execute(&mut *lock)
+        .await
+        .map_err(sqlx_err)?;
+    result
 }
+
+/// Key of the advisory lock taken while migrating ("pushbill" in ASCII).
+const MIGRATION_LOCK_ID: i64 = 0x7075_7368_6269_6c6c;
 
 /// Names of migrations not yet applied.
 pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {

@@ -95,3 +95,44 @@ async fn serve_on_a_fresh_folder_creates_the_database_and_is_healthy() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Processes that start together on a fresh database (several `pushbill
+/// serve` sharing PostgreSQL) migrate one after another instead of racing.
+#[tokio::test]
+async fn three_processes_migrating_one_fresh_database_at_once_all_succeed() {
+    let database = crate::helpers::fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            pushbill()
+                .current_dir(dir.path())
+                .args(["migrate", "up"])
+                .env("PUSHBILL__DATABASE__URL", &database.url)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{} on {}: {stderr}",
+            output.status,
+            database.backend
+        );
+    }
+    let status = pushbill()
+        .current_dir(dir.path())
+        .args(["migrate", "status"])
+        .env("PUSHBILL__DATABASE__URL", &database.url)
+        .output()
+        .unwrap();
+    let status = String::from_utf8(status.stdout).unwrap();
+    assert!(
+        !status.is_empty() && status.lines().all(|l| l.starts_with("applied ")),
+        "{status}"
+    );
+}
