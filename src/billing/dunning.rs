@@ -14,7 +14,6 @@ use sea_orm::{
 
 use super::policy::{DunningAction, DunningPolicy, PlanRules};
 use super::{invoicing, work};
-use crate::domain::ids::PushAttemptId;
 use crate::domain::{
     EventType, GraceAction, InvoiceEvent, InvoiceStatus, PaymentRequestStatus, SubscriptionEvent,
     SubscriptionStatus,
@@ -237,7 +236,16 @@ async fn retry_payment(
         Some(req) if req.status == PaymentRequestStatus::Pending.as_str() => {}
         Some(req) if req.expires_at.is_some_and(|t| t > now) => {
             if let Some(node_id) = node_id {
-                store::insert_all(db, vec![queued_push(&req, &node_id, now)]).await?;
+                store::insert_all(
+                    db,
+                    vec![push_attempts::queued(
+                        &req.merchant_id,
+                        &req.id,
+                        &node_id,
+                        now,
+                    )],
+                )
+                .await?;
             }
         }
         stale => {
@@ -285,23 +293,4 @@ pub async fn cancel_live_requests(
         .exec(db)
         .await?;
     Ok(())
-}
-
-fn queued_push(
-    req: &payment_requests::Model,
-    node_id: &str,
-    now: DateTime<Utc>,
-) -> push_attempts::ActiveModel {
-    push_attempts::ActiveModel {
-        id: Set(PushAttemptId::new().to_string()),
-        merchant_id: Set(req.merchant_id.clone()),
-        payment_request_id: Set(req.id.clone()),
-        node_id: Set(node_id.to_owned()),
-        status: Set("queued".to_owned()),
-        reason: Set(None),
-        attempted_at: Set(None),
-        replied_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
 }

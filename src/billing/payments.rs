@@ -12,7 +12,6 @@ use sea_orm::{
 };
 
 use super::{dunning, lifecycle, work};
-use crate::domain::ids::PushAttemptId;
 use crate::domain::{
     EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, SubscriptionEvent,
     SubscriptionStatus,
@@ -113,18 +112,12 @@ pub async fn issue_pending(
             if let Some(node_id) = node_id {
                 store::insert_all(
                     &txn,
-                    vec![push_attempts::ActiveModel {
-                        id: Set(PushAttemptId::new().to_string()),
-                        merchant_id: Set(req.merchant_id.clone()),
-                        payment_request_id: Set(req.id.clone()),
-                        node_id: Set(node_id),
-                        status: Set("queued".to_owned()),
-                        reason: Set(None),
-                        attempted_at: Set(None),
-                        replied_at: Set(None),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                    }],
+                    vec![push_attempts::queued(
+                        &req.merchant_id,
+                        &req.id,
+                        &node_id,
+                        now,
+                    )],
                 )
                 .await?;
             }

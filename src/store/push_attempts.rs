@@ -22,3 +22,25 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// A push of a payment request to `node_id`, queued for the Lightning node role.
+pub fn queued(
+    merchant_id: &str,
+    payment_request_id: &str,
+    node_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    ActiveModel {
+        id: Set(crate::domain::ids::PushAttemptId::new().to_string()),
+        merchant_id: Set(merchant_id.to_owned()),
+        payment_request_id: Set(payment_request_id.to_owned()),
+        node_id: Set(node_id.to_owned()),
+        status: Set("queued".to_owned()),
+        reason: Set(None),
+        attempted_at: Set(None),
+        replied_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}

@@ -26,6 +26,8 @@ fn scheduler(database_url: &str, log: Stdio) -> Child {
         .env("PUSHBILL__DATABASE__URL", database_url)
         .env("PUSHBILL__SCHEDULER__TICK", "* * * * * *")
         .env("PUSHBILL__SCHEDULER__BATCH_SIZE", "100")
+        // Two billing loops per process, so the in-process workers race too.
+        .env("PUSHBILL__SCHEDULER__WORKERS", "2")
         .env("PUSHBILL__LOG__FORMAT", "json")
         .env("PUSHBILL__LOG__FILTER", "info,sea_orm_migration=warn")
         .stdout(Stdio::null())

@@ -3,8 +3,9 @@ use pushbill::billing::invoicing;
 use pushbill::billing::payments::{self, PaymentRejection, Settlement};
 use pushbill::domain::Msat;
 use pushbill::error::Error;
+use pushbill::store::{invoices, merchants};
 
-use crate::helpers::{sat, spawn_app};
+use crate::helpers::{TestApp, sat, spawn_app};
 
 #[tokio::test]
 async fn a_one_off_invoice_goes_through_the_same_payment_path() {
@@ -57,21 +58,7 @@ async fn a_one_off_invoice_goes_through_the_same_payment_path() {
 
 #[tokio::test]
 async fn payments_are_checked_before_claiming_and_settled_once() {
-    let app = spawn_app().await;
-    let merchant = app.merchant().await;
-    let customer = app.customer(&merchant).await;
-    let invoice = invoicing::create_one_off(
-        &app.db,
-        app.now(),
-        &merchant.id,
-        &customer.id,
-        sat(1_000),
-        None,
-        Duration::hours(1),
-    )
-    .await
-    .unwrap();
-    app.issue_pending(Duration::hours(1)).await;
+    let (app, _merchant, invoice) = issued_one_off_invoice().await;
     let req = app.payment_requests_of(&invoice.id).await.remove(0);
     let hash = req.payment_hash.clone().unwrap();
     assert!(req.bolt11.is_some());
@@ -129,21 +116,7 @@ async fn payments_are_checked_before_claiming_and_settled_once() {
 
 #[tokio::test]
 async fn a_voided_invoice_cannot_be_paid() {
-    let app = spawn_app().await;
-    let merchant = app.merchant().await;
-    let customer = app.customer(&merchant).await;
-    let invoice = invoicing::create_one_off(
-        &app.db,
-        app.now(),
-        &merchant.id,
-        &customer.id,
-        sat(1_000),
-        None,
-        Duration::hours(1),
-    )
-    .await
-    .unwrap();
-    app.issue_pending(Duration::hours(1)).await;
+    let (app, merchant, invoice) = issued_one_off_invoice().await;
     let hash = app
         .payment_requests_of(&invoice.id)
         .await
@@ -175,4 +148,24 @@ async fn a_voided_invoice_cannot_be_paid() {
         app.event_types(&invoice.id).await,
         ["invoice.created", "invoice.voided"]
     );
+}
+
+/// A 1,000 sat one-off invoice whose payment request the node has issued.
+async fn issued_one_off_invoice() -> (TestApp, merchants::Model, invoices::Model) {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let customer = app.customer(&merchant).await;
+    let invoice = invoicing::create_one_off(
+        &app.db,
+        app.now(),
+        &merchant.id,
+        &customer.id,
+        sat(1_000),
+        None,
+        Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    app.issue_pending(Duration::hours(1)).await;
+    (app, merchant, invoice)
 }

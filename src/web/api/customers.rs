@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::pagination::{List, page_params};
+use super::pagination::{List, list_query};
 use super::{PathId, double_option};
 use crate::app::AppState;
 use crate::catalog::customers::{self, CustomerUpdate, NewCustomer};
@@ -89,13 +89,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(objects::Customer::from(&customer)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListCustomers {
-    limit: Option<String>,
-    starting_after: Option<String>,
-    ending_before: Option<String>,
-}
+list_query!(ListCustomers {});
 
 pub async fn list(
     state: web::Data<AppState>,
@@ -103,12 +97,7 @@ pub async fn list(
     query: web::Query<ListCustomers>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = page_params(
-        q.limit.as_deref(),
-        q.starting_after.as_deref(),
-        q.ending_before.as_deref(),
-        CustomerId::PREFIX,
-    )?;
+    let page = q.page(CustomerId::PREFIX)?;
     let page = customers::list(&state.db, &merchant.id, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/customers",

@@ -1,12 +1,11 @@
 //! /v1/events
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
 
 use super::PathId;
 use super::auth::Merchant;
 use super::error::ApiError;
-use super::pagination::{List, page_params};
+use super::pagination::{List, list_query};
 use crate::app::AppState;
 use crate::catalog::events;
 use crate::domain::ids::EventId;
@@ -21,15 +20,10 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(objects::Event::from(&event)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListEvents {
-    limit: Option<String>,
-    starting_after: Option<String>,
-    ending_before: Option<String>,
+list_query!(ListEvents {
     #[serde(rename = "type")]
     event_type: Option<String>,
-}
+});
 
 pub async fn list(
     state: web::Data<AppState>,
@@ -37,12 +31,7 @@ pub async fn list(
     query: web::Query<ListEvents>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = page_params(
-        q.limit.as_deref(),
-        q.starting_after.as_deref(),
-        q.ending_before.as_deref(),
-        EventId::PREFIX,
-    )?;
+    let page = q.page(EventId::PREFIX)?;
     let page = events::list(&state.db, &merchant.id, q.event_type.as_deref(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/events",

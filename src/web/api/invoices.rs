@@ -8,7 +8,7 @@ use super::PathId;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::pagination::{List, page_params};
+use super::pagination::{List, list_query};
 use super::subscriptions::Empty;
 use crate::app::AppState;
 use crate::billing::invoicing;
@@ -63,16 +63,11 @@ pub async fn get(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListInvoices {
-    limit: Option<String>,
-    starting_after: Option<String>,
-    ending_before: Option<String>,
+list_query!(ListInvoices {
     status: Option<String>,
     customer: Option<String>,
     subscription: Option<String>,
-}
+});
 
 pub async fn list(
     state: web::Data<AppState>,
@@ -80,12 +75,7 @@ pub async fn list(
     query: web::Query<ListInvoices>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = page_params(
-        q.limit.as_deref(),
-        q.starting_after.as_deref(),
-        q.ending_before.as_deref(),
-        InvoiceId::PREFIX,
-    )?;
+    let page = q.page(InvoiceId::PREFIX)?;
     let filter = Filter {
         status: q.status,
         customer: q.customer,

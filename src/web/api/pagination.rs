@@ -50,6 +50,35 @@ pub fn page_params(
     Ok(PageParams { limit, cursor })
 }
 
+/// Declares a list endpoint's query: the pagination parameters plus the
+/// endpoint's own filters, unknown parameters refused, and `page()` to parse
+/// the pagination part.
+macro_rules! list_query {
+    ($name:ident { $($(#[$attr:meta])* $field:ident: $ty:ty),* $(,)? }) => {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            limit: Option<String>,
+            starting_after: Option<String>,
+            ending_before: Option<String>,
+            $($(#[$attr])* $field: $ty,)*
+        }
+
+        impl $name {
+            /// The pagination parameters; `id_prefix` is the listed resource's.
+            fn page(&self, id_prefix: &str) -> $crate::error::Result<$crate::store::page::PageParams> {
+                $crate::web::api::pagination::page_params(
+                    self.limit.as_deref(),
+                    self.starting_after.as_deref(),
+                    self.ending_before.as_deref(),
+                    id_prefix,
+                )
+            }
+        }
+    };
+}
+pub(crate) use list_query;
+
 #[derive(Debug, Serialize)]
 pub struct List<T> {
     pub object: &'static str,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::pagination::{List, page_params};
+use super::pagination::{List, list_query};
 use super::{PathId, double_option};
 use crate::app::AppState;
 use crate::billing::policy::DunningPolicy;
@@ -122,14 +122,9 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListPlans {
-    limit: Option<String>,
-    starting_after: Option<String>,
-    ending_before: Option<String>,
+list_query!(ListPlans {
     status: Option<String>,
-}
+});
 
 pub async fn list(
     state: web::Data<AppState>,
@@ -137,12 +132,7 @@ pub async fn list(
     query: web::Query<ListPlans>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = page_params(
-        q.limit.as_deref(),
-        q.starting_after.as_deref(),
-        q.ending_before.as_deref(),
-        PlanId::PREFIX,
-    )?;
+    let page = q.page(PlanId::PREFIX)?;
     let plans = plans::list(&state.db, &merchant.id, q.status.as_deref(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/plans",

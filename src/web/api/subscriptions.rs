@@ -9,7 +9,7 @@ use super::PathId;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::pagination::{List, page_params};
+use super::pagination::{List, list_query};
 use crate::app::AppState;
 use crate::billing::lifecycle::{self, NewSubscription};
 use crate::catalog::{self, subscriptions::Filter};
@@ -67,15 +67,10 @@ pub async fn get(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListSubscriptions {
-    limit: Option<String>,
-    starting_after: Option<String>,
-    ending_before: Option<String>,
+list_query!(ListSubscriptions {
     customer: Option<String>,
     status: Option<String>,
-}
+});
 
 pub async fn list(
     state: web::Data<AppState>,
@@ -83,12 +78,7 @@ pub async fn list(
     query: web::Query<ListSubscriptions>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = page_params(
-        q.limit.as_deref(),
-        q.starting_after.as_deref(),
-        q.ending_before.as_deref(),
-        SubscriptionId::PREFIX,
-    )?;
+    let page = q.page(SubscriptionId::PREFIX)?;
     let filter = Filter {
         customer: q.customer,
         status: q.status,
