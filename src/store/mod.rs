@@ -212,6 +212,18 @@ pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<Str
     Ok(url.to_string())
 }
 
+/// Database names are spliced into SQL: only `[a-z0-9_]` is allowed.
+fn check_database_name(name: &str) -> Result<(), DbErr> {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        Ok(())
+    } else {
+        Err(DbErr::Custom(format!("unsafe database name {name}")))
+    }
+}
+
 /// Drops a database made by [`create_postgres_database`].
 pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), DbErr> {
     if !name
