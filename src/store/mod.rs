@@ -196,12 +196,7 @@ pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
 /// Creates an empty database named `name` on the PostgreSQL server behind
 /// `admin_url` and returns the URL to it. For tests and benchmarks.
 pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String, DbErr> {
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(DbErr::Custom(format!("unsafe database name {name}")));
-    }
+    check_database_name(name)?;
     let admin = Database::connect(admin_url).await?;
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
@@ -226,12 +221,7 @@ fn check_database_name(name: &str) -> Result<(), DbErr> {
 
 /// Drops a database made by [`create_postgres_database`].
 pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), DbErr> {
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(DbErr::Custom(format!("unsafe database name {name}")));
-    }
+    check_database_name(name)?;
     let admin = Database::connect(admin_url).await?;
     admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
