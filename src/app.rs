@@ -12,6 +12,8 @@ use tracing_actix_web::TracingLogger;
 use crate::billing;
 use crate::clock::{SharedClock, SystemClock, TestClock};
 use crate::config::{ClockMode, Role, Settings};
+use crate::lightning::Node;
+use crate::lightning::role::NodeRole;
 use crate::store;
 
 /// What every role and handler shares.
@@ -22,12 +24,16 @@ pub struct AppState {
     /// Set when the clock is the sandbox's test clock, which can be advanced.
     pub test_clock: Option<Arc<TestClock>>,
     pub settings: Arc<Settings>,
+    /// The Lightning node, when this process runs the node role.
+    pub node: Option<Arc<Node>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("database: {0}")]
     Database(#[from] DbErr),
+    #[error("lightning node: {0:#}")]
+    Node(anyhow::Error),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -37,6 +43,7 @@ pub enum StartupError {
 
 pub struct Application {
     state: AppState,
+    node_role: Option<NodeRole>,
     listener: Option<TcpListener>,
     port: u16,
 }
@@ -57,14 +64,25 @@ impl Application {
         } else {
             (None, 0)
         };
-        let state = AppState {
+        let mut state = AppState {
             db,
             clock,
             test_clock,
             settings: Arc::new(settings),
+            node: None,
+        };
+        let node_role = if state.settings.has_role(Role::Node) {
+            let role = NodeRole::start(&state.settings, &state)
+                .await
+                .map_err(StartupError::Node)?;
+            state.node = Some(Arc::clone(&role.node));
+            Some(role)
+        } else {
+            None
         };
         Ok(Self {
             state,
+            node_role,
             listener,
             port,
         })
@@ -107,6 +125,17 @@ impl Application {
             roles.spawn(async move {
                 billing::scheduler::run(state, stop).await;
                 Ok("scheduler")
+            });
+        }
+        if let Some(node_role) = self.node_role {
+            let state = self.state.clone();
+            let stop = shutdown.clone();
+            roles.spawn(async move {
+                node_role
+                    .run(state, stop)
+                    .await
+                    .map(|()| "node")
+                    .map_err(|e| std::io::Error::other(format!("{e:#}")))
             });
         }
         tracing::info!(port = self.port, roles = ?self.state.settings.app.roles, "pushbill running");

@@ -41,7 +41,10 @@ pub struct Settings {
     pub clock: ClockSettings,
     pub scheduler: SchedulerSettings,
     pub log: LogSettings,
-    /// Chain backend for the Lightning node role.
+    /// The merchant's Lightning node (node role).
+    pub lightning: LightningSettings,
+    /// Chain backend for the Lightning node role. Without it, a sandbox
+    /// runs the embedded chain simulator.
     #[serde(default)]
     pub bitcoind: Option<BitcoindSettings>,
     /// Outgoing mail for the notifier role.
@@ -67,6 +70,18 @@ pub enum Network {
     Mainnet,
 }
 
+impl Network {
+    /// The Bitcoin network the node uses (the sandbox runs on regtest).
+    pub fn bitcoin(self) -> bitcoin::Network {
+        match self {
+            Network::Sandbox | Network::Regtest => bitcoin::Network::Regtest,
+            Network::Signet => bitcoin::Network::Signet,
+            Network::Testnet => bitcoin::Network::Testnet,
+            Network::Mainnet => bitcoin::Network::Bitcoin,
+        }
+    }
+}
+
 /// What a `pushbill serve` process runs. Several processes may share one
 /// PostgreSQL database, each with its own roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -76,6 +91,9 @@ pub enum Role {
     Web,
     /// Billing engine: period rolls, invoices, dunning.
     Scheduler,
+    /// The Lightning node: BOLT11 invoices, payments, channels. Exactly one
+    /// process per database runs it.
+    Node,
 }
 
 impl FromStr for Role {
@@ -84,8 +102,9 @@ impl FromStr for Role {
         match s.trim() {
             "web" => Ok(Role::Web),
             "scheduler" => Ok(Role::Scheduler),
+            "node" => Ok(Role::Node),
             other => Err(format!(
-                "unknown role `{other}` (expected web or scheduler)"
+                "unknown role `{other}` (expected web, scheduler or node)"
             )),
         }
     }
@@ -142,6 +161,25 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub filter: String,
     pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LightningSettings {
+    /// Where the node listens for peers.
+    pub listen: std::net::SocketAddr,
+    /// Seed, channel state, network graph: back this folder up.
+    pub data_dir: PathBuf,
+    /// How long a BOLT11 invoice stays payable.
+    pub invoice_expiry_secs: u32,
+    /// How often the chain tip is polled.
+    pub chain_poll_ms: u64,
+    /// Confirmations asked of channels opened to this node.
+    pub minimum_depth: u32,
+    /// Sandbox without `[bitcoind]`: the embedded chain simulator's folder.
+    pub simnet_data_dir: PathBuf,
+    /// Sandbox without `[bitcoind]`: a block is mined this often (0: only on demand).
+    pub simnet_block_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -264,6 +302,38 @@ impl Settings {
         if let Some(btc) = &self.bitcoind {
             url::Url::parse(&btc.rpc_url)
                 .map_err(|e| ConfigError::new("bitcoind.rpc_url", format!("not a URL: {e}")))?;
+        }
+        self.validate_lightning()
+    }
+
+    fn validate_lightning(&self) -> Result<(), ConfigError> {
+        let ln = &self.lightning;
+        if !(60..=31 * 24 * 3600).contains(&ln.invoice_expiry_secs) {
+            return Err(ConfigError::new(
+                "lightning.invoice_expiry_secs",
+                "must be 60 seconds to 31 days",
+            ));
+        }
+        if !(10..=600_000).contains(&ln.chain_poll_ms) {
+            return Err(ConfigError::new(
+                "lightning.chain_poll_ms",
+                "must be 10 to 600000",
+            ));
+        }
+        if !(1..=144).contains(&ln.minimum_depth) {
+            return Err(ConfigError::new(
+                "lightning.minimum_depth",
+                "must be 1 to 144",
+            ));
+        }
+        if self.has_role(Role::Node)
+            && self.bitcoind.is_none()
+            && self.app.network != Network::Sandbox
+        {
+            return Err(ConfigError::new(
+                "bitcoind",
+                "the node role needs a [bitcoind] section outside the sandbox",
+            ));
         }
         Ok(())
     }

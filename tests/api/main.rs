@@ -20,4 +20,5 @@ mod cli;
 mod crash_and_concurrency;
 mod dunning;
 mod health;
+mod lightning;
 mod payments;

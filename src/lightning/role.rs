@@ -1,0 +1,97 @@
+//! The node role in `pushbill serve`: starts the chain access (a configured
+//! bitcoind, or in the sandbox the embedded simulator), the node, and the
+//! loop that issues BOLT11 invoices for the billing engine's payment requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use tokio_util::sync::CancellationToken;
+
+use super::bitcoind::RpcAuth;
+use super::billing::{BillingSink, run_issuer};
+use super::simnet::{Simnet, SimnetConfig};
+use super::{Node, NodeConfig};
+use crate::app::AppState;
+use crate::config::Settings;
+
+/// A started node role.
+pub struct NodeRole {
+    pub node: Arc<Node>,
+    /// The embedded chain simulator, when the sandbox runs one.
+    pub simnet: Option<Simnet>,
+}
+
+impl NodeRole {
+    pub async fn start(settings: &Settings, state: &AppState) -> anyhow::Result<NodeRole> {
+        let ln = &settings.lightning;
+        let (bitcoind, simnet) = match &settings.bitcoind {
+            Some(btc) => (
+                RpcAuth {
+                    url: btc.rpc_url.clone(),
+                    user: btc.rpc_user.clone(),
+                    password: btc.rpc_password.expose_secret().to_owned(),
+                },
+                None,
+            ),
+            None => {
+                let password: String = (0..32)
+                    .map(|_| format!("{:02x}", rand::random::<u8>()))
+                    .collect();
+                let simnet = Simnet::start(SimnetConfig {
+                    listen: "127.0.0.1:0".parse().expect("loopback"),
+                    rpc_user: "pushbill".into(),
+                    rpc_password: SecretString::from(password.clone()),
+                    block_interval: (ln.simnet_block_interval_secs > 0)
+                        .then(|| Duration::from_secs(ln.simnet_block_interval_secs)),
+                    data_dir: Some(ln.simnet_data_dir.clone()),
+                })
+                .await
+                .context("starting the embedded chain simulator")?;
+                (
+                    RpcAuth {
+                        url: simnet.rpc_url(),
+                        user: "pushbill".into(),
+                        password,
+                    },
+                    Some(simnet),
+                )
+            }
+        };
+        let config = NodeConfig {
+            data_dir: ln.data_dir.clone(),
+            listen: ln.listen,
+            network: settings.app.network.bitcoin(),
+            bitcoind,
+            chain_poll_interval: Duration::from_millis(ln.chain_poll_ms),
+            reconnect_interval: Duration::from_secs(5),
+            minimum_depth: ln.minimum_depth,
+        };
+        let sink = Arc::new(BillingSink {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+        });
+        let node = Node::start(config, sink).await?;
+        Ok(NodeRole { node, simnet })
+    }
+
+    /// Issues invoices until `shutdown`, then stops the node cleanly.
+    pub async fn run(self, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let expiry = chrono::Duration::seconds(i64::from(state.settings.lightning.invoice_expiry_secs));
+        let result = run_issuer(
+            state.db.clone(),
+            state.clock.clone(),
+            Arc::clone(&self.node),
+            expiry,
+            Duration::from_secs(1),
+            shutdown,
+        )
+        .await;
+        self.node.stop().await;
+        if let Some(simnet) = self.simnet {
+            simnet.shutdown().await;
+        }
+        result
+    }
+}
