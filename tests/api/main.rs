@@ -21,3 +21,4 @@ mod crash_and_concurrency;
 mod dunning;
 mod health;
 mod payments;
+mod simnet;

@@ -1,0 +1,651 @@
+//! The bitcoind JSON-RPC methods the simulator serves, with bitcoind 27's
+//! parameters and result shapes.
+
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use bitcoin::absolute::LockTime;
+use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::transaction::Version;
+use bitcoin::{
+    Address, Amount, BlockHash, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
+    Txid, Witness,
+};
+use serde_json::{Value, json};
+
+use super::error::{RpcError, SimnetError, code};
+use super::json;
+use super::params::Params;
+use super::state::State;
+use super::wallet::{self, FundError, MIN_RELAY_SAT_PER_KVB, SatPerKvb};
+
+/// Runs one call against the state.
+pub fn call(state: &Mutex<State>, method: &str, values: &[Value]) -> Result<Value, RpcError> {
+    let p = Params::new(method, values);
+    let mut state = state
+        .lock()
+        .map_err(|_| RpcError::new(code::MISC_ERROR, "simnet state poisoned"))?;
+    let s = &mut *state;
+    match method {
+        "getblockchaininfo" => Ok(blockchain_info(s)),
+        "getblockcount" => Ok(json!(s.chain.height())),
+        "getbestblockhash" => Ok(json!(s.chain.tip_hash().to_string())),
+        "getblockhash" => {
+            let height = p.u64(0, "height")?;
+            u32::try_from(height)
+                .ok()
+                .and_then(|h| s.chain.hash_at(h))
+                .map(|h| json!(h.to_string()))
+                .ok_or_else(|| RpcError::invalid_parameter("Block height out of range"))
+        }
+        "getblockheader" => {
+            let hash: BlockHash = p.hash(0, "blockhash")?;
+            let at = s
+                .chain
+                .lookup(&hash)
+                .ok_or_else(RpcError::block_not_found)?;
+            if p.opt_bool(1, "verbose")?.unwrap_or(true) {
+                Ok(json::header(&s.chain, &at))
+            } else {
+                Ok(json!(serialize_hex(&at.block.header)))
+            }
+        }
+        "getblock" => {
+            let hash: BlockHash = p.hash(0, "blockhash")?;
+            let verbosity = p.verbosity(1, "verbosity", 1)?;
+            let at = s
+                .chain
+                .lookup(&hash)
+                .ok_or_else(RpcError::block_not_found)?;
+            if verbosity == 0 {
+                Ok(json!(serialize_hex(at.block)))
+            } else {
+                Ok(json::block(&s.chain, &at, verbosity))
+            }
+        }
+        "gettxout" => gettxout(s, &p),
+        "getrawtransaction" => getrawtransaction(s, &p),
+        "decoderawtransaction" => Ok(json::transaction(&p.transaction(0, "hexstring")?)),
+        "getrawmempool" => {
+            let txids: Vec<Value> = s
+                .mempool
+                .entries()
+                .iter()
+                .map(|e| json!(e.txid.to_string()))
+                .collect();
+            Ok(Value::Array(txids))
+        }
+        "getmempoolinfo" => Ok(mempool_info(s)),
+        "estimatesmartfee" => estimatesmartfee(s, &p),
+        "sendrawtransaction" => {
+            let tx = p.transaction(0, "hexstring")?;
+            Ok(json!(s.send(tx)?.to_string()))
+        }
+        "submitpackage" => submitpackage(s, &p),
+        "getnetworkinfo" => Ok(network_info()),
+        "getnewaddress" | "getrawchangeaddress" => Ok(json!(s.wallet.address().to_string())),
+        "getbalance" => Ok(json::btc(balance(s))),
+        "listunspent" => listunspent(s, &p),
+        "createrawtransaction" => createrawtransaction(&p),
+        "fundrawtransaction" => fundrawtransaction(s, &p),
+        "signrawtransactionwithwallet" => signrawtransactionwithwallet(s, &p),
+        "sendtoaddress" => sendtoaddress(s, &p),
+        "generatetoaddress" => {
+            let n = p.u64(0, "nblocks")?;
+            let address = regtest_address(p.str(1, "address")?)?;
+            let n = u32::try_from(n)
+                .map_err(|_| RpcError::invalid_parameter("nblocks out of range"))?;
+            let hashes = s.mine(n, address.script_pubkey()).map_err(into_rpc)?;
+            Ok(hashes.iter().map(|h| json!(h.to_string())).collect())
+        }
+        "invalidateblock" => {
+            let hash: BlockHash = p.hash(0, "blockhash")?;
+            s.invalidate(&hash).map_err(into_rpc)?;
+            Ok(Value::Null)
+        }
+        _ => Err(RpcError::new(code::METHOD_NOT_FOUND, "Method not found")),
+    }
+}
+
+fn into_rpc(e: SimnetError) -> RpcError {
+    match e {
+        SimnetError::Rpc(e) => e,
+        other => {
+            tracing::error!(error = %other, "simnet could not persist a chain change");
+            RpcError::new(code::MISC_ERROR, other.to_string())
+        }
+    }
+}
+
+fn regtest_address(text: &str) -> Result<Address, RpcError> {
+    Address::from_str(text)
+        .ok()
+        .and_then(|a| a.require_network(Network::Regtest).ok())
+        .ok_or_else(|| RpcError::new(code::INVALID_ADDRESS_OR_KEY, "Error: Invalid address"))
+}
+
+fn blockchain_info(s: &State) -> Value {
+    let height = s.chain.height();
+    let tip = s.chain.tip();
+    json!({
+        "chain": "regtest",
+        "blocks": height,
+        "headers": height,
+        "bestblockhash": s.chain.tip_hash().to_string(),
+        "difficulty": tip.header.difficulty_float(),
+        "time": tip.header.time,
+        "mediantime": s.chain.median_time_past(height),
+        "verificationprogress": 1,
+        "initialblockdownload": false,
+        "chainwork": json::chainwork_hex(&s.chain, height),
+        "size_on_disk": s.chain.blocks_after_genesis().iter().map(|b| b.total_size() as u64).sum::<u64>(),
+        "pruned": false,
+        "warnings": "",
+    })
+}
+
+fn network_info() -> Value {
+    json!({
+        "version": 270000,
+        "subversion": "/Satoshi:27.0.0/",
+        "protocolversion": 70016,
+        "localservices": "0000000000000409",
+        "localservicesnames": ["NETWORK", "WITNESS", "NETWORK_LIMITED"],
+        "localrelay": true,
+        "timeoffset": 0,
+        "networkactive": true,
+        "connections": 0,
+        "connections_in": 0,
+        "connections_out": 0,
+        "networks": [],
+        "relayfee": json::btc(Amount::from_sat(MIN_RELAY_SAT_PER_KVB)),
+        "incrementalfee": json::btc(Amount::from_sat(MIN_RELAY_SAT_PER_KVB)),
+        "localaddresses": [],
+        "warnings": "",
+    })
+}
+
+fn mempool_info(s: &State) -> Value {
+    let entries = s.mempool.entries();
+    let bytes: u64 = entries.iter().map(|e| e.tx.vsize() as u64).sum();
+    json!({
+        "loaded": true,
+        "size": entries.len(),
+        "bytes": bytes,
+        "usage": bytes,
+        "total_fee": json::btc(s.mempool.total_fee()),
+        "maxmempool": 300_000_000,
+        "mempoolminfee": json::btc(Amount::from_sat(MIN_RELAY_SAT_PER_KVB)),
+        "minrelaytxfee": json::btc(Amount::from_sat(MIN_RELAY_SAT_PER_KVB)),
+        "incrementalrelayfee": json::btc(Amount::from_sat(MIN_RELAY_SAT_PER_KVB)),
+        "unbroadcastcount": 0,
+        "fullrbf": false,
+    })
+}
+
+fn estimatesmartfee(s: &State, p: &Params) -> Result<Value, RpcError> {
+    let target = p.u64(0, "conf_target")?;
+    if !(1..=1008).contains(&target) {
+        return Err(RpcError::invalid_parameter(
+            "Invalid conf_target, must be between 1 and 1008",
+        ));
+    }
+    if let Some(mode) = p.opt_str(1, "estimate_mode")?
+        && !["unset", "economical", "conservative"].contains(&mode.to_ascii_lowercase().as_str())
+    {
+        return Err(RpcError::invalid_parameter(
+            r#"Invalid estimate_mode parameter, must be one of: "unset", "economical", "conservative""#,
+        ));
+    }
+    Ok(json!({
+        "feerate": json::btc(Amount::from_sat(s.fee_rate.0)),
+        "blocks": target.max(2),
+    }))
+}
+
+fn gettxout(s: &State, p: &Params) -> Result<Value, RpcError> {
+    let txid: Txid = p.hash(0, "txid")?;
+    let vout =
+        u32::try_from(p.u64(1, "n")?).map_err(|_| RpcError::invalid_parameter("n out of range"))?;
+    let include_mempool = p.opt_bool(2, "include_mempool")?.unwrap_or(true);
+    let outpoint = OutPoint::new(txid, vout);
+    let (output, confirmations, coinbase) = match s.chain.coin(&outpoint) {
+        Some(coin) => {
+            if include_mempool && s.mempool.spender(&outpoint).is_some() {
+                return Ok(Value::Null);
+            }
+            (
+                coin.output.clone(),
+                s.confirmations(coin.height),
+                coin.is_coinbase,
+            )
+        }
+        None if include_mempool => match s.mempool.output(&outpoint) {
+            Some(output) if s.mempool.spender(&outpoint).is_none() => (output.clone(), 0, false),
+            _ => return Ok(Value::Null),
+        },
+        None => return Ok(Value::Null),
+    };
+    Ok(json!({
+        "bestblock": s.chain.tip_hash().to_string(),
+        "confirmations": confirmations,
+        "value": json::btc(output.value),
+        "scriptPubKey": json::script_pubkey(&output.script_pubkey),
+        "coinbase": coinbase,
+    }))
+}
+
+fn getrawtransaction(s: &State, p: &Params) -> Result<Value, RpcError> {
+    let txid: Txid = p.hash(0, "txid")?;
+    let verbose = p.verbosity(1, "verbosity", 0)? > 0;
+    let in_block: Option<BlockHash> = match p.opt(2) {
+        Some(_) => Some(p.hash(2, "blockhash")?),
+        None => None,
+    };
+    let not_found = || {
+        RpcError::new(
+            code::INVALID_ADDRESS_OR_KEY,
+            "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.",
+        )
+    };
+    let (tx, height) = match (s.mempool.get(&txid), s.chain.transaction(&txid)) {
+        (Some(entry), _) if in_block.is_none() => (entry.tx.clone(), None),
+        (_, Some((height, tx))) => (tx.clone(), Some(height)),
+        _ => return Err(not_found()),
+    };
+    if let Some(hash) = in_block
+        && height.and_then(|h| s.chain.hash_at(h)) != Some(hash)
+    {
+        return Err(match s.chain.height_of(&hash) {
+            None => RpcError::new(code::INVALID_ADDRESS_OR_KEY, "Block hash not found"),
+            Some(_) => RpcError::new(
+                code::INVALID_ADDRESS_OR_KEY,
+                "No such transaction found in the provided block. Use gettransaction for wallet transactions.",
+            ),
+        });
+    }
+    if !verbose {
+        return Ok(json!(serialize_hex(&tx)));
+    }
+    let mut object = json::transaction(&tx);
+    if let Some(height) = height {
+        let block = s.chain.block(height).expect("known height");
+        if in_block.is_some() {
+            object["in_active_chain"] = json!(true);
+        }
+        object["blockhash"] = json!(block.block_hash().to_string());
+        object["confirmations"] = json!(s.confirmations(height));
+        object["time"] = json!(block.header.time);
+        object["blocktime"] = json!(block.header.time);
+    }
+    Ok(object)
+}
+
+fn submitpackage(s: &mut State, p: &Params) -> Result<Value, RpcError> {
+    let raw = p.req(0, "package")?;
+    let list = raw
+        .as_array()
+        .ok_or_else(|| RpcError::new(code::TYPE_ERROR, "package must be an array"))?;
+    if list.is_empty() || list.len() > 25 {
+        return Err(RpcError::invalid_parameter(
+            "Array must contain between 1 and 25 transactions.",
+        ));
+    }
+    let mut txs = Vec::with_capacity(list.len());
+    for (i, _) in list.iter().enumerate() {
+        txs.push(Params::new("submitpackage", list).transaction(i, "package")?);
+    }
+    let mut results = serde_json::Map::new();
+    let mut all_ok = true;
+    for tx in txs {
+        let wtxid = tx.compute_wtxid().to_string();
+        let vsize = tx.vsize();
+        match s.send(tx) {
+            Ok(txid) => {
+                let fee = s.mempool.get(&txid).map(|e| e.fee).unwrap_or(Amount::ZERO);
+                results.insert(
+                    wtxid,
+                    json!({ "txid": txid.to_string(), "vsize": vsize, "fees": { "base": json::btc(fee) } }),
+                );
+            }
+            Err(e) => {
+                all_ok = false;
+                results.insert(wtxid, json!({ "error": e.message }));
+            }
+        }
+    }
+    Ok(json!({
+        "package_msg": if all_ok { "success" } else { "transaction failed" },
+        "tx-results": results,
+        "replaced-transactions": [],
+    }))
+}
+
+/// Mature confirmed coins not spent in the mempool, plus the wallet's
+/// outputs in mempool transactions (bitcoind's trusted balance).
+fn balance(s: &State) -> Amount {
+    let script = s.wallet.script_pubkey();
+    let confirmed: Amount = s
+        .spendable_coins()
+        .iter()
+        .map(|(_, c)| c.output.value)
+        .sum();
+    let pending: Amount = s
+        .mempool
+        .entries()
+        .iter()
+        .enumerate()
+        .flat_map(|(_, e)| {
+            e.tx.output
+                .iter()
+                .enumerate()
+                .filter(|(v, o)| {
+                    o.script_pubkey == script
+                        && s.mempool
+                            .spender(&OutPoint::new(e.txid, *v as u32))
+                            .is_none()
+                })
+                .map(|(_, o)| o.value)
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    confirmed + pending
+}
+
+fn listunspent(s: &State, p: &Params) -> Result<Value, RpcError> {
+    let minconf = p.opt_u64(0, "minconf")?.unwrap_or(1);
+    let maxconf = p.opt_u64(1, "maxconf")?.unwrap_or(9_999_999);
+    let address = s.wallet.address().to_string();
+    let list: Vec<Value> = s
+        .spendable_coins()
+        .into_iter()
+        .filter(|(_, coin)| {
+            let confirmations = u64::from(s.confirmations(coin.height));
+            confirmations >= minconf && confirmations <= maxconf
+        })
+        .map(|(outpoint, coin)| {
+            json!({
+                "txid": outpoint.txid.to_string(),
+                "vout": outpoint.vout,
+                "address": address,
+                "label": "",
+                "scriptPubKey": coin.output.script_pubkey.to_hex_string(),
+                "amount": json::btc(coin.output.value),
+                "confirmations": s.confirmations(coin.height),
+                "spendable": true,
+                "solvable": true,
+                "parent_descs": [],
+                "safe": true,
+            })
+        })
+        .collect();
+    Ok(Value::Array(list))
+}
+
+fn createrawtransaction(p: &Params) -> Result<Value, RpcError> {
+    let inputs = p
+        .req(0, "inputs")?
+        .as_array()
+        .ok_or_else(|| RpcError::new(code::TYPE_ERROR, "inputs must be an array"))?;
+    let replaceable = p.opt_bool(3, "replaceable")?.unwrap_or(false);
+    let lock_time = p.opt_u64(2, "locktime")?.unwrap_or(0);
+    let lock_time = u32::try_from(lock_time)
+        .map_err(|_| RpcError::invalid_parameter("Invalid parameter, locktime out of range"))?;
+    let mut tx = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::from_consensus(lock_time),
+        input: Vec::new(),
+        output: Vec::new(),
+    };
+    for input in inputs {
+        let txid = input
+            .get("txid")
+            .and_then(Value::as_str)
+            .and_then(|t| Txid::from_str(t).ok())
+            .ok_or_else(|| RpcError::invalid_parameter("Invalid parameter, missing txid key"))?;
+        let vout = input
+            .get("vout")
+            .and_then(Value::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| RpcError::invalid_parameter("Invalid parameter, missing vout key"))?;
+        let sequence = match input.get("sequence").and_then(Value::as_u64) {
+            Some(n) => Sequence(u32::try_from(n).map_err(|_| {
+                RpcError::invalid_parameter("Invalid parameter, sequence number is out of range")
+            })?),
+            None if replaceable => Sequence::ENABLE_RBF_NO_LOCKTIME,
+            None if lock_time != 0 => Sequence::ENABLE_LOCKTIME_NO_RBF,
+            None => Sequence::MAX,
+        };
+        tx.input.push(TxIn {
+            previous_output: OutPoint::new(txid, vout),
+            script_sig: ScriptBuf::new(),
+            sequence,
+            witness: Witness::new(),
+        });
+    }
+    // Outputs: an object {address: amount, "data": hex} or an array of
+    // one-key objects.
+    let outputs = p.req(1, "outputs")?;
+    let pairs: Vec<(&String, &Value)> = match outputs {
+        Value::Object(map) => map.iter().collect(),
+        Value::Array(list) => list
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(|m| m.iter())
+            .collect(),
+        _ => {
+            return Err(RpcError::new(
+                code::TYPE_ERROR,
+                "outputs must be an object or array",
+            ));
+        }
+    };
+    for (key, value) in pairs {
+        let output = if key == "data" {
+            let data = value
+                .as_str()
+                .and_then(|d| hex::decode(d).ok())
+                .ok_or_else(|| {
+                    RpcError::invalid_parameter("Invalid parameter, data must be hex")
+                })?;
+            let push = bitcoin::script::PushBytesBuf::try_from(data)
+                .map_err(|_| RpcError::invalid_parameter("Invalid parameter, data too long"))?;
+            TxOut {
+                value: Amount::ZERO,
+                script_pubkey: ScriptBuf::new_op_return(push),
+            }
+        } else {
+            let address = Address::from_str(key)
+                .ok()
+                .and_then(|a| a.require_network(Network::Regtest).ok())
+                .ok_or_else(|| {
+                    RpcError::new(
+                        code::INVALID_ADDRESS_OR_KEY,
+                        format!("Invalid Bitcoin address: {key}"),
+                    )
+                })?;
+            TxOut {
+                value: json::parse_btc(value)?,
+                script_pubkey: address.script_pubkey(),
+            }
+        };
+        tx.output.push(output);
+    }
+    Ok(json!(serialize_hex(&tx)))
+}
+
+/// The fee rate of fundrawtransaction's options: `fee_rate` (sat/vB) or
+/// `feeRate` (BTC/kvB); the simulator's rate otherwise.
+fn fee_rate_option(s: &State, options: Option<&Value>) -> Result<SatPerKvb, RpcError> {
+    let Some(options) = options.and_then(Value::as_object) else {
+        return Ok(s.fee_rate);
+    };
+    let rate = match (options.get("fee_rate"), options.get("feeRate")) {
+        (Some(_), Some(_)) => {
+            return Err(RpcError::invalid_parameter(
+                "Cannot specify both fee_rate (sat/vB) and feeRate (BTC/kvB)",
+            ));
+        }
+        (Some(sat_per_vb), None) => {
+            let rate = sat_per_vb
+                .as_f64()
+                .filter(|r| r.is_finite() && *r >= 0.0)
+                .ok_or_else(|| RpcError::new(code::TYPE_ERROR, "Invalid amount"))?;
+            SatPerKvb((rate * 1000.0).round() as u64)
+        }
+        (None, Some(btc_per_kvb)) => SatPerKvb(json::parse_btc(btc_per_kvb)?.to_sat()),
+        (None, None) => s.fee_rate,
+    };
+    if rate.0 < MIN_RELAY_SAT_PER_KVB {
+        return Err(RpcError::new(
+            code::WALLET_ERROR,
+            format!(
+                "Fee rate ({:.3} sat/vB) is lower than the minimum fee rate setting ({:.3} sat/vB)",
+                rate.0 as f64 / 1000.0,
+                MIN_RELAY_SAT_PER_KVB as f64 / 1000.0
+            ),
+        ));
+    }
+    Ok(rate)
+}
+
+/// Funds `tx` from the wallet; returns (tx, fee, change position).
+fn fund(s: &State, tx: Transaction, options: Option<&Value>) -> Result<wallet::Funded, RpcError> {
+    let rate = fee_rate_option(s, options)?;
+    let object = options.and_then(Value::as_object);
+    let change_position = match object.and_then(|o| o.get("changePosition")) {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .map(|p| p as usize)
+                .ok_or_else(|| RpcError::invalid_parameter("changePosition out of bounds"))?,
+        ),
+    };
+    let replaceable = object
+        .and_then(|o| o.get("replaceable"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let sequence = if replaceable {
+        Sequence::ENABLE_RBF_NO_LOCKTIME
+    } else {
+        Sequence::ENABLE_LOCKTIME_NO_RBF
+    };
+    let mut preset = Amount::ZERO;
+    for input in &tx.input {
+        let output = s.prevout(&input.previous_output).ok_or_else(|| {
+            RpcError::new(code::WALLET_ERROR, "Unable to find UTXO for external input")
+        })?;
+        preset += output.value;
+    }
+    let coins = s
+        .spendable_coins()
+        .into_iter()
+        .filter(|(o, _)| !tx.input.iter().any(|i| i.previous_output == *o))
+        .map(|(o, c)| (o, c.output.value))
+        .collect();
+    wallet::fund(
+        tx,
+        preset,
+        coins,
+        rate,
+        s.wallet.script_pubkey(),
+        change_position,
+        sequence,
+    )
+    .map_err(|e| match e {
+        FundError::InsufficientFunds => RpcError::new(code::WALLET_ERROR, "Insufficient funds"),
+        FundError::NoOutputs => RpcError::new(code::WALLET_ERROR, e.to_string()),
+        FundError::ChangePosition => RpcError::invalid_parameter(e.to_string()),
+    })
+}
+
+fn fundrawtransaction(s: &State, p: &Params) -> Result<Value, RpcError> {
+    let tx = p.transaction(0, "hexstring")?;
+    let funded = fund(s, tx, p.opt(1))?;
+    Ok(json!({
+        "hex": serialize_hex(&funded.tx),
+        "fee": json::btc(funded.fee),
+        "changepos": funded.change_position.map_or(-1, |p| p as i64),
+    }))
+}
+
+/// Signs every input paying the wallet's key; reports the others that have
+/// no signature, as bitcoind does.
+fn sign(s: &State, tx: &mut Transaction) -> Vec<Value> {
+    let mut errors = Vec::new();
+    for index in 0..tx.input.len() {
+        let outpoint = tx.input[index].previous_output;
+        let problem = match s.prevout(&outpoint) {
+            Some(spent) if spent.script_pubkey == s.wallet.script_pubkey() => {
+                match s.wallet.sign_input(tx, index, &spent) {
+                    Ok(()) => None,
+                    Err(e) => Some(e.to_string()),
+                }
+            }
+            Some(_)
+                if !tx.input[index].witness.is_empty()
+                    || !tx.input[index].script_sig.is_empty() =>
+            {
+                None
+            }
+            Some(_) => {
+                Some("Unable to sign input, invalid stack size (possibly missing key)".to_owned())
+            }
+            None => Some("Input not found or already spent".to_owned()),
+        };
+        if let Some(error) = problem {
+            let input = &tx.input[index];
+            errors.push(json!({
+                "txid": outpoint.txid.to_string(),
+                "vout": outpoint.vout,
+                "witness": input.witness.iter().map(hex::encode).collect::<Vec<_>>(),
+                "scriptSig": input.script_sig.to_hex_string(),
+                "sequence": input.sequence.to_consensus_u32(),
+                "error": error,
+            }));
+        }
+    }
+    errors
+}
+
+fn signrawtransactionwithwallet(s: &State, p: &Params) -> Result<Value, RpcError> {
+    let mut tx = p.transaction(0, "hexstring")?;
+    let errors = sign(s, &mut tx);
+    let mut result = json!({ "hex": serialize_hex(&tx), "complete": errors.is_empty() });
+    if !errors.is_empty() {
+        result["errors"] = Value::Array(errors);
+    }
+    Ok(result)
+}
+
+fn sendtoaddress(s: &mut State, p: &Params) -> Result<Value, RpcError> {
+    let address = regtest_address(p.str(0, "address")?)?;
+    let amount = json::parse_btc(p.req(1, "amount")?)?;
+    if amount == Amount::ZERO {
+        return Err(RpcError::new(code::TYPE_ERROR, "Invalid amount for send"));
+    }
+    let tx = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: Vec::new(),
+        output: vec![TxOut {
+            value: amount,
+            script_pubkey: address.script_pubkey(),
+        }],
+    };
+    let mut funded = fund(s, tx, None).map_err(|e| {
+        if e.message == "Insufficient funds" {
+            RpcError::new(code::WALLET_INSUFFICIENT_FUNDS, e.message)
+        } else {
+            e
+        }
+    })?;
+    let errors = sign(s, &mut funded.tx);
+    if !errors.is_empty() {
+        return Err(RpcError::new(
+            code::WALLET_ERROR,
+            "Signing transaction failed",
+        ));
+    }
+    Ok(json!(s.send(funded.tx)?.to_string()))
+}
