@@ -439,7 +439,7 @@ async fn responses_parse_the_way_ldk_sample_reads_them() {
 
     // Header JSON: bits as hex, chainwork 64 hex digits, genesis without a previous hash.
     let genesis = call(&client, "getblockhash", &[json!(0)]).await;
-    let header = call(&client, "getblockheader", &[genesis.clone()]).await;
+    let header = call(&client, "getblockheader", std::slice::from_ref(&genesis)).await;
     assert_eq!(header["bits"], json!("207fffff"));
     assert_eq!(header["chainwork"], json!(format!("{:064x}", 2)));
     assert!(header.get("previousblockhash").is_none());

@@ -334,8 +334,7 @@ fn balance(s: &State) -> Amount {
         .mempool
         .entries()
         .iter()
-        .enumerate()
-        .flat_map(|(_, e)| {
+        .flat_map(|e| {
             e.tx.output
                 .iter()
                 .enumerate()
