@@ -653,3 +653,109 @@ async fn the_cli_simnet_serves_rpc_and_mines_with_generatetoaddress() {
         "kept on disk by default"
     );
 }
+
+#[tokio::test]
+async fn a_dropped_blocks_transactions_return_to_the_mempool_and_confirm_again() {
+    let (simnet, client) = start().await;
+    let txid = call(
+        &client,
+        "sendtoaddress",
+        &[
+            json!("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"),
+            json!(0.1),
+        ],
+    )
+    .await;
+    let txid = Txid::from_str(txid.as_str().unwrap()).unwrap();
+    let mined = simnet.mine_blocks(1).unwrap()[0];
+    assert!(simnet.mempool().is_empty());
+    assert_eq!(simnet.invalidate_tip().unwrap(), mined);
+    assert_eq!(simnet.height(), INITIAL_BLOCKS);
+    let back: Vec<Txid> = simnet.mempool().iter().map(|t| t.compute_txid()).collect();
+    assert_eq!(back, vec![txid]);
+    let replacement = simnet.mine_blocks(1).unwrap()[0];
+    assert_ne!(replacement, mined);
+    let verbose = call(
+        &client,
+        "getrawtransaction",
+        &[json!(txid.to_string()), json!(true)],
+    )
+    .await;
+    assert_eq!(verbose["blockhash"], json!(replacement.to_string()));
+    // The stale block is still there by hash, the active chain moved on.
+    let stale = call(&client, "getblock", &[json!(mined.to_string()), json!(2)]).await;
+    assert_eq!(stale["confirmations"], json!(-1));
+    assert_eq!(stale["tx"][1]["txid"], json!(txid.to_string()));
+    assert_eq!(stale["tx"][1]["vout"][0]["value"].as_f64(), Some(0.1));
+    simnet.shutdown().await;
+}
+
+#[tokio::test]
+async fn batches_and_packages_are_answered_per_entry() {
+    let (simnet, client) = start().await;
+    let http = reqwest::Client::new();
+    let response = http
+        .post(simnet.rpc_url())
+        .basic_auth(USER, Some(PASSWORD))
+        .json(&json!([
+            { "method": "getblockcount", "params": [], "id": 1 },
+            { "method": "getblockhash", "params": [-1], "id": 2 },
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body[0],
+        json!({ "result": INITIAL_BLOCKS, "error": null, "id": 1 })
+    );
+    assert_eq!(body[1]["error"]["code"], json!(-8));
+    assert_eq!(body[1]["id"], json!(2));
+
+    // A parent and its child, submitted together.
+    let to = simnet.wallet_address().to_string();
+    let parent = funded_and_signed(&client, &to, 10.0).await;
+    let raw = call(
+        &client,
+        "createrawtransaction",
+        &[
+            json!([{ "txid": parent.compute_txid().to_string(), "vout": 0 }]),
+            json!({ "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080": 9.99 }),
+        ],
+    )
+    .await;
+    // Like bitcoind, the parent's outputs are unknown until it is sent...
+    let unknown = call(
+        &client,
+        "signrawtransactionwithwallet",
+        std::slice::from_ref(&raw),
+    )
+    .await;
+    assert_eq!(unknown["complete"], json!(false));
+    assert_eq!(
+        unknown["errors"][0]["error"],
+        json!("Input not found or already spent")
+    );
+    // ...unless given as prevtxs.
+    let prevtxs = json!([{
+        "txid": parent.compute_txid().to_string(),
+        "vout": 0,
+        "scriptPubKey": parent.output[0].script_pubkey.to_hex_string(),
+        "amount": parent.output[0].value.to_btc(),
+    }]);
+    let child = call(&client, "signrawtransactionwithwallet", &[raw, prevtxs]).await;
+    assert_eq!(child["complete"], json!(true), "{child}");
+    let hexes = json!([
+        bitcoin::consensus::encode::serialize_hex(&parent),
+        child["hex"]
+    ]);
+    let package = call(&client, "submitpackage", &[hexes]).await;
+    assert_eq!(package["package_msg"], json!("success"), "{package}");
+    assert_eq!(package["tx-results"].as_object().unwrap().len(), 2);
+    assert_eq!(simnet.mempool().len(), 2);
+    let mined = simnet.mine_blocks(1).unwrap()[0];
+    let block = call(&client, "getblock", &[json!(mined.to_string())]).await;
+    assert_eq!(block["nTx"], json!(3));
+    simnet.shutdown().await;
+}

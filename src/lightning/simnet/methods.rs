@@ -1,6 +1,7 @@
 //! The bitcoind JSON-RPC methods the simulator serves, with bitcoind 27's
 //! parameters and result shapes.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Mutex;
 
@@ -570,11 +571,14 @@ fn fundrawtransaction(s: &State, p: &Params) -> Result<Value, RpcError> {
 
 /// Signs every input paying the wallet's key; reports the others that have
 /// no signature, as bitcoind does.
-fn sign(s: &State, tx: &mut Transaction) -> Vec<Value> {
+fn sign(s: &State, tx: &mut Transaction, prevtxs: &HashMap<OutPoint, TxOut>) -> Vec<Value> {
     let mut errors = Vec::new();
     for index in 0..tx.input.len() {
         let outpoint = tx.input[index].previous_output;
-        let problem = match s.prevout(&outpoint) {
+        let known = s
+            .prevout(&outpoint)
+            .or_else(|| prevtxs.get(&outpoint).cloned());
+        let problem = match known {
             Some(spent) if spent.script_pubkey == s.wallet.script_pubkey() => {
                 match s.wallet.sign_input(tx, index, &spent) {
                     Ok(()) => None,
@@ -607,9 +611,56 @@ fn sign(s: &State, tx: &mut Transaction) -> Vec<Value> {
     errors
 }
 
+/// signrawtransactionwithwallet's `prevtxs`: outputs not (yet) in the
+/// chain or mempool, e.g. of a parent not broadcast yet.
+fn prevtxs(p: &Params) -> Result<HashMap<OutPoint, TxOut>, RpcError> {
+    let Some(list) = p.opt(1) else {
+        return Ok(HashMap::new());
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| RpcError::new(code::TYPE_ERROR, "prevtxs must be an array"))?;
+    let mut outputs = HashMap::new();
+    for entry in list {
+        let txid = entry
+            .get("txid")
+            .and_then(Value::as_str)
+            .and_then(|t| Txid::from_str(t).ok())
+            .ok_or_else(|| {
+                RpcError::invalid_parameter("prevtxs: txid must be a 64-digit hex string")
+            })?;
+        let vout = entry
+            .get("vout")
+            .and_then(Value::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| {
+                RpcError::invalid_parameter("prevtxs: vout must be a non-negative integer")
+            })?;
+        let script_pubkey = entry
+            .get("scriptPubKey")
+            .and_then(Value::as_str)
+            .and_then(|h| hex::decode(h).ok())
+            .map(ScriptBuf::from_bytes)
+            .ok_or_else(|| RpcError::invalid_parameter("prevtxs: scriptPubKey must be hex"))?;
+        let value = json::parse_btc(
+            entry
+                .get("amount")
+                .ok_or_else(|| RpcError::invalid_parameter("prevtxs: missing amount"))?,
+        )?;
+        outputs.insert(
+            OutPoint::new(txid, vout),
+            TxOut {
+                value,
+                script_pubkey,
+            },
+        );
+    }
+    Ok(outputs)
+}
+
 fn signrawtransactionwithwallet(s: &State, p: &Params) -> Result<Value, RpcError> {
     let mut tx = p.transaction(0, "hexstring")?;
-    let errors = sign(s, &mut tx);
+    let errors = sign(s, &mut tx, &prevtxs(p)?);
     let mut result = json!({ "hex": serialize_hex(&tx), "complete": errors.is_empty() });
     if !errors.is_empty() {
         result["errors"] = Value::Array(errors);
@@ -639,7 +690,7 @@ fn sendtoaddress(s: &mut State, p: &Params) -> Result<Value, RpcError> {
             e
         }
     })?;
-    let errors = sign(s, &mut funded.tx);
+    let errors = sign(s, &mut funded.tx, &HashMap::new());
     if !errors.is_empty() {
         return Err(RpcError::new(
             code::WALLET_ERROR,
