@@ -498,6 +498,57 @@ async fn bad_requests_get_bitcoind_errors_and_bad_credentials_get_401() {
         (-5, "Error: Invalid address")
     );
 
+    // Absurd amounts and rates are errors, not crashes.
+    let raw = call(
+        &client,
+        "createrawtransaction",
+        &[
+            json!([]),
+            json!({ "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080": 1 }),
+        ],
+    )
+    .await;
+    let err = call_err(
+        &client,
+        "fundrawtransaction",
+        &[raw.clone(), json!({ "fee_rate": 1e15 })],
+    )
+    .await;
+    assert_eq!(err.code, -4, "{}", err.message);
+    let err = call_err(
+        &client,
+        "fundrawtransaction",
+        &[raw, json!({ "fee_rate": 0.5 })],
+    )
+    .await;
+    assert_eq!(err.code, -4, "{}", err.message);
+    let huge = Transaction {
+        version: bitcoin::transaction::Version::TWO,
+        lock_time: bitcoin::absolute::LockTime::ZERO,
+        input: vec![],
+        output: vec![
+            bitcoin::TxOut {
+                value: Amount::from_sat(u64::MAX),
+                script_pubkey: simnet.wallet_address().script_pubkey()
+            };
+            2
+        ],
+    };
+    let hex = json!(bitcoin::consensus::encode::serialize_hex(&huge));
+    let err = call_err(&client, "fundrawtransaction", std::slice::from_ref(&hex)).await;
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (-3, "Amount out of range")
+    );
+    let err = call_err(
+        &client,
+        "generatetoaddress",
+        &[json!(u32::MAX), json!(simnet.wallet_address().to_string())],
+    )
+    .await;
+    assert_eq!(err.code, -8);
+    assert_eq!(simnet.height(), INITIAL_BLOCKS);
+
     let http = reqwest::Client::new();
     let unknown = http
         .post(simnet.rpc_url())

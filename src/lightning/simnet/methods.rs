@@ -20,6 +20,10 @@ use super::params::Params;
 use super::state::State;
 use super::wallet::{self, FundError, MIN_RELAY_SAT_PER_KVB, SatPerKvb};
 
+/// The most blocks one generatetoaddress mines (the chain lock is held
+/// meanwhile).
+const MAX_BLOCKS_PER_CALL: u32 = 10_000;
+
 /// Runs one call against the state.
 pub fn call(state: &Mutex<State>, method: &str, values: &[Value]) -> Result<Value, RpcError> {
     let p = Params::new(method, values);
@@ -95,7 +99,13 @@ pub fn call(state: &Mutex<State>, method: &str, values: &[Value]) -> Result<Valu
             let n = p.u64(0, "nblocks")?;
             let address = regtest_address(p.str(1, "address")?)?;
             let n = u32::try_from(n)
-                .map_err(|_| RpcError::invalid_parameter("nblocks out of range"))?;
+                .ok()
+                .filter(|n| *n <= MAX_BLOCKS_PER_CALL)
+                .ok_or_else(|| {
+                    RpcError::invalid_parameter(format!(
+                        "nblocks must be at most {MAX_BLOCKS_PER_CALL} on the simnet"
+                    ))
+                })?;
             let hashes = s.mine(n, address.script_pubkey()).map_err(into_rpc)?;
             Ok(hashes.iter().map(|h| json!(h.to_string())).collect())
         }
@@ -474,6 +484,10 @@ fn createrawtransaction(p: &Params) -> Result<Value, RpcError> {
     Ok(json!(serialize_hex(&tx)))
 }
 
+/// The highest fee rate the wallet pays: 0.1 BTC/kvB (bitcoind's
+/// -maxtxfee default, as a rate).
+const MAX_SAT_PER_KVB: u64 = 10_000_000;
+
 /// The fee rate of fundrawtransaction's options: `fee_rate` (sat/vB) or
 /// `feeRate` (BTC/kvB); the simulator's rate otherwise.
 fn fee_rate_option(s: &State, options: Option<&Value>) -> Result<SatPerKvb, RpcError> {
@@ -496,6 +510,12 @@ fn fee_rate_option(s: &State, options: Option<&Value>) -> Result<SatPerKvb, RpcE
         (None, Some(btc_per_kvb)) => SatPerKvb(json::parse_btc(btc_per_kvb)?.to_sat()),
         (None, None) => s.fee_rate,
     };
+    if rate.0 > MAX_SAT_PER_KVB {
+        return Err(RpcError::new(
+            code::WALLET_ERROR,
+            "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)",
+        ));
+    }
     if rate.0 < MIN_RELAY_SAT_PER_KVB {
         return Err(RpcError::new(
             code::WALLET_ERROR,
@@ -556,6 +576,7 @@ fn fund(s: &State, tx: Transaction, options: Option<&Value>) -> Result<wallet::F
         FundError::InsufficientFunds => RpcError::new(code::WALLET_ERROR, "Insufficient funds"),
         FundError::NoOutputs => RpcError::new(code::WALLET_ERROR, e.to_string()),
         FundError::ChangePosition => RpcError::invalid_parameter(e.to_string()),
+        FundError::OutputsTooLarge => RpcError::new(code::TYPE_ERROR, e.to_string()),
     })
 }
 

@@ -85,7 +85,7 @@ impl State {
     /// Mines `n` blocks paying `payout`; the first includes the mempool.
     pub fn mine(&mut self, n: u32, payout: ScriptBuf) -> Result<Vec<BlockHash>, SimnetError> {
         let now = unix_now();
-        let mut mined = Vec::with_capacity(n as usize);
+        let mut mined = Vec::new();
         let mut included = Vec::new();
         for i in 0..n {
             let entries = if i == 0 {

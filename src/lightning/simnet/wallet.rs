@@ -155,7 +155,7 @@ pub struct SatPerKvb(pub u64);
 impl SatPerKvb {
     /// The fee for `vsize` virtual bytes, rounded up like bitcoind.
     pub fn fee(self, vsize: u64) -> Amount {
-        Amount::from_sat((self.0 * vsize).div_ceil(1000))
+        Amount::from_sat(self.0.saturating_mul(vsize).div_ceil(1000))
     }
 }
 
@@ -177,6 +177,8 @@ pub enum FundError {
     NoOutputs,
     #[error("changePosition out of bounds")]
     ChangePosition,
+    #[error("Amount out of range")]
+    OutputsTooLarge,
 }
 
 /// The virtual size the transaction will have once signed, assuming every
@@ -210,13 +212,21 @@ pub fn fund(
     if change_position.is_some_and(|p| p > tx.output.len()) {
         return Err(FundError::ChangePosition);
     }
-    let outputs: Amount = tx.output.iter().map(|o| o.value).sum();
+    let outputs = tx
+        .output
+        .iter()
+        .try_fold(Amount::ZERO, |sum, o| sum.checked_add(o.value))
+        .filter(|sum| *sum <= Amount::MAX_MONEY)
+        .ok_or(FundError::OutputsTooLarge)?;
     coins.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut coins = coins.into_iter();
     let mut inputs = preset_inputs;
     loop {
         let fee = rate.fee(signed_vsize(&tx));
-        if inputs >= outputs + fee {
+        let needed = outputs
+            .checked_add(fee)
+            .ok_or(FundError::InsufficientFunds)?;
+        if inputs >= needed {
             let position = change_position.unwrap_or(tx.output.len());
             let mut with_change = tx.clone();
             with_change.output.insert(
@@ -227,7 +237,9 @@ pub fn fund(
                 },
             );
             let fee_with_change = rate.fee(signed_vsize(&with_change));
-            if let Some(rest) = inputs.checked_sub(outputs + fee_with_change)
+            if let Some(rest) = outputs
+                .checked_add(fee_with_change)
+                .and_then(|needed| inputs.checked_sub(needed))
                 && rest >= DUST_P2WPKH
             {
                 with_change.output[position].value = rest;
