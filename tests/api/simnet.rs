@@ -244,6 +244,22 @@ async fn a_wallet_funded_transaction_goes_through_the_mempool_into_a_block() {
         .require_network(Network::Regtest)
         .unwrap();
     assert_eq!(address, simnet.wallet_address());
+    let info = call(&client, "getaddressinfo", &[json!(address.to_string())]).await;
+    assert_eq!(info["ismine"], json!(true));
+    let pubkey = bitcoin::PublicKey::from_str(info["pubkey"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        Address::p2wpkh(&pubkey.try_into().unwrap(), bitcoin::KnownHrp::Regtest),
+        address,
+        "the key behind the address"
+    );
+    let other = call(
+        &client,
+        "getaddressinfo",
+        &[json!("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080")],
+    )
+    .await;
+    assert_eq!(other["ismine"], json!(false));
+    assert!(other.get("pubkey").is_none());
     let balance_before =
         Amount::from_btc(call(&client, "getbalance", &[]).await.as_f64().unwrap()).unwrap();
     assert_eq!(

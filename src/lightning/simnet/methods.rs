@@ -89,6 +89,10 @@ pub fn call(state: &Mutex<State>, method: &str, values: &[Value]) -> Result<Valu
         "submitpackage" => submitpackage(s, &p),
         "getnetworkinfo" => Ok(network_info()),
         "getnewaddress" | "getrawchangeaddress" => Ok(json!(s.wallet.address().to_string())),
+        "getaddressinfo" => {
+            let address = regtest_address(p.str(0, "address")?)?;
+            Ok(address_info(s, &address))
+        }
         "getbalance" => Ok(json::btc(balance(s))),
         "listunspent" => listunspent(s, &p),
         "createrawtransaction" => createrawtransaction(&p),
@@ -330,6 +334,33 @@ fn submitpackage(s: &mut State, p: &Params) -> Result<Value, RpcError> {
         "tx-results": results,
         "replaced-transactions": [],
     }))
+}
+
+/// getaddressinfo's object: whether the wallet owns the address, and its
+/// public key if so.
+fn address_info(s: &State, address: &Address) -> Value {
+    let script = address.script_pubkey();
+    let mine = script == s.wallet.script_pubkey();
+    let mut info = json!({
+        "address": address.to_string(),
+        "scriptPubKey": script.to_hex_string(),
+        "ismine": mine,
+        "solvable": mine,
+        "iswatchonly": false,
+        "isscript": script.is_p2sh() || script.is_p2wsh(),
+        "iswitness": script.is_witness_program(),
+        "ischange": false,
+        "labels": [],
+    });
+    if let Some(program) = script.witness_version() {
+        info["witness_version"] = json!(program.to_num());
+        info["witness_program"] = json!(hex::encode(&script.as_bytes()[2..]));
+    }
+    if mine {
+        info["pubkey"] = json!(s.wallet.public_key().to_string());
+        info["iscompressed"] = json!(true);
+    }
+    info
 }
 
 /// Mature confirmed coins not spent in the mempool, plus the wallet's

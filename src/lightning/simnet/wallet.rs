@@ -110,7 +110,6 @@ impl Wallet {
         self.address.script_pubkey()
     }
 
-    #[cfg(test)]
     pub fn public_key(&self) -> CompressedPublicKey {
         self.public
     }
