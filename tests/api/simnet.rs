@@ -625,6 +625,12 @@ async fn a_restart_from_the_data_dir_keeps_the_chain_including_a_reorg() {
     let (tip, height) = (simnet.tip(), simnet.height());
     assert_eq!(height, INITIAL_BLOCKS + 3);
     assert_ne!(tip, dropped);
+    // A second simnet on the same folder would corrupt it: refused.
+    let err = Simnet::start(config(Some(dir.path().to_path_buf())))
+        .await
+        .err()
+        .expect("the folder is in use");
+    assert!(err.to_string().contains("in use"), "{err}");
     simnet.shutdown().await;
 
     let again = Simnet::start(config(Some(dir.path().to_path_buf())))

@@ -61,6 +61,8 @@ pub enum SimnetError {
         path: std::path::PathBuf,
         reason: String,
     },
+    #[error("simnet data dir {path} is in use by another simnet")]
+    InUse { path: std::path::PathBuf },
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: std::net::SocketAddr,

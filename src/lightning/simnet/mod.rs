@@ -62,6 +62,8 @@ struct Inner {
     stop: CancellationToken,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     server_task: Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
+    /// The data dir's lock, released by `shutdown`.
+    dir_lock: Mutex<Option<std::fs::File>>,
 }
 
 use state::State;
@@ -71,6 +73,10 @@ impl Simnet {
     /// `INITIAL_BLOCKS` paying the wallet, so it has mature coins), binds
     /// the RPC server and starts the block timer if configured.
     pub async fn start(cfg: SimnetConfig) -> Result<Simnet, SimnetError> {
+        let dir_lock = match &cfg.data_dir {
+            Some(dir) => Some(store::lock_dir(dir)?),
+            None => None,
+        };
         let data_dir = cfg.data_dir.clone();
         let state = tokio::task::spawn_blocking(move || State::open(data_dir.as_deref()))
             .await
@@ -97,6 +103,7 @@ impl Simnet {
                 stop,
                 tasks: Mutex::new(tasks),
                 server_task: Mutex::new(Some(server.task)),
+                dir_lock: Mutex::new(dir_lock),
             }),
         })
     }
@@ -181,6 +188,14 @@ impl Simnet {
         if let Some(server) = server {
             let _ = server.await;
         }
+        // Nothing writes the chain any more: another simnet may take the folder.
+        drop(
+            self.inner
+                .dir_lock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
     }
 }
 
