@@ -6,7 +6,7 @@
 //! Simnet::start(cfg) ── rpc.rs (HTTP, auth, envelopes) ── methods.rs (bitcoind methods)
 //!        │                                                    │
 //!        └──────────── state.rs (one lock) ───────────────────┘
-//!                 chain.rs  mempool.rs  wallet.rs  mining.rs  store.rs
+//!   chain.rs  mempool.rs  mining.rs  store.rs  wallet.rs (+ wallet_rpc.rs: its methods)
 //! ```
 //! See docs/lightning.md, "Chain simulator (simnet)".
 
@@ -21,6 +21,7 @@ mod rpc;
 mod state;
 mod store;
 mod wallet;
+mod wallet_rpc;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ use std::time::Duration;
 use bitcoin::{Address, BlockHash, Transaction};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
+
+use state::State;
 
 pub use error::{RpcError, SimnetError};
 pub use mining::REGTEST_BITS;
@@ -65,8 +68,6 @@ struct Inner {
     /// The data dir's lock, released by `shutdown`.
     dir_lock: Mutex<Option<std::fs::File>>,
 }
-
-use state::State;
 
 impl Simnet {
     /// Loads the chain from `data_dir` (or starts one: genesis plus
