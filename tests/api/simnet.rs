@@ -755,6 +755,19 @@ async fn a_dropped_blocks_transactions_return_to_the_mempool_and_confirm_again()
     )
     .await;
     assert_eq!(verbose["blockhash"], json!(replacement.to_string()));
+    // bitcoind's invalidateblock on a deeper block drops everything above it.
+    let tip = simnet.height();
+    let deeper = call(&client, "getblockhash", &[json!(tip - 2)]).await;
+    assert_eq!(
+        call(&client, "invalidateblock", &[deeper.clone()]).await,
+        Value::Null
+    );
+    assert_eq!(simnet.height(), tip - 3);
+    let header = call(&client, "getblockheader", &[deeper]).await;
+    assert_eq!(header["confirmations"], json!(-1));
+    assert!(header.get("nextblockhash").is_none());
+    simnet.mine_blocks(3).unwrap();
+    assert_eq!(simnet.height(), tip);
     // The stale block is still there by hash, the active chain moved on.
     let stale = call(&client, "getblock", &[json!(mined.to_string()), json!(2)]).await;
     assert_eq!(stale["confirmations"], json!(-1));

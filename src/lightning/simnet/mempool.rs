@@ -392,6 +392,30 @@ mod tests {
     }
 
     #[test]
+    fn time_based_relative_locks_count_from_the_coins_median_time_past() {
+        let chain = chain(101);
+        let mut pool = Mempool::default();
+        // One 512-second unit after block 2: the chain's times advance a
+        // second per block, so the median time past is not there yet.
+        let mut relative = spend(coinbase_of(&chain, 1), 1000);
+        relative.input[0].sequence = Sequence::from_512_second_intervals(1);
+        assert_eq!(
+            pool.accept(&chain, relative).unwrap_err().message,
+            "non-BIP68-final"
+        );
+        // Zero units is satisfied at once; an unconfirmed parent never is.
+        let mut zero = spend(coinbase_of(&chain, 1), 1000);
+        zero.input[0].sequence = Sequence::from_512_second_intervals(0);
+        let parent = pool.accept(&chain, zero).unwrap();
+        let mut child = spend(OutPoint::new(parent, 0), 900);
+        child.input[0].sequence = Sequence::from_512_second_intervals(0);
+        assert_eq!(
+            pool.accept(&chain, child).unwrap_err().message,
+            "non-BIP68-final"
+        );
+    }
+
+    #[test]
     fn an_already_confirmed_transaction_is_reported_as_such() {
         let mut chain = chain(101);
         let tx = spend(coinbase_of(&chain, 1), 1000);
