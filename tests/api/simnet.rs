@@ -759,7 +759,7 @@ async fn a_dropped_blocks_transactions_return_to_the_mempool_and_confirm_again()
     let tip = simnet.height();
     let deeper = call(&client, "getblockhash", &[json!(tip - 2)]).await;
     assert_eq!(
-        call(&client, "invalidateblock", &[deeper.clone()]).await,
+        call(&client, "invalidateblock", std::slice::from_ref(&deeper)).await,
         Value::Null
     );
     assert_eq!(simnet.height(), tip - 3);
