@@ -52,6 +52,33 @@ enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Run the regtest chain simulator: a bitcoind JSON-RPC stand-in that
+    /// several processes can share, until Ctrl-C.
+    Simnet(SimnetArgs),
+}
+
+#[derive(clap::Args)]
+struct SimnetArgs {
+    #[arg(long, default_value = "127.0.0.1:18443")]
+    listen: std::net::SocketAddr,
+    #[arg(long, default_value = "pushbill")]
+    rpc_user: String,
+    #[arg(
+        long,
+        env = "PUSHBILL_SIMNET_RPC_PASSWORD",
+        default_value = "pushbill",
+        hide_env_values = true
+    )]
+    rpc_password: String,
+    /// Mine a block this often (10s, 500ms, 2m or seconds); on demand only if absent.
+    #[arg(long, value_parser = pushbill::lightning::simnet::parse_interval)]
+    block_interval: Option<std::time::Duration>,
+    /// Where the chain is kept across restarts.
+    #[arg(long, default_value = "./data/simnet")]
+    data_dir: PathBuf,
+    /// Keep the chain in memory only (a new chain every start).
+    #[arg(long)]
+    in_memory: bool,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +151,7 @@ fn main() -> ExitCode {
                 serve(settings).await
             }
             Command::Migrate { action } => migrate(settings, action).await,
+            Command::Simnet(args) => simnet(args).await,
             Command::Merchant {
                 action:
                     MerchantAction::Create {
@@ -172,6 +200,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     app.run_until_stopped(shutdown).await?;
+    Ok(())
+}
+
+async fn simnet(args: SimnetArgs) -> anyhow::Result<()> {
+    use pushbill::lightning::simnet::{Simnet, SimnetConfig};
+    let simnet = Simnet::start(SimnetConfig {
+        listen: args.listen,
+        rpc_user: args.rpc_user,
+        rpc_password: args.rpc_password.into(),
+        block_interval: args.block_interval,
+        data_dir: (!args.in_memory).then_some(args.data_dir),
+    })
+    .await?;
+    println!("simnet RPC listening on {}", simnet.rpc_url());
+    tokio::signal::ctrl_c().await?;
+    simnet.shutdown().await;
     Ok(())
 }
 

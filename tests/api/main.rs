@@ -22,3 +22,4 @@ mod dunning;
 mod health;
 mod lightning;
 mod payments;
+mod simnet;
