@@ -13,6 +13,7 @@ use crate::billing;
 use crate::clock::{SharedClock, SystemClock, TestClock};
 use crate::config::{ClockMode, Role, Settings};
 use crate::store;
+use crate::web::api::rate_limit::RateLimiter;
 
 /// What every role and handler shares.
 #[derive(Clone, Debug)]
@@ -22,6 +23,8 @@ pub struct AppState {
     /// Set when the clock is the sandbox's test clock, which can be advanced.
     pub test_clock: Option<Arc<TestClock>>,
     pub settings: Arc<Settings>,
+    /// Requests per API key, shared by every HTTP worker of this process.
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +64,7 @@ impl Application {
             db,
             clock,
             test_clock,
+            rate_limiter: Arc::new(RateLimiter::new(&settings.api)),
             settings: Arc::new(settings),
         };
         Ok(Self {

@@ -25,8 +25,9 @@ impl FromRequest for Merchant {
     }
 }
 
-/// Authenticates once per request: the result is kept in the request's
-/// extensions, so middleware and extractor share it.
+/// Authenticates once per request, and counts the request against its key's
+/// rate limit (429 past it): the result is kept in the request's extensions,
+/// so middleware and extractor share it.
 pub async fn authenticate(req: &HttpRequest) -> Result<Merchant, ApiError> {
     if let Some(merchant) = req.extensions().get::<Merchant>() {
         return Ok(merchant.clone());
@@ -36,7 +37,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Merchant, ApiError> {
         return Err(ApiError::internal());
     };
     let secret = bearer(req)?;
-    let merchant_id = api_keys::authenticate(&state.db, state.clock.now(), secret)
+    let owner = api_keys::authenticate(&state.db, state.clock.now(), secret)
         .await?
         .ok_or_else(|| {
             ApiError::unauthorized(
@@ -44,7 +45,13 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Merchant, ApiError> {
                 "Invalid API key: it is unknown or has been revoked.",
             )
         })?;
-    let merchant = Merchant { id: merchant_id };
+    state
+        .rate_limiter
+        .check(&owner.key_id)
+        .map_err(ApiError::rate_limited)?;
+    let merchant = Merchant {
+        id: owner.merchant_id,
+    };
     req.extensions_mut().insert(merchant.clone());
     Ok(merchant)
 }

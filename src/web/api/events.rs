@@ -1,6 +1,6 @@
 //! /v1/events
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 
 use super::PathId;
 use super::auth::Merchant;
@@ -11,6 +11,14 @@ use crate::catalog::events;
 use crate::domain::ids::EventId;
 use crate::objects;
 
+/// Retrieve an event
+#[utoipa::path(
+    tag = "Events",
+    operation_id = "get_event",
+    params(("id" = String, Path, description = "The event's id (`evt_...`).")),
+    responses((status = 200, description = "The event.", body = objects::Event)),
+)]
+#[get("/events/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -21,10 +29,18 @@ pub async fn get(
 }
 
 list_query!(ListEvents {
+    /// Only events of this type, e.g. `invoice.paid`.
     #[serde(rename = "type")]
     event_type: Option<String>,
 });
 
+/// List events
+#[utoipa::path(
+    tag = "Events",
+    operation_id = "list_events",
+    responses((status = 200, description = "A page of events.", body = List<objects::Event>)),
+)]
+#[get("/events")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,

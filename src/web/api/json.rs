@@ -1,6 +1,6 @@
-//! `ApiJson<T>`: the JSON body extractor. The body is capped at 64 KiB; any
-//! problem with it (too large, malformed, wrong type, unknown field) is a 400
-//! in the API's error shape, naming the field where serde knows it.
+//! `ApiJson<T>`: the JSON body extractor. The body is capped at 64 KiB (413
+//! past it); any other problem with it (malformed, wrong type, unknown field)
+//! is a 400 in the API's error shape, naming the field where serde knows it.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -43,9 +43,10 @@ pub async fn read_body(
     declared: Option<usize>,
 ) -> Result<web::Bytes, ApiError> {
     let too_large = || {
-        ApiError::invalid(
+        ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
             "body_too_large",
-            None,
             &format!("The request body is larger than {BODY_LIMIT} bytes."),
         )
     };
