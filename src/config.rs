@@ -365,8 +365,14 @@ mod tests {
             ("[scheduler]\nworkers = 0", "scheduler.workers"),
             ("[app]\nbase_url = \"not a url\"", "app.base_url"),
             ("[app]\nroles = []", "app.roles"),
-            ("[api]\nrate_limit_per_second = 0", "api.rate_limit_per_second"),
-            ("[api]\nrate_limit_per_second = -1.5", "api.rate_limit_per_second"),
+            (
+                "[api]\nrate_limit_per_second = 0",
+                "api.rate_limit_per_second",
+            ),
+            (
+                "[api]\nrate_limit_per_second = -1.5",
+                "api.rate_limit_per_second",
+            ),
             ("[api]\nrate_limit_burst = 0", "api.rate_limit_burst"),
             (
                 "[app]\nnetwork = \"mainnet\"\n[clock]\nmode = \"test\"",

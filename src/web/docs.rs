@@ -148,9 +148,7 @@ fn reference(doc: &Value) -> ApiReference {
                     groups.last_mut().expect("just pushed")
                 }
             };
-            group
-                .operations
-                .push(operation(method, path, op, &schemas));
+            group.operations.push(operation(method, path, op, &schemas));
         }
     }
     groups.retain(|g| !g.operations.is_empty());
@@ -214,9 +212,10 @@ fn operation(method: &str, path: &str, op: &Value, schemas: &Map<String, Value>)
         path: path.to_owned(),
         summary: text(&op["summary"]),
         description: text(&op["description"]),
-        authenticated: op["security"]
-            .as_array()
-            .is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|o| !o.is_empty()))),
+        authenticated: op["security"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+        }),
         parameters,
         body,
         responses,
@@ -295,6 +294,7 @@ fn type_name(schema: &Value) -> String {
         .iter()
         .map(|t| match *t {
             "array" => format!("array of {}", type_name(&schema["items"])),
+            "null" => "null".to_owned(),
             t => match schema["format"].as_str() {
                 Some(f) => format!("{t} ({f})"),
                 None => t.to_owned(),
@@ -348,16 +348,34 @@ mod tests {
             .sum::<usize>();
         assert_eq!(ops.len(), documented);
         let create = ops.iter().find(|o| o.id == "create_plan").unwrap();
-        assert_eq!((create.method.as_str(), create.path.as_str()), ("POST", "/v1/plans"));
+        assert_eq!(
+            (create.method.as_str(), create.path.as_str()),
+            ("POST", "/v1/plans")
+        );
         let body = create.body.as_ref().unwrap();
-        let amount = body.fields.iter().find(|f| f.name == "amount_msat").unwrap();
-        assert!(amount.required && amount.ty.starts_with("integer"), "{}", amount.ty);
+        let amount = body
+            .fields
+            .iter()
+            .find(|f| f.name == "amount_msat")
+            .unwrap();
+        assert!(
+            amount.required && amount.ty.starts_with("integer"),
+            "{}",
+            amount.ty
+        );
         assert!(create.authenticated);
         assert!(create.responses.iter().any(|r| r.status == "429"));
         let list = ops.iter().find(|o| o.id == "list_plans").unwrap();
         let names: Vec<&str> = list.parameters.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["limit", "starting_after", "ending_before", "status"]);
-        assert!(page.objects.iter().any(|o| o.name == "Plan" && !o.fields.is_empty()));
+        assert_eq!(
+            names,
+            ["limit", "starting_after", "ending_before", "status"]
+        );
+        assert!(
+            page.objects
+                .iter()
+                .any(|o| o.name == "Plan" && !o.fields.is_empty())
+        );
         let html = page.render().unwrap();
         assert!(html.contains("/v1/plans/{id}/archive"));
     }

@@ -94,15 +94,17 @@ fn with(valid: &Value, field: &str, raw_value: &str) -> String {
 /// Every generic malformation, then every field-specific bad value.
 async fn sweep(api: &Api, e: &Endpoint) {
     let path = e.path.as_str();
-    for body in [
-        "{",
-        "{\"a\": }",
-        "{\"a\": 1,}",
-        "{'a': 1}",
-        "{\"a\": 1} {}",
-        "\u{0}",
-        "\"unterminated",
-    ] {
+    let valid = e.valid.to_string();
+    let mut broken: Vec<String> = raw(&["{", "{'a': 1}", "\u{0}", "\"unterminated", "{]"]);
+    broken.push(format!("{valid} x"));
+    broken.push(format!("{valid}{valid}"));
+    broken.push(valid[..valid.len() - 1].to_owned());
+    if let Some(field) = e.valid.as_object().unwrap().keys().next() {
+        broken.push(format!("{{\"{field}\": }}"));
+        broken.push(format!("{{\"{field}\": tru}}"));
+        broken.push(format!("{{\"{field}\" 1}}"));
+    }
+    for body in &broken {
         let r = send(api, path, body).await;
         assert_error_shape(&r, &format!("{path} {body:?}"));
         assert_eq!(
@@ -111,10 +113,18 @@ async fn sweep(api: &Api, e: &Endpoint) {
             "{path} {body:?}: {r:?}"
         );
     }
-    for body in ["[]", "[1, 2]", "42", "\"text\"", "true", "null"] {
+    let mut not_objects: Vec<String> = raw(&["[]", "[1, 2]", "42", "\"text\"", "true", "null"]);
+    // An array of the fields' values in order.
+    not_objects
+        .push(Value::Array(e.valid.as_object().unwrap().values().cloned().collect()).to_string());
+    for body in &not_objects {
         let r = send(api, path, body).await;
         assert_error_shape(&r, &format!("{path} {body}"));
-        assert_eq!(r.status, 400, "{path} {body}: {r:?}");
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "body_not_object"),
+            "{path} {body}: {r:?}"
+        );
     }
     let huge = with(&e.valid, "padding", &long(70 * 1024));
     let r = send(api, path, &huge).await;
@@ -123,7 +133,12 @@ async fn sweep(api: &Api, e: &Endpoint) {
 
     let r = send(api, path, &with(&e.valid, "zz_unknown", "1")).await;
     assert_eq!((r.status, r.param()), (400, "zz_unknown"), "{path}: {r:?}");
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("zz_unknown"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("zz_unknown")
+    );
 
     // An empty body reads as `{}`: the first required field is missing.
     // (Where nothing is required an empty body is a valid request, which
@@ -132,7 +147,11 @@ async fn sweep(api: &Api, e: &Endpoint) {
         for body in ["", "{}", "  "] {
             let r = send(api, path, body).await;
             assert_error_shape(&r, &format!("{path} empty"));
-            assert_eq!((r.status, r.param()), (400, *field), "{path} {body:?}: {r:?}");
+            assert_eq!(
+                (r.status, r.param()),
+                (400, *field),
+                "{path} {body:?}: {r:?}"
+            );
         }
     }
 
@@ -214,7 +233,10 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
             ),
             (
                 "node_address",
-                vec![json!("nowhere").to_string(), json!("host:99999").to_string()],
+                vec![
+                    json!("nowhere").to_string(),
+                    json!("host:99999").to_string(),
+                ],
             ),
             ("name", vec![long(201)]),
             ("external_id", vec![long(201)]),
@@ -244,7 +266,10 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
                 ("name", vec![long(201), json!("").to_string()]),
                 ("description", vec![long(1001)]),
                 ("currency", vec![json!("USD").to_string()]),
-                ("interval", vec![json!("fortnight").to_string(), json!("").to_string()]),
+                (
+                    "interval",
+                    vec![json!("fortnight").to_string(), json!("").to_string()],
+                ),
                 ("interval_count", {
                     let mut v = counts();
                     v.push("0".into());
@@ -298,14 +323,14 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
         Endpoint {
             path: "/v1/customers".into(),
             valid: json!({"email": "bob@example.com", "name": "Bob", "external_id": "b-1",
-                "node_id": NODE, "node_address": "127.0.0.1:9735", "metadata": {"k": "v"}}),
+                "node_id": NODE, "node_address": format!("{NODE}@127.0.0.1:9735"), "metadata": {"k": "v"}}),
             required: &[],
             bad: customer_fields(&[]),
         },
         Endpoint {
             path: format!("/v1/customers/{customer}"),
             valid: json!({"email": "bob@example.com", "name": "Bob", "external_id": "b-1",
-                "node_id": NODE, "node_address": "127.0.0.1:9735", "metadata": {"k": "v"}}),
+                "node_id": NODE, "node_address": format!("{NODE}@127.0.0.1:9735"), "metadata": {"k": "v"}}),
             required: &[],
             bad: customer_fields(&[]),
         },
@@ -315,8 +340,22 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
                 "billing_anchor": "2027-12-01T00:00:00Z", "metadata": {"k": "v"}}),
             required: &["customer"],
             bad: vec![
-                ("customer", vec![json!("cus_nope").to_string(), json!(plan).to_string(), json!("").to_string()]),
-                ("plan", vec![json!("plan_nope").to_string(), json!(customer).to_string(), json!("").to_string()]),
+                (
+                    "customer",
+                    vec![
+                        json!("cus_nope").to_string(),
+                        json!(plan).to_string(),
+                        json!("").to_string(),
+                    ],
+                ),
+                (
+                    "plan",
+                    vec![
+                        json!("plan_nope").to_string(),
+                        json!(customer).to_string(),
+                        json!("").to_string(),
+                    ],
+                ),
                 ("trial_period_days", {
                     let mut v = counts();
                     v.push("731".into());
@@ -337,7 +376,10 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
             path: format!("/v1/subscriptions/{sub}"),
             valid: json!({"plan": plan}),
             required: &["plan"],
-            bad: vec![("plan", vec![json!("plan_nope").to_string(), json!("").to_string()])],
+            bad: vec![(
+                "plan",
+                vec![json!("plan_nope").to_string(), json!("").to_string()],
+            )],
         },
         Endpoint {
             path: format!("/v1/subscriptions/{sub}/cancel"),
@@ -368,7 +410,10 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
                     v.push("0".into());
                     v
                 }),
-                ("customer", vec![json!("cus_nope").to_string(), json!("").to_string()]),
+                (
+                    "customer",
+                    vec![json!("cus_nope").to_string(), json!("").to_string()],
+                ),
                 ("description", vec![long(501)]),
                 ("due_in_secs", counts()),
             ],
@@ -383,7 +428,10 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
             path: "/v1/api_keys".into(),
             valid: json!({"name": "CI"}),
             required: &["name"],
-            bad: vec![("name", vec![long(101), json!("").to_string(), json!("  ").to_string()])],
+            bad: vec![(
+                "name",
+                vec![long(101), json!("").to_string(), json!("  ").to_string()],
+            )],
         },
         Endpoint {
             path: format!("/v1/api_keys/{key}/revoke"),
@@ -397,7 +445,15 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
             required: &[],
             bad: vec![(
                 "seconds",
-                raw(&["-1", "1e30", TWO_POW_64, TWO_POW_63, "999999999999", "1.5", "\"60\""]),
+                raw(&[
+                    "-1",
+                    "1e30",
+                    TWO_POW_64,
+                    TWO_POW_63,
+                    "999999999999",
+                    "1.5",
+                    "\"60\"",
+                ]),
             )],
         },
         Endpoint {
@@ -427,7 +483,13 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
     let r = api.get("/v1/api_keys").await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1, "{r:?}");
     assert_eq!(r.body["data"][0]["revoked_at"], Value::Null);
-    assert_eq!(api.get("/v1/plans").await.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        api.get("/v1/plans").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let r = api.get("/v1/customers").await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["data"][0]["email"], "alice@example.com");

@@ -10,6 +10,7 @@ use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use super::subscriptions::Empty;
 use crate::app::AppState;
 use crate::auth::api_keys::{self, Mode};
@@ -24,15 +25,16 @@ list_query!(ListApiKeys {});
 #[utoipa::path(
     tag = "API keys",
     operation_id = "list_api_keys",
+    params(ListApiKeys),
     responses((status = 200, description = "A page of API keys.", body = List<objects::ApiKey>)),
 )]
 #[get("/api_keys")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListApiKeys>,
+    ApiQuery(q): ApiQuery<ListApiKeys>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = query.page(ApiKeyId::PREFIX)?;
+    let page = q.page(ApiKeyId::PREFIX)?;
     let keys = api_keys::list(&state.db, &merchant.id, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/api_keys",

@@ -9,6 +9,7 @@ use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use super::{PathId, double_option};
 use crate::app::AppState;
 use crate::catalog::customers::{self, CustomerUpdate, NewCustomer};
@@ -119,15 +120,15 @@ list_query!(ListCustomers {});
 #[utoipa::path(
     tag = "Customers",
     operation_id = "list_customers",
+    params(ListCustomers),
     responses((status = 200, description = "A page of customers.", body = List<objects::Customer>)),
 )]
 #[get("/customers")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListCustomers>,
+    ApiQuery(q): ApiQuery<ListCustomers>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let page = q.page(CustomerId::PREFIX)?;
     let page = customers::list(&state.db, &merchant.id, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(

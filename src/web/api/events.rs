@@ -6,6 +6,7 @@ use super::PathId;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use crate::app::AppState;
 use crate::catalog::events;
 use crate::domain::ids::EventId;
@@ -38,15 +39,15 @@ list_query!(ListEvents {
 #[utoipa::path(
     tag = "Events",
     operation_id = "list_events",
+    params(ListEvents),
     responses((status = 200, description = "A page of events.", body = List<objects::Event>)),
 )]
 #[get("/events")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListEvents>,
+    ApiQuery(q): ApiQuery<ListEvents>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let page = q.page(EventId::PREFIX)?;
     let page = events::list(&state.db, &merchant.id, q.event_type.as_deref(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(

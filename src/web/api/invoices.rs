@@ -10,6 +10,7 @@ use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use super::subscriptions::Empty;
 use crate::app::AppState;
 use crate::billing::invoicing;
@@ -99,15 +100,15 @@ list_query!(ListInvoices {
 #[utoipa::path(
     tag = "Invoices",
     operation_id = "list_invoices",
+    params(ListInvoices),
     responses((status = 200, description = "A page of invoices.", body = List<objects::Invoice>)),
 )]
 #[get("/invoices")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListInvoices>,
+    ApiQuery(q): ApiQuery<ListInvoices>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let page = q.page(InvoiceId::PREFIX)?;
     let filter = Filter {
         status: q.status,

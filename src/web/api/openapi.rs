@@ -67,9 +67,22 @@ impl Modify for Conventions {
     }
 }
 
-fn error_response(description: &str) -> RefOr<Response> {
+fn error_response(status: &str, description: &str) -> RefOr<Response> {
+    let mut response = ResponseBuilder::new();
+    if status == "429" {
+        response = response.header(
+            "Retry-After",
+            utoipa::openapi::HeaderBuilder::new()
+                .schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::Type::Integer),
+                )
+                .description(Some("Whole seconds to wait before retrying (at least 1)."))
+                .build(),
+        );
+    }
     RefOr::T(
-        ResponseBuilder::new()
+        response
             .description(description)
             .content(
                 "application/json",
@@ -89,9 +102,11 @@ fn conventions(operation: &mut Operation) {
     if operation.operation_id.as_deref() == Some(OPENAPI_OPERATION) {
         return;
     }
-    operation.security = Some(vec![
-        utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>(SECURITY_SCHEME, []),
-    ]);
+    operation.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<
+        _,
+        _,
+        String,
+    >(SECURITY_SCHEME, [])]);
     let common = [
         (
             "400",
@@ -119,7 +134,7 @@ fn conventions(operation: &mut Operation) {
             .responses
             .responses
             .entry(status.to_owned())
-            .or_insert_with(|| error_response(description));
+            .or_insert_with(|| error_response(status, description));
     }
 }
 

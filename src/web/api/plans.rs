@@ -10,6 +10,7 @@ use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use super::subscriptions::Empty;
 use super::{PathId, double_option};
 use crate::app::AppState;
@@ -81,7 +82,9 @@ impl CreatePlan {
                 Schedule::every(interval, self.interval_count.unwrap_or(1))
                     .map_err(|e| Error::invalid("interval_count", e.to_string()))?
             }
-            (_, Some(_)) => {
+            (unit, Some(_)) => {
+                // Name the field that is wrong: a bad unit, else the expression.
+                Interval::parse(unit).map_err(|e| Error::invalid("interval", e.to_string()))?;
                 return Err(Error::invalid(
                     "cron_expression",
                     "only allowed when `interval` is cron",
@@ -163,15 +166,15 @@ list_query!(ListPlans {
 #[utoipa::path(
     tag = "Plans",
     operation_id = "list_plans",
+    params(ListPlans),
     responses((status = 200, description = "A page of plans.", body = List<objects::Plan>)),
 )]
 #[get("/plans")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListPlans>,
+    ApiQuery(q): ApiQuery<ListPlans>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let page = q.page(PlanId::PREFIX)?;
     let plans = plans::list(&state.db, &merchant.id, q.status.as_deref(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(

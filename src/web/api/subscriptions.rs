@@ -11,6 +11,7 @@ use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use crate::app::AppState;
 use crate::billing::lifecycle::{self, NewSubscription};
 use crate::catalog::{self, subscriptions::Filter};
@@ -103,15 +104,15 @@ list_query!(ListSubscriptions {
 #[utoipa::path(
     tag = "Subscriptions",
     operation_id = "list_subscriptions",
+    params(ListSubscriptions),
     responses((status = 200, description = "A page of subscriptions.", body = List<objects::Subscription>)),
 )]
 #[get("/subscriptions")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListSubscriptions>,
+    ApiQuery(q): ApiQuery<ListSubscriptions>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let page = q.page(SubscriptionId::PREFIX)?;
     let filter = Filter {
         customer: q.customer,

@@ -48,7 +48,7 @@ impl AdvanceBody {
     tag = "Test clock",
     operation_id = "advance_test_clock",
     request_body = AdvanceBody,
-    responses((status = 200, description = "The clock's new time.", body = objects::TestClock)),
+    responses((status = 200, description = "The clock's new time.", body = crate::objects::TestClock)),
 )]
 #[post("/test_clock/advance")]
 pub async fn advance(
