@@ -15,6 +15,7 @@ pub const STYLESHEET_PATH: &str = "/static/css/api-docs.css";
 
 #[derive(Template)]
 #[template(path = "docs/api.html")]
+/// Descriptions (`description` fields) hold HTML made by [`html`].
 struct ApiReference {
     title: String,
     version: String,
@@ -103,6 +104,26 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
+/// A description as HTML: escaped, with `code` spans (the only markup the
+/// document's descriptions use) as `<code>`. The template outputs it as is.
+fn html(v: &Value) -> String {
+    let mut out = String::new();
+    for (i, part) in text(v).split('`').enumerate() {
+        let escaped = part
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;");
+        if i % 2 == 1 {
+            out.push_str(&format!("<code>{escaped}</code>"));
+        } else {
+            out.push_str(&escaped);
+        }
+    }
+    out
+}
+
 fn anchor(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -127,7 +148,7 @@ fn reference(doc: &Value) -> ApiReference {
         .flatten()
         .map(|t| Group {
             name: text(&t["name"]),
-            description: text(&t["description"]),
+            description: html(&t["description"]),
             anchor: format!("tag-{}", anchor(&text(&t["name"]))),
             operations: Vec::new(),
         })
@@ -159,7 +180,7 @@ fn reference(doc: &Value) -> ApiReference {
     ApiReference {
         title: text(&doc["info"]["title"]),
         version: text(&doc["info"]["version"]),
-        description: text(&doc["info"]["description"]),
+        description: html(&doc["info"]["description"]),
         stylesheet: STYLESHEET_PATH,
         groups,
         objects,
@@ -176,7 +197,7 @@ fn operation(method: &str, path: &str, op: &Value, schemas: &Map<String, Value>)
             location: text(&p["in"]),
             ty: type_name(&p["schema"]),
             required: p["required"].as_bool().unwrap_or(false),
-            description: text(&p["description"]),
+            description: html(&p["description"]),
         })
         .collect();
     let body = op["requestBody"]["content"]
@@ -185,7 +206,7 @@ fn operation(method: &str, path: &str, op: &Value, schemas: &Map<String, Value>)
         .map(|content| {
             let schema = &content["schema"];
             let mut body = object(&type_name(schema), schema, schemas);
-            let described = text(&op["requestBody"]["description"]);
+            let described = html(&op["requestBody"]["description"]);
             if !described.is_empty() {
                 body.description = described;
             }
@@ -198,7 +219,7 @@ fn operation(method: &str, path: &str, op: &Value, schemas: &Map<String, Value>)
         .map(|(status, r)| Answer {
             status: status.clone(),
             class: status.chars().take(1).collect(),
-            description: text(&r["description"]),
+            description: html(&r["description"]),
             schema: r["content"]
                 .as_object()
                 .and_then(|c| c.values().next())
@@ -211,7 +232,7 @@ fn operation(method: &str, path: &str, op: &Value, schemas: &Map<String, Value>)
         method: method.to_ascii_uppercase(),
         path: path.to_owned(),
         summary: text(&op["summary"]),
-        description: text(&op["description"]),
+        description: html(&op["description"]),
         authenticated: op["security"].as_array().is_some_and(|s| {
             s.iter()
                 .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
@@ -229,7 +250,7 @@ fn object(name: &str, schema: &Value, schemas: &Map<String, Value>) -> Object {
     collect_fields(resolved, schemas, &mut fields, 0);
     Object {
         name: name.to_owned(),
-        description: text(&resolved["description"]),
+        description: html(&resolved["description"]),
         fields,
     }
 }
@@ -259,7 +280,7 @@ fn collect_fields(
             location: String::new(),
             ty: type_name(property),
             required: required.contains(&name.as_str()),
-            description: text(&resolve(property, schemas)["description"]),
+            description: html(&resolve(property, schemas)["description"]),
         });
     }
 }
@@ -312,6 +333,16 @@ fn type_name(schema: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn descriptions_are_escaped_with_code_spans() {
+        assert_eq!(
+            html(&json!("Use `<b>` & 'x'")),
+            "Use <code>&lt;b&gt;</code> &amp; &#39;x&#39;"
+        );
+        assert_eq!(html(&json!("odd ` tick")), "odd <code> tick</code>");
+        assert_eq!(html(&Value::Null), "");
+    }
 
     #[test]
     fn type_names() {
