@@ -98,7 +98,7 @@ fn error_response(status: &str, description: &str) -> RefOr<Response> {
 
 /// Adds the key requirement and the error answers every authenticated
 /// operation may give.
-fn conventions(operation: &mut Operation) {
+fn conventions(operation: &mut Operation, writes: bool) {
     if operation.operation_id.as_deref() == Some(OPENAPI_OPERATION) {
         return;
     }
@@ -130,6 +130,10 @@ fn conventions(operation: &mut Operation) {
         ),
     ];
     for (status, description) in common {
+        // Only writes meet state conflicts and Idempotency-Key reuse.
+        if status == "409" && !writes {
+            continue;
+        }
         operation
             .responses
             .responses
@@ -152,20 +156,19 @@ pub fn document() -> &'static Document {
             .schemas
             .extend(schemas);
         for item in doc.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.options,
-                &mut item.head,
-                &mut item.patch,
-                &mut item.trace,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                conventions(operation);
+            for (operation, writes) in [
+                (&mut item.get, false),
+                (&mut item.head, false),
+                (&mut item.options, false),
+                (&mut item.trace, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.delete, true),
+                (&mut item.patch, true),
+            ] {
+                if let Some(operation) = operation {
+                    conventions(operation, writes);
+                }
             }
         }
         doc
