@@ -15,6 +15,7 @@ use crate::config::{ClockMode, Role, Settings};
 use crate::lightning::Node;
 use crate::lightning::role::NodeRole;
 use crate::store;
+use crate::web::api::rate_limit::RateLimiter;
 
 /// What every role and handler shares.
 #[derive(Clone, Debug)]
@@ -26,6 +27,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The Lightning node, when this process runs the node role.
     pub node: Option<Arc<Node>>,
+    /// Requests per API key, shared by every HTTP worker of this process.
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,7 @@ impl Application {
             db,
             clock,
             test_clock,
+            rate_limiter: Arc::new(RateLimiter::new(&settings.api)),
             settings: Arc::new(settings),
             node: None,
         };

@@ -37,6 +37,7 @@ impl ConfigError {
 pub struct Settings {
     pub app: AppSettings,
     pub http: HttpSettings,
+    pub api: ApiSettings,
     pub database: DatabaseSettings,
     pub clock: ClockSettings,
     pub scheduler: SchedulerSettings,
@@ -115,6 +116,16 @@ impl FromStr for Role {
 pub struct HttpSettings {
     pub host: String,
     pub port: u16,
+}
+
+/// The REST API's limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Requests per second each API key may make on average.
+    pub rate_limit_per_second: f64,
+    /// Requests a key may make at once after a quiet spell.
+    pub rate_limit_burst: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -257,6 +268,19 @@ impl Settings {
         if self.http.host.trim().is_empty() {
             return Err(ConfigError::new("http.host", "must not be empty"));
         }
+        let rate = self.api.rate_limit_per_second;
+        if !(rate.is_finite() && rate > 0.0 && rate <= 1_000_000.0) {
+            return Err(ConfigError::new(
+                "api.rate_limit_per_second",
+                "must be more than 0 and at most 1000000",
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.api.rate_limit_burst) {
+            return Err(ConfigError::new(
+                "api.rate_limit_burst",
+                "must be 1 to 1000000",
+            ));
+        }
         let url = self.database.url.expose_secret();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
@@ -382,6 +406,8 @@ mod tests {
     fn embedded_defaults_are_valid() {
         let s = Settings::from_defaults_and("").unwrap();
         assert_eq!(s.http.port, 8080);
+        assert_eq!(s.api.rate_limit_per_second, 100.0);
+        assert_eq!(s.api.rate_limit_burst, 200);
         assert_eq!(s.app.network, Network::Sandbox);
         assert!(s.database_url().starts_with("sqlite:"));
         assert!(s.has_role(Role::Web) && s.has_role(Role::Scheduler));
@@ -409,6 +435,15 @@ mod tests {
             ("[scheduler]\nworkers = 0", "scheduler.workers"),
             ("[app]\nbase_url = \"not a url\"", "app.base_url"),
             ("[app]\nroles = []", "app.roles"),
+            (
+                "[api]\nrate_limit_per_second = 0",
+                "api.rate_limit_per_second",
+            ),
+            (
+                "[api]\nrate_limit_per_second = -1.5",
+                "api.rate_limit_per_second",
+            ),
+            ("[api]\nrate_limit_burst = 0", "api.rate_limit_burst"),
             (
                 "[app]\nnetwork = \"mainnet\"\n[clock]\nmode = \"test\"",
                 "clock.mode",

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::store::{
     api_keys, customers, events, invoices, payment_requests, plans, push_attempts, subscriptions,
@@ -11,7 +12,7 @@ use crate::store::{
 
 pub const CURRENCY: &str = "BTC";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Plan {
     pub id: String,
     pub object: &'static str,
@@ -25,11 +26,15 @@ pub struct Plan {
     pub cron_expression: Option<String>,
     pub trial_period_days: i64,
     pub payment_due_secs: i64,
+    /// Seconds after the due time at which an unpaid invoice is pushed again.
+    #[schema(value_type = Vec<i64>)]
     pub retry_schedule_secs: Value,
     pub grace_period_secs: i64,
     pub grace_action: String,
     /// active or archived.
     pub status: String,
+    /// Your key-value strings.
+    #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -60,7 +65,7 @@ impl From<&plans::Model> for Plan {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Customer {
     pub id: String,
     pub object: &'static str,
@@ -69,6 +74,8 @@ pub struct Customer {
     pub external_id: Option<String>,
     pub node_id: Option<String>,
     pub node_address: Option<String>,
+    /// Your key-value strings.
+    #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -92,14 +99,14 @@ impl From<&customers::Model> for Customer {
 }
 
 /// What DELETE answers: the object is gone.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Deleted {
     pub id: String,
     pub object: &'static str,
     pub deleted: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Subscription {
     pub id: String,
     pub object: &'static str,
@@ -118,6 +125,8 @@ pub struct Subscription {
     pub ended_at: Option<DateTime<Utc>>,
     pub paused_at: Option<DateTime<Utc>>,
     pub cancellation_reason: Option<String>,
+    /// Your key-value strings.
+    #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -149,7 +158,7 @@ impl From<&subscriptions::Model> for Subscription {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Invoice {
     pub id: String,
     pub object: &'static str,
@@ -201,7 +210,7 @@ impl From<&invoices::Model> for Invoice {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentRequest {
     pub id: String,
     pub object: &'static str,
@@ -239,7 +248,7 @@ impl From<&payment_requests::Model> for PaymentRequest {
 }
 
 /// One delivery of a payment request to the customer's Lightning node.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PushAttempt {
     pub id: String,
     pub object: &'static str,
@@ -268,7 +277,7 @@ impl From<&push_attempts::Model> for PushAttempt {
 
 /// A payment request with its push attempts, oldest first (the API's view;
 /// event payloads carry the plain [`PaymentRequest`]).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentRequestWithAttempts {
     #[serde(flatten)]
     pub request: PaymentRequest,
@@ -276,7 +285,7 @@ pub struct PaymentRequestWithAttempts {
 }
 
 /// Something that happened, with a snapshot of the object it happened to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Event {
     pub id: String,
     pub object: &'static str,
@@ -286,8 +295,10 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EventData {
+    /// The object as it was right after the event.
+    #[schema(value_type = Object)]
     pub object: Value,
 }
 
@@ -306,7 +317,7 @@ impl From<&events::Model> for Event {
 }
 
 /// An API key as listed: never its secret nor the secret's hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKey {
     pub id: String,
     pub object: &'static str,
@@ -336,11 +347,18 @@ impl From<&api_keys::Model> for ApiKey {
 }
 
 /// A key just created: the one answer that carries its secret.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub key: ApiKey,
     pub secret: String,
+}
+
+/// The sandbox's test clock after it moved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestClock {
+    pub object: &'static str,
+    pub now: DateTime<Utc>,
 }
 
 /// Serializes an object for an event payload.

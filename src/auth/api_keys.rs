@@ -6,7 +6,6 @@ use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
 };
 use sha2::{Digest, Sha256};
 
@@ -14,6 +13,7 @@ use crate::config::Network;
 use crate::domain::ids::ApiKeyId;
 use crate::error::{Error, Result};
 use crate::store::api_keys;
+use crate::store::page::{self, Page, PageParams};
 
 /// Characters of the secret kept in clear for display (`pb_test_AbCd`).
 pub const PREFIX_LEN: usize = 12;
@@ -92,12 +92,19 @@ pub async fn create(
     Ok(CreatedKey { key, secret })
 }
 
-/// The merchant id behind a secret, or `None` for an unknown or revoked key.
+/// Who a request's key is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOwner {
+    pub key_id: String,
+    pub merchant_id: String,
+}
+
+/// The key and merchant behind a secret, or `None` for an unknown or revoked key.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     secret: &str,
-) -> Result<Option<String>> {
+) -> Result<Option<KeyOwner>> {
     if !looks_like_secret(secret) {
         return Ok(None);
     }
@@ -121,16 +128,20 @@ pub async fn authenticate(
             .exec(db)
             .await?;
     }
-    Ok(Some(key.merchant_id))
+    Ok(Some(KeyOwner {
+        key_id: key.id,
+        merchant_id: key.merchant_id,
+    }))
 }
 
-/// The merchant's keys, newest first (revoked ones included).
-pub async fn list(db: &impl ConnectionTrait, merchant_id: &str) -> Result<Vec<api_keys::Model>> {
-    Ok(api_keys::Entity::find()
-        .filter(api_keys::Column::MerchantId.eq(merchant_id))
-        .order_by_desc(api_keys::Column::Id)
-        .all(db)
-        .await?)
+/// A page of the merchant's keys, newest first (revoked ones included).
+pub async fn list(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    page: &PageParams,
+) -> Result<Page<api_keys::Model>> {
+    let select = api_keys::Entity::find().filter(api_keys::Column::MerchantId.eq(merchant_id));
+    Ok(page::fetch(db, select, api_keys::Column::Id, page).await?)
 }
 
 /// Revokes a key for good. Revoking a revoked key changes nothing.

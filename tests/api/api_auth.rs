@@ -5,6 +5,7 @@ use std::process::Command;
 use pushbill::app::Application;
 use pushbill::auth::api_keys;
 use pushbill::store::api_keys as api_keys_table;
+use pushbill::store::page::PageParams;
 use sea_orm::EntityTrait;
 use tokio_util::sync::CancellationToken;
 
@@ -37,7 +38,14 @@ async fn a_key_works_until_it_is_revoked() {
     assert!(api.key.starts_with("pb_test_") && api.key.len() == 40);
     assert_eq!(api.get("/v1/plans").await.status, 200);
 
-    let keys = api_keys::list(&app.db, &api.merchant_id).await.unwrap();
+    let all = PageParams {
+        limit: 100,
+        cursor: None,
+    };
+    let keys = api_keys::list(&app.db, &api.merchant_id, &all)
+        .await
+        .unwrap()
+        .data;
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].prefix, &api.key[..12]);
     assert_ne!(keys[0].secret_hash, api.key, "only a hash is stored");

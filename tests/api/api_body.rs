@@ -21,7 +21,7 @@ async fn malformed_json_too_large_bodies_and_bad_queries_are_json_400s() {
     }
     let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024));
     let r = api.post_raw("/v1/customers", huge.clone()).await;
-    assert_eq!((r.status, r.code()), (400, "body_too_large"));
+    assert_eq!((r.status, r.code()), (413, "body_too_large"));
     let r = api
         .post_with_key(
             "/v1/customers",
@@ -29,7 +29,7 @@ async fn malformed_json_too_large_bodies_and_bad_queries_are_json_400s() {
             "big-1",
         )
         .await;
-    assert_eq!((r.status, r.code()), (400, "body_too_large"));
+    assert_eq!((r.status, r.code()), (413, "body_too_large"));
 
     for (query, param) in [
         ("limit=0", "limit"),

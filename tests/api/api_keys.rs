@@ -168,3 +168,54 @@ async fn another_merchants_keys_are_not_found() {
     let r = alice.get("/v1/api_keys").await;
     assert_eq!(r.body["data"][0]["revoked_at"], json!(null));
 }
+
+#[tokio::test]
+async fn keys_are_listed_in_pages() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let mut created = ids(&api.get("/v1/api_keys").await);
+    for i in 0..4 {
+        let r = api
+            .post("/v1/api_keys", json!({"name": format!("k{i}")}))
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        created.insert(0, r.id());
+    }
+    // Newest first, two at a time.
+    let mut seen = Vec::new();
+    let mut path = "/v1/api_keys?limit=2".to_owned();
+    let mut more = Vec::new();
+    loop {
+        let r = api.get(&path).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let page = ids(&r);
+        assert!(page.len() <= 2);
+        seen.extend(page.clone());
+        more.push(r.body["has_more"].as_bool().unwrap());
+        if !r.body["has_more"].as_bool().unwrap() {
+            break;
+        }
+        path = format!("/v1/api_keys?limit=2&starting_after={}", page[1]);
+    }
+    assert_eq!(seen, created);
+    assert_eq!(more, [true, true, false]);
+    // And back from the oldest.
+    let r = api
+        .get(&format!(
+            "/v1/api_keys?limit=2&ending_before={}",
+            created[4]
+        ))
+        .await;
+    assert_eq!(ids(&r), created[2..4]);
+    assert_eq!(r.body["has_more"], true);
+
+    for (query, param) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("starting_after=plan_1", "starting_after"),
+        ("colour=red", "colour"),
+    ] {
+        let r = api.get(&format!("/v1/api_keys?{query}")).await;
+        assert_eq!((r.status, r.param()), (400, param), "{query}: {r:?}");
+    }
+}

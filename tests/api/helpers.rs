@@ -84,8 +84,14 @@ impl Drop for TestApp {
 /// The app with the web role on port 0, a test clock at [`t0`], and a fresh
 /// database. The billing engine is driven by the tests (see [`TestApp::advance`]).
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `overrides` (e.g. a tiny rate limit).
+pub async fn spawn_app_with(overrides: impl FnOnce(&mut Settings)) -> TestApp {
     let database = fresh_database().await;
-    let settings = test_settings(&database.url);
+    let mut settings = test_settings(&database.url);
+    overrides(&mut settings);
     telemetry::init(&settings.log);
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -112,6 +118,9 @@ pub fn test_settings(database_url: &str) -> Settings {
     ))
     .expect("test settings");
     settings.app.roles = vec![Role::Web];
+    // Tests fire requests as fast as loopback allows; the rate limit's own
+    // test sets a small one.
+    settings.api.rate_limit_burst = 100_000;
     settings
 }
 
@@ -351,9 +360,19 @@ impl Api {
     }
 
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Reply {
+        self.send_raw(reqwest::Method::POST, path, body).await
+    }
+
+    /// Any method with a raw JSON body.
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
         let req = self
             .http
-            .post(self.url(path))
+            .request(method, self.url(path))
             .header("content-type", "application/json")
             .body(body);
         self.send(req).await

@@ -1,42 +1,66 @@
 //! /v1/api_keys: a merchant manages its own keys. The secret is answered once,
 //! when the key is created; lists carry only its prefix.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::PathId;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::pagination::List;
+use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use super::subscriptions::Empty;
 use crate::app::AppState;
 use crate::auth::api_keys::{self, Mode};
+use crate::domain::ids::ApiKeyId;
 use crate::objects;
-use crate::store::page::Page;
 
-/// The merchant's keys, newest first, revoked ones included (a merchant has few).
+list_query!(ListApiKeys {});
+
+/// List API keys
+///
+/// Newest first, revoked ones included; never a secret, only its prefix.
+#[utoipa::path(
+    tag = "API keys",
+    operation_id = "list_api_keys",
+    params(ListApiKeys),
+    responses((status = 200, description = "A page of API keys.", body = List<objects::ApiKey>)),
+)]
+#[get("/api_keys")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
+    ApiQuery(q): ApiQuery<ListApiKeys>,
 ) -> Result<HttpResponse, ApiError> {
-    let keys = api_keys::list(&state.db, &merchant.id).await?;
+    let page = q.page(ApiKeyId::PREFIX)?;
+    let keys = api_keys::list(&state.db, &merchant.id, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/api_keys",
-        Page {
-            data: keys.iter().map(objects::ApiKey::from).collect(),
-            has_more: false,
-        },
+        keys.map(|k| objects::ApiKey::from(&k)),
     )))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    /// 1 to 100 characters, e.g. "CI".
     name: String,
 }
 
-/// A new key of the network's mode (test on the sandbox, live elsewhere).
+/// Create an API key
+///
+/// Of the network's mode (test on the sandbox, live elsewhere). The answer is
+/// the only one that carries the secret; this POST refuses an `Idempotency-Key`
+/// so the secret is never stored for a replay.
+#[utoipa::path(
+    tag = "API keys",
+    operation_id = "create_api_key",
+    request_body = CreateApiKey,
+    responses((status = 200, description = "The new key with its secret.", body = objects::CreatedApiKey)),
+)]
+#[post("/api_keys")]
 pub async fn create(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -51,7 +75,17 @@ pub async fn create(
     }))
 }
 
-/// Revokes one of the merchant's keys, the one in use included.
+/// Revoke an API key
+///
+/// Any of the merchant's keys, the one in use included. Revoking twice changes nothing.
+#[utoipa::path(
+    tag = "API keys",
+    operation_id = "revoke_api_key",
+    params(("id" = String, Path, description = "The key's id (`key_...`).")),
+    request_body(content = Empty, description = "No fields: `{}` or no body."),
+    responses((status = 200, description = "The revoked key.", body = objects::ApiKey)),
+)]
+#[post("/api_keys/{id}/revoke")]
 pub async fn revoke(
     state: web::Data<AppState>,
     merchant: Merchant,

@@ -3,7 +3,8 @@
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use futures::future::LocalBoxFuture;
+use futures::FutureExt;
+use futures::future::{LocalBoxFuture, Shared};
 
 use super::error::ApiError;
 use crate::app::AppState;
@@ -25,28 +26,53 @@ impl FromRequest for Merchant {
     }
 }
 
-/// Authenticates once per request: the result is kept in the request's
-/// extensions, so middleware and extractor share it.
+/// The one authentication of a request, shared by whoever asks for it.
+#[derive(Clone)]
+struct Authentication(Shared<LocalBoxFuture<'static, Result<Merchant, ApiError>>>);
+
+/// Authenticates once per request, and counts the request against its key's
+/// rate limit (429 past it). Middleware and extractors (which actix runs
+/// concurrently) share one result, kept in the request's extensions.
 pub async fn authenticate(req: &HttpRequest) -> Result<Merchant, ApiError> {
-    if let Some(merchant) = req.extensions().get::<Merchant>() {
-        return Ok(merchant.clone());
-    }
-    let Some(state) = req.app_data::<web::Data<AppState>>() else {
-        tracing::error!("API: application state missing");
-        return Err(ApiError::internal());
+    let existing = req.extensions().get::<Authentication>().cloned();
+    let shared = match existing {
+        Some(auth) => auth,
+        None => {
+            let auth = Authentication(start(req).boxed_local().shared());
+            req.extensions_mut().insert(auth.clone());
+            auth
+        }
     };
-    let secret = bearer(req)?;
-    let merchant_id = api_keys::authenticate(&state.db, state.clock.now(), secret)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "api_key_invalid",
-                "Invalid API key: it is unknown or has been revoked.",
-            )
-        })?;
-    let merchant = Merchant { id: merchant_id };
-    req.extensions_mut().insert(merchant.clone());
-    Ok(merchant)
+    shared.0.await
+}
+
+/// The authentication's future; it holds no reference to the request (it is
+/// kept in the request's extensions).
+fn start(req: &HttpRequest) -> impl Future<Output = Result<Merchant, ApiError>> + 'static {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let secret = bearer(req).map(str::to_owned);
+    async move {
+        let Some(state) = state else {
+            tracing::error!("API: application state missing");
+            return Err(ApiError::internal());
+        };
+        let secret = secret?;
+        let owner = api_keys::authenticate(&state.db, state.clock.now(), &secret)
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "api_key_invalid",
+                    "Invalid API key: it is unknown or has been revoked.",
+                )
+            })?;
+        state
+            .rate_limiter
+            .check(&owner.key_id)
+            .map_err(ApiError::rate_limited)?;
+        Ok(Merchant {
+            id: owner.merchant_id,
+        })
+    }
 }
 
 fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {

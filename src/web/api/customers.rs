@@ -1,13 +1,15 @@
 //! /v1/customers
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use super::{PathId, double_option};
 use crate::app::AppState;
 use crate::catalog::customers::{self, CustomerUpdate, NewCustomer};
@@ -46,14 +48,21 @@ fn text(s: &str) -> Result<String> {
     Ok(s.to_owned())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
+    /// Where dunning emails go.
     email: Option<String>,
+    /// At most 200 characters.
     name: Option<String>,
+    /// Your own reference for the customer, 1 to 200 characters.
     external_id: Option<String>,
+    /// The customer's Lightning node: 33-byte compressed public key in hex (66 characters).
     node_id: Option<String>,
+    /// Where to reach the node: `host:port`.
     node_address: Option<String>,
+    /// String values under keys of up to 40 characters (at most 50 keys).
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
 }
 
@@ -70,6 +79,14 @@ impl CreateCustomer {
     }
 }
 
+/// Create a customer
+#[utoipa::path(
+    tag = "Customers",
+    operation_id = "create_customer",
+    request_body = CreateCustomer,
+    responses((status = 200, description = "The new customer.", body = objects::Customer)),
+)]
+#[post("/customers")]
 pub async fn create(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -80,6 +97,14 @@ pub async fn create(
     Ok(HttpResponse::Ok().json(objects::Customer::from(&customer)))
 }
 
+/// Retrieve a customer
+#[utoipa::path(
+    tag = "Customers",
+    operation_id = "get_customer",
+    params(("id" = String, Path, description = "The customer's id (`cus_...`).")),
+    responses((status = 200, description = "The customer.", body = objects::Customer)),
+)]
+#[get("/customers/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -91,12 +116,19 @@ pub async fn get(
 
 list_query!(ListCustomers {});
 
+/// List customers
+#[utoipa::path(
+    tag = "Customers",
+    operation_id = "list_customers",
+    params(ListCustomers),
+    responses((status = 200, description = "A page of customers.", body = List<objects::Customer>)),
+)]
+#[get("/customers")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListCustomers>,
+    ApiQuery(q): ApiQuery<ListCustomers>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let page = q.page(CustomerId::PREFIX)?;
     let page = customers::list(&state.db, &merchant.id, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
@@ -105,19 +137,27 @@ pub async fn list(
     )))
 }
 
-#[derive(Debug, Deserialize)]
+/// Fields to change; absent fields stay, null (or "") clears one.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCustomer {
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     email: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     external_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     node_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     node_address: Option<Option<String>>,
+    /// Merged into the existing metadata; a key set to null is removed.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
 }
 
@@ -134,6 +174,15 @@ impl UpdateCustomer {
     }
 }
 
+/// Update a customer
+#[utoipa::path(
+    tag = "Customers",
+    operation_id = "update_customer",
+    params(("id" = String, Path, description = "The customer's id (`cus_...`).")),
+    request_body = UpdateCustomer,
+    responses((status = 200, description = "The updated customer.", body = objects::Customer)),
+)]
+#[post("/customers/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -151,6 +200,16 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(objects::Customer::from(&customer)))
 }
 
+/// Delete a customer
+///
+/// Only a customer without live subscriptions can be deleted (409 otherwise).
+#[utoipa::path(
+    tag = "Customers",
+    operation_id = "delete_customer",
+    params(("id" = String, Path, description = "The customer's id (`cus_...`).")),
+    responses((status = 200, description = "The customer is gone.", body = objects::Deleted)),
+)]
+#[delete("/customers/{id}")]
 pub async fn delete(
     state: web::Data<AppState>,
     merchant: Merchant,

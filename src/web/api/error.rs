@@ -8,15 +8,30 @@ use serde::Serialize;
 
 use crate::error::Error;
 
-#[derive(Debug, Clone, Serialize)]
+/// The error object.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     #[serde(skip)]
     pub status: StatusCode,
+    /// invalid_request_error, authentication_error, idempotency_error,
+    /// rate_limit_error or api_error.
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// A stable machine-readable code, e.g. `parameter_invalid`, `resource_missing`.
     pub code: &'static str,
+    /// For a human; may change.
     pub message: String,
+    /// The request field at fault, when there is one.
     pub param: Option<String>,
+    /// Seconds to wait before retrying: sent as the `Retry-After` header.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+}
+
+/// Every error answer: `{"error": {"type", "code", "message", "param"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ApiError,
 }
 
 impl ApiError {
@@ -27,6 +42,7 @@ impl ApiError {
             code,
             message: message.to_owned(),
             param: None,
+            retry_after: None,
         }
     }
 
@@ -50,6 +66,19 @@ impl ApiError {
             code,
             message,
         )
+    }
+
+    /// 429 with `Retry-After: secs` (at least 1).
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "rate_limited",
+                "Too many requests with this API key; retry after the number of seconds in Retry-After.",
+            )
+        }
     }
 
     pub fn internal() -> Self {
@@ -89,7 +118,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(serde_json::json!({ "error": self }))
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        res.json(ErrorBody {
+            error: self.clone(),
+        })
     }
 }
 

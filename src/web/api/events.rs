@@ -1,16 +1,25 @@
 //! /v1/events
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 
 use super::PathId;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use crate::app::AppState;
 use crate::catalog::events;
 use crate::domain::ids::EventId;
 use crate::objects;
 
+/// Retrieve an event
+#[utoipa::path(
+    tag = "Events",
+    operation_id = "get_event",
+    params(("id" = String, Path, description = "The event's id (`evt_...`).")),
+    responses((status = 200, description = "The event.", body = objects::Event)),
+)]
+#[get("/events/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -21,16 +30,24 @@ pub async fn get(
 }
 
 list_query!(ListEvents {
+    /// Only events of this type, e.g. `invoice.paid`.
     #[serde(rename = "type")]
     event_type: Option<String>,
 });
 
+/// List events
+#[utoipa::path(
+    tag = "Events",
+    operation_id = "list_events",
+    params(ListEvents),
+    responses((status = 200, description = "A page of events.", body = List<objects::Event>)),
+)]
+#[get("/events")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListEvents>,
+    ApiQuery(q): ApiQuery<ListEvents>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let page = q.page(EventId::PREFIX)?;
     let page = events::list(&state.db, &merchant.id, q.event_type.as_deref(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(

@@ -1,14 +1,16 @@
 //! /v1/invoices
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::Duration;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::PathId;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use super::subscriptions::Empty;
 use crate::app::AppState;
 use crate::billing::invoicing;
@@ -24,16 +26,30 @@ fn ok(invoice: &crate::store::invoices::Model) -> HttpResponse {
     HttpResponse::Ok().json(objects::Invoice::from(invoice))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvoice {
+    /// The customer's id (`cus_...`).
     customer: String,
+    /// In millisatoshis, more than 0 and at most 21 million BTC.
+    #[schema(value_type = u64, maximum = 2_100_000_000_000_000_000_u64)]
     amount_msat: Msat,
+    /// At most 500 characters.
     description: Option<String>,
+    /// Seconds until it is due: a day by default.
     due_in_secs: Option<u32>,
 }
 
-/// A one-off invoice; its payment request is pushed when the customer has a node.
+/// Create a one-off invoice
+///
+/// Its payment request is pushed to the customer's node when the customer has one.
+#[utoipa::path(
+    tag = "Invoices",
+    operation_id = "create_invoice",
+    request_body = CreateInvoice,
+    responses((status = 200, description = "The new invoice.", body = objects::Invoice)),
+)]
+#[post("/invoices")]
 pub async fn create(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -53,6 +69,14 @@ pub async fn create(
     Ok(ok(&invoice))
 }
 
+/// Retrieve an invoice
+#[utoipa::path(
+    tag = "Invoices",
+    operation_id = "get_invoice",
+    params(("id" = String, Path, description = "The invoice's id (`inv_...`).")),
+    responses((status = 200, description = "The invoice.", body = objects::Invoice)),
+)]
+#[get("/invoices/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -64,17 +88,27 @@ pub async fn get(
 }
 
 list_query!(ListInvoices {
+    /// draft, open, paid, void or uncollectible.
     status: Option<String>,
+    /// Only this customer's invoices (`cus_...`).
     customer: Option<String>,
+    /// Only this subscription's invoices (`sub_...`).
     subscription: Option<String>,
 });
 
+/// List invoices
+#[utoipa::path(
+    tag = "Invoices",
+    operation_id = "list_invoices",
+    params(ListInvoices),
+    responses((status = 200, description = "A page of invoices.", body = List<objects::Invoice>)),
+)]
+#[get("/invoices")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListInvoices>,
+    ApiQuery(q): ApiQuery<ListInvoices>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let page = q.page(InvoiceId::PREFIX)?;
     let filter = Filter {
         status: q.status,
@@ -88,7 +122,17 @@ pub async fn list(
     )))
 }
 
-/// 409 `invoice_not_voidable` unless the invoice is open or uncollectible.
+/// Void an invoice
+///
+/// Only an open or uncollectible invoice can be voided (409 `invoice_not_voidable` otherwise).
+#[utoipa::path(
+    tag = "Invoices",
+    operation_id = "void_invoice",
+    params(("id" = String, Path, description = "The invoice's id (`inv_...`).")),
+    request_body(content = Empty, description = "No fields: `{}` or no body."),
+    responses((status = 200, description = "The voided invoice.", body = objects::Invoice)),
+)]
+#[post("/invoices/{id}/void")]
 pub async fn void(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -99,7 +143,16 @@ pub async fn void(
     Ok(ok(&invoice))
 }
 
-/// The invoice's payment requests, oldest first, each with its push attempts.
+/// List an invoice's payment requests
+///
+/// BOLT11 payment requests, oldest first, each with its push attempts to the customer's node.
+#[utoipa::path(
+    tag = "Invoices",
+    operation_id = "list_payment_requests",
+    params(("id" = String, Path, description = "The invoice's id (`inv_...`).")),
+    responses((status = 200, description = "The invoice's payment requests.", body = List<objects::PaymentRequestWithAttempts>)),
+)]
+#[get("/invoices/{id}/payment_requests")]
 pub async fn payment_requests(
     state: web::Data<AppState>,
     merchant: Merchant,

@@ -1,6 +1,6 @@
-//! `ApiJson<T>`: the JSON body extractor. The body is capped at 64 KiB; any
-//! problem with it (too large, malformed, wrong type, unknown field) is a 400
-//! in the API's error shape, naming the field where serde knows it.
+//! `ApiJson<T>`: the JSON body extractor. The body is capped at 64 KiB (413
+//! past it); any other problem with it (malformed, wrong type, unknown field)
+//! is a 400 in the API's error shape, naming the field where serde knows it.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -9,6 +9,7 @@ use futures::StreamExt;
 use futures::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
+use super::auth::authenticate;
 use super::error::ApiError;
 
 /// Largest request body accepted.
@@ -23,7 +24,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let declared = declared_length(req);
         let mut payload = payload.take();
+        let req = req.clone();
         Box::pin(async move {
+            // The key first: a request without a valid one is a 401 whatever
+            // its body (extractors run concurrently), and no body is read for it.
+            authenticate(&req).await?;
             let body = read_body(&mut payload, declared).await?;
             parse(&body).map(ApiJson)
         })
@@ -43,9 +48,10 @@ pub async fn read_body(
     declared: Option<usize>,
 ) -> Result<web::Bytes, ApiError> {
     let too_large = || {
-        ApiError::invalid(
+        ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
             "body_too_large",
-            None,
             &format!("The request body is larger than {BODY_LIMIT} bytes."),
         )
     };
@@ -69,13 +75,31 @@ pub async fn read_body(
     Ok(body.freeze())
 }
 
-/// Parses a body; an empty body reads as `{}`.
+/// Parses a body, which must be a JSON object; an empty body reads as `{}`.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         body
     };
+    // serde would take a struct from an array too (`["CI"]` as `{"name": "CI"}`).
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => {
+                    ApiError::invalid("body_not_object", None, "The body must be a JSON object.")
+                }
+                Err(e) => ApiError::invalid(
+                    "body_invalid_json",
+                    None,
+                    &format!(
+                        "The body is not valid JSON: {}",
+                        without_position(&e.to_string())
+                    ),
+                ),
+            },
+        );
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(to_api_error)?;
     de.end().map_err(|e| {
@@ -121,7 +145,7 @@ fn without_position(message: &str) -> String {
 }
 
 /// The field an "unknown field" or "missing field" message names.
-fn unknown_field(message: &str) -> Option<&str> {
+pub(super) fn unknown_field(message: &str) -> Option<&str> {
     message
         .strip_prefix("unknown field `")
         .or_else(|| message.strip_prefix("missing field `"))?
@@ -177,6 +201,10 @@ mod tests {
         assert_eq!((e.code, e.param), ("body_invalid_json", None));
         let e = err(r#"{"amount_msat": 1} x"#);
         assert_eq!(e.code, "body_invalid_json");
+        for body in ["[]", "[1]", "null", "42", "\"x\""] {
+            assert_eq!(err(body).code, "body_not_object", "{body}");
+        }
+        assert_eq!(err("[1,").code, "body_invalid_json");
         let e = err("");
         assert_eq!(e.param.as_deref(), Some("amount_msat"), "{e:?}");
         assert!(e.message.contains("amount_msat"), "{e:?}");

@@ -13,8 +13,11 @@ mod events;
 mod idempotency;
 mod invoices;
 pub mod json;
+pub mod openapi;
 pub mod pagination;
 mod plans;
+mod query;
+pub mod rate_limit;
 mod subscriptions;
 mod test_clock;
 
@@ -23,7 +26,11 @@ use error::ApiError;
 /// The `{id}` path segment.
 pub type PathId = web::Path<String>;
 
-pub fn scope() -> actix_web::Scope<
+/// The /v1 scope. Every route is a handler annotated with
+/// `#[utoipa::path]` and registered with `.service(handler)`, which puts it
+/// in the OpenAPI document at the same time: a route cannot be served
+/// without being documented. (tests/api/api_openapi.rs checks both ways.)
+pub fn scope() -> utoipa_actix_web::scope::Scope<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
         Config = (),
@@ -32,7 +39,7 @@ pub fn scope() -> actix_web::Scope<
         InitError = (),
     >,
 > {
-    web::scope("/v1")
+    utoipa_actix_web::scope("/v1")
         .wrap(from_fn(idempotency::middleware))
         .app_data(web::QueryConfig::default().error_handler(|e, _| {
             ApiError::invalid("parameter_invalid", None, &e.to_string()).into()
@@ -40,46 +47,35 @@ pub fn scope() -> actix_web::Scope<
         .app_data(web::PathConfig::default().error_handler(|e, _| {
             ApiError::invalid("parameter_invalid", None, &e.to_string()).into()
         }))
-        .route("/plans", web::post().to(plans::create))
-        .route("/plans", web::get().to(plans::list))
-        .route("/plans/{id}", web::get().to(plans::get))
-        .route("/plans/{id}", web::post().to(plans::update))
-        .route("/plans/{id}/archive", web::post().to(plans::archive))
-        .route("/customers", web::post().to(customers::create))
-        .route("/customers", web::get().to(customers::list))
-        .route("/customers/{id}", web::get().to(customers::get))
-        .route("/customers/{id}", web::post().to(customers::update))
-        .route("/customers/{id}", web::delete().to(customers::delete))
-        .route("/subscriptions", web::post().to(subscriptions::create))
-        .route("/subscriptions", web::get().to(subscriptions::list))
-        .route("/subscriptions/{id}", web::get().to(subscriptions::get))
-        .route("/subscriptions/{id}", web::post().to(subscriptions::update))
-        .route(
-            "/subscriptions/{id}/cancel",
-            web::post().to(subscriptions::cancel),
-        )
-        .route(
-            "/subscriptions/{id}/pause",
-            web::post().to(subscriptions::pause),
-        )
-        .route(
-            "/subscriptions/{id}/resume",
-            web::post().to(subscriptions::resume),
-        )
-        .route("/invoices", web::post().to(invoices::create))
-        .route("/invoices", web::get().to(invoices::list))
-        .route("/invoices/{id}", web::get().to(invoices::get))
-        .route("/invoices/{id}/void", web::post().to(invoices::void))
-        .route(
-            "/invoices/{id}/payment_requests",
-            web::get().to(invoices::payment_requests),
-        )
-        .route("/events", web::get().to(events::list))
-        .route("/events/{id}", web::get().to(events::get))
-        .route("/api_keys", web::get().to(api_keys::list))
-        .route("/api_keys", web::post().to(api_keys::create))
-        .route("/api_keys/{id}/revoke", web::post().to(api_keys::revoke))
-        .route("/test_clock/advance", web::post().to(test_clock::advance))
+        .service(plans::create)
+        .service(plans::list)
+        .service(plans::get)
+        .service(plans::update)
+        .service(plans::archive)
+        .service(customers::create)
+        .service(customers::list)
+        .service(customers::get)
+        .service(customers::update)
+        .service(customers::delete)
+        .service(subscriptions::create)
+        .service(subscriptions::list)
+        .service(subscriptions::get)
+        .service(subscriptions::update)
+        .service(subscriptions::cancel)
+        .service(subscriptions::pause)
+        .service(subscriptions::resume)
+        .service(invoices::create)
+        .service(invoices::list)
+        .service(invoices::get)
+        .service(invoices::void)
+        .service(invoices::payment_requests)
+        .service(events::list)
+        .service(events::get)
+        .service(api_keys::list)
+        .service(api_keys::create)
+        .service(api_keys::revoke)
+        .service(test_clock::advance)
+        .service(openapi::get)
         .default_service(web::to(unknown_route))
 }
 

@@ -55,11 +55,16 @@ pub fn page_params(
 /// the pagination part.
 macro_rules! list_query {
     ($name:ident { $($(#[$attr:meta])* $field:ident: $ty:ty),* $(,)? }) => {
-        #[derive(Debug, serde::Deserialize)]
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
         #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
         pub struct $name {
+            /// How many objects to answer: 1 to 100, 10 by default.
+            #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
             limit: Option<String>,
+            /// An object id: answers the objects older than it (the next page).
             starting_after: Option<String>,
+            /// An object id: answers the objects newer than it (the previous page).
             ending_before: Option<String>,
             $($(#[$attr])* $field: $ty,)*
         }
@@ -79,11 +84,16 @@ macro_rules! list_query {
 }
 pub(crate) use list_query;
 
-#[derive(Debug, Serialize)]
+/// A page of objects, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct List<T> {
+    /// Always `list`.
     pub object: &'static str,
+    /// The list's path, e.g. `/v1/plans`.
+    #[schema(value_type = String)]
     pub url: Cow<'static, str>,
     pub data: Vec<T>,
+    /// More objects lie beyond this page in the direction of travel.
     pub has_more: bool,
 }
 

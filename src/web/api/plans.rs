@@ -1,14 +1,17 @@
 //! /v1/plans
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::Duration;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
+use super::subscriptions::Empty;
 use super::{PathId, double_option};
 use crate::app::AppState;
 use crate::billing::policy::DunningPolicy;
@@ -17,21 +20,33 @@ use crate::domain::{GraceAction, Interval, Msat, PlanId, Schedule};
 use crate::error::{Error, Result};
 use crate::objects;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePlan {
+    /// 1 to 200 characters.
     name: String,
+    /// At most 1000 characters.
     description: Option<String>,
+    /// The price of one period in millisatoshis (at most 21 million BTC).
+    #[schema(value_type = u64, maximum = 2_100_000_000_000_000_000_u64)]
     amount_msat: Msat,
+    /// BTC, the only currency.
     currency: Option<String>,
     /// day, week, month, year or cron.
     interval: String,
+    /// Periods of `interval` per billing period (1 by default); not with cron.
     interval_count: Option<u32>,
+    /// A cron schedule with seconds (e.g. `0 0 9 * * Mon`), when `interval` is cron.
     cron_expression: Option<String>,
+    /// Free days before the first paid period, 0 to 730.
     trial_period_days: Option<u32>,
+    /// Seconds a customer has to pay an invoice.
     payment_due_secs: Option<u32>,
+    /// Seconds after the due time at which an unpaid invoice is pushed again.
     retry_schedule_secs: Option<Vec<u32>>,
+    /// Seconds after the last retry before `grace_action`.
     grace_period_secs: Option<u32>,
+    /// unpaid or cancel: what happens to the subscription when grace ends.
     grace_action: Option<String>,
 }
 
@@ -67,7 +82,9 @@ impl CreatePlan {
                 Schedule::every(interval, self.interval_count.unwrap_or(1))
                     .map_err(|e| Error::invalid("interval_count", e.to_string()))?
             }
-            (_, Some(_)) => {
+            (unit, Some(_)) => {
+                // Name the field that is wrong: a bad unit, else the expression.
+                Interval::parse(unit).map_err(|e| Error::invalid("interval", e.to_string()))?;
                 return Err(Error::invalid(
                     "cron_expression",
                     "only allowed when `interval` is cron",
@@ -104,6 +121,16 @@ impl CreatePlan {
     }
 }
 
+/// Create a plan
+///
+/// Amount and schedule are fixed once created: to change a price, create a new plan.
+#[utoipa::path(
+    tag = "Plans",
+    operation_id = "create_plan",
+    request_body = CreatePlan,
+    responses((status = 200, description = "The new plan.", body = objects::Plan)),
+)]
+#[post("/plans")]
 pub async fn create(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -113,6 +140,14 @@ pub async fn create(
     Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
 }
 
+/// Retrieve a plan
+#[utoipa::path(
+    tag = "Plans",
+    operation_id = "get_plan",
+    params(("id" = String, Path, description = "The plan's id (`plan_...`).")),
+    responses((status = 200, description = "The plan.", body = objects::Plan)),
+)]
+#[get("/plans/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -123,15 +158,23 @@ pub async fn get(
 }
 
 list_query!(ListPlans {
+    /// active or archived.
     status: Option<String>,
 });
 
+/// List plans
+#[utoipa::path(
+    tag = "Plans",
+    operation_id = "list_plans",
+    params(ListPlans),
+    responses((status = 200, description = "A page of plans.", body = List<objects::Plan>)),
+)]
+#[get("/plans")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListPlans>,
+    ApiQuery(q): ApiQuery<ListPlans>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let page = q.page(PlanId::PREFIX)?;
     let plans = plans::list(&state.db, &merchant.id, q.status.as_deref(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
@@ -142,21 +185,34 @@ pub async fn list(
 
 /// Fields a merchant may send; everything about price and schedule is named
 /// so the error can say it cannot change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePlan {
+    /// 1 to 200 characters.
     name: Option<String>,
+    /// At most 1000 characters; null removes it.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
+    #[schema(ignore)]
     amount_msat: Option<Value>,
+    #[schema(ignore)]
     currency: Option<Value>,
+    #[schema(ignore)]
     interval: Option<Value>,
+    #[schema(ignore)]
     interval_count: Option<Value>,
+    #[schema(ignore)]
     cron_expression: Option<Value>,
+    #[schema(ignore)]
     trial_period_days: Option<Value>,
+    #[schema(ignore)]
     payment_due_secs: Option<Value>,
+    #[schema(ignore)]
     retry_schedule_secs: Option<Value>,
+    #[schema(ignore)]
     grace_period_secs: Option<Value>,
+    #[schema(ignore)]
     grace_action: Option<Value>,
 }
 
@@ -187,6 +243,18 @@ impl UpdatePlan {
     }
 }
 
+/// Update a plan
+///
+/// Only `name` and `description` can change; any price or schedule field is
+/// refused naming it.
+#[utoipa::path(
+    tag = "Plans",
+    operation_id = "update_plan",
+    params(("id" = String, Path, description = "The plan's id (`plan_...`).")),
+    request_body = UpdatePlan,
+    responses((status = 200, description = "The updated plan.", body = objects::Plan)),
+)]
+#[post("/plans/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -204,10 +272,21 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
 }
 
+/// Archive a plan
+///
+/// An archived plan takes no new subscriptions; existing ones go on.
+#[utoipa::path(
+    tag = "Plans",
+    operation_id = "archive_plan",
+    params(("id" = String, Path, description = "The plan's id (`plan_...`).")),
+    responses((status = 200, description = "The archived plan.", body = objects::Plan)),
+)]
+#[post("/plans/{id}/archive")]
 pub async fn archive(
     state: web::Data<AppState>,
     merchant: Merchant,
     id: PathId,
+    _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
     let plan = plans::archive(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
     Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))

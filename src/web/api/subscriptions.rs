@@ -1,15 +1,17 @@
 //! /v1/subscriptions
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::PathId;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::pagination::{List, list_query};
+use super::query::ApiQuery;
 use crate::app::AppState;
 use crate::billing::lifecycle::{self, NewSubscription};
 use crate::catalog::{self, subscriptions::Filter};
@@ -21,13 +23,19 @@ fn ok(sub: &crate::store::subscriptions::Model) -> HttpResponse {
     HttpResponse::Ok().json(objects::Subscription::from(sub))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscription {
+    /// The customer's id (`cus_...`).
     customer: String,
+    /// The plan's id (`plan_...`); an archived plan is refused.
     plan: String,
+    /// Free days before the first period, 0 to 730; overrides the plan's.
     trial_period_days: Option<u32>,
+    /// When periods start (RFC 3339); now by default.
     billing_anchor: Option<DateTime<Utc>>,
+    /// String values under keys of up to 40 characters (at most 50 keys).
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
 }
 
@@ -47,6 +55,16 @@ impl CreateSubscription {
     }
 }
 
+/// Create a subscription
+///
+/// The first period's invoice is created at once (after the trial, if any).
+#[utoipa::path(
+    tag = "Subscriptions",
+    operation_id = "create_subscription",
+    request_body = CreateSubscription,
+    responses((status = 200, description = "The new subscription.", body = objects::Subscription)),
+)]
+#[post("/subscriptions")]
 pub async fn create(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -57,6 +75,14 @@ pub async fn create(
     Ok(ok(&sub))
 }
 
+/// Retrieve a subscription
+#[utoipa::path(
+    tag = "Subscriptions",
+    operation_id = "get_subscription",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
+    responses((status = 200, description = "The subscription.", body = objects::Subscription)),
+)]
+#[get("/subscriptions/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -68,16 +94,25 @@ pub async fn get(
 }
 
 list_query!(ListSubscriptions {
+    /// Only this customer's subscriptions (`cus_...`).
     customer: Option<String>,
+    /// trialing, active, past_due, unpaid, paused or canceled.
     status: Option<String>,
 });
 
+/// List subscriptions
+#[utoipa::path(
+    tag = "Subscriptions",
+    operation_id = "list_subscriptions",
+    params(ListSubscriptions),
+    responses((status = 200, description = "A page of subscriptions.", body = List<objects::Subscription>)),
+)]
+#[get("/subscriptions")]
 pub async fn list(
     state: web::Data<AppState>,
     merchant: Merchant,
-    query: web::Query<ListSubscriptions>,
+    ApiQuery(q): ApiQuery<ListSubscriptions>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let page = q.page(SubscriptionId::PREFIX)?;
     let filter = Filter {
         customer: q.customer,
@@ -90,13 +125,25 @@ pub async fn list(
     )))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cancel {
+    /// true: cancel when the current period ends; false (default): now.
     #[serde(default)]
     at_period_end: bool,
 }
 
+/// Cancel a subscription
+///
+/// Now, or at the end of the current period with `at_period_end`.
+#[utoipa::path(
+    tag = "Subscriptions",
+    operation_id = "cancel_subscription",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
+    request_body = Cancel,
+    responses((status = 200, description = "The subscription.", body = objects::Subscription)),
+)]
+#[post("/subscriptions/{id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -115,10 +162,21 @@ pub async fn cancel(
 }
 
 /// A body with no fields (`{}` or none at all).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
+/// Pause a subscription
+///
+/// No invoices are created while it is paused.
+#[utoipa::path(
+    tag = "Subscriptions",
+    operation_id = "pause_subscription",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
+    request_body(content = Empty, description = "No fields: `{}` or no body."),
+    responses((status = 200, description = "The paused subscription.", body = objects::Subscription)),
+)]
+#[post("/subscriptions/{id}/pause")]
 pub async fn pause(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -129,6 +187,15 @@ pub async fn pause(
     Ok(ok(&sub))
 }
 
+/// Resume a paused subscription
+#[utoipa::path(
+    tag = "Subscriptions",
+    operation_id = "resume_subscription",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
+    request_body(content = Empty, description = "No fields: `{}` or no body."),
+    responses((status = 200, description = "The resumed subscription.", body = objects::Subscription)),
+)]
+#[post("/subscriptions/{id}/resume")]
 pub async fn resume(
     state: web::Data<AppState>,
     merchant: Merchant,
@@ -139,13 +206,25 @@ pub async fn resume(
     Ok(ok(&sub))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateSubscription)]
 pub struct Update {
     /// Takes over when the current period ends.
     plan: String,
 }
 
+/// Change a subscription's plan
+///
+/// The new plan takes over when the current period ends (`pending_plan`).
+#[utoipa::path(
+    tag = "Subscriptions",
+    operation_id = "update_subscription",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
+    request_body = Update,
+    responses((status = 200, description = "The subscription.", body = objects::Subscription)),
+)]
+#[post("/subscriptions/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     merchant: Merchant,

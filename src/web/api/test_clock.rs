@@ -1,9 +1,9 @@
 //! POST /v1/test_clock/advance: sandbox only.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 use super::auth::Merchant;
 use super::error::ApiError;
@@ -12,10 +12,14 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::sandbox::{self, Advance};
 
-#[derive(Debug, Deserialize)]
+/// Exactly one of `seconds` and `to`; at most five years at a time.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AdvanceTestClock)]
 pub struct AdvanceBody {
+    /// Seconds to move forward.
     seconds: Option<u64>,
+    /// The time to move to (RFC 3339), not in the past.
     to: Option<DateTime<Utc>>,
 }
 
@@ -36,11 +40,25 @@ impl AdvanceBody {
     }
 }
 
+/// Advance the test clock
+///
+/// Sandbox only, with the test clock on (404 otherwise): moves the clock and
+/// runs the billing engine up to the new time.
+#[utoipa::path(
+    tag = "Test clock",
+    operation_id = "advance_test_clock",
+    request_body = AdvanceBody,
+    responses((status = 200, description = "The clock's new time.", body = crate::objects::TestClock)),
+)]
+#[post("/test_clock/advance")]
 pub async fn advance(
     state: web::Data<AppState>,
     _merchant: Merchant,
     ApiJson(body): ApiJson<AdvanceBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = sandbox::advance_clock(&state, body.parse()?).await?;
-    Ok(HttpResponse::Ok().json(json!({"object": "test_clock", "now": now})))
+    Ok(HttpResponse::Ok().json(crate::objects::TestClock {
+        object: "test_clock",
+        now,
+    }))
 }
