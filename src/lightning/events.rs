@@ -111,7 +111,7 @@ impl EventHandler {
                     }
                     Err(e) => {
                         tracing::error!(payment_hash = %payment_hash, error = %e, "cannot check the payment now; will retry");
-                        return Err(ReplayEvent());
+                        return Err(replay_later().await);
                     }
                 }
             }
@@ -122,7 +122,7 @@ impl EventHandler {
             } => {
                 if let Err(e) = self.sink.claimed(&payment_hash, amount_msat).await {
                     tracing::error!(payment_hash = %payment_hash, error = %e, "cannot record the payment now; will retry");
-                    return Err(ReplayEvent());
+                    return Err(replay_later().await);
                 }
                 tracing::info!(payment_hash = %payment_hash, amount_msat, "payment received");
             }
@@ -145,16 +145,24 @@ impl EventHandler {
                 tracing::warn!(payment_id = %payment_id, %reason, "payment failed");
                 self.outbound.finish(payment_id, Err(reason));
             }
-            Event::SpendableOutputs { outputs, channel_id } => {
+            Event::SpendableOutputs {
+                outputs,
+                channel_id,
+            } => {
                 // Keep every descriptor: with the seed they are enough to
                 // sweep the funds (LDK's OutputSweeper is not wired yet).
                 for output in outputs {
                     let key = hex::encode(bitcoin::hashes::Hash::to_byte_array(
-                        <bitcoin::hashes::sha256::Hash as bitcoin::hashes::Hash>::hash(&output.encode()),
+                        <bitcoin::hashes::sha256::Hash as bitcoin::hashes::Hash>::hash(
+                            &output.encode(),
+                        ),
                     ));
-                    if let Err(e) = self.store.write("pushbill", "spendable_outputs", &key, output.encode()) {
+                    if let Err(e) =
+                        self.store
+                            .write("pushbill", "spendable_outputs", &key, output.encode())
+                    {
                         tracing::error!(error = %e, "could not record a spendable output; will retry");
-                        return Err(ReplayEvent());
+                        return Err(replay_later().await);
                     }
                 }
                 tracing::info!(channel_id = ?channel_id, "spendable outputs recorded");
@@ -184,6 +192,15 @@ impl EventHandler {
         Ok(())
     }
 }
+
+/// LDK hands a failed event straight back: wait a little first, so an
+/// outage of the database is retried at a calm pace instead of in a busy loop.
+async fn replay_later() -> ReplayEvent {
+    tokio::time::sleep(REPLAY_BACKOFF).await;
+    ReplayEvent()
+}
+
+const REPLAY_BACKOFF: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn describe_failure(reason: Option<PaymentFailureReason>) -> String {
     match reason {
