@@ -40,6 +40,8 @@ impl std::fmt::Debug for RpcAuth {
     }
 }
 
+/// Cheap to clone: the clones share one connection and one fee cache.
+#[derive(Clone)]
 pub struct BitcoindClient {
     rpc: Arc<RpcClient>,
     fees: Arc<RwLock<HashMap<ConfirmationTarget, u32>>>,
@@ -199,12 +201,7 @@ impl BroadcasterInterface for BitcoindClient {
     fn broadcast_transactions(&self, txs: &[&Transaction]) {
         for tx in txs {
             let tx = (*tx).clone();
-            let rpc = Arc::clone(&self.rpc);
-            let client = Self {
-                rpc,
-                fees: Arc::clone(&self.fees),
-                runtime: self.runtime.clone(),
-            };
+            let client = self.clone();
             self.runtime.spawn(async move {
                 let txid = tx.compute_txid();
                 match client.send(&tx).await {

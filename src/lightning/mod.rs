@@ -1,13 +1,16 @@
 //! The node role: the merchant's embedded LDK node and its chain access.
 //!
-//! - [`node`]: wiring (keys, channel manager, peers, chain sync, background processor)
-//! - [`events`]: the one event handler
-//! - [`bitcoind`]: chain access through bitcoind's JSON-RPC
-//! - [`operations`]: what the merchant does with the node (peers, channels, invoices, paying)
-//! - [`billing`]: the node's side of the billing books (issuing BOLT11, checking and settling payments)
+//! - `node`: wiring (keys, channel manager, peers, chain sync, background processor)
+//! - `events`: the one event handler
+//! - `bitcoind`: chain access through bitcoind's JSON-RPC
+//! - `operations`: what the merchant does with the node (peers, channels, invoices, paying)
+//! - `billing`: the node's side of the billing books (issuing BOLT11, checking and settling payments)
+//! - `role`: the node role of `pushbill serve`
+//! - `simnet`: the regtest chain simulator that stands in for bitcoind
 
 pub mod billing;
 pub mod bitcoind;
+mod dir_lock;
 pub mod events;
 mod logger;
 pub mod node;

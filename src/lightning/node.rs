@@ -78,6 +78,8 @@ pub struct Node {
     stop_background: tokio::sync::watch::Sender<()>,
     background: Mutex<Option<JoinHandle<Result<(), lightning::io::Error>>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Held while the node runs: no second node on the same folder.
+    lock: Mutex<Option<std::fs::File>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -96,6 +98,14 @@ impl Node {
         config: NodeConfig,
         sink: Arc<dyn PaymentSink>,
     ) -> anyhow::Result<Arc<Node>> {
+        let lock = super::dir_lock::lock(&config.data_dir)
+            .with_context(|| format!("locking {}", config.data_dir.display()))?
+            .ok_or_else(|| {
+                anyhow!(
+                    "{} is used by another running node: one node per folder",
+                    config.data_dir.display()
+                )
+            })?;
         let seed = seed::load_or_create(&config.data_dir)?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
         let keys = Arc::new(KeysManager::new(
@@ -272,24 +282,24 @@ impl Node {
         let listen_addr = listener.local_addr()?;
         let peers = Arc::new(PeerBook::load(Arc::clone(&store))?);
         let outbound = Arc::new(OutboundPayments::default());
-        let mut tasks = Vec::new();
-
-        tasks.push(bitcoind.spawn_fee_updates(Duration::from_secs(60)));
-        tasks.push(spawn_accept_loop(listener, Arc::clone(&peer_manager)));
-        tasks.push(spawn_chain_sync(
-            chain_tip,
-            cache,
-            Arc::clone(&bitcoind),
-            config.network,
-            Arc::clone(&chain_monitor),
-            Arc::clone(&channel_manager),
-            config.chain_poll_interval,
-        ));
-        tasks.push(peers.spawn_reconnect_loop(
-            Arc::clone(&peer_manager),
-            Arc::clone(&channel_manager),
-            config.reconnect_interval,
-        ));
+        let tasks = vec![
+            bitcoind.spawn_fee_updates(Duration::from_secs(60)),
+            spawn_accept_loop(listener, Arc::clone(&peer_manager)),
+            spawn_chain_sync(
+                chain_tip,
+                cache,
+                Arc::clone(&bitcoind),
+                config.network,
+                Arc::clone(&chain_monitor),
+                Arc::clone(&channel_manager),
+                config.chain_poll_interval,
+            ),
+            peers.spawn_reconnect_loop(
+                Arc::clone(&peer_manager),
+                Arc::clone(&channel_manager),
+                config.reconnect_interval,
+            ),
+        ];
 
         let handler = Arc::new(EventHandler {
             channel_manager: Arc::clone(&channel_manager),
@@ -344,6 +354,7 @@ impl Node {
             stop_background,
             background: Mutex::new(Some(background)),
             tasks: Mutex::new(tasks),
+            lock: Mutex::new(Some(lock)),
         }))
     }
 
@@ -392,6 +403,7 @@ impl Node {
             task.abort();
         }
         self.peer_manager.disconnect_all_peers();
+        self.lock.lock().expect("node").take();
     }
 }
 

@@ -112,9 +112,15 @@ pub async fn connect(
         if peer_manager.peer_by_node_id(&node_id).is_some() {
             return Ok(());
         }
-        // The connection future ends when the peer goes away.
+        // The connection future ends when the peer goes away, or when this
+        // was a duplicate of a connection that just came up the other way.
         tokio::select! {
-            _ = &mut connection => return Err(anyhow!("{node_id}@{addr} closed the connection during the handshake")),
+            _ = &mut connection => {
+                if peer_manager.peer_by_node_id(&node_id).is_some() {
+                    return Ok(());
+                }
+                return Err(anyhow!("{node_id}@{addr} closed the connection during the handshake"));
+            }
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
     }

@@ -384,10 +384,19 @@ async fn pay_through_a_merchant_restart(how: Restart) -> Network {
     )
     .await
     .expect("merchant restarts");
-    net.customer
+    // The customer's reconnect loop races this call; after a kill the
+    // merchant may also close the stale channel and drop the peer.
+    let reconnected = net
+        .customer
         .connect_peer(merchant.node_id(), merchant.listen_addr())
-        .await
-        .expect("reconnect");
+        .await;
+    if let (Restart::Stop, Err(e)) = (&how, &reconnected) {
+        let again = net
+            .customer
+            .connect_peer(merchant.node_id(), merchant.listen_addr())
+            .await;
+        assert!(again.is_ok(), "reconnect after a clean stop: {e}");
+    }
     let net = Network { merchant, ..net };
     let app = &net.app;
     wait_for("the invoice to be paid after the restart", || async {
@@ -441,4 +450,36 @@ async fn nodes_follow_a_one_block_reorg_and_keep_paying() {
     })
     .await;
     net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_on_the_same_folder_is_refused_and_the_identity_survives_a_restart() {
+    let chain = simnet().await;
+    let dir = tempfile::tempdir().unwrap();
+    let loopback = "127.0.0.1:0".parse().unwrap();
+    let first = Node::start(
+        node_config(&chain, dir.path(), loopback),
+        Arc::new(RefuseIncoming),
+    )
+    .await
+    .unwrap();
+    let second = Node::start(
+        node_config(&chain, dir.path(), loopback),
+        Arc::new(RefuseIncoming),
+    )
+    .await;
+    let err = second.err().expect("two nodes on one folder").to_string();
+    assert!(err.contains("another running node"), "{err}");
+    let id = first.node_id();
+    first.stop().await;
+    let again = Node::start(
+        node_config(&chain, dir.path(), loopback),
+        Arc::new(RefuseIncoming),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.node_id(), id, "same seed, same node");
+    assert_eq!(again.best_block().height, chain.height());
+    again.stop().await;
+    chain.shutdown().await;
 }

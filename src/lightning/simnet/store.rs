@@ -99,23 +99,15 @@ impl BlockFile {
 /// Locks `dir` (a `lock` file in it) for as long as the returned file is
 /// open, so two simnets never write one chain.
 pub fn lock_dir(dir: &Path) -> Result<File, SimnetError> {
-    let io = |source| SimnetError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("lock"))
-        .map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(SimnetError::InUse {
+    match crate::lightning::dir_lock::lock(dir) {
+        Ok(Some(file)) => Ok(file),
+        Ok(None) => Err(SimnetError::InUse {
             path: dir.to_path_buf(),
         }),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        Err(source) => Err(SimnetError::Io {
+            path: dir.to_path_buf(),
+            source,
+        }),
     }
 }
 
