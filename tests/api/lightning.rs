@@ -468,7 +468,7 @@ async fn a_second_node_on_the_same_folder_is_refused_and_the_identity_survives_a
         Arc::new(RefuseIncoming),
     )
     .await;
-    let err = second.err().expect("two nodes on one folder").to_string();
+    let err = second.expect_err("two nodes on one folder").to_string();
     assert!(err.contains("another running node"), "{err}");
     let id = first.node_id();
     first.stop().await;
