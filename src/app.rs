@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 use crate::billing;
+use crate::notify;
 use crate::clock::{SharedClock, SystemClock, TestClock};
 use crate::config::{ClockMode, Role, Settings};
 use crate::store;
@@ -107,6 +108,14 @@ impl Application {
             roles.spawn(async move {
                 billing::scheduler::run(state, stop).await;
                 Ok("scheduler")
+            });
+        }
+        if self.state.settings.has_role(Role::Worker) {
+            let state = self.state.clone();
+            let stop = shutdown.clone();
+            roles.spawn(async move {
+                notify::run(state, stop).await;
+                Ok("worker")
             });
         }
         tracing::info!(port = self.port, roles = ?self.state.settings.app.roles, "pushbill running");

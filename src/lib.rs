@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod notify;
 pub mod objects;
 pub mod sandbox;
 pub mod store;

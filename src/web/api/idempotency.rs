@@ -30,7 +30,11 @@ const RETENTION_HOURS: i64 = 24;
 const ABANDONED_AFTER_SECS: i64 = 60;
 /// Routes whose answer carries a secret: storing it for replay would keep the
 /// secret in clear in the database, so they refuse an Idempotency-Key.
-const SECRET_RESPONSES: &[&str] = &["/v1/api_keys"];
+fn answers_secret(path: &str) -> bool {
+    path == "/v1/api_keys"
+        || path == "/v1/webhook_endpoints"
+        || (path.starts_with("/v1/webhook_endpoints/") && path.ends_with("/rotate_secret"))
+}
 
 pub async fn middleware(
     mut req: ServiceRequest,
@@ -39,7 +43,7 @@ pub async fn middleware(
     if req.method() != Method::POST || !req.headers().contains_key(HEADER) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    if SECRET_RESPONSES.contains(&req.path()) {
+    if answers_secret(req.path()) {
         let e = ApiError::invalid(
             "idempotency_key_unsupported",
             Some(HEADER),

@@ -17,6 +17,7 @@ pub mod pagination;
 mod plans;
 mod subscriptions;
 mod test_clock;
+mod webhook_endpoints;
 
 use error::ApiError;
 
@@ -80,6 +81,35 @@ pub fn scope() -> actix_web::Scope<
         .route("/api_keys", web::post().to(api_keys::create))
         .route("/api_keys/{id}/revoke", web::post().to(api_keys::revoke))
         .route("/test_clock/advance", web::post().to(test_clock::advance))
+        .route(
+            "/webhook_endpoints",
+            web::post().to(webhook_endpoints::create),
+        )
+        .route("/webhook_endpoints", web::get().to(webhook_endpoints::list))
+        .route(
+            "/webhook_endpoints/{id}",
+            web::get().to(webhook_endpoints::get),
+        )
+        .route(
+            "/webhook_endpoints/{id}",
+            web::post().to(webhook_endpoints::update),
+        )
+        .route(
+            "/webhook_endpoints/{id}",
+            web::delete().to(webhook_endpoints::delete),
+        )
+        .route(
+            "/webhook_endpoints/{id}/rotate_secret",
+            web::post().to(webhook_endpoints::rotate_secret),
+        )
+        .route(
+            "/webhook_endpoints/{id}/deliveries",
+            web::get().to(webhook_endpoints::deliveries),
+        )
+        .route(
+            "/webhook_deliveries/{id}/replay",
+            web::post().to(webhook_endpoints::replay),
+        )
         .default_service(web::to(unknown_route))
 }
 
