@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use pushbill::app::Application;
+use pushbill::app::{AppState, Application};
 use pushbill::billing::payments::{self, InvoiceIssuer, IssueError, IssueRequest, IssuedInvoice};
 use pushbill::billing::{engine, lifecycle};
 use pushbill::catalog::{self, customers::NewCustomer, plans::NewPlan};
@@ -13,6 +13,7 @@ use pushbill::domain::{Interval, Msat, NodeId, Schedule};
 use pushbill::store::{
     self, customers, events, invoices, merchants, payment_requests, plans, subscriptions,
 };
+use pushbill::notify::webhooks;
 use pushbill::telemetry;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use tokio_util::sync::CancellationToken;
@@ -72,6 +73,7 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub database: TestDatabase,
     pub http: reqwest::Client,
+    pub state: AppState,
     shutdown: CancellationToken,
 }
 
@@ -84,8 +86,14 @@ impl Drop for TestApp {
 /// The app with the web role on port 0, a test clock at [`t0`], and a fresh
 /// database. The billing engine is driven by the tests (see [`TestApp::advance`]).
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with changed settings (e.g. more roles, webhook options).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let database = fresh_database().await;
-    let settings = test_settings(&database.url);
+    let mut settings = test_settings(&database.url);
+    configure(&mut settings);
     telemetry::init(&settings.log);
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -100,6 +108,7 @@ pub async fn spawn_app() -> TestApp {
         clock,
         database,
         http: reqwest::Client::new(),
+        state,
         shutdown,
     }
 }
@@ -149,6 +158,15 @@ impl TestApp {
     pub async fn advance_to(&self, to: DateTime<Utc>) -> engine::RunOutcome {
         self.clock.set(to).unwrap();
         self.run_billing().await
+    }
+
+    /// Fans out every waiting event and sends every webhook due at the test
+    /// clock's time, as the worker role would, and waits for the answers.
+    pub async fn deliver_webhooks(&self) -> webhooks::Drained {
+        let sender = webhooks::delivery::Sender::new(&self.state.settings).unwrap();
+        webhooks::drain(&self.state, &sender)
+            .await
+            .expect("webhook delivery")
     }
 
     pub async fn run_billing(&self) -> engine::RunOutcome {

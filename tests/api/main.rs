@@ -21,3 +21,7 @@ mod crash_and_concurrency;
 mod dunning;
 mod health;
 mod payments;
+mod webhooks;
+mod webhooks_api;
+mod webhooks_crash;
+mod webhooks_receiver;

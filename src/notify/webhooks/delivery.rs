@@ -35,7 +35,7 @@ pub const EXCERPT_BYTES: usize = 1024;
 /// An endpoint failing for this long without a single success is disabled.
 pub const DISABLE_AFTER_DAYS: i64 = 5;
 /// Lease on a claimed delivery beyond the HTTP timeout.
-const LEASE_MARGIN_SECS: i64 = 30;
+const LEASE_MARGIN_SECS: i64 = 10;
 
 /// A delivery claimed for sending, with what it needs.
 #[derive(Debug, Clone)]
