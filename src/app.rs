@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 use crate::billing;
-use crate::notify;
 use crate::clock::{SharedClock, SystemClock, TestClock};
 use crate::config::{ClockMode, Role, Settings};
+use crate::notify;
 use crate::store;
 
 /// What every role and handler shares.

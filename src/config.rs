@@ -399,8 +399,14 @@ mod tests {
             ("[scheduler]\nworkers = 0", "scheduler.workers"),
             ("[webhooks]\ntimeout_secs = 0", "webhooks.timeout_secs"),
             ("[webhooks]\nconcurrency = 0", "webhooks.concurrency"),
-            ("[webhooks]\npoll_interval_ms = 1", "webhooks.poll_interval_ms"),
-            ("[webhooks]\nretry_schedule_secs = []", "webhooks.retry_schedule_secs"),
+            (
+                "[webhooks]\npoll_interval_ms = 1",
+                "webhooks.poll_interval_ms",
+            ),
+            (
+                "[webhooks]\nretry_schedule_secs = []",
+                "webhooks.retry_schedule_secs",
+            ),
             ("[app]\nbase_url = \"not a url\"", "app.base_url"),
             ("[app]\nroles = []", "app.roles"),
             (

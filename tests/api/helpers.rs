@@ -10,10 +10,10 @@ use pushbill::catalog::{self, customers::NewCustomer, plans::NewPlan};
 use pushbill::clock::{Clock, TestClock};
 use pushbill::config::{Role, Settings};
 use pushbill::domain::{Interval, Msat, NodeId, Schedule};
+use pushbill::notify::webhooks;
 use pushbill::store::{
     self, customers, events, invoices, merchants, payment_requests, plans, subscriptions,
 };
-use pushbill::notify::webhooks;
 use pushbill::telemetry;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use tokio_util::sync::CancellationToken;

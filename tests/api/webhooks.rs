@@ -110,7 +110,10 @@ async fn every_event_of_a_subscriptions_life_arrives_signed_in_order_with_its_ob
         "invoice.created",
         "subscription.canceled",
     ] {
-        assert!(types.iter().any(|t| t == expected), "{expected} in {types:?}");
+        assert!(
+            types.iter().any(|t| t == expected),
+            "{expected} in {types:?}"
+        );
     }
     let first = |t: &str| types.iter().position(|x| x == t).unwrap();
     assert!(first("customer.created") < first("subscription.created"));
@@ -187,7 +190,8 @@ async fn retry_after_is_honoured_when_longer_than_the_schedule() {
     customer(&api, "bob@example.com").await;
     app.deliver_webhooks().await;
     let d = &deliveries(&api, &endpoint_id).await[0];
-    let next: chrono::DateTime<chrono::Utc> = d["next_attempt_at"].as_str().unwrap().parse().unwrap();
+    let next: chrono::DateTime<chrono::Utc> =
+        d["next_attempt_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(next, app.now() + Duration::seconds(3600));
     // Past the schedule's 5 s and 5 min: still waiting.
     app.clock.advance(Duration::seconds(30 * 60)).unwrap();
@@ -207,13 +211,18 @@ async fn a_410_disables_the_endpoint_and_records_an_event() {
     let (endpoint_id, _) = endpoint(&api, &receiver.url, json!(["customer.created"])).await;
     customer(&api, "bob@example.com").await;
     app.deliver_webhooks().await;
-    let e = api.get(&format!("/v1/webhook_endpoints/{endpoint_id}")).await;
+    let e = api
+        .get(&format!("/v1/webhook_endpoints/{endpoint_id}"))
+        .await;
     assert_eq!(e.body["status"], "disabled");
     assert!(e.body["disabled_reason"].as_str().unwrap().contains("410"));
     assert_eq!(deliveries(&api, &endpoint_id).await[0]["status"], "failed");
     let events = api.get("/v1/events?type=webhook_endpoint.disabled").await;
     assert_eq!(events.body["data"].as_array().unwrap().len(), 1);
-    assert_eq!(events.body["data"][0]["data"]["object"]["id"], json!(endpoint_id));
+    assert_eq!(
+        events.body["data"][0]["data"]["object"]["id"],
+        json!(endpoint_id)
+    );
 
     // Nothing more goes to it, even after time passes.
     customer(&api, "carol@example.com").await;
@@ -248,13 +257,22 @@ async fn an_endpoint_failing_for_five_days_is_disabled() {
     for day in 0..6 {
         customer(&api, &format!("c{day}@example.com")).await;
         app.deliver_webhooks().await;
-        let e = api.get(&format!("/v1/webhook_endpoints/{endpoint_id}")).await;
+        let e = api
+            .get(&format!("/v1/webhook_endpoints/{endpoint_id}"))
+            .await;
         let expected = if day < 5 { "enabled" } else { "disabled" };
         assert_eq!(e.body["status"], expected, "day {day}: {e:?}");
         app.clock.advance(Duration::days(1)).unwrap();
     }
-    let e = api.get(&format!("/v1/webhook_endpoints/{endpoint_id}")).await;
-    assert!(e.body["disabled_reason"].as_str().unwrap().contains("5 days"));
+    let e = api
+        .get(&format!("/v1/webhook_endpoints/{endpoint_id}"))
+        .await;
+    assert!(
+        e.body["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("5 days")
+    );
     let events = api.get("/v1/events?type=webhook_endpoint.disabled").await;
     assert_eq!(events.body["data"].as_array().unwrap().len(), 1);
 }
@@ -273,9 +291,8 @@ async fn endpoints_get_only_the_event_types_they_asked_for() {
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     app.deliver_webhooks().await;
-    let types = |r: &Receiver| -> Vec<String> {
-        r.received().iter().map(|m| m.event_type()).collect()
-    };
+    let types =
+        |r: &Receiver| -> Vec<String> { r.received().iter().map(|m| m.event_type()).collect() };
     assert_eq!(types(&only_created), ["customer.created"]);
     assert_eq!(types(&everything), ["customer.created", "customer.updated"]);
 }
@@ -345,7 +362,10 @@ async fn a_rotated_secret_signs_beside_the_new_one_until_it_expires() {
     assert!(new.starts_with("whsec_"));
     assert_eq!(
         r.body["previous_secret_expires_at"],
-        json!((app.now() + Duration::seconds(3600)).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        json!(
+            (app.now() + Duration::seconds(3600))
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        )
     );
 
     customer(&api, "bob@example.com").await;
@@ -382,9 +402,11 @@ async fn the_worker_role_delivers_by_itself() {
     let (_, secret) = endpoint(&api, &receiver.url, json!(["*"])).await;
     customer(&api, "bob@example.com").await;
     customer(&api, "carol@example.com").await;
-    crate::webhooks_crash::wait_until("two deliveries", std::time::Duration::from_secs(60), || async {
-        receiver.count() >= 2
-    })
+    crate::webhooks_crash::wait_until(
+        "two deliveries",
+        std::time::Duration::from_secs(60),
+        || async { receiver.count() >= 2 },
+    )
     .await;
     let got = receiver.received();
     assert!(got.iter().all(|m| verify(&secret, m)));
@@ -422,10 +444,7 @@ async fn a_hanging_endpoint_does_not_delay_the_others() {
 
 async fn spawn_worker_app() -> TestApp {
     crate::helpers::spawn_app_with(|s| {
-        s.app.roles = vec![
-            pushbill::config::Role::Web,
-            pushbill::config::Role::Worker,
-        ];
+        s.app.roles = vec![pushbill::config::Role::Web, pushbill::config::Role::Worker];
         s.webhooks.poll_interval_ms = 20;
     })
     .await

@@ -24,7 +24,10 @@ async fn create_get_list_update_delete() {
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["object"], "webhook_endpoint");
-    assert_eq!(r.body["enabled_events"], json!(["invoice.paid", "invoice.unpaid"]));
+    assert_eq!(
+        r.body["enabled_events"],
+        json!(["invoice.paid", "invoice.unpaid"])
+    );
     assert_eq!(r.body["status"], "enabled");
     assert!(r.body["secret"].as_str().unwrap().starts_with("whsec_"));
     let id = r.id();
@@ -56,7 +59,9 @@ async fn create_get_list_update_delete() {
     assert_eq!(page.body["has_more"], true);
     let last = page.body["data"][1]["id"].as_str().unwrap();
     let next = api
-        .get(&format!("/v1/webhook_endpoints?limit=2&starting_after={last}"))
+        .get(&format!(
+            "/v1/webhook_endpoints?limit=2&starting_after={last}"
+        ))
         .await;
     assert_eq!(next.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(next.body["data"][0]["id"], json!(id));
@@ -75,15 +80,33 @@ async fn validation_errors_name_the_field() {
     let api = app.api().await;
     for (body, param) in [
         (json!({"url": URL, "enabled_events": []}), "enabled_events"),
-        (json!({"url": URL, "enabled_events": ["*", "invoice.paid"]}), "enabled_events"),
-        (json!({"url": URL, "enabled_events": ["invoice.paid", "nope"]}), "enabled_events[1]"),
-        (json!({"url": "ftp://example.com/", "enabled_events": ["*"]}), "url"),
+        (
+            json!({"url": URL, "enabled_events": ["*", "invoice.paid"]}),
+            "enabled_events",
+        ),
+        (
+            json!({"url": URL, "enabled_events": ["invoice.paid", "nope"]}),
+            "enabled_events[1]",
+        ),
+        (
+            json!({"url": "ftp://example.com/", "enabled_events": ["*"]}),
+            "url",
+        ),
         (json!({"url": "not a url", "enabled_events": ["*"]}), "url"),
-        (json!({"url": "https://u:p@example.com/", "enabled_events": ["*"]}), "url"),
+        (
+            json!({"url": "https://u:p@example.com/", "enabled_events": ["*"]}),
+            "url",
+        ),
         (json!({"enabled_events": ["*"]}), "url"),
         (json!({"url": URL}), "enabled_events"),
-        (json!({"url": URL, "enabled_events": ["*"], "colour": 1}), "colour"),
-        (json!({"url": URL, "enabled_events": ["*"], "description": "x".repeat(1001)}), "description"),
+        (
+            json!({"url": URL, "enabled_events": ["*"], "colour": 1}),
+            "colour",
+        ),
+        (
+            json!({"url": URL, "enabled_events": ["*"], "description": "x".repeat(1001)}),
+            "description",
+        ),
     ] {
         let r = api.post("/v1/webhook_endpoints", body.clone()).await;
         assert_eq!(r.status, 400, "{body}: {r:?}");
@@ -129,7 +152,10 @@ async fn another_merchants_endpoints_and_deliveries_are_not_found() {
         .get(&format!("/v1/webhook_endpoints/{id}/deliveries"))
         .await;
     assert_eq!(deliveries.status, 200);
-    let delivery = deliveries.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let delivery = deliveries.body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(delivery.starts_with(WebhookDeliveryId::PREFIX));
 
     assert_eq!(
@@ -139,17 +165,26 @@ async fn another_merchants_endpoints_and_deliveries_are_not_found() {
     for r in [
         mallory.get(&format!("/v1/webhook_endpoints/{id}")).await,
         mallory
-            .post(&format!("/v1/webhook_endpoints/{id}"), json!({"enabled": false}))
+            .post(
+                &format!("/v1/webhook_endpoints/{id}"),
+                json!({"enabled": false}),
+            )
             .await,
         mallory.delete(&format!("/v1/webhook_endpoints/{id}")).await,
         mallory
-            .post(&format!("/v1/webhook_endpoints/{id}/rotate_secret"), json!({}))
+            .post(
+                &format!("/v1/webhook_endpoints/{id}/rotate_secret"),
+                json!({}),
+            )
             .await,
         mallory
             .get(&format!("/v1/webhook_endpoints/{id}/deliveries"))
             .await,
         mallory
-            .post(&format!("/v1/webhook_deliveries/{delivery}/replay"), json!({}))
+            .post(
+                &format!("/v1/webhook_deliveries/{delivery}/replay"),
+                json!({}),
+            )
             .await,
         alice
             .post("/v1/webhook_deliveries/wd_nope/replay", json!({}))
@@ -234,7 +269,10 @@ async fn the_ssrf_guard_also_checks_at_delivery_time() {
         assert_eq!(d["status"], "pending");
         assert_eq!(d["last_status_code"], json!(null));
         assert!(
-            d["last_error"].as_str().unwrap().contains("not a public address"),
+            d["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("not a public address"),
             "{d}"
         );
     }
@@ -255,5 +293,10 @@ async fn off_the_sandbox_endpoints_must_use_https() {
         )
         .await;
     assert_eq!((r.status, r.param()), (400, "url"), "{r:?}");
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("https"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("https")
+    );
 }

@@ -56,15 +56,11 @@ async fn sigkill_with_deliveries_pending_then_restart_delivers_every_event() {
     let receiver = Receiver::start().await;
     // The 20th request hangs: the worker is killed with it in flight and the
     // rest of the queue pending.
-    receiver.script(
-        (0..19)
-            .map(|_| Answer::status(200))
-            .chain([Answer {
-                status: 200,
-                retry_after: None,
-                hang: true,
-            }]),
-    );
+    receiver.script((0..19).map(|_| Answer::status(200)).chain([Answer {
+        status: 200,
+        retry_after: None,
+        hang: true,
+    }]));
     let now = Utc::now();
     let merchant = catalog::merchants::create(&db, now, "Bobflix", "BOB")
         .await
@@ -135,14 +131,18 @@ async fn sigkill_with_deliveries_pending_then_restart_delivers_every_event() {
         },
     )
     .await;
-    wait_until("the worker to record it", Duration::from_secs(60), || async {
-        webhook_deliveries::Entity::find()
-            .filter(webhook_deliveries::Column::Status.eq("succeeded"))
-            .count(&db)
-            .await
-            .unwrap()
-            == EVENTS as u64
-    })
+    wait_until(
+        "the worker to record it",
+        Duration::from_secs(60),
+        || async {
+            webhook_deliveries::Entity::find()
+                .filter(webhook_deliveries::Column::Status.eq("succeeded"))
+                .count(&db)
+                .await
+                .unwrap()
+                == EVENTS as u64
+        },
+    )
     .await;
     second.kill().unwrap();
     second.wait().unwrap();

@@ -61,8 +61,7 @@ async fn check_url(url: &str, policy: Policy) -> Result<String> {
     if url.len() > MAX_URL_LEN {
         return Err(Error::invalid("url", format!("at most {MAX_URL_LEN} characters")).into());
     }
-    let parsed =
-        ssrf::check_form(url, policy).map_err(|e| Error::invalid("url", e.to_string()))?;
+    let parsed = ssrf::check_form(url, policy).map_err(|e| Error::invalid("url", e.to_string()))?;
     ssrf::resolve(&parsed, policy)
         .await
         .map_err(EndpointError::Refused)?;
@@ -325,16 +324,19 @@ pub async fn replay(
         ));
     }
     webhook_deliveries::Entity::update_many()
-        .col_expr(webhook_deliveries::Column::Status, Expr::value(super::PENDING))
+        .col_expr(
+            webhook_deliveries::Column::Status,
+            Expr::value(super::PENDING),
+        )
         .col_expr(webhook_deliveries::Column::NextAttemptAt, Expr::value(now))
         .col_expr(webhook_deliveries::Column::UpdatedAt, Expr::value(now))
         .filter(webhook_deliveries::Column::Id.eq(&delivery.id))
         .exec(db)
         .await?;
-    Ok(webhook_deliveries::Entity::find_by_id(&delivery.id)
+    webhook_deliveries::Entity::find_by_id(&delivery.id)
         .one(db)
         .await?
-        .ok_or_else(|| Error::not_found("webhook_delivery", delivery_id))?)
+        .ok_or_else(|| Error::not_found("webhook_delivery", delivery_id))
 }
 
 #[cfg(test)]
@@ -355,7 +357,10 @@ mod tests {
         );
         for (bad, param) in [
             (vec![], "enabled_events"),
-            (vec!["*".to_owned(), "invoice.paid".to_owned()], "enabled_events"),
+            (
+                vec!["*".to_owned(), "invoice.paid".to_owned()],
+                "enabled_events",
+            ),
             (
                 vec!["invoice.paid".to_owned(), "invoice.bogus".to_owned()],
                 "enabled_events[1]",

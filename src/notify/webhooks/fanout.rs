@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use super::PENDING;
@@ -19,7 +19,11 @@ use crate::domain::ids::WebhookDeliveryId;
 use crate::store::{self, events, webhook_deliveries, webhook_endpoints};
 
 /// Fans out up to `batch` events; returns how many were dispatched.
-pub async fn fan_out(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) -> Result<usize, DbErr> {
+pub async fn fan_out(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    batch: u64,
+) -> Result<usize, DbErr> {
     let txn = store::begin_write(db).await?;
     let claimed = work::claim(
         events::Entity::find()

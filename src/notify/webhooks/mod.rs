@@ -117,8 +117,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         }
         let free = concurrency.saturating_sub(in_flight.len());
         let busy: HashSet<String> = busy_tasks.values().cloned().collect();
-        match delivery::claim_due(&state.db, now, Utc::now(), sender.lease(), free, &busy).await
-        {
+        match delivery::claim_due(&state.db, now, Utc::now(), sender.lease(), free, &busy).await {
             Ok(claimed) => {
                 for c in claimed {
                     let endpoint = c.endpoint.id.clone();

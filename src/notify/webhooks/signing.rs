@@ -101,10 +101,7 @@ mod tests {
         assert_ne!(base, secret.sign("evt_2", 1_700_000_000, b"{}"));
         assert_ne!(base, secret.sign("evt_1", 1_700_000_001, b"{}"));
         assert_ne!(base, secret.sign("evt_1", 1_700_000_000, b"{ }"));
-        assert_ne!(
-            base,
-            Secret::generate().sign("evt_1", 1_700_000_000, b"{}")
-        );
+        assert_ne!(base, Secret::generate().sign("evt_1", 1_700_000_000, b"{}"));
         // HMAC-SHA256 is 32 bytes: 44 base64 characters after `v1,`.
         assert_eq!(base.len(), 3 + 44);
     }
@@ -122,7 +119,12 @@ mod tests {
 
     #[test]
     fn bad_secrets_are_refused() {
-        for bad in ["", "whsec_", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_!!!"] {
+        for bad in [
+            "",
+            "whsec_",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_!!!",
+        ] {
             assert_eq!(Secret::parse(bad), Err(SecretError), "{bad}");
         }
     }

@@ -243,7 +243,13 @@ mod tests {
             allow_http: true,
         };
         assert!(check_form("http://1.1.1.1/", http_ok).is_ok());
-        for bad in ["", "hook", "ftp://1.1.1.1/", "file:///etc/passwd", "https://"] {
+        for bad in [
+            "",
+            "hook",
+            "ftp://1.1.1.1/",
+            "file:///etc/passwd",
+            "https://",
+        ] {
             assert_eq!(check_form(bad, http_ok), Err(Refused::NotAUrl), "{bad}");
         }
         assert_eq!(
