@@ -449,3 +449,46 @@ async fn spawn_worker_app() -> TestApp {
     })
     .await
 }
+
+/// A long backlog on one endpoint does not hide another endpoint's message,
+/// and a second claimer (another process) gets nothing while both are in flight.
+#[tokio::test]
+async fn claims_take_one_message_per_endpoint_past_a_backlog() {
+    use pushbill::notify::webhooks::{delivery, fanout};
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let (a, _) = endpoint(&api, "http://127.0.0.1:9/a", json!(["*"])).await;
+    for i in 0..20 {
+        customer(&api, &format!("c{i}@example.com")).await;
+    }
+    fanout::fan_out(&app.db, app.now(), 100).await.unwrap();
+    app.clock.advance(Duration::seconds(1)).unwrap();
+    let (b, _) = endpoint(&api, "http://127.0.0.1:9/b", json!(["*"])).await;
+    customer(&api, "late@example.com").await;
+    fanout::fan_out(&app.db, app.now(), 100).await.unwrap();
+
+    let none = std::collections::HashSet::new();
+    let claim = || {
+        delivery::claim_due(
+            &app.db,
+            app.now(),
+            chrono::Utc::now(),
+            Duration::seconds(60),
+            2,
+            &none,
+        )
+    };
+    let claimed = claim().await.unwrap();
+    let mut endpoints: Vec<&str> = claimed.iter().map(|c| c.endpoint.id.as_str()).collect();
+    endpoints.sort();
+    let mut expected = [a.as_str(), b.as_str()];
+    expected.sort();
+    assert_eq!(endpoints, expected);
+    // A's oldest message first.
+    let first_a = claimed.iter().find(|c| c.endpoint.id == a).unwrap();
+    assert_eq!(first_a.event.data["email"], "c0@example.com");
+    assert!(
+        claim().await.unwrap().is_empty(),
+        "one in flight per endpoint"
+    );
+}

@@ -234,32 +234,75 @@ pub async fn claim_due(
         .from(webhook_endpoints::Entity)
         .and_where(Expr::col(webhook_endpoints::Column::Status).eq(ENABLED))
         .to_owned();
-    let in_flight = Query::select()
-        .column(D::EndpointId)
-        .from(webhook_deliveries::Entity)
-        .and_where(Expr::col(D::LockedUntil).gte(wall))
-        .to_owned();
-    let candidates = work::claim(
-        webhook_deliveries::Entity::find()
-            .filter(D::Status.eq(PENDING))
-            .filter(D::NextAttemptAt.lte(now))
-            .filter(
-                Condition::any()
-                    .add(D::LockedUntil.is_null())
-                    .add(D::LockedUntil.lt(wall)),
-            )
-            .filter(D::EndpointId.in_subquery(enabled))
-            .filter(D::EndpointId.not_in_subquery(in_flight))
-            .order_by_asc(D::NextAttemptAt)
-            .order_by_asc(D::Id)
-            .limit((limit * 4) as u64),
+    // The oldest due delivery of each endpoint not busy here. An endpoint
+    // with a long backlog must not hide the others: look again past the
+    // endpoints already taken, a few pages at most.
+    let page = (limit * 4) as u64;
+    let mut taken: HashSet<String> = busy.clone();
+    let mut firsts: Vec<webhook_deliveries::Model> = Vec::new();
+    for _ in 0..4 {
+        let in_flight = Query::select()
+            .column(D::EndpointId)
+            .from(webhook_deliveries::Entity)
+            .and_where(Expr::col(D::LockedUntil).gte(wall))
+            .to_owned();
+        let candidates = work::claim(
+            webhook_deliveries::Entity::find()
+                .filter(D::Status.eq(PENDING))
+                .filter(D::NextAttemptAt.lte(now))
+                .filter(
+                    Condition::any()
+                        .add(D::LockedUntil.is_null())
+                        .add(D::LockedUntil.lt(wall)),
+                )
+                .filter(D::EndpointId.in_subquery(enabled.clone()))
+                .filter(D::EndpointId.not_in_subquery(in_flight))
+                .filter(D::EndpointId.is_not_in(taken.iter().map(String::as_str)))
+                .order_by_asc(D::NextAttemptAt)
+                .order_by_asc(D::Id)
+                .limit(page),
+            &txn,
+        )
+        .await?;
+        let full = candidates.len() as u64 == page;
+        firsts.extend(
+            candidates
+                .into_iter()
+                .filter(|d| taken.insert(d.endpoint_id.clone())),
+        );
+        if !full || firsts.len() >= limit || taken.len() > store::IDS_PER_QUERY {
+            break;
+        }
+    }
+    if firsts.is_empty() {
+        txn.commit().await?;
+        return Ok(Vec::new());
+    }
+    // Lock those endpoints (skipping ones another worker is claiming for),
+    // then look again for a lease taken since the first query: with the
+    // endpoint locked, that look sees every committed claim, so an endpoint
+    // never has two messages in flight, even across processes.
+    let endpoint_ids: Vec<&str> = firsts.iter().map(|d| d.endpoint_id.as_str()).collect();
+    let endpoints = work::claim(
+        webhook_endpoints::Entity::find()
+            .filter(webhook_endpoints::Column::Id.is_in(endpoint_ids.iter().copied()))
+            .filter(webhook_endpoints::Column::Status.eq(ENABLED)),
         &txn,
     )
     .await?;
-    let mut endpoints_taken: HashSet<String> = busy.clone();
-    let chosen: Vec<webhook_deliveries::Model> = candidates
+    let leased: Vec<String> = webhook_deliveries::Entity::find()
+        .select_only()
+        .column(D::EndpointId)
+        .filter(D::EndpointId.is_in(endpoint_ids.iter().copied()))
+        .filter(D::LockedUntil.gte(wall))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let chosen: Vec<webhook_deliveries::Model> = firsts
         .into_iter()
-        .filter(|d| endpoints_taken.insert(d.endpoint_id.clone()))
+        .filter(|d| {
+            endpoints.iter().any(|e| e.id == d.endpoint_id) && !leased.contains(&d.endpoint_id)
+        })
         .take(limit)
         .collect();
     if chosen.is_empty() {
@@ -271,11 +314,6 @@ pub async fn claim_due(
         .col_expr(D::LockedUntil, Expr::value(wall + lease))
         .filter(D::Id.is_in(ids.iter().copied()))
         .exec(&txn)
-        .await?;
-    let endpoint_ids: Vec<&str> = chosen.iter().map(|d| d.endpoint_id.as_str()).collect();
-    let endpoints = webhook_endpoints::Entity::find()
-        .filter(webhook_endpoints::Column::Id.is_in(endpoint_ids.iter().copied()))
-        .all(&txn)
         .await?;
     let event_ids: Vec<&str> = chosen.iter().map(|d| d.event_id.as_str()).collect();
     let events = events::Entity::find()
