@@ -147,3 +147,71 @@ async fn sigkill_with_deliveries_pending_then_restart_delivers_every_event() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+/// Two worker processes on one database share the queue: every message is
+/// sent exactly once, and no endpoint ever has two requests in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_send_every_message_once_one_at_a_time_per_endpoint() {
+    const PER_ENDPOINT: usize = 30;
+    let database = fresh_database().await;
+    let db = store::connect(&database.url, 4).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let now = Utc::now();
+    let merchant = catalog::merchants::create(&db, now, "Bobflix", "BOB")
+        .await
+        .unwrap();
+    let settings = test_settings(&database.url);
+    let mut receivers = Vec::new();
+    for _ in 0..3 {
+        let receiver = Receiver::start().await;
+        receiver.set_delay(Duration::from_millis(5));
+        endpoints::create(
+            &db,
+            endpoints::policy(&settings),
+            now,
+            &merchant.id,
+            NewEndpoint {
+                url: receiver.url.clone(),
+                enabled_events: vec!["*".into()],
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+        receivers.push(receiver);
+    }
+    for i in 0..PER_ENDPOINT {
+        let new = NewCustomer {
+            email: Some(format!("c{i}@example.com").parse().unwrap()),
+            ..NewCustomer::default()
+        };
+        catalog::customers::create(&db, now, &merchant.id, new)
+            .await
+            .unwrap();
+    }
+    let mut workers = [worker(&database.url, 15), worker(&database.url, 15)];
+    wait_until(
+        "every delivery to succeed",
+        Duration::from_secs(180),
+        || async {
+            webhook_deliveries::Entity::find()
+                .filter(webhook_deliveries::Column::Status.eq("succeeded"))
+                .count(&db)
+                .await
+                .unwrap()
+                == (3 * PER_ENDPOINT) as u64
+        },
+    )
+    .await;
+    for w in &mut workers {
+        w.kill().unwrap();
+        w.wait().unwrap();
+    }
+    for r in &receivers {
+        let ids: Vec<String> = r.received().into_iter().map(|m| m.id).collect();
+        let unique: HashSet<&String> = ids.iter().collect();
+        assert_eq!(ids.len(), PER_ENDPOINT, "each message sent once");
+        assert_eq!(unique.len(), PER_ENDPOINT);
+        assert_eq!(r.max_in_flight(), 1, "one request at a time per endpoint");
+    }
+}

@@ -60,6 +60,11 @@ impl Answer {
 struct Inner {
     received: Vec<Received>,
     script: VecDeque<Answer>,
+    /// Requests being handled now, and the most there ever were.
+    in_flight: usize,
+    max_in_flight: usize,
+    /// How long each answer takes (to widen the window for overlaps).
+    delay: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -106,6 +111,15 @@ impl Receiver {
         self.inner.lock().unwrap().received.clone()
     }
 
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.inner.lock().unwrap().delay = delay;
+    }
+
+    /// The most requests this receiver ever had in hand at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.lock().unwrap().max_in_flight
+    }
+
     pub fn count(&self) -> usize {
         self.inner.lock().unwrap().received.len()
     }
@@ -123,8 +137,10 @@ async fn handle(
             .unwrap_or_default()
             .to_owned()
     };
-    let answer = {
+    let (answer, delay) = {
         let mut inner = data.0.lock().unwrap();
+        inner.in_flight += 1;
+        inner.max_in_flight = inner.max_in_flight.max(inner.in_flight);
         let answer = inner.script.pop_front().unwrap_or(Answer::status(200));
         inner.received.push(Received {
             id: header("webhook-id"),
@@ -133,11 +149,13 @@ async fn handle(
             body: body.to_vec(),
             answered: if answer.hang { 0 } else { answer.status },
         });
-        answer
+        (answer, inner.delay)
     };
     if answer.hang {
         let _ = data.1.acquire().await;
     }
+    tokio::time::sleep(delay).await;
+    data.0.lock().unwrap().in_flight -= 1;
     let mut res = HttpResponse::build(
         actix_web::http::StatusCode::from_u16(answer.status).expect("a status"),
     );
