@@ -144,8 +144,8 @@ pub struct WebhookSettings {
     pub concurrency: u32,
     /// Milliseconds between looks at the queue when it is idle (real time).
     pub poll_interval_ms: u64,
-    /// Delay before each attempt, in seconds: the first is normally 0. After
-    /// the last one fails, the delivery gives up.
+    /// Delay before each attempt, in seconds; the first is 0 (the first
+    /// attempt is immediate). After the last one fails, the delivery gives up.
     pub retry_schedule_secs: Vec<u64>,
     /// Allows endpoints on loopback, private, link-local and other internal
     /// addresses, and plain http. For tests and local development only.
@@ -311,13 +311,13 @@ impl Settings {
                 "must be 10 to 60000",
             ));
         }
-        if w.retry_schedule_secs.is_empty()
+        if w.retry_schedule_secs.first() != Some(&0)
             || w.retry_schedule_secs.len() > 20
             || w.retry_schedule_secs.iter().any(|s| *s > 7 * 86_400)
         {
             return Err(ConfigError::new(
                 "webhooks.retry_schedule_secs",
-                "give 1 to 20 delays of at most 7 days each",
+                "give 1 to 20 delays of at most 7 days each, the first 0 (the first attempt is immediate)",
             ));
         }
         Ok(())

@@ -228,6 +228,15 @@ pub async fn claim_due(
     if limit == 0 {
         return Ok(Vec::new());
     }
+    // A plain read first: an idle worker does not take the write lock.
+    let due = webhook_deliveries::Entity::find()
+        .filter(D::Status.eq(PENDING))
+        .filter(D::NextAttemptAt.lte(now))
+        .one(db)
+        .await?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let txn = store::begin_write(db).await?;
     let enabled = Query::select()
         .column(webhook_endpoints::Column::Id)

@@ -24,6 +24,14 @@ pub async fn fan_out(
     now: DateTime<Utc>,
     batch: u64,
 ) -> Result<usize, DbErr> {
+    // A plain read first: an idle worker does not take the write lock.
+    let waiting = events::Entity::find()
+        .filter(events::Column::DispatchedAt.is_null())
+        .one(db)
+        .await?;
+    if waiting.is_none() {
+        return Ok(0);
+    }
     let txn = store::begin_write(db).await?;
     let claimed = work::claim(
         events::Entity::find()

@@ -7,8 +7,8 @@ use rand::Rng;
 const MAX_RETRY_AFTER_SECS: i64 = 86_400;
 
 /// What to do after attempt number `attempts` (1-based) failed, with the
-/// configured `schedule` (the delay before each attempt; the first is
-/// normally 0). `None`: no attempts are left. Later delays are lengthened by
+/// configured `schedule` (the delay before each attempt; the first, 0, is
+/// the immediate first attempt). `None`: no attempts are left. Later delays are lengthened by
 /// up to 10% so endpoints coming back are not hit by every retry at once;
 /// a longer `retry_after` wins.
 pub fn next_delay(
