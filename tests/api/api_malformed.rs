@@ -203,6 +203,18 @@ async fn sweep(api: &Api, e: &Endpoint) {
 async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
     let app = spawn_app().await;
     let api = app.api().await;
+    // A webhook endpoint (hearing of what happens from now on) to aim the
+    // endpoint and delivery POSTs at, sending to a real receiver.
+    let receiver = Receiver::start().await;
+    let r = api
+        .post(
+            "/v1/webhook_endpoints",
+            json!({"url": receiver.url, "enabled_events": ["customer.created"],
+                "description": "billing"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let webhook_endpoint = r.id();
     let plan = api.monthly_plan().await;
     let customer = api.customer().await;
     let sub = api.subscription(&customer, &plan).await;
@@ -218,18 +230,8 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
         .as_str()
         .unwrap()
         .to_owned();
-    // A webhook endpoint with one delivery (the events above, sent to a real
-    // receiver), to aim the endpoint and delivery POSTs at.
-    let receiver = Receiver::start().await;
-    let r = api
-        .post(
-            "/v1/webhook_endpoints",
-            json!({"url": receiver.url, "enabled_events": ["customer.created"],
-                "description": "billing"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
-    let webhook_endpoint = r.id();
+    // The webhook endpoint's one delivery: the customer's creation, sent to
+    // the receiver.
     app.deliver_webhooks().await;
     let endpoint_before = api
         .get(&format!("/v1/webhook_endpoints/{webhook_endpoint}"))
