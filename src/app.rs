@@ -14,6 +14,7 @@ use crate::clock::{SharedClock, SystemClock, TestClock};
 use crate::config::{ClockMode, Role, Settings};
 use crate::lightning::Node;
 use crate::lightning::role::NodeRole;
+use crate::notify;
 use crate::store;
 use crate::web::api::rate_limit::RateLimiter;
 
@@ -129,6 +130,14 @@ impl Application {
             roles.spawn(async move {
                 billing::scheduler::run(state, stop).await;
                 Ok("scheduler")
+            });
+        }
+        if self.state.settings.has_role(Role::Worker) {
+            let state = self.state.clone();
+            let stop = shutdown.clone();
+            roles.spawn(async move {
+                notify::run(state, stop).await;
+                Ok("worker")
             });
         }
         if let Some(node_role) = self.node_role {

@@ -41,6 +41,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub clock: ClockSettings,
     pub scheduler: SchedulerSettings,
+    pub webhooks: WebhookSettings,
     pub log: LogSettings,
     /// The merchant's Lightning node (node role).
     pub lightning: LightningSettings,
@@ -92,6 +93,8 @@ pub enum Role {
     Web,
     /// Billing engine: period rolls, invoices, dunning.
     Scheduler,
+    /// Notifier: webhook fan-out and delivery (email joins it later).
+    Worker,
     /// The Lightning node: BOLT11 invoices, payments, channels. Exactly one
     /// process per database runs it.
     Node,
@@ -103,9 +106,10 @@ impl FromStr for Role {
         match s.trim() {
             "web" => Ok(Role::Web),
             "scheduler" => Ok(Role::Scheduler),
+            "worker" => Ok(Role::Worker),
             "node" => Ok(Role::Node),
             other => Err(format!(
-                "unknown role `{other}` (expected web, scheduler or node)"
+                "unknown role `{other}` (expected web, scheduler, worker or node)"
             )),
         }
     }
@@ -158,6 +162,24 @@ pub struct SchedulerSettings {
     pub batch_size: u32,
     /// Billing loops run at once (PostgreSQL; SQLite has one writer anyway).
     pub workers: u32,
+}
+
+/// Outgoing webhooks (the worker role).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Seconds to wait for an endpoint's answer (real time).
+    pub timeout_secs: u64,
+    /// Deliveries in flight at once in one process (at most one per endpoint).
+    pub concurrency: u32,
+    /// Milliseconds between looks at the queue when it is idle (real time).
+    pub poll_interval_ms: u64,
+    /// Delay before each attempt, in seconds; the first is 0 (the first
+    /// attempt is immediate). After the last one fails, the delivery gives up.
+    pub retry_schedule_secs: Vec<u64>,
+    /// Allows endpoints on loopback, private, link-local and other internal
+    /// addresses, and plain http. For tests and local development only.
+    pub allow_private_addresses: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -323,6 +345,7 @@ impl Settings {
                 "must be at least 1 and at most database.max_connections",
             ));
         }
+        self.validate_webhooks()?;
         if let Some(btc) = &self.bitcoind {
             url::Url::parse(&btc.rpc_url)
                 .map_err(|e| ConfigError::new("bitcoind.rpc_url", format!("not a URL: {e}")))?;
@@ -357,6 +380,38 @@ impl Settings {
             return Err(ConfigError::new(
                 "bitcoind",
                 "the node role needs a [bitcoind] section outside the sandbox",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let w = &self.webhooks;
+        if !(1..=300).contains(&w.timeout_secs) {
+            return Err(ConfigError::new(
+                "webhooks.timeout_secs",
+                "must be 1 to 300",
+            ));
+        }
+        if !(1..=1000).contains(&w.concurrency) {
+            return Err(ConfigError::new(
+                "webhooks.concurrency",
+                "must be 1 to 1000",
+            ));
+        }
+        if !(10..=60_000).contains(&w.poll_interval_ms) {
+            return Err(ConfigError::new(
+                "webhooks.poll_interval_ms",
+                "must be 10 to 60000",
+            ));
+        }
+        if w.retry_schedule_secs.first() != Some(&0)
+            || w.retry_schedule_secs.len() > 20
+            || w.retry_schedule_secs.iter().any(|s| *s > 7 * 86_400)
+        {
+            return Err(ConfigError::new(
+                "webhooks.retry_schedule_secs",
+                "give 1 to 20 delays of at most 7 days each, the first 0 (the first attempt is immediate)",
             ));
         }
         Ok(())
@@ -410,7 +465,15 @@ mod tests {
         assert_eq!(s.api.rate_limit_burst, 200);
         assert_eq!(s.app.network, Network::Sandbox);
         assert!(s.database_url().starts_with("sqlite:"));
-        assert!(s.has_role(Role::Web) && s.has_role(Role::Scheduler));
+        assert_eq!(
+            s.app.roles,
+            [Role::Web, Role::Scheduler, Role::Worker, Role::Node]
+        );
+        assert_eq!(s.webhooks.timeout_secs, 15);
+        assert_eq!(
+            s.webhooks.retry_schedule_secs,
+            [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000]
+        );
     }
 
     #[test]
@@ -433,6 +496,16 @@ mod tests {
             ("[scheduler]\ntick = \"every minute\"", "scheduler.tick"),
             ("[scheduler]\nbatch_size = 0", "scheduler.batch_size"),
             ("[scheduler]\nworkers = 0", "scheduler.workers"),
+            ("[webhooks]\ntimeout_secs = 0", "webhooks.timeout_secs"),
+            ("[webhooks]\nconcurrency = 0", "webhooks.concurrency"),
+            (
+                "[webhooks]\npoll_interval_ms = 1",
+                "webhooks.poll_interval_ms",
+            ),
+            (
+                "[webhooks]\nretry_schedule_secs = []",
+                "webhooks.retry_schedule_secs",
+            ),
             ("[app]\nbase_url = \"not a url\"", "app.base_url"),
             ("[app]\nroles = []", "app.roles"),
             (
@@ -474,5 +547,6 @@ mod tests {
         let s = Settings::from_defaults_and(example).unwrap();
         assert_eq!(s.app.network, Network::Mainnet);
         assert!(s.smtp.is_some() && s.bitcoind.is_some());
+        assert!(!s.webhooks.allow_private_addresses);
     }
 }

@@ -32,7 +32,7 @@ enum Command {
     /// Run the service: applies pending migrations, then starts the HTTP server
     /// and the background roles until Ctrl-C.
     Serve {
-        /// Roles to run in this process, comma separated (web, scheduler).
+        /// Roles to run in this process, comma separated (web, scheduler, worker, node).
         /// Defaults to `app.roles` from the configuration.
         #[arg(long, value_delimiter = ',')]
         roles: Option<Vec<Role>>,

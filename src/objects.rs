@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::store::{
     api_keys, customers, events, invoices, payment_requests, plans, push_attempts, subscriptions,
+    webhook_deliveries, webhook_endpoints,
 };
 
 pub const CURRENCY: &str = "BTC";
@@ -359,6 +360,103 @@ pub struct CreatedApiKey {
 pub struct TestClock {
     pub object: &'static str,
     pub now: DateTime<Utc>,
+}
+
+/// A merchant's webhook endpoint, never with its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub object: &'static str,
+    pub url: String,
+    pub description: Option<String>,
+    /// `["*"]` (every event) or a list of event types.
+    #[schema(value_type = Vec<String>)]
+    pub enabled_events: Value,
+    /// enabled or disabled.
+    pub status: String,
+    /// Why it is disabled: `manual`, or what the worker saw (410 Gone, or
+    /// every delivery failing for 5 days).
+    pub disabled_reason: Option<String>,
+    /// Since when every delivery has failed, if they have.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// While a rotated-out secret still signs (both signatures are sent).
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&webhook_endpoints::Model> for WebhookEndpoint {
+    fn from(m: &webhook_endpoints::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "webhook_endpoint",
+            url: m.url.clone(),
+            description: m.description.clone(),
+            enabled_events: m.event_types.clone(),
+            status: m.status.clone(),
+            disabled_reason: m.disabled_reason.clone(),
+            failing_since: m.failing_since,
+            previous_secret_expires_at: m
+                .previous_secret
+                .as_ref()
+                .and(m.previous_secret_expires_at),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// An endpoint just created, or its secret just rotated: the one answer that
+/// carries the signing secret.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookEndpointWithSecret {
+    #[serde(flatten)]
+    pub endpoint: WebhookEndpoint,
+    /// The signing secret (`whsec_...`), shown in this answer only.
+    pub secret: String,
+}
+
+/// One event on its way to one endpoint, with its last attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub object: &'static str,
+    pub endpoint: String,
+    /// The event sent; also the `webhook-id` header of every attempt.
+    pub event: String,
+    /// pending, succeeded or failed.
+    pub status: String,
+    pub attempt_count: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_latency_ms: Option<i64>,
+    /// The first KiB of the endpoint's last answer.
+    pub last_response_excerpt: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&webhook_deliveries::Model> for WebhookDelivery {
+    fn from(m: &webhook_deliveries::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "webhook_delivery",
+            endpoint: m.endpoint_id.clone(),
+            event: m.event_id.clone(),
+            status: m.status.clone(),
+            attempt_count: m.attempt_count,
+            next_attempt_at: m.next_attempt_at,
+            last_attempt_at: m.last_attempt_at,
+            last_status_code: m.last_status_code,
+            last_latency_ms: m.last_latency_ms,
+            last_response_excerpt: m.last_response_excerpt.clone(),
+            last_error: m.last_error.clone(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
 }
 
 /// Serializes an object for an event payload.

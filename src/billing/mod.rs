@@ -9,4 +9,4 @@ pub mod payments;
 pub mod periods;
 pub mod policy;
 pub mod scheduler;
-mod work;
+pub(crate) mod work;

@@ -50,6 +50,7 @@ event_types! {
     InvoiceVoided => "invoice.voided",
     InvoiceMarkedUncollectible => "invoice.marked_uncollectible",
     PaymentRequestExpired => "payment_request.expired",
+    WebhookEndpointDisabled => "webhook_endpoint.disabled",
 }
 
 impl std::fmt::Display for EventType {

@@ -18,6 +18,8 @@ pub struct Model {
     pub last_latency_ms: Option<i64>,
     pub last_response_excerpt: Option<String>,
     pub last_error: Option<String>,
+    /// Wall-clock end of the lease of the worker sending it.
+    pub locked_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

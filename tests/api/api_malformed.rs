@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{Api, NODE, Reply, spawn_app};
+use crate::webhooks_receiver::Receiver;
 
 /// 2^63, one past i64::MAX.
 const TWO_POW_63: &str = "9223372036854775808";
@@ -202,6 +203,18 @@ async fn sweep(api: &Api, e: &Endpoint) {
 async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
     let app = spawn_app().await;
     let api = app.api().await;
+    // A webhook endpoint (hearing of what happens from now on) to aim the
+    // endpoint and delivery POSTs at, sending to a real receiver.
+    let receiver = Receiver::start().await;
+    let r = api
+        .post(
+            "/v1/webhook_endpoints",
+            json!({"url": receiver.url, "enabled_events": ["customer.created"],
+                "description": "billing"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let webhook_endpoint = r.id();
     let plan = api.monthly_plan().await;
     let customer = api.customer().await;
     let sub = api.subscription(&customer, &plan).await;
@@ -217,6 +230,22 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
         .as_str()
         .unwrap()
         .to_owned();
+    // The webhook endpoint's one delivery: the customer's creation, sent to
+    // the receiver.
+    app.deliver_webhooks().await;
+    let endpoint_before = api
+        .get(&format!("/v1/webhook_endpoints/{webhook_endpoint}"))
+        .await
+        .body;
+    let deliveries_path = format!("/v1/webhook_endpoints/{webhook_endpoint}/deliveries");
+    let deliveries_before = api.get(&deliveries_path).await.body["data"].clone();
+    assert_eq!(
+        deliveries_before.as_array().unwrap().len(),
+        1,
+        "{deliveries_before}"
+    );
+    assert_eq!(deliveries_before[0]["status"], "succeeded");
+    let delivery = deliveries_before[0]["id"].as_str().unwrap().to_owned();
 
     let cron_plan = json!({"name": "Weekly", "amount_msat": 1000, "interval": "cron",
         "cron_expression": "0 0 9 * * Mon"});
@@ -440,6 +469,45 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
             bad: vec![],
         },
         Endpoint {
+            path: "/v1/webhook_endpoints".into(),
+            valid: json!({"url": receiver.url, "enabled_events": ["invoice.paid"],
+                "description": "billing"}),
+            required: &["url", "enabled_events"],
+            bad: webhook_endpoint_fields(&[]),
+        },
+        Endpoint {
+            path: format!("/v1/webhook_endpoints/{webhook_endpoint}"),
+            // Unlike the endpoint as it is, so any change would show.
+            valid: json!({"url": "http://127.0.0.1:10/other", "enabled_events": ["*"],
+                "description": "changed", "enabled": false}),
+            required: &[],
+            bad: webhook_endpoint_fields(&[("enabled", raw(&["\"false\"", "0", "\"no\""]))]),
+        },
+        Endpoint {
+            path: format!("/v1/webhook_endpoints/{webhook_endpoint}/rotate_secret"),
+            valid: json!({"expires_in": 3600}),
+            required: &[],
+            bad: vec![(
+                "expires_in",
+                raw(&[
+                    "-1",
+                    "604801",
+                    "99999999999",
+                    "1.5",
+                    "1e30",
+                    TWO_POW_64,
+                    TWO_POW_63,
+                    "\"60\"",
+                ]),
+            )],
+        },
+        Endpoint {
+            path: format!("/v1/webhook_deliveries/{delivery}/replay"),
+            valid: json!({}),
+            required: &[],
+            bad: vec![],
+        },
+        Endpoint {
             path: "/v1/test_clock/advance".into(),
             valid: json!({"seconds": 60}),
             required: &[],
@@ -493,4 +561,59 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
     let r = api.get("/v1/customers").await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["data"][0]["email"], "alice@example.com");
+    // The webhook endpoint is as it was (its secret not rotated either: that
+    // would have changed `updated_at`), it is the only one, and its delivery
+    // was not replayed.
+    let r = api.get("/v1/webhook_endpoints").await;
+    assert_eq!(r.body["data"], json!([endpoint_before]), "{r:?}");
+    assert_eq!(endpoint_before["description"], "billing");
+    assert_eq!(
+        endpoint_before["enabled_events"],
+        json!(["customer.created"])
+    );
+    assert_eq!(endpoint_before["previous_secret_expires_at"], Value::Null);
+    assert_eq!(
+        api.get(&deliveries_path).await.body["data"],
+        deliveries_before
+    );
+    assert_eq!(receiver.count(), 1);
+}
+
+/// Bad values for a webhook endpoint's fields, on creation and update.
+fn webhook_endpoint_fields(
+    extra: &[(&'static str, Vec<String>)],
+) -> Vec<(&'static str, Vec<String>)> {
+    let mut bad = vec![
+        (
+            "url",
+            vec![
+                json!("not a url").to_string(),
+                json!("").to_string(),
+                json!("ftp://example.com/hook").to_string(),
+                json!("javascript:alert(1)").to_string(),
+                json!("https://user:pass@example.com/hook").to_string(),
+                json!("http://").to_string(),
+                json!("http://[::1/hook").to_string(),
+                json!(format!("https://example.com/{}", "a".repeat(2048))).to_string(),
+            ],
+        ),
+        (
+            "enabled_events",
+            vec![
+                "[]".to_owned(),
+                json!(["*", "invoice.paid"]).to_string(),
+                json!(["invoice.bogus"]).to_string(),
+                json!(["invoice.paid", ""]).to_string(),
+                json!(["INVOICE.PAID"]).to_string(),
+                "[1]".to_owned(),
+                "[null]".to_owned(),
+                json!([["invoice.paid"]]).to_string(),
+                json!([{"type": "invoice.paid"}]).to_string(),
+                json!(["x".repeat(5000)]).to_string(),
+            ],
+        ),
+        ("description", vec![long(1001)]),
+    ];
+    bad.extend(extra.iter().cloned());
+    bad
 }

@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use pushbill::app::Application;
+use pushbill::app::{AppState, Application};
 use pushbill::billing::payments::{self, InvoiceIssuer, IssueError, IssueRequest, IssuedInvoice};
 use pushbill::billing::{engine, lifecycle};
 use pushbill::catalog::{self, customers::NewCustomer, plans::NewPlan};
 use pushbill::clock::{Clock, TestClock};
 use pushbill::config::{Role, Settings};
 use pushbill::domain::{Interval, Msat, NodeId, Schedule};
+use pushbill::notify::webhooks;
 use pushbill::store::{
     self, customers, events, invoices, merchants, payment_requests, plans, subscriptions,
 };
@@ -72,6 +73,7 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub database: TestDatabase,
     pub http: reqwest::Client,
+    pub state: AppState,
     shutdown: CancellationToken,
 }
 
@@ -87,11 +89,12 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// [`spawn_app`] with settings changed by `overrides` (e.g. a tiny rate limit).
-pub async fn spawn_app_with(overrides: impl FnOnce(&mut Settings)) -> TestApp {
+/// [`spawn_app`] with changed settings (e.g. a tiny rate limit, more roles,
+/// webhook options).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let database = fresh_database().await;
     let mut settings = test_settings(&database.url);
-    overrides(&mut settings);
+    configure(&mut settings);
     telemetry::init(&settings.log);
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -106,6 +109,7 @@ pub async fn spawn_app_with(overrides: impl FnOnce(&mut Settings)) -> TestApp {
         clock,
         database,
         http: reqwest::Client::new(),
+        state,
         shutdown,
     }
 }
@@ -158,6 +162,15 @@ impl TestApp {
     pub async fn advance_to(&self, to: DateTime<Utc>) -> engine::RunOutcome {
         self.clock.set(to).unwrap();
         self.run_billing().await
+    }
+
+    /// Fans out every waiting event and sends every webhook due at the test
+    /// clock's time, as the worker role would, and waits for the answers.
+    pub async fn deliver_webhooks(&self) -> webhooks::Drained {
+        let sender = webhooks::delivery::Sender::new(&self.state.settings).unwrap();
+        webhooks::drain(&self.state, &sender)
+            .await
+            .expect("webhook delivery")
     }
 
     pub async fn run_billing(&self) -> engine::RunOutcome {

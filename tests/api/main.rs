@@ -26,3 +26,7 @@ mod health;
 mod lightning;
 mod payments;
 mod simnet;
+mod webhooks;
+mod webhooks_api;
+mod webhooks_crash;
+mod webhooks_receiver;

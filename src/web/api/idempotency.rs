@@ -28,9 +28,18 @@ const MAX_KEY_LEN: usize = 255;
 const RETENTION_HOURS: i64 = 24;
 /// A claimed key whose request never finished (a crash) is free again after this.
 const ABANDONED_AFTER_SECS: i64 = 60;
-/// Routes whose answer carries a secret: storing it for replay would keep the
-/// secret in clear in the database, so they refuse an Idempotency-Key.
-const SECRET_RESPONSES: &[&str] = &["/v1/api_keys"];
+/// POST routes whose answer carries a secret: storing it for replay would
+/// keep the secret in clear in the database, so they refuse an
+/// Idempotency-Key. `path` is the one the router matches (percent-decoded).
+fn answers_secret(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').collect();
+    matches!(
+        segments.as_slice(),
+        ["", "v1", "api_keys"]
+            | ["", "v1", "webhook_endpoints"]
+            | ["", "v1", "webhook_endpoints", _, "rotate_secret"]
+    )
+}
 
 pub async fn middleware(
     mut req: ServiceRequest,
@@ -39,7 +48,7 @@ pub async fn middleware(
     if req.method() != Method::POST || !req.headers().contains_key(HEADER) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    if SECRET_RESPONSES.contains(&req.path()) {
+    if answers_secret(req.match_info().as_str()) {
         let e = ApiError::invalid(
             "idempotency_key_unsupported",
             Some(HEADER),
@@ -210,5 +219,30 @@ fn conflict(code: &'static str, message: &str) -> ApiError {
 async fn release(state: &AppState, merchant_id: &str, key: &str) {
     if let Err(e) = idempotency_keys::release(&state.db, merchant_id, key).await {
         tracing::error!(error = %e, "idempotency: cannot release a key");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answers_secret;
+
+    #[test]
+    fn the_posts_answering_a_secret_are_known() {
+        for path in [
+            "/v1/api_keys",
+            "/v1/webhook_endpoints",
+            "/v1/webhook_endpoints/we_01abc/rotate_secret",
+        ] {
+            assert!(answers_secret(path), "{path}");
+        }
+        for path in [
+            "/v1/api_keys/key_01abc/revoke",
+            "/v1/webhook_endpoints/we_01abc",
+            "/v1/webhook_deliveries/wd_01abc/replay",
+            "/v1/webhook_endpoints/a/b/rotate_secret",
+            "/v1/plans",
+        ] {
+            assert!(!answers_secret(path), "{path}");
+        }
     }
 }

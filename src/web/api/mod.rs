@@ -20,6 +20,7 @@ mod query;
 pub mod rate_limit;
 mod subscriptions;
 mod test_clock;
+mod webhook_endpoints;
 
 use error::ApiError;
 
@@ -75,6 +76,14 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(api_keys::create)
         .service(api_keys::revoke)
         .service(test_clock::advance)
+        .service(webhook_endpoints::create)
+        .service(webhook_endpoints::list)
+        .service(webhook_endpoints::get)
+        .service(webhook_endpoints::update)
+        .service(webhook_endpoints::delete)
+        .service(webhook_endpoints::rotate_secret)
+        .service(webhook_endpoints::deliveries)
+        .service(webhook_endpoints::replay)
         .service(openapi::get)
         .default_service(web::to(unknown_route))
 }

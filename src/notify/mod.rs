@@ -1,0 +1,31 @@
+//! The notifier (role `worker`): tells merchants' systems what happened.
+//! Today: signed webhooks. Email (to customers and merchants) joins as a
+//! second loop beside the webhook loop in [`run`].
+
+pub mod webhooks;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::store;
+
+/// Runs the worker role's loops until `shutdown`.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let mut loops = tokio::task::JoinSet::new();
+    loops.spawn(webhooks::run(state.clone(), shutdown.clone()));
+    // The email loop goes here: loops.spawn(email::run(state.clone(), shutdown.clone()));
+    while loops.join_next().await.is_some() {}
+}
+
+/// Another process may have advanced the shared sandbox clock: catch up.
+pub async fn sync_test_clock(state: &AppState) {
+    if let Some(test_clock) = &state.test_clock {
+        match store::sandbox_clock::load(&state.db).await {
+            Ok(Some(saved)) => {
+                let _ = test_clock.set(saved);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "worker: cannot read the sandbox clock"),
+        }
+    }
+}
