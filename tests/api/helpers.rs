@@ -463,6 +463,7 @@ impl TestApp {
             "Bobflix",
             "BOB",
             pushbill::auth::api_keys::Mode::Test,
+            false,
         )
         .await
         .unwrap();

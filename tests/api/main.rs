@@ -24,5 +24,6 @@ mod crash_and_concurrency;
 mod dunning;
 mod health;
 mod lightning;
+mod node_api;
 mod payments;
 mod simnet;

@@ -13,6 +13,7 @@ mod events;
 mod idempotency;
 mod invoices;
 pub mod json;
+mod node;
 pub mod openapi;
 pub mod pagination;
 mod plans;
@@ -75,6 +76,13 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(api_keys::create)
         .service(api_keys::revoke)
         .service(test_clock::advance)
+        .service(node::get)
+        .service(node::peers)
+        .service(node::connect)
+        .service(node::disconnect)
+        .service(node::channels)
+        .service(node::open)
+        .service(node::close)
         .service(openapi::get)
         .default_service(web::to(unknown_route))
 }

@@ -38,6 +38,7 @@ const OPENAPI_OPERATION: &str = "get_openapi";
         (name = "Events", description = "Everything that happened, as webhooks carry it."),
         (name = "API keys", description = "The merchant's keys; a secret is shown once."),
         (name = "Test clock", description = "Sandbox only: move time to watch billing happen."),
+        (name = "Node", description = "The deployment's Lightning node: peers and channels. Node operator merchants only."),
         (name = "Meta", description = "This document."),
     ),
     components(schemas(ErrorBody)),
