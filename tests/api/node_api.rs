@@ -464,3 +464,45 @@ async fn the_cli_prints_the_nodes_info_as_json() {
     drop(app);
     chain.shutdown().await;
 }
+
+#[tokio::test]
+async fn merchant_create_with_node_operator_makes_an_operator_whose_key_drives_the_node() {
+    let app = spawn_app().await;
+    let run = |extra: &'static [&'static str]| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pushbill"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("PUSHBILL") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.env("PUSHBILL__DATABASE__URL", &app.database.url)
+            .env("PUSHBILL__LOG__FILTER", "warn")
+            .args([
+                "merchant",
+                "create",
+                "--name",
+                "Ops",
+                "--invoice-prefix",
+                "OPS",
+            ])
+            .args(extra);
+        async move { cmd.output().await.unwrap() }
+    };
+    let key_of = |out: &std::process::Output| {
+        let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+        assert!(out.status.success(), "{stdout}");
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("api key:"))
+            .expect("a key line")
+            .trim()
+            .to_owned()
+    };
+    let operator_key = key_of(&run(&["--node-operator"]).await);
+    let plain_key = key_of(&run(&[]).await);
+    // The operator gets past the permission check (to the 503: no node role here).
+    let r = app.api_with_key(&operator_key).get("/v1/node").await;
+    assert_eq!((r.status, r.code()), (503, "node_unavailable"), "{r:?}");
+    let r = app.api_with_key(&plain_key).get("/v1/node").await;
+    assert_eq!((r.status, r.code()), (403, "node_operator_only"), "{r:?}");
+}
