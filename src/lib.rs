@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod lightning;
+pub mod node_cli;
 pub mod notify;
 pub mod objects;
 pub mod sandbox;

@@ -52,9 +52,55 @@ enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// The deployment's Lightning node, through the running service's API
+    /// (a node operator's API key: --api-key or PUSHBILL_API_KEY). Prints JSON.
+    Node(NodeArgs),
     /// Run the regtest chain simulator: a bitcoind JSON-RPC stand-in that
     /// several processes can share, until Ctrl-C.
     Simnet(SimnetArgs),
+}
+
+#[derive(clap::Args)]
+struct NodeArgs {
+    /// The service's URL; defaults to the configured `http.host`/`http.port`.
+    #[arg(long, global = true)]
+    url: Option<String>,
+    /// A node operator merchant's API key.
+    #[arg(long, global = true, env = "PUSHBILL_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    #[command(subcommand)]
+    action: NodeAction,
+}
+
+#[derive(Subcommand)]
+enum NodeAction {
+    /// Node id, listening address, network, chain tip, peer and channel counts.
+    Info,
+    /// Connected peers.
+    Peers,
+    /// Connect to a peer: <node_id>@<host:port>.
+    Connect { peer: String },
+    /// Disconnect a peer.
+    Disconnect { node_id: String },
+    /// Channels with their balances and inbound capacity.
+    Channels,
+    /// Open a channel funded from the chain backend's wallet (20,000 to 16,777,215 sat).
+    Open {
+        node_id: String,
+        amount_sat: u64,
+        /// host:port: connect to the peer first.
+        #[arg(long)]
+        address: Option<String>,
+        /// Give the peer this much of the channel at opening, in msat.
+        #[arg(long)]
+        push_msat: Option<u64>,
+    },
+    /// Close a channel cooperatively, or --force (broadcast our commitment).
+    Close {
+        channel_id: String,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -114,6 +160,10 @@ enum MerchantAction {
         /// Starts every invoice number, e.g. ACME for ACME-000001 (A-Z, 0-9).
         #[arg(long)]
         invoice_prefix: String,
+        /// Let this merchant drive the deployment's Lightning node (/v1/node,
+        /// `pushbill node`). The node is shared by every merchant.
+        #[arg(long)]
+        node_operator: bool,
     },
 }
 
@@ -152,13 +202,15 @@ fn main() -> ExitCode {
             }
             Command::Migrate { action } => migrate(settings, action).await,
             Command::Simnet(args) => simnet(args).await,
+            Command::Node(args) => node(&settings, args).await,
             Command::Merchant {
                 action:
                     MerchantAction::Create {
                         name,
                         invoice_prefix,
+                        node_operator,
                     },
-            } => create_merchant(settings, &name, &invoice_prefix).await,
+            } => create_merchant(settings, &name, &invoice_prefix, node_operator).await,
             Command::Bench {
                 what:
                     BenchWhat::Billing {
@@ -203,6 +255,36 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn node(settings: &Settings, args: NodeArgs) -> anyhow::Result<()> {
+    use pushbill::node_cli::{NodeClient, NodeCommand, default_url};
+    let url = args
+        .url
+        .unwrap_or_else(|| default_url(&settings.http.host, settings.http.port));
+    let client = NodeClient::new(&url, args.api_key.as_deref().unwrap_or_default())?;
+    let command = match args.action {
+        NodeAction::Info => NodeCommand::Info,
+        NodeAction::Peers => NodeCommand::Peers,
+        NodeAction::Connect { peer } => NodeCommand::Connect(peer),
+        NodeAction::Disconnect { node_id } => NodeCommand::Disconnect(node_id),
+        NodeAction::Channels => NodeCommand::Channels,
+        NodeAction::Open {
+            node_id,
+            amount_sat,
+            address,
+            push_msat,
+        } => NodeCommand::Open {
+            node_id,
+            amount_sat,
+            address,
+            push_msat,
+        },
+        NodeAction::Close { channel_id, force } => NodeCommand::Close { channel_id, force },
+    };
+    let answer = client.run(&command).await?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}
+
 async fn simnet(args: SimnetArgs) -> anyhow::Result<()> {
     use pushbill::lightning::simnet::{Simnet, SimnetConfig};
     let simnet = Simnet::start(SimnetConfig {
@@ -239,6 +321,7 @@ async fn create_merchant(
     settings: Settings,
     name: &str,
     invoice_prefix: &str,
+    node_operator: bool,
 ) -> anyhow::Result<()> {
     let db = store::connect(settings.database_url(), settings.database.max_connections).await?;
     store::migrate(&db).await?;
@@ -251,9 +334,19 @@ async fn create_merchant(
         },
     };
     let mode = Mode::for_network(settings.app.network);
-    let (merchant, key) =
-        catalog::merchants::create_with_api_key(&db, now, name, invoice_prefix, mode).await?;
+    let (merchant, key) = catalog::merchants::create_with_api_key(
+        &db,
+        now,
+        name,
+        invoice_prefix,
+        mode,
+        node_operator,
+    )
+    .await?;
     println!("merchant: {}", merchant.id);
+    if merchant.node_operator {
+        println!("node operator: yes (may drive the Lightning node)");
+    }
     println!("api key:  {}", key.secret);
     println!("Keep the API key secret: it is shown only this once.");
     Ok(())

@@ -459,6 +459,110 @@ impl From<&webhook_deliveries::Model> for WebhookDelivery {
     }
 }
 
+/// The deployment's Lightning node at a glance (`GET /v1/node`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Node {
+    /// Always `node`.
+    pub object: &'static str,
+    /// The node's public key (66 hex characters).
+    pub node_id: String,
+    /// Where the node listens for peers, `host:port`.
+    pub listen_addr: String,
+    /// bitcoin, testnet, signet or regtest.
+    pub network: String,
+    /// Height of the chain tip the node has synced to.
+    pub block_height: u32,
+    pub block_hash: String,
+    pub num_peers: usize,
+    pub num_channels: usize,
+    /// Channels that can carry payments now.
+    pub num_usable_channels: usize,
+}
+
+impl From<crate::lightning::operations::NodeInfo> for Node {
+    fn from(n: crate::lightning::operations::NodeInfo) -> Self {
+        Self {
+            object: "node",
+            node_id: n.node_id,
+            listen_addr: n.listen_addr,
+            network: n.network,
+            block_height: n.block_height,
+            block_hash: n.block_hash,
+            num_peers: n.num_peers,
+            num_channels: n.num_channels,
+            num_usable_channels: n.num_usable_channels,
+        }
+    }
+}
+
+/// A peer the node is connected to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodePeer {
+    /// Always `node_peer`.
+    pub object: &'static str,
+    pub node_id: String,
+    /// The peer's address, `host:port`, when known.
+    pub address: Option<String>,
+}
+
+impl From<crate::lightning::operations::PeerInfo> for NodePeer {
+    fn from(p: crate::lightning::operations::PeerInfo) -> Self {
+        Self {
+            object: "node_peer",
+            node_id: p.node_id,
+            address: p.address,
+        }
+    }
+}
+
+/// A channel of the node, with its balances.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeChannel {
+    /// Always `node_channel`.
+    pub object: &'static str,
+    /// 64 hex characters. Temporary until the funding transaction exists.
+    pub channel_id: String,
+    /// The peer at the other end.
+    pub counterparty_node_id: String,
+    /// The funding transaction, once it exists.
+    pub funding_txid: Option<String>,
+    /// The channel's total size in sat.
+    pub capacity_sat: u64,
+    /// What the node can send now, in msat.
+    pub outbound_capacity_msat: u64,
+    /// What the node can receive now, in msat: the limit on payments to it.
+    pub inbound_capacity_msat: u64,
+    /// Confirmations of the funding transaction, once known.
+    pub confirmations: Option<u32>,
+    /// Confirmations needed before the channel is ready.
+    pub confirmations_required: Option<u32>,
+    /// The node opened (and funded) this channel.
+    pub is_outbound: bool,
+    /// Funded deep enough and both sides agreed it is ready.
+    pub is_channel_ready: bool,
+    /// Ready, the peer is connected and the channel is not closing: payments can flow.
+    pub is_usable: bool,
+}
+
+impl From<crate::lightning::operations::ChannelInfo> for NodeChannel {
+    fn from(c: crate::lightning::operations::ChannelInfo) -> Self {
+        Self {
+            object: "node_channel",
+            channel_id: c.channel_id,
+            counterparty_node_id: c.counterparty_node_id,
+            funding_txid: c.funding_txid,
+            capacity_sat: c.capacity_sat,
+            outbound_capacity_msat: c.outbound_capacity_msat,
+            inbound_capacity_msat: c.inbound_capacity_msat,
+            confirmations: c.confirmations,
+            confirmations_required: c.confirmations_required,
+            is_outbound: c.is_outbound,
+            is_channel_ready: c.is_channel_ready,
+            is_usable: c.is_usable,
+        }
+    }
+}
+
 /// Serializes an object for an event payload.
 pub fn to_value<T: Serialize>(object: &T) -> Value {
     // Serializing these plain structs cannot fail.

@@ -19,6 +19,7 @@ mod m20261123_000009_create_outgoing_emails;
 mod m20261123_000010_create_sandbox_clock;
 mod m20261123_000011_create_idempotency_keys;
 mod m20261123_000012_webhook_delivery_lease;
+mod m20261123_000013_merchant_node_operator;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_create_sandbox_clock::Migration),
             Box::new(m20261123_000011_create_idempotency_keys::Migration),
             Box::new(m20261123_000012_webhook_delivery_lease::Migration),
+            Box::new(m20261123_000013_merchant_node_operator::Migration),
         ]
     }
 }

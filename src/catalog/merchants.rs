@@ -33,6 +33,7 @@ pub async fn create(
         invoice_prefix: Set(invoice_prefix.to_owned()),
         next_invoice_number: Set(1),
         settings: Set(serde_json::json!({})),
+        node_operator: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -40,17 +41,48 @@ pub async fn create(
 }
 
 /// Creates a merchant and its first API key in one transaction; the key's
-/// secret is in the result and nowhere else.
+/// secret is in the result and nowhere else. A `node_operator` merchant may
+/// drive the deployment's Lightning node (/v1/node).
 pub async fn create_with_api_key(
     db: &sea_orm::DatabaseConnection,
     now: DateTime<Utc>,
     name: &str,
     invoice_prefix: &str,
     mode: crate::auth::api_keys::Mode,
+    node_operator: bool,
 ) -> Result<(merchants::Model, crate::auth::api_keys::CreatedKey)> {
     let txn = crate::store::begin_write(db).await?;
-    let merchant = create(&txn, now, name, invoice_prefix).await?;
+    let mut merchant = create(&txn, now, name, invoice_prefix).await?;
+    if node_operator {
+        merchant = set_node_operator(&txn, now, &merchant.id, true).await?;
+    }
     let key = crate::auth::api_keys::create(&txn, now, &merchant.id, "Default key", mode).await?;
     txn.commit().await?;
     Ok((merchant, key))
+}
+
+/// Grants or withdraws the right to drive the deployment's Lightning node.
+pub async fn set_node_operator(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    node_operator: bool,
+) -> Result<merchants::Model> {
+    let row = merchants::ActiveModel {
+        id: Set(merchant_id.to_owned()),
+        node_operator: Set(node_operator),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(row.update(db).await?)
+}
+
+/// Whether the merchant may drive the deployment's Lightning node.
+pub async fn is_node_operator(db: &impl ConnectionTrait, merchant_id: &str) -> Result<bool> {
+    use sea_orm::EntityTrait;
+    let merchant = merchants::Entity::find_by_id(merchant_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("merchant", merchant_id))?;
+    Ok(merchant.node_operator)
 }

@@ -17,6 +17,8 @@ use serde::Serialize;
 
 use super::node::Node;
 use super::peers;
+use crate::domain::{NodeAddress, NodeError, NodeId};
+use crate::error::Error;
 
 /// BOLT11 descriptions are at most 639 bytes.
 const MAX_DESCRIPTION_BYTES: usize = 639;
@@ -42,6 +44,39 @@ pub struct PeerInfo {
     pub address: Option<String>,
 }
 
+/// The smallest channel the node opens, in sat. Smaller channels are
+/// refused by most peers and mostly eaten by fees when closed.
+pub const MIN_CHANNEL_SAT: u64 = 20_000;
+/// The largest channel the node opens, in sat: 2^24 - 1, the BOLT 2 limit
+/// without `option_support_large_channel` ("wumbo"), which pushbill does not
+/// negotiate.
+pub const MAX_CHANNEL_SAT: u64 = 16_777_215;
+
+/// The node at a glance.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub node_id: String,
+    pub listen_addr: String,
+    /// bitcoin, testnet, signet or regtest.
+    pub network: String,
+    pub block_height: u32,
+    pub block_hash: String,
+    pub num_peers: usize,
+    pub num_channels: usize,
+    pub num_usable_channels: usize,
+}
+
+/// A channel to open, as the operator asks for it (fields unchecked).
+#[derive(Debug, Clone, Default)]
+pub struct OpenChannel {
+    pub node_id: String,
+    /// `host:port`: connect to the peer first.
+    pub address: Option<String>,
+    pub amount_sat: u64,
+    /// Given to the peer in the opening, in msat (at most the channel's amount).
+    pub push_msat: u64,
+}
+
 /// A BOLT11 invoice the node issued.
 #[derive(Debug, Clone)]
 pub struct NewInvoice {
@@ -51,7 +86,143 @@ pub struct NewInvoice {
     pub expires_at: u64,
 }
 
+/// Parses a node id, naming `param` when it is wrong.
+pub fn parse_node_id(param: &str, node_id: &str) -> Result<PublicKey, Error> {
+    NodeId::parse(node_id.trim())
+        .map(|id| id.to_public_key())
+        .map_err(|e| Error::invalid(param, e.to_string()))
+}
+
+/// Parses `host:port` (IPv4, bracketed IPv6 or DNS name) and resolves it.
+pub async fn resolve_address(param: &str, address: &str) -> Result<SocketAddr, Error> {
+    // The domain's address rules, with a placeholder key (the generator point).
+    const ANY_KEY: &str = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+    let parsed = NodeAddress::parse(&format!("{ANY_KEY}@{}", address.trim())).map_err(|e| {
+        let message = match e {
+            NodeError::BadHost => {
+                "the host must be an IPv4 address, a bracketed IPv6 address or a DNS name"
+            }
+            NodeError::BadPort => "the port must be between 1 and 65535",
+            _ => "must look like `host:port`",
+        };
+        Error::invalid(param, message)
+    })?;
+    let mut addrs = tokio::net::lookup_host((parsed.host.as_str(), parsed.port))
+        .await
+        .map_err(|e| Error::invalid(param, format!("cannot resolve {}: {e}", parsed.host)))?;
+    addrs
+        .next()
+        .ok_or_else(|| Error::invalid(param, format!("{} has no address", parsed.host)))
+}
+
+/// Checks a channel's size and push amount against the node's bounds.
+pub fn check_channel_amounts(amount_sat: u64, push_msat: u64) -> Result<(), Error> {
+    if !(MIN_CHANNEL_SAT..=MAX_CHANNEL_SAT).contains(&amount_sat) {
+        return Err(Error::invalid(
+            "amount_sat",
+            format!("must be between {MIN_CHANNEL_SAT} and {MAX_CHANNEL_SAT} sat"),
+        ));
+    }
+    if push_msat > amount_sat * 1000 {
+        return Err(Error::invalid(
+            "push_msat",
+            "must be at most the channel's amount (amount_sat * 1000)",
+        ));
+    }
+    Ok(())
+}
+
 impl Node {
+    /// Node id, address, chain tip, and how many peers and channels.
+    pub fn info(&self) -> NodeInfo {
+        let best = self.best_block();
+        let channels = self.list_channels();
+        NodeInfo {
+            node_id: self.node_id().to_string(),
+            listen_addr: self.listen_addr().to_string(),
+            network: self.network().to_string(),
+            block_height: best.height,
+            block_hash: best.block_hash.to_string(),
+            num_peers: self.list_peers().len(),
+            num_usable_channels: channels.iter().filter(|c| c.is_usable).count(),
+            num_channels: channels.len(),
+        }
+    }
+
+    /// Connects to `node_id` at `address` (`host:port`), checking both first.
+    pub async fn connect(&self, node_id: &str, address: &str) -> Result<PeerInfo, Error> {
+        let id = parse_node_id("node_id", node_id)?;
+        let addr = resolve_address("address", address).await?;
+        if id == self.node_id() {
+            return Err(Error::invalid("node_id", "this is the node's own id"));
+        }
+        self.connect_peer(id, addr).await.map_err(|e| {
+            Error::conflict(
+                "peer_unreachable",
+                format!("cannot connect to {id}@{addr}: {e:#}"),
+            )
+        })?;
+        Ok(PeerInfo {
+            node_id: id.to_string(),
+            address: Some(addr.to_string()),
+        })
+    }
+
+    /// Disconnects a connected peer (404 when it is not connected).
+    pub fn disconnect(&self, node_id: &str) -> Result<(), Error> {
+        let id = parse_node_id("node_id", node_id)?;
+        if self.peer_manager.peer_by_node_id(&id).is_none() {
+            return Err(Error::not_found("peer", id.to_string()));
+        }
+        self.disconnect_peer(&id);
+        Ok(())
+    }
+
+    /// Opens a channel, connecting first when an address is given. Answers the
+    /// new channel (its id is temporary until the funding transaction exists).
+    pub async fn open(&self, req: OpenChannel) -> Result<ChannelInfo, Error> {
+        let id = parse_node_id("node_id", &req.node_id)?;
+        check_channel_amounts(req.amount_sat, req.push_msat)?;
+        if let Some(address) = &req.address {
+            self.connect(&req.node_id, address).await?;
+        } else if self.peer_manager.peer_by_node_id(&id).is_none() {
+            return Err(Error::invalid(
+                "address",
+                format!("not connected to {id}: give its `address` or connect first"),
+            ));
+        }
+        let channel_id = self
+            .open_channel(id, req.amount_sat, req.push_msat)
+            .map_err(|e| Error::conflict("channel_open_failed", format!("{e:#}")))?;
+        self.list_channels()
+            .into_iter()
+            .find(|c| c.channel_id == channel_id)
+            .ok_or_else(|| {
+                Error::conflict(
+                    "channel_open_failed",
+                    format!("the peer refused the channel {channel_id}"),
+                )
+            })
+    }
+
+    /// Closes a channel (cooperatively unless `force`); answers it as it is now.
+    pub fn close(&self, channel_id: &str, force: bool) -> Result<ChannelInfo, Error> {
+        let find = || {
+            self.list_channels()
+                .into_iter()
+                .find(|c| c.channel_id == channel_id)
+        };
+        let Some(channel) = find() else {
+            return Err(Error::not_found("channel", channel_id));
+        };
+        self.close_channel(channel_id, force)
+            .map_err(|e| Error::conflict("channel_close_failed", format!("{e:#}")))?;
+        Ok(find().unwrap_or(ChannelInfo {
+            is_usable: false,
+            ..channel
+        }))
+    }
+
     pub async fn connect_peer(&self, node_id: PublicKey, addr: SocketAddr) -> anyhow::Result<()> {
         peers::connect(&self.peer_manager, node_id, addr).await?;
         self.peers.remember(node_id, addr)?;

@@ -11,6 +11,8 @@ pub struct Model {
     pub invoice_prefix: String,
     pub next_invoice_number: i64,
     pub settings: Json,
+    /// May drive the deployment's Lightning node (/v1/node).
+    pub node_operator: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

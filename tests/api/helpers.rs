@@ -476,6 +476,7 @@ impl TestApp {
             "Bobflix",
             "BOB",
             pushbill::auth::api_keys::Mode::Test,
+            false,
         )
         .await
         .unwrap();

@@ -13,8 +13,8 @@ use crate::error::Error;
 pub struct ApiError {
     #[serde(skip)]
     pub status: StatusCode,
-    /// invalid_request_error, authentication_error, idempotency_error,
-    /// rate_limit_error or api_error.
+    /// invalid_request_error, authentication_error, permission_error,
+    /// idempotency_error, rate_limit_error or api_error.
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// A stable machine-readable code, e.g. `parameter_invalid`, `resource_missing`.
@@ -66,6 +66,16 @@ impl ApiError {
             code,
             message,
         )
+    }
+
+    /// 403: a valid key that may not do this.
+    pub fn forbidden(code: &'static str, message: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "permission_error", code, message)
+    }
+
+    /// 503: this process cannot serve the request now (another one may).
+    pub fn unavailable(code: &'static str, message: &str) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "api_error", code, message)
     }
 
     /// 429 with `Retry-After: secs` (at least 1).

@@ -13,6 +13,7 @@ mod events;
 mod idempotency;
 mod invoices;
 pub mod json;
+mod node;
 pub mod openapi;
 pub mod pagination;
 mod plans;
@@ -84,6 +85,13 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(webhook_endpoints::rotate_secret)
         .service(webhook_endpoints::deliveries)
         .service(webhook_endpoints::replay)
+        .service(node::get)
+        .service(node::peers)
+        .service(node::connect)
+        .service(node::disconnect)
+        .service(node::channels)
+        .service(node::open)
+        .service(node::close)
         .service(openapi::get)
         .default_service(web::to(unknown_route))
 }

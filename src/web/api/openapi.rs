@@ -39,6 +39,7 @@ const OPENAPI_OPERATION: &str = "get_openapi";
         (name = "Webhook endpoints", description = "Where signed events are sent (Standard Webhooks), and each delivery's attempts."),
         (name = "API keys", description = "The merchant's keys; a secret is shown once."),
         (name = "Test clock", description = "Sandbox only: move time to watch billing happen."),
+        (name = "Node", description = "The deployment's Lightning node: peers and channels. Node operator merchants only."),
         (name = "Meta", description = "This document."),
     ),
     components(schemas(ErrorBody)),
