@@ -186,10 +186,11 @@ async fn the_operator_connects_opens_a_channel_and_closes_it_through_the_api() {
     })
     .await;
     chain.mine_blocks(3).unwrap();
-    wait_for("a usable channel", || async {
+    wait_for("a usable channel on both sides", || async {
         channels(&api.get("/v1/node/channels").await)
             .iter()
             .any(|c| c["is_usable"] == true)
+            && customer.list_channels().iter().any(|c| c.is_usable)
     })
     .await;
     let list = channels(&api.get("/v1/node/channels").await);
