@@ -11,61 +11,14 @@ use lightning::types::payment::PaymentHash;
 use pushbill::billing::invoicing;
 use pushbill::billing::payments;
 use pushbill::lightning::billing::{BillingSink, NodeIssuer};
-use pushbill::lightning::bitcoind::RpcAuth;
-use pushbill::lightning::simnet::{Simnet, SimnetConfig};
-use pushbill::lightning::{Node, NodeConfig, PaymentSink, RefuseIncoming, Verdict};
+use pushbill::lightning::simnet::Simnet;
+use pushbill::lightning::{Node, PaymentSink, RefuseIncoming, Verdict};
 use pushbill::store::payment_requests;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
-use secrecy::SecretString;
 use tokio::sync::Notify;
 
 use crate::helpers::{TestApp, sat, spawn_app};
-
-const RPC_USER: &str = "test";
-const RPC_PASSWORD: &str = "test-password";
-
-async fn simnet() -> Simnet {
-    Simnet::start(SimnetConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        rpc_user: RPC_USER.into(),
-        rpc_password: SecretString::from(RPC_PASSWORD),
-        block_interval: None,
-        data_dir: None,
-    })
-    .await
-    .expect("simnet")
-}
-
-fn node_config(chain: &Simnet, dir: &std::path::Path, listen: std::net::SocketAddr) -> NodeConfig {
-    NodeConfig {
-        data_dir: dir.to_owned(),
-        listen,
-        network: bitcoin::Network::Regtest,
-        bitcoind: RpcAuth {
-            url: chain.rpc_url(),
-            user: RPC_USER.into(),
-            password: RPC_PASSWORD.into(),
-        },
-        chain_poll_interval: Duration::from_millis(50),
-        reconnect_interval: Duration::from_millis(200),
-        minimum_depth: 3,
-    }
-}
-
-/// Polls `check` until it holds; panics with `what` after a generous deadline.
-async fn wait_for<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..600 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
+use crate::ln_helpers::{node_config, simnet, wait_for};
 
 struct Network {
     chain: Simnet,

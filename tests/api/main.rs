@@ -24,6 +24,7 @@ mod crash_and_concurrency;
 mod dunning;
 mod health;
 mod lightning;
+mod ln_helpers;
 mod node_api;
 mod payments;
 mod simnet;

@@ -3,47 +3,16 @@
 //! simulator) against a customer node over TCP on loopback.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use pushbill::catalog;
 use pushbill::config::{BitcoindSettings, Role};
-use pushbill::lightning::bitcoind::RpcAuth;
-use pushbill::lightning::simnet::{Simnet, SimnetConfig};
-use pushbill::lightning::{Node, NodeConfig, RefuseIncoming};
+use pushbill::lightning::simnet::Simnet;
+use pushbill::lightning::{Node, RefuseIncoming};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::helpers::{Api, Reply, TestApp, spawn_app, spawn_app_with};
-
-const RPC_USER: &str = "test";
-const RPC_PASSWORD: &str = "test-password";
-
-async fn simnet() -> Simnet {
-    Simnet::start(SimnetConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        rpc_user: RPC_USER.into(),
-        rpc_password: SecretString::from(RPC_PASSWORD),
-        block_interval: None,
-        data_dir: None,
-    })
-    .await
-    .expect("simnet")
-}
-
-/// Polls `check` until it holds; panics with `what` after a generous deadline.
-async fn wait_for<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..600 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
+use crate::ln_helpers::{RPC_PASSWORD, RPC_USER, node_config, simnet, wait_for};
 
 /// The app with the web and node roles, its node on `chain`.
 async fn spawn_app_with_node(chain: &Simnet, data_dir: &std::path::Path) -> TestApp {
@@ -66,24 +35,10 @@ async fn spawn_app_with_node(chain: &Simnet, data_dir: &std::path::Path) -> Test
 
 /// A customer's node, started directly on the same chain.
 async fn customer_node(chain: &Simnet, dir: &std::path::Path) -> Arc<Node> {
-    Node::start(
-        NodeConfig {
-            data_dir: dir.to_owned(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            network: bitcoin::Network::Regtest,
-            bitcoind: RpcAuth {
-                url: chain.rpc_url(),
-                user: RPC_USER.into(),
-                password: RPC_PASSWORD.into(),
-            },
-            chain_poll_interval: Duration::from_millis(50),
-            reconnect_interval: Duration::from_millis(200),
-            minimum_depth: 3,
-        },
-        Arc::new(RefuseIncoming),
-    )
-    .await
-    .expect("customer node")
+    let loopback = "127.0.0.1:0".parse().unwrap();
+    Node::start(node_config(chain, dir, loopback), Arc::new(RefuseIncoming))
+        .await
+        .expect("customer node")
 }
 
 /// A node operator merchant and a client with its key.
