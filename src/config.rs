@@ -178,8 +178,10 @@ pub struct WebhookSettings {
     /// attempt is immediate). After the last one fails, the delivery gives up.
     pub retry_schedule_secs: Vec<u64>,
     /// Allows endpoints on loopback, private, link-local and other internal
-    /// addresses, and plain http. For tests and local development only.
-    pub allow_private_addresses: bool,
+    /// addresses, and plain http. Unset: allowed on the sandbox and regtest
+    /// networks only (see [`Settings::webhooks_allow_private`]).
+    #[serde(default)]
+    pub allow_private_addresses: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -421,6 +423,16 @@ impl Settings {
         self.database.url.expose_secret()
     }
 
+    /// Whether webhook endpoints may point at internal addresses: as set, or
+    /// by default only on the sandbox and regtest networks, so a production
+    /// configuration that forgets the key keeps the SSRF guard on.
+    pub fn webhooks_allow_private(&self) -> bool {
+        self.webhooks.allow_private_addresses.unwrap_or(matches!(
+            self.app.network,
+            Network::Sandbox | Network::Regtest
+        ))
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.app.roles.contains(&role)
     }
@@ -547,6 +559,22 @@ mod tests {
         let s = Settings::from_defaults_and(example).unwrap();
         assert_eq!(s.app.network, Network::Mainnet);
         assert!(s.smtp.is_some() && s.bitcoind.is_some());
-        assert!(!s.webhooks.allow_private_addresses);
+        assert!(!s.webhooks_allow_private());
+    }
+
+    #[test]
+    fn internal_webhook_addresses_are_allowed_by_default_only_off_mainnet() {
+        let sandbox = Settings::from_defaults_and("").unwrap();
+        assert!(sandbox.webhooks_allow_private());
+        let mainnet = Settings::from_defaults_and(
+            "[app]\nnetwork = \"mainnet\"\n[bitcoind]\nrpc_url = \"http://127.0.0.1:8332\"\nrpc_user = \"u\"\nrpc_password = \"p\"",
+        )
+        .unwrap();
+        assert!(!mainnet.webhooks_allow_private());
+        let opted_in = Settings::from_defaults_and(
+            "[app]\nnetwork = \"mainnet\"\n[bitcoind]\nrpc_url = \"http://127.0.0.1:8332\"\nrpc_user = \"u\"\nrpc_password = \"p\"\n[webhooks]\nallow_private_addresses = true",
+        )
+        .unwrap();
+        assert!(opted_in.webhooks_allow_private());
     }
 }

@@ -212,7 +212,7 @@ async fn another_merchants_endpoints_and_deliveries_are_not_found() {
 }
 
 async fn strict_app() -> crate::helpers::TestApp {
-    spawn_app_with(|s| s.webhooks.allow_private_addresses = false).await
+    spawn_app_with(|s| s.webhooks.allow_private_addresses = Some(false)).await
 }
 
 #[tokio::test]
@@ -296,7 +296,7 @@ async fn the_ssrf_guard_also_checks_at_delivery_time() {
 #[tokio::test]
 async fn off_the_sandbox_endpoints_must_use_https() {
     let app = spawn_app_with(|s| {
-        s.webhooks.allow_private_addresses = false;
+        s.webhooks.allow_private_addresses = Some(false);
         s.app.network = pushbill::config::Network::Signet;
     })
     .await;

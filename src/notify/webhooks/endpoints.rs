@@ -48,7 +48,7 @@ type Result<T, E = EndpointError> = std::result::Result<T, E>;
 
 /// What the SSRF guard allows under these settings.
 pub fn policy(settings: &Settings) -> Policy {
-    let allow_private = settings.webhooks.allow_private_addresses;
+    let allow_private = settings.webhooks_allow_private();
     Policy {
         allow_private,
         allow_http: allow_private
