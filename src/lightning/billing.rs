@@ -27,20 +27,31 @@ pub struct BillingSink {
 
 #[async_trait::async_trait]
 impl PaymentSink for BillingSink {
-    async fn may_claim(&self, payment_hash: &PaymentHash, amount_msat: u64) -> anyhow::Result<Verdict> {
+    async fn may_claim(
+        &self,
+        payment_hash: &PaymentHash,
+        amount_msat: u64,
+    ) -> anyhow::Result<Verdict> {
         let amount = Msat::try_from(amount_msat)?;
-        Ok(match payments::check_payment(&self.db, &hash_hex(payment_hash), amount).await? {
-            Ok(()) => Verdict::Claim,
-            Err(rejection) => Verdict::Reject(rejection.to_string()),
-        })
+        Ok(
+            match payments::check_payment(&self.db, &hash_hex(payment_hash), amount).await? {
+                Ok(()) => Verdict::Claim,
+                Err(rejection) => Verdict::Reject(rejection.to_string()),
+            },
+        )
     }
 
     async fn claimed(&self, payment_hash: &PaymentHash, amount_msat: u64) -> anyhow::Result<()> {
         let amount = Msat::try_from(amount_msat)?;
-        let outcome = payments::settle(&self.db, self.clock.now(), &hash_hex(payment_hash), amount).await?;
+        let outcome =
+            payments::settle(&self.db, self.clock.now(), &hash_hex(payment_hash), amount).await?;
         match outcome {
-            Settlement::InvoicePaid { invoice_id } => tracing::info!(invoice = %invoice_id, "invoice paid"),
-            Settlement::AlreadySettled => tracing::info!(payment_hash = %payment_hash, "payment already recorded"),
+            Settlement::InvoicePaid { invoice_id } => {
+                tracing::info!(invoice = %invoice_id, "invoice paid")
+            }
+            Settlement::AlreadySettled => {
+                tracing::info!(payment_hash = %payment_hash, "payment already recorded")
+            }
             Settlement::RecordedOnly { invoice_id } => {
                 tracing::warn!(invoice = %invoice_id, "payment recorded for an invoice that could no longer be paid")
             }

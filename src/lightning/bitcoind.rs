@@ -146,7 +146,10 @@ impl BitcoindClient {
         let funded = self
             .call(
                 "fundrawtransaction",
-                &[json!(encode::serialize_hex(tx)), json!({"replaceable": false})],
+                &[
+                    json!(encode::serialize_hex(tx)),
+                    json!({"replaceable": false}),
+                ],
             )
             .await?;
         let hex = funded["hex"]
@@ -165,12 +168,9 @@ impl BitcoindClient {
     }
 
     async fn send(&self, tx: &Transaction) -> anyhow::Result<()> {
-        self.call(
-            "sendrawtransaction",
-            &[json!(encode::serialize_hex(tx))],
-        )
-        .await
-        .map(|_| ())
+        self.call("sendrawtransaction", &[json!(encode::serialize_hex(tx))])
+            .await
+            .map(|_| ())
     }
 }
 
@@ -226,7 +226,10 @@ impl BlockSource for BitcoindClient {
         self.rpc.get_header(header_hash, height_hint)
     }
 
-    fn get_block<'a>(&'a self, header_hash: &'a BlockHash) -> AsyncBlockSourceResult<'a, BlockData> {
+    fn get_block<'a>(
+        &'a self,
+        header_hash: &'a BlockHash,
+    ) -> AsyncBlockSourceResult<'a, BlockData> {
         self.rpc.get_block(header_hash)
     }
 

@@ -145,14 +145,22 @@ impl EventHandler {
                 tracing::warn!(payment_id = %payment_id, %reason, "payment failed");
                 self.outbound.finish(payment_id, Err(reason));
             }
-            Event::SpendableOutputs { outputs, channel_id } => {
+            Event::SpendableOutputs {
+                outputs,
+                channel_id,
+            } => {
                 // Keep every descriptor: with the seed they are enough to
                 // sweep the funds (LDK's OutputSweeper is not wired yet).
                 for output in outputs {
                     let key = hex::encode(bitcoin::hashes::Hash::to_byte_array(
-                        <bitcoin::hashes::sha256::Hash as bitcoin::hashes::Hash>::hash(&output.encode()),
+                        <bitcoin::hashes::sha256::Hash as bitcoin::hashes::Hash>::hash(
+                            &output.encode(),
+                        ),
                     ));
-                    if let Err(e) = self.store.write("pushbill", "spendable_outputs", &key, output.encode()) {
+                    if let Err(e) =
+                        self.store
+                            .write("pushbill", "spendable_outputs", &key, output.encode())
+                    {
                         tracing::error!(error = %e, "could not record a spendable output; will retry");
                         return Err(ReplayEvent());
                     }

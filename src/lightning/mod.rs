@@ -14,8 +14,8 @@ pub mod node;
 pub mod operations;
 mod peers;
 pub mod role;
-pub mod simnet;
 mod seed;
+pub mod simnet;
 mod types;
 
 use lightning::types::payment::PaymentHash;
@@ -34,7 +34,11 @@ pub enum Verdict {
 #[async_trait::async_trait]
 pub trait PaymentSink: Send + Sync {
     /// Asked before an incoming payment is claimed.
-    async fn may_claim(&self, payment_hash: &PaymentHash, amount_msat: u64) -> anyhow::Result<Verdict>;
+    async fn may_claim(
+        &self,
+        payment_hash: &PaymentHash,
+        amount_msat: u64,
+    ) -> anyhow::Result<Verdict>;
     /// Told once the payment is claimed. Called again after a restart if the
     /// first call did not finish, so it must be idempotent.
     async fn claimed(&self, payment_hash: &PaymentHash, amount_msat: u64) -> anyhow::Result<()>;

@@ -92,10 +92,18 @@ impl std::fmt::Debug for Node {
 impl Node {
     /// Starts the node: loads or creates its state, syncs to the chain tip,
     /// listens for peers and runs the background processor.
-    pub async fn start(config: NodeConfig, sink: Arc<dyn PaymentSink>) -> anyhow::Result<Arc<Node>> {
+    pub async fn start(
+        config: NodeConfig,
+        sink: Arc<dyn PaymentSink>,
+    ) -> anyhow::Result<Arc<Node>> {
         let seed = seed::load_or_create(&config.data_dir)?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
-        let keys = Arc::new(KeysManager::new(&seed, now.as_secs(), now.subsec_nanos(), true));
+        let keys = Arc::new(KeysManager::new(
+            &seed,
+            now.as_secs(),
+            now.subsec_nanos(),
+            true,
+        ));
         let logger = Arc::new(LdkLogger);
         let store = Arc::new(Store::new(config.data_dir.join("ldk")));
         let bitcoind = BitcoindClient::connect(&config.bitcoind).await?;
@@ -110,9 +118,10 @@ impl Node {
             Arc::clone(&scorer),
             ProbabilisticScoringFeeParameters::default(),
         )) as Arc<Router>;
-        let message_router =
-            Arc::new(DefaultMessageRouter::new(Arc::clone(&graph), Arc::clone(&keys)))
-                as Arc<MessageRouter>;
+        let message_router = Arc::new(DefaultMessageRouter::new(
+            Arc::clone(&graph),
+            Arc::clone(&keys),
+        )) as Arc<MessageRouter>;
         let chain_monitor = Arc::new(ChainMonitor::new(
             None::<Arc<dyn Filter + Send + Sync>>,
             Arc::clone(&bitcoind),
@@ -123,8 +132,9 @@ impl Node {
             lightning::sign::NodeSigner::get_peer_storage_key(&*keys),
         ));
 
-        let mut monitors = read_channel_monitors(Arc::clone(&store), Arc::clone(&keys), Arc::clone(&keys))
-            .context("reading channel monitors")?;
+        let mut monitors =
+            read_channel_monitors(Arc::clone(&store), Arc::clone(&keys), Arc::clone(&keys))
+                .context("reading channel monitors")?;
         let user_config = user_config(config.minimum_depth);
         let (manager_tip, channel_manager) = match store.read(
             CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE,
@@ -152,7 +162,9 @@ impl Node {
             }
             Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => {
                 if !monitors.is_empty() {
-                    bail!("channel monitors exist but the channel manager is missing: refusing to start");
+                    bail!(
+                        "channel monitors exist but the channel manager is missing: refusing to start"
+                    );
                 }
                 let (hash, height) = best_block(&bitcoind).await?;
                 let params = ChainParameters {
@@ -187,21 +199,35 @@ impl Node {
                 .map(|(tip, monitor)| {
                     (
                         tip,
-                        (monitor, Arc::clone(&bitcoind), Arc::clone(&bitcoind), Arc::clone(&logger)),
+                        (
+                            monitor,
+                            Arc::clone(&bitcoind),
+                            Arc::clone(&bitcoind),
+                            Arc::clone(&logger),
+                        ),
                     )
                 })
                 .collect();
-            let mut listeners: Vec<(BlockHash, &(dyn Listen + Send + Sync))> =
-                vec![(manager_tip, &*channel_manager as &(dyn Listen + Send + Sync))];
+            let mut listeners: Vec<(BlockHash, &(dyn Listen + Send + Sync))> = vec![(
+                manager_tip,
+                &*channel_manager as &(dyn Listen + Send + Sync),
+            )];
             for (tip, listener) in &monitor_listeners {
                 listeners.push((*tip, listener as &(dyn Listen + Send + Sync)));
             }
-            let tip = init::synchronize_listeners(Arc::clone(&bitcoind), config.network, &mut cache, listeners)
-                .await
-                .map_err(|e| anyhow!("syncing to the chain tip: {:?}", e.into_inner()))?;
+            let tip = init::synchronize_listeners(
+                Arc::clone(&bitcoind),
+                config.network,
+                &mut cache,
+                listeners,
+            )
+            .await
+            .map_err(|e| anyhow!("syncing to the chain tip: {:?}", e.into_inner()))?;
             for (_, (monitor, ..)) in monitor_listeners {
                 let id = monitor.channel_id();
-                if chain_monitor.watch_channel(id, monitor) != Ok(ChannelMonitorUpdateStatus::Completed) {
+                if chain_monitor.watch_channel(id, monitor)
+                    != Ok(ChannelMonitorUpdateStatus::Completed)
+                {
                     bail!("could not watch channel {id}");
                 }
             }
@@ -386,7 +412,9 @@ fn user_config(minimum_depth: u32) -> UserConfig {
     config.channel_handshake_config.minimum_depth = minimum_depth;
     // Subscribers open private channels to the merchant; do not announce them.
     config.channel_handshake_config.announce_for_forwarding = false;
-    config.channel_handshake_limits.force_announced_channel_preference = false;
+    config
+        .channel_handshake_limits
+        .force_announced_channel_preference = false;
     config
 }
 
@@ -396,7 +424,10 @@ async fn best_block(bitcoind: &BitcoindClient) -> anyhow::Result<(BlockHash, u32
         .get_best_block()
         .await
         .map_err(|e| anyhow!("bitcoind best block: {:?}", e.into_inner()))?;
-    Ok((hash, height.ok_or_else(|| anyhow!("bitcoind did not say the tip height"))?))
+    Ok((
+        hash,
+        height.ok_or_else(|| anyhow!("bitcoind did not say the tip height"))?,
+    ))
 }
 
 /// Refuses to start a node on a chain other than the configured one.
@@ -415,7 +446,11 @@ async fn check_chain(bitcoind: &BitcoindClient, network: bitcoin::Network) -> an
     Ok(())
 }
 
-fn read_graph(store: &Store, network: bitcoin::Network, logger: &Arc<LdkLogger>) -> anyhow::Result<NetworkGraph> {
+fn read_graph(
+    store: &Store,
+    network: bitcoin::Network,
+    logger: &Arc<LdkLogger>,
+) -> anyhow::Result<NetworkGraph> {
     match store.read(
         NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE,
         NETWORK_GRAPH_PERSISTENCE_SECONDARY_NAMESPACE,
@@ -430,15 +465,22 @@ fn read_graph(store: &Store, network: bitcoin::Network, logger: &Arc<LdkLogger>)
     }
 }
 
-fn read_scorer(store: &Store, graph: &Arc<NetworkGraph>, logger: &Arc<LdkLogger>) -> anyhow::Result<Scorer> {
+fn read_scorer(
+    store: &Store,
+    graph: &Arc<NetworkGraph>,
+    logger: &Arc<LdkLogger>,
+) -> anyhow::Result<Scorer> {
     let params = ProbabilisticScoringDecayParameters::default();
     match store.read(
         SCORER_PERSISTENCE_PRIMARY_NAMESPACE,
         SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
         SCORER_PERSISTENCE_KEY,
     ) {
-        Ok(bytes) => Scorer::read(&mut Cursor::new(bytes), (params, Arc::clone(graph), Arc::clone(logger)))
-            .map_err(|e| anyhow!("reading the scorer: {e:?}")),
+        Ok(bytes) => Scorer::read(
+            &mut Cursor::new(bytes),
+            (params, Arc::clone(graph), Arc::clone(logger)),
+        )
+        .map_err(|e| anyhow!("reading the scorer: {e:?}")),
         Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => {
             Ok(Scorer::new(params, Arc::clone(graph), Arc::clone(logger)))
         }
@@ -446,7 +488,10 @@ fn read_scorer(store: &Store, graph: &Arc<NetworkGraph>, logger: &Arc<LdkLogger>
     }
 }
 
-fn spawn_accept_loop(listener: tokio::net::TcpListener, peer_manager: Arc<PeerManager>) -> JoinHandle<()> {
+fn spawn_accept_loop(
+    listener: tokio::net::TcpListener,
+    peer_manager: Arc<PeerManager>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match listener.accept().await {

@@ -168,10 +168,19 @@ impl Node {
 
     /// Pays a BOLT11 invoice and waits for the outcome. The payment id is the
     /// payment hash, so LDK refuses to pay the same hash twice.
-    pub async fn pay_invoice(&self, bolt11: &str, timeout: Duration) -> anyhow::Result<PaymentPreimage> {
-        let invoice = Bolt11Invoice::from_str(bolt11).map_err(|e| anyhow!("not a BOLT11 invoice: {e}"))?;
+    pub async fn pay_invoice(
+        &self,
+        bolt11: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<PaymentPreimage> {
+        let invoice =
+            Bolt11Invoice::from_str(bolt11).map_err(|e| anyhow!("not a BOLT11 invoice: {e}"))?;
         if invoice.network() != self.network() {
-            bail!("the invoice is for {}, this node runs on {}", invoice.network(), self.network());
+            bail!(
+                "the invoice is for {}, this node runs on {}",
+                invoice.network(),
+                self.network()
+            );
         }
         let id = PaymentId(*invoice.payment_hash().as_ref());
         let outcome = self.outbound.wait_for(id);

@@ -49,7 +49,11 @@ impl PeerBook {
     }
 
     pub fn address(&self, node_id: &PublicKey) -> Option<SocketAddr> {
-        self.addresses.lock().expect("peer book").get(node_id).copied()
+        self.addresses
+            .lock()
+            .expect("peer book")
+            .get(node_id)
+            .copied()
     }
 
     /// Every `every`, connects to known peers we share a channel with but are

@@ -9,8 +9,8 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
-use super::bitcoind::RpcAuth;
 use super::billing::{BillingSink, run_issuer};
+use super::bitcoind::RpcAuth;
 use super::simnet::{Simnet, SimnetConfig};
 use super::{Node, NodeConfig};
 use crate::app::AppState;
@@ -78,7 +78,8 @@ impl NodeRole {
 
     /// Issues invoices until `shutdown`, then stops the node cleanly.
     pub async fn run(self, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let expiry = chrono::Duration::seconds(i64::from(state.settings.lightning.invoice_expiry_secs));
+        let expiry =
+            chrono::Duration::seconds(i64::from(state.settings.lightning.invoice_expiry_secs));
         let result = run_issuer(
             state.db.clone(),
             state.clock.clone(),

@@ -91,9 +91,12 @@ async fn network_with_channel() -> Network {
     let merchant_dir = tempfile::tempdir().unwrap();
     let customer_dir = tempfile::tempdir().unwrap();
     let loopback = "127.0.0.1:0".parse().unwrap();
-    let merchant = Node::start(node_config(&chain, merchant_dir.path(), loopback), billing_sink(&app))
-        .await
-        .expect("merchant node");
+    let merchant = Node::start(
+        node_config(&chain, merchant_dir.path(), loopback),
+        billing_sink(&app),
+    )
+    .await
+    .expect("merchant node");
     let customer = Node::start(
         node_config(&chain, customer_dir.path(), loopback),
         Arc::new(RefuseIncoming),
@@ -109,7 +112,10 @@ async fn network_with_channel() -> Network {
         .open_channel(merchant.node_id(), 1_000_000, 0)
         .expect("open channel");
     // The funding transaction reaches the chain's mempool, then gets mined.
-    wait_for("the funding transaction", || async { !chain.mempool().is_empty() }).await;
+    wait_for("the funding transaction", || async {
+        !chain.mempool().is_empty()
+    })
+    .await;
     chain.mine_blocks(3).unwrap();
     wait_for("a usable channel on both sides", || async {
         let usable = |n: &Node| n.list_channels().iter().any(|c| c.is_usable);
@@ -172,7 +178,10 @@ async fn a_customer_node_pays_the_merchant_nodes_invoice_and_the_invoice_is_paid
         .await
         .expect("payment");
     let hash = sha256::Hash::hash(&preimage.0);
-    assert_eq!(hex::encode(hash.to_byte_array()), request.payment_hash.clone().unwrap());
+    assert_eq!(
+        hex::encode(hash.to_byte_array()),
+        request.payment_hash.clone().unwrap()
+    );
 
     let app = &net.app;
     wait_for("the invoice to be paid", || async {
@@ -219,7 +228,11 @@ async fn payments_for_a_void_invoice_or_too_small_an_amount_are_failed_back() {
         .await;
     assert!(refused.is_err(), "a void invoice must not be paid");
     assert_eq!(app.invoice(&void_id).await.status, "void");
-    assert!(!app.event_types(&void_id).await.contains(&"invoice.paid".to_string()));
+    assert!(
+        !app.event_types(&void_id)
+            .await
+            .contains(&"invoice.paid".to_string())
+    );
 
     // The books ask for more than the BOLT11 carries: refused as too small.
     let (small_id, small_request) = net.issued_invoice(5_000).await;
@@ -295,8 +308,13 @@ async fn a_merchant_node_crashing_between_claim_and_record_still_ends_paid_once(
         .connect_peer(merchant.node_id(), merchant.listen_addr())
         .await
         .unwrap();
-    customer.open_channel(merchant.node_id(), 1_000_000, 0).unwrap();
-    wait_for("the funding transaction", || async { !chain.mempool().is_empty() }).await;
+    customer
+        .open_channel(merchant.node_id(), 1_000_000, 0)
+        .unwrap();
+    wait_for("the funding transaction", || async {
+        !chain.mempool().is_empty()
+    })
+    .await;
     chain.mine_blocks(3).unwrap();
     wait_for("a usable channel", || async {
         customer.list_channels().iter().any(|c| c.is_usable)
@@ -313,7 +331,8 @@ async fn a_merchant_node_crashing_between_claim_and_record_still_ends_paid_once(
     let (invoice_id, request) = net.issued_invoice(30_000).await;
     let bolt11 = request.bolt11.clone().unwrap();
     let payer = Arc::clone(&net.customer);
-    let paying = tokio::spawn(async move { payer.pay_invoice(&bolt11, Duration::from_secs(60)).await });
+    let paying =
+        tokio::spawn(async move { payer.pay_invoice(&bolt11, Duration::from_secs(60)).await });
 
     // The merchant claimed the money but crashed before the books were written.
     reached.notified().await;
@@ -384,6 +403,9 @@ async fn nodes_follow_a_one_block_reorg_and_keep_paying() {
         .pay_invoice(&request.bolt11.unwrap(), Duration::from_secs(20))
         .await
         .expect("payment after the reorg");
-    wait_for("paid", || async { net.app.invoice(&id).await.status == "paid" }).await;
+    wait_for("paid", || async {
+        net.app.invoice(&id).await.status == "paid"
+    })
+    .await;
     net.stop().await;
 }
