@@ -1,7 +1,8 @@
 //! The notifier (role `worker`): tells merchants' systems what happened.
-//! Today: signed webhooks. Email (to customers and merchants) joins as a
-//! second loop beside the webhook loop in [`run`].
+//! Two loops: signed webhooks, and email to customers and merchants (queued
+//! by the webhook fan-out, sent by the email loop).
 
+pub mod email;
 pub mod webhooks;
 
 use tokio_util::sync::CancellationToken;
@@ -13,7 +14,7 @@ use crate::store;
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let mut loops = tokio::task::JoinSet::new();
     loops.spawn(webhooks::run(state.clone(), shutdown.clone()));
-    // The email loop goes here: loops.spawn(email::run(state.clone(), shutdown.clone()));
+    loops.spawn(email::run(state.clone(), shutdown.clone()));
     while loops.join_next().await.is_some() {}
 }
 

@@ -22,6 +22,8 @@ mod billing_year;
 mod cli;
 mod crash_and_concurrency;
 mod dunning;
+mod email;
+mod email_smtpd;
 mod health;
 mod lightning;
 mod ln_helpers;

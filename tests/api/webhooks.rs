@@ -461,11 +461,15 @@ async fn claims_take_one_message_per_endpoint_past_a_backlog() {
     for i in 0..20 {
         customer(&api, &format!("c{i}@example.com")).await;
     }
-    fanout::fan_out(&app.db, app.now(), 100).await.unwrap();
+    fanout::fan_out(&app.db, app.now(), 100, None)
+        .await
+        .unwrap();
     app.clock.advance(Duration::seconds(1)).unwrap();
     let (b, _) = endpoint(&api, "http://127.0.0.1:9/b", json!(["*"])).await;
     customer(&api, "late@example.com").await;
-    fanout::fan_out(&app.db, app.now(), 100).await.unwrap();
+    fanout::fan_out(&app.db, app.now(), 100, None)
+        .await
+        .unwrap();
 
     let none = std::collections::HashSet::new();
     let claim = || {

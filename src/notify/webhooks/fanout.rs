@@ -1,7 +1,8 @@
 //! The outbox fan-out: every event not yet dispatched becomes one delivery per
 //! enabled endpoint of its merchant that wants its type, and is marked
-//! dispatched, all in one transaction. Events are taken oldest first; on
-//! PostgreSQL with `SKIP LOCKED`, so several workers share the queue.
+//! dispatched, all in one transaction; the same transaction queues the
+//! emails the events send (when SMTP is configured). Events are taken oldest
+//! first; on PostgreSQL with `SKIP LOCKED`, so several workers share the queue.
 
 use std::collections::HashMap;
 
@@ -18,11 +19,13 @@ use crate::billing::work;
 use crate::domain::ids::WebhookDeliveryId;
 use crate::store::{self, events, webhook_deliveries, webhook_endpoints};
 
-/// Fans out up to `batch` events; returns how many were dispatched.
+/// Fans out up to `batch` events; returns how many were dispatched. With
+/// `email`, also queues their emails.
 pub async fn fan_out(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     batch: u64,
+    email: Option<&crate::notify::email::outbox::Context>,
 ) -> Result<usize, DbErr> {
     // A plain read first: an idle worker does not take the write lock.
     let waiting = events::Entity::find()
@@ -104,6 +107,9 @@ pub async fn fan_out(
             )
             .exec_without_returning(&txn)
             .await?;
+    }
+    if let Some(ctx) = email {
+        crate::notify::email::outbox::enqueue(&txn, now, ctx, &claimed).await?;
     }
     let ids: Vec<&str> = claimed.iter().map(|e| e.id.as_str()).collect();
     for chunk in ids.chunks(store::IDS_PER_QUERY) {

@@ -40,10 +40,11 @@ pub struct Drained {
 /// role runs [`run`].
 pub async fn drain(state: &AppState, sender: &Sender) -> Result<Drained, DbErr> {
     let mut done = Drained::default();
+    let email = crate::notify::email::outbox::Context::from_settings(&state.settings);
     loop {
         let now = state.clock.now();
         loop {
-            let n = fanout::fan_out(&state.db, now, FAN_OUT_BATCH).await?;
+            let n = fanout::fan_out(&state.db, now, FAN_OUT_BATCH, email.as_ref()).await?;
             done.dispatched += n;
             if n == 0 {
                 break;
@@ -149,7 +150,9 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     in_flight.abort_all();
 }
 
-async fn fan_out_all(state: &AppState, now: chrono::DateTime<Utc>) -> Result<(), DbErr> {
-    while fanout::fan_out(&state.db, now, FAN_OUT_BATCH).await? > 0 {}
+/// Fans out every waiting event (queueing their emails when SMTP is configured).
+pub(crate) async fn fan_out_all(state: &AppState, now: chrono::DateTime<Utc>) -> Result<(), DbErr> {
+    let email = crate::notify::email::outbox::Context::from_settings(&state.settings);
+    while fanout::fan_out(&state.db, now, FAN_OUT_BATCH, email.as_ref()).await? > 0 {}
     Ok(())
 }

@@ -1,0 +1,109 @@
+//! Email to customers and merchants: the outbox the webhook fan-out fills
+//! ([`outbox`]), the templates ([`render`]), the SMTP sender ([`send`]) and
+//! which event sends what ([`messages`]). See docs/email.md.
+
+pub mod messages;
+pub mod outbox;
+pub mod render;
+pub mod send;
+
+use chrono::Duration;
+use sea_orm::DbErr;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use send::Mailer;
+
+/// Rows claimed per round.
+const CLAIM_BATCH: u64 = 20;
+/// How long a claimed row is kept from other senders (app clock).
+const LEASE: Duration = Duration::minutes(10);
+/// Idle wait between polls of the outbox.
+const POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What one [`drain`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    pub sent: usize,
+    pub failed_attempts: usize,
+}
+
+/// Fans out waiting events (which queues their email) and sends every email
+/// due at the clock's time, once each, waiting for each answer: for tests
+/// and tools; the worker role runs [`run`].
+pub async fn drain(state: &AppState, mailer: &Mailer) -> Result<Drained, DbErr> {
+    super::webhooks::fan_out_all(state, state.clock.now()).await?;
+    let mut done = Drained::default();
+    loop {
+        let claimed = outbox::claim_due(&state.db, state.clock.now(), LEASE, CLAIM_BATCH).await?;
+        if claimed.is_empty() {
+            return Ok(done);
+        }
+        for row in &claimed {
+            if send_one(state, mailer, row).await? {
+                done.sent += 1;
+            } else {
+                done.failed_attempts += 1;
+            }
+        }
+    }
+}
+
+/// Sends one row and records the outcome; true when sent.
+async fn send_one(
+    state: &AppState,
+    mailer: &Mailer,
+    row: &crate::store::outgoing_emails::Model,
+) -> Result<bool, DbErr> {
+    let result = mailer.send(row).await;
+    if let Err(e) = &result {
+        tracing::info!(
+            email = %row.id,
+            kind = %row.kind,
+            permanent = e.permanent,
+            error = %e.message,
+            "email not sent"
+        );
+    }
+    outbox::record(&state.db, state.clock.now(), row, &result).await?;
+    Ok(result.is_ok())
+}
+
+/// The email loop of the worker role (the webhook loop queues the mail as it
+/// fans out events). Without `[smtp]` it does nothing.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let Some(smtp) = &state.settings.smtp else {
+        tracing::info!("email: no [smtp] settings, not sending mail");
+        return;
+    };
+    let mailer = match Mailer::new(smtp) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "email: cannot build the SMTP transport, not running");
+            return;
+        }
+    };
+    loop {
+        super::sync_test_clock(&state).await;
+        let mut busy = false;
+        match outbox::claim_due(&state.db, state.clock.now(), LEASE, CLAIM_BATCH).await {
+            Ok(claimed) => {
+                busy = !claimed.is_empty();
+                for row in &claimed {
+                    if let Err(e) = send_one(&state, &mailer, row).await {
+                        tracing::error!(error = %e, email = %row.id, "email: cannot record an attempt");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "email: claiming the outbox failed; retrying"),
+        }
+        if !busy {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        } else if shutdown.is_cancelled() {
+            break;
+        }
+    }
+}

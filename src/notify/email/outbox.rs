@@ -1,0 +1,353 @@
+//! The email outbox (`outgoing_emails`): rows are written by the webhook
+//! fan-out, inside its transaction, for the events that send mail
+//! ([`enqueue`]); the sender claims due rows ([`claim_due`]) and records each
+//! attempt ([`record`]). Rows are rendered when queued, so what is sent is
+//! what the object looked like when the event happened.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder,
+};
+
+use super::messages::{CUSTOMER_KINDS, Kind, Preferences};
+use super::render::{self, Msg, sat_amount, when};
+use super::send::SendError;
+use crate::billing::work;
+use crate::domain::ids::EmailId;
+use crate::store::{
+    self, customers, events, invoices, merchant_users, merchants, outgoing_emails,
+    payment_requests, plans, subscriptions, webhook_endpoints,
+};
+
+/// Row statuses.
+pub const PENDING: &str = "pending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+
+/// Waits after failed attempts 1, 2, ...; the last one repeats for ever, so
+/// an SMTP outage delays mail but loses none.
+pub const RETRY_SECS: [i64; 6] = [60, 300, 900, 3_600, 3 * 3_600, 6 * 3_600];
+
+/// What queueing needs besides the events: where the pay page lives.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub base_url: String,
+}
+
+impl Context {
+    /// `Some` when SMTP is configured: without it no mail is queued.
+    pub fn from_settings(settings: &crate::config::Settings) -> Option<Context> {
+        settings.smtp.as_ref().map(|_| Context {
+            base_url: settings.app.base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+/// Queues the emails `events` send; call inside the fan-out's transaction.
+/// Queueing twice for one event is harmless (unique on event, kind, address).
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    ctx: &Context,
+    events: &[events::Model],
+) -> Result<usize, DbErr> {
+    let mut merchants_seen: HashMap<String, (merchants::Model, Preferences, Option<String>)> =
+        HashMap::new();
+    let mut rows = Vec::new();
+    for event in events {
+        let kinds = Kind::for_event(&event.event_type);
+        if kinds.is_empty() {
+            continue;
+        }
+        if !merchants_seen.contains_key(&event.merchant_id) {
+            let Some(merchant) = merchants::Entity::find_by_id(&event.merchant_id)
+                .one(db)
+                .await?
+            else {
+                continue;
+            };
+            let prefs = Preferences::from_settings(&merchant.settings);
+            let address = match &prefs.merchant_address {
+                Some(a) => Some(a.clone()),
+                None => merchant_users::Entity::find()
+                    .filter(merchant_users::Column::MerchantId.eq(&merchant.id))
+                    .order_by_asc(merchant_users::Column::CreatedAt)
+                    .order_by_asc(merchant_users::Column::Id)
+                    .one(db)
+                    .await?
+                    .map(|u| u.email),
+            };
+            merchants_seen.insert(event.merchant_id.clone(), (merchant, prefs, address));
+        }
+        let (merchant, prefs, merchant_address) = &merchants_seen[&event.merchant_id];
+        let Some((msg, customer_address)) = message_for(db, ctx, merchant, event).await? else {
+            continue;
+        };
+        for &kind in kinds {
+            let to = if CUSTOMER_KINDS.contains(&kind) {
+                if !prefs.allows(kind) {
+                    continue;
+                }
+                customer_address.clone()
+            } else {
+                merchant_address.clone()
+            };
+            let Some(to) = to else { continue };
+            let rendered = match render::render(kind, &msg) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, kind = kind.as_str(), event = %event.id, "email: cannot render");
+                    continue;
+                }
+            };
+            rows.push(outgoing_emails::ActiveModel {
+                id: Set(EmailId::new().to_string()),
+                merchant_id: Set(event.merchant_id.clone()),
+                event_id: Set(Some(event.id.clone())),
+                kind: Set(kind.as_str().to_owned()),
+                to_address: Set(to),
+                subject: Set(rendered.subject),
+                body_text: Set(rendered.text),
+                body_html: Set(rendered.html),
+                status: Set(PENDING.to_owned()),
+                attempt_count: Set(0),
+                next_attempt_at: Set(Some(now)),
+                last_error: Set(None),
+                sent_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+    }
+    let queued = rows.len();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        // Rendered bodies are a few kilobytes: small statements.
+        let chunk: Vec<_> = rows.by_ref().take(8).collect();
+        outgoing_emails::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([
+                    outgoing_emails::Column::EventId,
+                    outgoing_emails::Column::Kind,
+                    outgoing_emails::Column::ToAddress,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(queued)
+}
+
+/// The template fields for an event, and the customer's address if the
+/// event concerns a customer who has one. `None` when the object is gone.
+async fn message_for(
+    db: &impl ConnectionTrait,
+    ctx: &Context,
+    merchant: &merchants::Model,
+    event: &events::Model,
+) -> Result<Option<(Msg, Option<String>)>, DbErr> {
+    let mut msg = Msg {
+        merchant_name: merchant.name.clone(),
+        ..Msg::default()
+    };
+    let customer_id = match event.object_type.as_str() {
+        "invoice" => {
+            let Some(invoice) = invoices::Entity::find_by_id(&event.object_id)
+                .one(db)
+                .await?
+            else {
+                return Ok(None);
+            };
+            fill_invoice(db, ctx, &mut msg, &invoice, &event.event_type).await?;
+            Some(invoice.customer_id)
+        }
+        "subscription" => {
+            let Some(sub) = subscriptions::Entity::find_by_id(&event.object_id)
+                .one(db)
+                .await?
+            else {
+                return Ok(None);
+            };
+            msg.subscription_id = sub.id.clone();
+            msg.trial_end = sub.trial_end.map(when).unwrap_or_default();
+            Some(sub.customer_id)
+        }
+        "webhook_endpoint" => {
+            let Some(endpoint) = webhook_endpoints::Entity::find_by_id(&event.object_id)
+                .one(db)
+                .await?
+            else {
+                return Ok(None);
+            };
+            msg.endpoint_url = endpoint.url;
+            msg.disabled_reason = endpoint.disabled_reason.unwrap_or_default();
+            None
+        }
+        _ => return Ok(None),
+    };
+    let mut customer_address = None;
+    if let Some(id) = customer_id
+        && let Some(customer) = customers::Entity::find_by_id(&id).one(db).await?
+    {
+        msg.customer_name = customer
+            .name
+            .clone()
+            .or_else(|| customer.email.clone())
+            .unwrap_or_else(|| customer.id.clone());
+        if customer.deleted_at.is_none() {
+            customer_address = customer.email;
+        }
+    }
+    Ok(Some((msg, customer_address)))
+}
+
+async fn fill_invoice(
+    db: &impl ConnectionTrait,
+    ctx: &Context,
+    msg: &mut Msg,
+    invoice: &invoices::Model,
+    event_type: &str,
+) -> Result<(), DbErr> {
+    msg.invoice_number = invoice.number.clone();
+    msg.amount = sat_amount(invoice.amount_msat);
+    if let (Some(start), Some(end)) = (invoice.period_start, invoice.period_end) {
+        msg.period = format!("{} to {}", start.format("%Y-%m-%d"), end.format("%Y-%m-%d"));
+    }
+    msg.due = when(invoice.due_at);
+    msg.paid = invoice.paid_at.map(when).unwrap_or_default();
+    msg.pay_url = format!("{}/pay/{}", ctx.base_url, invoice.id);
+    // The latest BOLT11 issued for the invoice (the pay page makes a fresh
+    // one if it has expired).
+    msg.bolt11 = payment_requests::Entity::find()
+        .filter(payment_requests::Column::InvoiceId.eq(&invoice.id))
+        .filter(payment_requests::Column::Bolt11.is_not_null())
+        .order_by_desc(payment_requests::Column::CreatedAt)
+        .order_by_desc(payment_requests::Column::Id)
+        .one(db)
+        .await?
+        .and_then(|r| r.bolt11);
+    let grace_action = match &invoice.plan_id {
+        Some(plan) => plans::Entity::find_by_id(plan)
+            .one(db)
+            .await?
+            .map(|p| p.grace_action),
+        None => None,
+    };
+    msg.next_step = match event_type {
+        "invoice.payment_failed" => match invoice.next_dunning_at {
+            Some(at) => format!(
+                "We will try again on {}. Paying now, by Lightning or on the web, stops the reminders.",
+                when(at)
+            ),
+            None => "Paying now, by Lightning or on the web, stops the reminders.".to_owned(),
+        },
+        _ => match grace_action.as_deref() {
+            Some("cancel") => "the subscription is canceled. Paying this invoice still settles what is owed.".to_owned(),
+            Some(_) => "the subscription is marked unpaid and no new invoices are issued. Paying this invoice restarts it with a new period.".to_owned(),
+            None => "the invoice stays open until it is paid.".to_owned(),
+        },
+    };
+    Ok(())
+}
+
+/// Claims up to `limit` due rows, leasing them for `lease` (on the app
+/// clock): a sender that dies mid-send leaves rows that come due again.
+/// `SKIP LOCKED` on PostgreSQL, so several workers share the queue.
+pub async fn claim_due(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: u64,
+) -> Result<Vec<outgoing_emails::Model>, DbErr> {
+    use outgoing_emails::Column as C;
+    let due = || {
+        outgoing_emails::Entity::find()
+            .filter(C::Status.eq(PENDING))
+            .filter(C::NextAttemptAt.lte(now))
+    };
+    // A plain read first: an idle worker does not take the write lock.
+    if due().one(db).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let txn = store::begin_write(db).await?;
+    let claimed = work::claim(
+        sea_orm::QuerySelect::limit(
+            due().order_by_asc(C::NextAttemptAt).order_by_asc(C::Id),
+            limit,
+        ),
+        &txn,
+    )
+    .await?;
+    let ids: Vec<&str> = claimed.iter().map(|r| r.id.as_str()).collect();
+    for chunk in ids.chunks(store::IDS_PER_QUERY) {
+        outgoing_emails::Entity::update_many()
+            .col_expr(C::NextAttemptAt, Expr::value(now + lease))
+            .filter(C::Id.is_in(chunk.iter().copied()))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+/// The wait after `attempts` failed attempts.
+pub fn backoff(attempts: i32) -> Duration {
+    let i = (attempts.max(1) as usize - 1).min(RETRY_SECS.len() - 1);
+    Duration::seconds(RETRY_SECS[i])
+}
+
+/// Records one attempt: sent; failed for good (permanent refusal); or
+/// pending again after a backoff.
+pub async fn record(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    row: &outgoing_emails::Model,
+    result: &Result<(), SendError>,
+) -> Result<(), DbErr> {
+    let attempts = row.attempt_count + 1;
+    let mut update = outgoing_emails::ActiveModel {
+        id: Set(row.id.clone()),
+        attempt_count: Set(attempts),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    match result {
+        Ok(()) => {
+            update.status = Set(SENT.to_owned());
+            update.sent_at = Set(Some(now));
+            update.next_attempt_at = Set(None);
+            update.last_error = Set(None);
+        }
+        Err(e) => {
+            let error: String = e.message.chars().take(500).collect();
+            update.last_error = Set(Some(error));
+            if e.permanent {
+                update.status = Set(FAILED.to_owned());
+                update.next_attempt_at = Set(None);
+            } else {
+                update.next_attempt_at = Set(Some(now + backoff(attempts)));
+            }
+        }
+    }
+    outgoing_emails::Entity::update(update).exec(db).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_then_stays_at_six_hours() {
+        assert_eq!(backoff(1), Duration::seconds(60));
+        assert_eq!(backoff(2), Duration::seconds(300));
+        assert_eq!(backoff(6), Duration::hours(6));
+        assert_eq!(backoff(60), Duration::hours(6));
+    }
+}

@@ -1,0 +1,221 @@
+//! Renders one email (subject, plain text, HTML) from `templates/email/`:
+//! `<kind>.txt` and `<kind>.html`, the HTML one extending `layout.html`.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use super::messages::Kind;
+
+/// What the templates may show. Fields a message does not use stay empty.
+#[derive(Debug, Clone, Default)]
+pub struct Msg {
+    pub merchant_name: String,
+    /// "Alice" or a neutral greeting target.
+    pub customer_name: String,
+    pub invoice_number: String,
+    /// "10000 sat" or "10000.5 sat": exact to the msat.
+    pub amount: String,
+    /// "2027-01-01 to 2027-02-01", or empty for a one-off invoice.
+    pub period: String,
+    pub bolt11: Option<String>,
+    pub pay_url: String,
+    pub due: String,
+    pub paid: String,
+    /// What happens next (dunning policy), one sentence.
+    pub next_step: String,
+    pub subscription_id: String,
+    pub trial_end: String,
+    pub endpoint_url: String,
+    pub disabled_reason: String,
+}
+
+/// A rendered email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Formats an amount in sat, exact to the msat: 10000000 -> "10000 sat",
+/// 10000500 -> "10000.5 sat", 1 -> "0.001 sat".
+pub fn sat_amount(msat: i64) -> String {
+    let msat = msat.unsigned_abs();
+    let (sat, rest) = (msat / 1000, msat % 1000);
+    if rest == 0 {
+        format!("{sat} sat")
+    } else {
+        let frac = format!("{rest:03}");
+        format!("{sat}.{} sat", frac.trim_end_matches('0'))
+    }
+}
+
+/// A date for people: "2027-01-31 00:00 UTC".
+pub fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+macro_rules! pair {
+    ($text:ident, $html:ident, $txt_path:literal, $html_path:literal) => {
+        #[derive(Template)]
+        #[template(path = $txt_path)]
+        struct $text<'a> {
+            m: &'a Msg,
+        }
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> {
+            m: &'a Msg,
+        }
+    };
+}
+
+pair!(
+    PaymentRequestText,
+    PaymentRequestHtml,
+    "email/payment_request.txt",
+    "email/payment_request.html"
+);
+pair!(
+    PaymentFailedText,
+    PaymentFailedHtml,
+    "email/payment_failed.txt",
+    "email/payment_failed.html"
+);
+pair!(
+    InvoiceUnpaidText,
+    InvoiceUnpaidHtml,
+    "email/invoice_unpaid.txt",
+    "email/invoice_unpaid.html"
+);
+pair!(
+    ReceiptText,
+    ReceiptHtml,
+    "email/receipt.txt",
+    "email/receipt.html"
+);
+pair!(
+    CanceledText,
+    CanceledHtml,
+    "email/subscription_canceled.txt",
+    "email/subscription_canceled.html"
+);
+pair!(
+    TrialText,
+    TrialHtml,
+    "email/trial_ending.txt",
+    "email/trial_ending.html"
+);
+pair!(
+    MerchantUnpaidText,
+    MerchantUnpaidHtml,
+    "email/merchant_unpaid.txt",
+    "email/merchant_unpaid.html"
+);
+pair!(
+    EndpointDisabledText,
+    EndpointDisabledHtml,
+    "email/endpoint_disabled.txt",
+    "email/endpoint_disabled.html"
+);
+
+/// Renders `kind` for `m`.
+pub fn render(kind: Kind, m: &Msg) -> Result<Rendered, askama::Error> {
+    let (subject, text, html) = match kind {
+        Kind::PaymentRequest => (
+            format!(
+                "{}: invoice {} for {}",
+                m.merchant_name, m.invoice_number, m.amount
+            ),
+            PaymentRequestText { m }.render()?,
+            PaymentRequestHtml { m }.render()?,
+        ),
+        Kind::PaymentFailed => (
+            format!(
+                "{}: payment of invoice {} failed",
+                m.merchant_name, m.invoice_number
+            ),
+            PaymentFailedText { m }.render()?,
+            PaymentFailedHtml { m }.render()?,
+        ),
+        Kind::InvoiceUnpaid => (
+            format!(
+                "{}: invoice {} is unpaid",
+                m.merchant_name, m.invoice_number
+            ),
+            InvoiceUnpaidText { m }.render()?,
+            InvoiceUnpaidHtml { m }.render()?,
+        ),
+        Kind::Receipt => (
+            format!(
+                "{}: receipt for invoice {}",
+                m.merchant_name, m.invoice_number
+            ),
+            ReceiptText { m }.render()?,
+            ReceiptHtml { m }.render()?,
+        ),
+        Kind::SubscriptionCanceled => (
+            format!("{}: your subscription was canceled", m.merchant_name),
+            CanceledText { m }.render()?,
+            CanceledHtml { m }.render()?,
+        ),
+        Kind::TrialEnding => (
+            format!("{}: your trial ends on {}", m.merchant_name, m.trial_end),
+            TrialText { m }.render()?,
+            TrialHtml { m }.render()?,
+        ),
+        Kind::MerchantUnpaid => (
+            format!("Unpaid invoice {} ({})", m.invoice_number, m.amount),
+            MerchantUnpaidText { m }.render()?,
+            MerchantUnpaidHtml { m }.render()?,
+        ),
+        Kind::EndpointDisabled => (
+            "Your webhook endpoint was disabled".to_owned(),
+            EndpointDisabledText { m }.render()?,
+            EndpointDisabledHtml { m }.render()?,
+        ),
+    };
+    Ok(Rendered {
+        subject,
+        text,
+        html,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::email::messages::CUSTOMER_KINDS;
+
+    #[test]
+    fn amounts_are_exact_to_the_msat() {
+        assert_eq!(sat_amount(10_000_000), "10000 sat");
+        assert_eq!(sat_amount(10_000_500), "10000.5 sat");
+        assert_eq!(sat_amount(1), "0.001 sat");
+        assert_eq!(sat_amount(1_010), "1.01 sat");
+    }
+
+    #[test]
+    fn every_kind_renders_both_parts_and_html_is_escaped() {
+        let m = Msg {
+            merchant_name: "Bob <&> Co".into(),
+            invoice_number: "BOB-000001".into(),
+            amount: "10 sat".into(),
+            bolt11: Some("lnbc1xyz".into()),
+            pay_url: "https://pay.example/pay/inv_1".into(),
+            ..Msg::default()
+        };
+        let all = CUSTOMER_KINDS
+            .into_iter()
+            .chain([Kind::MerchantUnpaid, Kind::EndpointDisabled]);
+        for kind in all {
+            let r = render(kind, &m).unwrap();
+            assert!(!r.text.is_empty() && r.html.contains("<html"), "{kind:?}");
+            assert!(!r.html.contains("Bob <&> Co"), "{kind:?}: {}", r.html);
+        }
+        let r = render(Kind::InvoiceUnpaid, &m).unwrap();
+        assert!(r.text.contains("lnbc1xyz") && r.html.contains("lnbc1xyz"));
+        assert!(r.text.contains("https://pay.example/pay/inv_1"));
+        assert!(r.text.contains("Bob <&> Co"));
+    }
+}

@@ -1,0 +1,273 @@
+//! Email end to end: the real billing engine and outbox, lettre's SMTP
+//! transport, and a real SMTP server (aiosmtpd) on loopback.
+
+use chrono::Duration;
+use pushbill::catalog::plans::NewPlan;
+use pushbill::config::{SmtpSecurity, SmtpSettings};
+use pushbill::domain::{Interval, Msat, Schedule};
+use pushbill::notify::email::{self, messages, outbox, send::Mailer};
+use pushbill::store::{merchants, outgoing_emails};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::Value;
+
+use crate::email_smtpd::{SmtpServer, free_port, part, require_aiosmtpd};
+use crate::helpers::{TestApp, spawn_app_with};
+
+const FROM: &str = "billing@bobflix.example";
+
+async fn app_with_smtp(port: u16) -> TestApp {
+    spawn_app_with(|s| {
+        s.smtp = Some(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            security: SmtpSecurity::None,
+            username: None,
+            password: None,
+            from: format!("Bobflix Billing <{FROM}>"),
+        });
+    })
+    .await
+}
+
+async fn drain(app: &TestApp) -> email::Drained {
+    let mailer = Mailer::new(app.state.settings.smtp.as_ref().unwrap()).unwrap();
+    email::drain(&app.state, &mailer)
+        .await
+        .expect("email drain")
+}
+
+async fn rows(app: &TestApp, kind: &str) -> Vec<outgoing_emails::Model> {
+    outgoing_emails::Entity::find()
+        .filter(outgoing_emails::Column::Kind.eq(kind))
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+fn with_subject<'a>(messages: &'a [Value], needle: &str) -> Vec<&'a Value> {
+    messages
+        .iter()
+        .filter(|m| m["headers"]["subject"].as_str().unwrap().contains(needle))
+        .collect()
+}
+
+/// A plan of 10000.5 sat a month (not a whole number of sat).
+async fn odd_plan(app: &TestApp, merchant: &merchants::Model) -> pushbill::store::plans::Model {
+    app.plan(
+        merchant,
+        NewPlan::new(
+            "Odd",
+            Msat::from_msat(10_000_500).unwrap(),
+            Schedule::every(Interval::Month, 1).unwrap(),
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_unpaid_invoice_email_reaches_the_customer_with_headers_both_parts_and_the_bolt11() {
+    let port = free_port();
+    let server = SmtpServer::start(port).await;
+    let app = app_with_smtp(port).await;
+    let merchant = app.merchant().await;
+    messages::set_merchant_address(
+        &app.db,
+        app.now(),
+        &merchant.id,
+        Some("ops@bobflix.example"),
+    )
+    .await
+    .unwrap();
+    let plan = odd_plan(&app, &merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let invoice = app.invoices_of(&sub.id).await.remove(0);
+    app.issue_pending(Duration::hours(2)).await;
+    // Default dunning: due after a day, retries, 7 days of grace, unpaid.
+    app.advance_to(invoice.due_at).await;
+    for _ in 0..8 {
+        app.issue_pending(Duration::days(30)).await;
+        app.advance(Duration::days(1)).await;
+    }
+    assert!(
+        app.event_types(&invoice.id)
+            .await
+            .contains(&"invoice.unpaid".to_owned())
+    );
+    let bolt11 = app
+        .payment_requests_of(&invoice.id)
+        .await
+        .into_iter()
+        .filter_map(|r| r.bolt11)
+        .next_back()
+        .expect("a BOLT11 was issued");
+
+    let done = drain(&app).await;
+    assert_eq!(done.failed_attempts, 0);
+    let received = server.messages();
+    assert_eq!(done.sent, received.len());
+    let unpaid = with_subject(&received, "is unpaid");
+    assert_eq!(unpaid.len(), 1, "{received:#?}");
+    let m = unpaid[0];
+    let h = &m["headers"];
+    assert_eq!(h["from"], format!("Bobflix Billing <{FROM}>"));
+    assert_eq!(h["to"], "alice@example.com");
+    assert_eq!(m["rcpt_tos"], serde_json::json!(["alice@example.com"]));
+    assert_eq!(
+        h["subject"],
+        format!("Bobflix: invoice {} is unpaid", invoice.number)
+    );
+    chrono::DateTime::parse_from_rfc2822(h["date"].as_str().unwrap()).expect("an RFC 5322 Date");
+    let row = rows(&app, "invoice_unpaid").await.remove(0);
+    assert_eq!(h["message-id"], format!("<{}@bobflix.example>", row.id));
+    assert_eq!(m["content_type"], "multipart/alternative");
+    let (text, html) = (part(m, "text/plain"), part(m, "text/html"));
+    for body in [text, html] {
+        assert!(body.contains(&bolt11), "no BOLT11 in {body}");
+        assert!(body.contains("10000.5 sat"), "no exact amount in {body}");
+        let pay = format!("{}/pay/{}", app.state.settings.app.base_url, invoice.id);
+        assert!(body.contains(&pay), "no pay link in {body}");
+        assert!(body.contains("marked unpaid"), "no next step in {body}");
+    }
+    assert!(html.contains("<html"));
+    // The dunning steps reminded the customer, and the merchant heard too.
+    assert!(!with_subject(&received, "failed").is_empty());
+    let merchant_mail = with_subject(&received, "Unpaid invoice");
+    assert_eq!(merchant_mail.len(), 1);
+    assert_eq!(merchant_mail[0]["headers"]["to"], "ops@bobflix.example");
+    // Every Message-ID once: nothing was sent twice.
+    let mut ids: Vec<&str> = received
+        .iter()
+        .map(|m| m["headers"]["message-id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), received.len());
+    assert_eq!(drain(&app).await, email::Drained::default());
+}
+
+#[tokio::test]
+async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once() {
+    require_aiosmtpd().await;
+    let port = free_port();
+    let app = app_with_smtp(port).await;
+    let merchant = app.merchant().await;
+    let plan = app.monthly_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let invoice = app.invoices_of(&sub.id).await.remove(0);
+    app.pay(&invoice.id).await;
+
+    // Nothing listens: the attempt fails and the mail stays queued.
+    let done = drain(&app).await;
+    assert_eq!((done.sent, done.failed_attempts), (0, 1));
+    let row = rows(&app, "receipt").await.remove(0);
+    assert_eq!(row.status, outbox::PENDING);
+    assert_eq!(row.attempt_count, 1);
+    assert!(row.last_error.is_some());
+    assert_eq!(row.next_attempt_at, Some(app.now() + outbox::backoff(1)));
+
+    // The server comes up; the retry is not due yet, then it is.
+    let server = SmtpServer::start(port).await;
+    assert_eq!(drain(&app).await, email::Drained::default());
+    assert!(server.messages().is_empty());
+    app.clock.set(app.now() + outbox::backoff(1)).unwrap();
+    assert_eq!(drain(&app).await.sent, 1);
+    assert_eq!(drain(&app).await, email::Drained::default());
+
+    let received = server.messages();
+    assert_eq!(received.len(), 1, "{received:#?}");
+    assert_eq!(
+        received[0]["headers"]["subject"],
+        format!("Bobflix: receipt for invoice {}", invoice.number)
+    );
+    let row = rows(&app, "receipt").await.remove(0);
+    assert_eq!(row.status, outbox::SENT);
+    assert_eq!(row.attempt_count, 2);
+    assert_eq!(row.last_error, None);
+    assert!(row.sent_at.is_some());
+}
+
+#[tokio::test]
+async fn a_message_the_merchant_turned_off_is_not_sent() {
+    let port = free_port();
+    let server = SmtpServer::start(port).await;
+    let app = app_with_smtp(port).await;
+    let merchant = app.merchant().await;
+    let plan = app.monthly_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+
+    let prefs = messages::set_customer_email(&app.db, app.now(), &merchant.id, "receipt", false)
+        .await
+        .unwrap();
+    assert_eq!(prefs.disabled, ["receipt"]);
+    let first = app.invoices_of(&sub.id).await.remove(0);
+    app.pay(&first.id).await;
+    assert_eq!(drain(&app).await, email::Drained::default());
+    assert!(server.messages().is_empty());
+    assert!(rows(&app, "receipt").await.is_empty());
+
+    // Turned back on, the next receipt goes out.
+    messages::set_customer_email(&app.db, app.now(), &merchant.id, "receipt", true)
+        .await
+        .unwrap();
+    app.advance(Duration::days(32)).await;
+    let second = app
+        .invoices_of(&sub.id)
+        .await
+        .into_iter()
+        .find(|i| i.id != first.id)
+        .expect("the next period's invoice");
+    app.pay(&second.id).await;
+    assert_eq!(drain(&app).await.sent, 1);
+    let received = server.messages();
+    assert_eq!(received.len(), 1);
+    assert!(
+        received[0]["headers"]["subject"]
+            .as_str()
+            .unwrap()
+            .contains(&second.number)
+    );
+
+    let bad = messages::set_customer_email(&app.db, app.now(), &merchant.id, "bogus", false).await;
+    assert!(bad.is_err());
+}
+
+#[tokio::test]
+async fn the_customer_gets_a_receipt_on_payment() {
+    let port = free_port();
+    let server = SmtpServer::start(port).await;
+    let app = app_with_smtp(port).await;
+    let merchant = app.merchant().await;
+    let plan = odd_plan(&app, &merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let invoice = app.invoices_of(&sub.id).await.remove(0);
+    app.pay(&invoice.id).await;
+    let paid_at = app.invoice(&invoice.id).await.paid_at.unwrap();
+
+    assert_eq!(drain(&app).await.sent, 1);
+    let received = server.messages();
+    assert_eq!(received.len(), 1);
+    let m = &received[0];
+    assert_eq!(m["headers"]["to"], "alice@example.com");
+    assert_eq!(
+        m["headers"]["subject"],
+        format!("Bobflix: receipt for invoice {}", invoice.number)
+    );
+    let period = format!(
+        "{} to {}",
+        invoice.period_start.unwrap().format("%Y-%m-%d"),
+        invoice.period_end.unwrap().format("%Y-%m-%d")
+    );
+    for body in [part(m, "text/plain"), part(m, "text/html")] {
+        assert!(body.contains("10000.5 sat"), "{body}");
+        assert!(body.contains(&invoice.number), "{body}");
+        assert!(body.contains(&period), "{body}");
+        assert!(
+            body.contains(&paid_at.format("%Y-%m-%d %H:%M UTC").to_string()),
+            "{body}"
+        );
+    }
+}
