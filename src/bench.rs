@@ -78,6 +78,7 @@ pub async fn seed_due_subscriptions(
             next_roll_at: None,
             trial_start: None,
             trial_end: None,
+            trial_notice_at: None,
             cancel_at_period_end: false,
             canceled_at: None,
             ended_at: None,

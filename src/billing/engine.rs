@@ -5,13 +5,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
-use super::{dunning, periods};
+use super::{dunning, periods, trials};
 use crate::error::Result;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RunOutcome {
     pub periods_rolled: usize,
     pub dunning_steps: usize,
+    pub trial_notices: usize,
 }
 
 /// [`run_due`] with `workers` loops at once, each on its own connection: on
@@ -30,6 +31,7 @@ pub async fn run_due_concurrently(
         .fold(RunOutcome::default(), |a, b| RunOutcome {
             periods_rolled: a.periods_rolled + b.periods_rolled,
             dunning_steps: a.dunning_steps + b.dunning_steps,
+            trial_notices: a.trial_notices + b.trial_notices,
         }))
 }
 
@@ -44,10 +46,14 @@ pub async fn run_due(
     let mut outcome = RunOutcome::default();
     let mut after = None;
     loop {
+        // Notices first: a trial's notice comes before its end, also when a
+        // long downtime is caught up.
+        let noticed = trials::notify_due(db, now, batch).await?;
         let pass = periods::roll_due(db, now, batch, after.as_ref()).await?;
         let dunned = dunning::run_due(db, now, batch).await?;
         outcome.periods_rolled += pass.rolled;
         outcome.dunning_steps += dunned;
+        outcome.trial_notices += noticed;
         match pass.last {
             // Carry on along the queue.
             Some(key) => after = Some(key),
@@ -55,7 +61,7 @@ pub async fn run_due(
             // rolled into a period that is still due, or unblocked by dunning.
             None if after.is_some() => after = None,
             // A whole pass from the start found nothing, and dunning is done.
-            None if dunned == 0 => return Ok(outcome),
+            None if dunned == 0 && noticed == 0 => return Ok(outcome),
             None => {}
         }
     }

@@ -31,6 +31,9 @@ pub struct NewSubscription {
     pub metadata: Option<Value>,
 }
 
+/// How long before a trial ends `subscription.trial_will_end` is recorded.
+pub const TRIAL_NOTICE: Duration = Duration::days(3);
+
 /// Starts a subscription: a trial with no invoice, or a first period invoiced at once.
 pub async fn create(
     db: &DatabaseConnection,
@@ -69,6 +72,7 @@ pub async fn create(
         next_roll_at: None,
         trial_start: None,
         trial_end: None,
+        trial_notice_at: None,
         cancel_at_period_end: false,
         canceled_at: None,
         ended_at: None,
@@ -85,6 +89,7 @@ pub async fn create(
         sub.status = SubscriptionStatus::Trialing.as_str().to_owned();
         sub.trial_start = Some(now);
         sub.trial_end = Some(trial_end);
+        sub.trial_notice_at = Some(std::cmp::max(now, trial_end - TRIAL_NOTICE));
         sub.current_period_end = trial_end;
         sub.billing_anchor = new.billing_anchor.unwrap_or(trial_end);
     } else {

@@ -9,4 +9,5 @@ pub mod payments;
 pub mod periods;
 pub mod policy;
 pub mod scheduler;
+pub mod trials;
 pub(crate) mod work;

@@ -19,6 +19,9 @@ pub struct Model {
     pub next_roll_at: Option<DateTimeUtc>,
     pub trial_start: Option<DateTimeUtc>,
     pub trial_end: Option<DateTimeUtc>,
+    /// When `subscription.trial_will_end` is due; `None` once recorded or
+    /// when the subscription is no longer trialing (see [`Model::with_queue_key`]).
+    pub trial_notice_at: Option<DateTimeUtc>,
     pub cancel_at_period_end: bool,
     pub canceled_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
@@ -35,10 +38,16 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
-    /// Sets `next_roll_at`, the scheduler's queue key, from status and period.
+    /// Sets `next_roll_at`, the scheduler's queue key, from status and
+    /// period, and drops a pending trial notice once the trial is over.
     pub fn with_queue_key(mut self) -> Self {
-        let bills = crate::domain::SubscriptionStatus::parse(&self.status).is_ok_and(|s| s.bills());
-        self.next_roll_at = bills.then_some(self.current_period_end);
+        let status = crate::domain::SubscriptionStatus::parse(&self.status).ok();
+        self.next_roll_at = status
+            .is_some_and(|s| s.bills())
+            .then_some(self.current_period_end);
+        if status != Some(crate::domain::SubscriptionStatus::Trialing) {
+            self.trial_notice_at = None;
+        }
         self
     }
 }
@@ -77,6 +86,7 @@ pub async fn save_all(db: &impl sea_orm::ConnectionTrait, rows: Vec<Model>) -> R
             Column::CurrentPeriodStart,
             Column::CurrentPeriodEnd,
             Column::NextRollAt,
+            Column::TrialNoticeAt,
             Column::CancelAtPeriodEnd,
             Column::CanceledAt,
             Column::EndedAt,

@@ -23,7 +23,15 @@ async fn a_trial_bills_nothing_then_activates_and_invoices_at_its_end() {
     assert_eq!(sub.trial_end, Some(t0() + Duration::days(14)));
     assert!(app.invoices_of(&sub.id).await.is_empty());
 
-    app.advance(Duration::days(13)).await;
+    // Three days before the trial ends, the notice (once).
+    app.advance(Duration::days(11) - Duration::seconds(1)).await;
+    assert_eq!(app.event_types(&sub.id).await, ["subscription.created"]);
+    app.advance(Duration::seconds(1)).await;
+    assert_eq!(
+        app.event_types(&sub.id).await,
+        ["subscription.created", "subscription.trial_will_end"]
+    );
+    app.advance(Duration::days(2)).await;
     assert_eq!(app.subscription(&sub.id).await.status, "trialing");
     assert!(app.invoices_of(&sub.id).await.is_empty());
 
@@ -37,9 +45,71 @@ async fn a_trial_bills_nothing_then_activates_and_invoices_at_its_end() {
     assert_eq!(invoices[0].amount_msat, 5_000_000);
     assert_eq!(
         app.event_types(&sub.id).await,
-        ["subscription.created", "subscription.updated"]
+        [
+            "subscription.created",
+            "subscription.trial_will_end",
+            "subscription.updated"
+        ]
     );
     assert_eq!(app.event_types(&invoices[0].id).await, ["invoice.created"]);
+}
+
+#[tokio::test]
+async fn a_short_trial_gets_its_notice_at_once_and_a_caught_up_trial_in_order() {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let mut plan = NewPlan::new(
+        "Short trial",
+        sat(1_000),
+        Schedule::every(Interval::Month, 1).unwrap(),
+    );
+    plan.trial = Duration::days(2);
+    let plan = app.plan(&merchant, plan).await;
+    let customer = app.customer(&merchant).await;
+    let short = app.subscribe(&merchant, &customer, &plan, None).await;
+    app.run_billing().await;
+    assert_eq!(
+        app.event_types(&short.id).await,
+        ["subscription.created", "subscription.trial_will_end"]
+    );
+
+    // A trial canceled before its notice never gets one.
+    let mut long_plan = NewPlan::new(
+        "Long trial",
+        sat(1_000),
+        Schedule::every(Interval::Month, 1).unwrap(),
+    );
+    long_plan.trial = Duration::days(30);
+    let long_plan = app.plan(&merchant, long_plan).await;
+    let canceled = app.subscribe(&merchant, &customer, &long_plan, None).await;
+    lifecycle::cancel(&app.db, app.now(), &merchant.id, &canceled.id, false)
+        .await
+        .unwrap();
+    // A service down for the whole trial catches up: notice, then activation.
+    let caught_up = app.subscribe(&merchant, &customer, &long_plan, None).await;
+    app.advance(Duration::days(40)).await;
+    assert!(
+        !app.event_types(&canceled.id)
+            .await
+            .contains(&"subscription.trial_will_end".to_string())
+    );
+    let events = app.event_types(&caught_up.id).await;
+    assert_eq!(
+        &events[..3],
+        [
+            "subscription.created",
+            "subscription.trial_will_end",
+            "subscription.updated"
+        ],
+        "{events:?}"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "subscription.trial_will_end")
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
