@@ -8,10 +8,11 @@ use pushbill::domain::{Interval, Msat, Schedule};
 use pushbill::notify::email::{self, messages, outbox, send::Mailer};
 use pushbill::store::{merchants, outgoing_emails};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::email_smtpd::{SmtpServer, free_port, part, require_aiosmtpd};
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::webhooks_receiver::{Answer, Receiver};
 
 const FROM: &str = "billing@bobflix.example";
 
@@ -270,4 +271,52 @@ async fn the_customer_gets_a_receipt_on_payment() {
             "{body}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_merchant_hears_when_a_webhook_endpoint_is_disabled() {
+    let port = free_port();
+    let server = SmtpServer::start(port).await;
+    let app = app_with_smtp(port).await;
+    let api = app.api().await;
+    messages::set_merchant_address(
+        &app.db,
+        app.now(),
+        &api.merchant_id,
+        Some("ops@bobflix.example"),
+    )
+    .await
+    .unwrap();
+    let receiver = Receiver::start().await;
+    receiver.script([Answer::status(410)]);
+    let r = api
+        .post(
+            "/v1/webhook_endpoints",
+            json!({"url": receiver.url, "enabled_events": ["customer.created"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = api
+        .post("/v1/customers", json!({"email": "bob@example.com"}))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+
+    // The 410 disables the endpoint; the next fan-out queues the email.
+    app.deliver_webhooks().await;
+    app.deliver_webhooks().await;
+    drain(&app).await;
+    let received = server.messages();
+    let mail = with_subject(&received, "webhook endpoint was disabled");
+    assert_eq!(mail.len(), 1, "{received:?}");
+    assert_eq!(mail[0]["headers"]["to"], "ops@bobflix.example");
+    let text = part(mail[0], "text/plain");
+    assert!(
+        text.contains(&receiver.url) && text.contains("410"),
+        "{text}"
+    );
+    assert!(part(mail[0], "text/html").contains("410"));
+    // Once only.
+    app.deliver_webhooks().await;
+    drain(&app).await;
+    assert_eq!(with_subject(&server.messages(), "disabled").len(), 1);
 }
