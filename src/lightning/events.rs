@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bitcoin::absolute::LockTime;
+use bitcoin::hashes::{Hash, sha256};
 use bitcoin::transaction::Version;
 use bitcoin::{Amount, Transaction, TxOut};
 use lightning::events::{Event, PaymentFailureReason, ReplayEvent};
@@ -152,14 +153,11 @@ impl EventHandler {
                 // Keep every descriptor: with the seed they are enough to
                 // sweep the funds (LDK's OutputSweeper is not wired yet).
                 for output in outputs {
-                    let key = hex::encode(bitcoin::hashes::Hash::to_byte_array(
-                        <bitcoin::hashes::sha256::Hash as bitcoin::hashes::Hash>::hash(
-                            &output.encode(),
-                        ),
-                    ));
-                    if let Err(e) =
-                        self.store
-                            .write("pushbill", "spendable_outputs", &key, output.encode())
+                    let bytes = output.encode();
+                    let key = sha256::Hash::hash(&bytes).to_string();
+                    if let Err(e) = self
+                        .store
+                        .write("pushbill", "spendable_outputs", &key, bytes)
                     {
                         tracing::error!(error = %e, "could not record a spendable output; will retry");
                         return Err(replay_later().await);

@@ -9,11 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use bitcoin::secp256k1::PublicKey;
 use lightning::ln::channelmanager::{Bolt11InvoiceParameters, PaymentId, Retry};
-use lightning::ln::types::ChannelId;
 use lightning::routing::router::RouteParametersConfig;
 use lightning::types::payment::PaymentPreimage;
 use lightning_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description};
-use serde::Serialize;
 
 use super::node::Node;
 use super::peers;
@@ -23,7 +21,7 @@ use crate::error::Error;
 /// BOLT11 descriptions are at most 639 bytes.
 const MAX_DESCRIPTION_BYTES: usize = 639;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelInfo {
     pub channel_id: String,
     pub counterparty_node_id: String,
@@ -38,7 +36,7 @@ pub struct ChannelInfo {
     pub is_usable: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInfo {
     pub node_id: String,
     pub address: Option<String>,
@@ -53,7 +51,7 @@ pub const MIN_CHANNEL_SAT: u64 = 20_000;
 pub const MAX_CHANNEL_SAT: u64 = 16_777_215;
 
 /// The node at a glance.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeInfo {
     pub node_id: String,
     pub listen_addr: String,
@@ -174,7 +172,7 @@ impl Node {
         if self.peer_manager.peer_by_node_id(&id).is_none() {
             return Err(Error::not_found("peer", id.to_string()));
         }
-        self.disconnect_peer(&id);
+        self.peer_manager.disconnect_by_node_id(id);
         Ok(())
     }
 
@@ -205,21 +203,35 @@ impl Node {
             })
     }
 
-    /// Closes a channel (cooperatively unless `force`); answers it as it is now.
+    /// Closes a channel cooperatively, or by broadcasting our latest
+    /// commitment when `force` is set (the peer is gone); answers it as it is now.
     pub fn close(&self, channel_id: &str, force: bool) -> Result<ChannelInfo, Error> {
-        let find = || {
-            self.list_channels()
-                .into_iter()
-                .find(|c| c.channel_id == channel_id)
-        };
-        let Some(channel) = find() else {
+        let Some(channel) = self
+            .channel_manager
+            .list_channels()
+            .into_iter()
+            .find(|c| c.channel_id.to_string() == channel_id)
+        else {
             return Err(Error::not_found("channel", channel_id));
         };
-        self.close_channel(channel_id, force)
-            .map_err(|e| Error::conflict("channel_close_failed", format!("{e:#}")))?;
-        Ok(find().unwrap_or(ChannelInfo {
+        let (id, counterparty) = (channel.channel_id, channel.counterparty.node_id);
+        let closed = if force {
+            self.channel_manager.force_close_broadcasting_latest_txn(
+                &id,
+                &counterparty,
+                "closed by the merchant".into(),
+            )
+        } else {
+            self.channel_manager.close_channel(&id, &counterparty)
+        };
+        closed.map_err(|e| Error::conflict("channel_close_failed", format!("{e:?}")))?;
+        let now = self
+            .list_channels()
+            .into_iter()
+            .find(|c| c.channel_id == channel_id);
+        Ok(now.unwrap_or_else(|| ChannelInfo {
             is_usable: false,
-            ..channel
+            ..channel_info(channel)
         }))
     }
 
@@ -227,10 +239,6 @@ impl Node {
         peers::connect(&self.peer_manager, node_id, addr).await?;
         self.peers.remember(node_id, addr)?;
         Ok(())
-    }
-
-    pub fn disconnect_peer(&self, node_id: &PublicKey) {
-        self.peer_manager.disconnect_by_node_id(*node_id);
     }
 
     pub fn list_peers(&self) -> Vec<PeerInfo> {
@@ -248,63 +256,25 @@ impl Node {
         self.channel_manager
             .list_channels()
             .into_iter()
-            .map(|c| ChannelInfo {
-                channel_id: c.channel_id.to_string(),
-                counterparty_node_id: c.counterparty.node_id.to_string(),
-                funding_txid: c.funding_txo.map(|o| o.txid.to_string()),
-                capacity_sat: c.channel_value_satoshis,
-                outbound_capacity_msat: c.outbound_capacity_msat,
-                inbound_capacity_msat: c.inbound_capacity_msat,
-                confirmations: c.confirmations,
-                confirmations_required: c.confirmations_required,
-                is_outbound: c.is_outbound,
-                is_channel_ready: c.is_channel_ready,
-                is_usable: c.is_usable,
-            })
+            .map(channel_info)
             .collect()
     }
 
-    /// Opens a channel to a connected peer, funded from the chain backend's
-    /// wallet when LDK asks for the funding transaction. Returns the
-    /// temporary channel id.
+    /// Opens a channel to a connected peer (LDK refuses others), funded from
+    /// the chain backend's wallet when LDK asks for the funding transaction.
+    /// Returns the temporary channel id.
     pub fn open_channel(
         &self,
         node_id: PublicKey,
         amount_sat: u64,
         push_msat: u64,
     ) -> anyhow::Result<String> {
-        if self.peer_manager.peer_by_node_id(&node_id).is_none() {
-            bail!("not connected to {node_id}: connect to the peer first");
-        }
         let user_channel_id: u128 = rand::random();
         let id = self
             .channel_manager
             .create_channel(node_id, amount_sat, push_msat, user_channel_id, None, None)
             .map_err(|e| anyhow!("cannot open the channel: {e:?}"))?;
         Ok(id.to_string())
-    }
-
-    /// Closes a channel cooperatively, or by broadcasting our latest
-    /// commitment when `force` is set (the peer is gone).
-    pub fn close_channel(&self, channel_id: &str, force: bool) -> anyhow::Result<()> {
-        let channel = self
-            .channel_manager
-            .list_channels()
-            .into_iter()
-            .find(|c| c.channel_id.to_string() == channel_id)
-            .ok_or_else(|| anyhow!("no channel {channel_id}"))?;
-        let counterparty = channel.counterparty.node_id;
-        let id: ChannelId = channel.channel_id;
-        let result = if force {
-            self.channel_manager.force_close_broadcasting_latest_txn(
-                &id,
-                &counterparty,
-                "closed by the merchant".into(),
-            )
-        } else {
-            self.channel_manager.close_channel(&id, &counterparty)
-        };
-        result.map_err(|e| anyhow!("cannot close {channel_id}: {e:?}"))
     }
 
     /// Issues a BOLT11 invoice for `amount_msat`.
@@ -370,6 +340,22 @@ impl Node {
             Ok(Err(_)) => Err(anyhow!("the node stopped before the payment ended")),
             Err(_) => Err(anyhow!("no outcome for the payment after {timeout:?}")),
         }
+    }
+}
+
+fn channel_info(c: lightning::ln::channel_state::ChannelDetails) -> ChannelInfo {
+    ChannelInfo {
+        channel_id: c.channel_id.to_string(),
+        counterparty_node_id: c.counterparty.node_id.to_string(),
+        funding_txid: c.funding_txo.map(|o| o.txid.to_string()),
+        capacity_sat: c.channel_value_satoshis,
+        outbound_capacity_msat: c.outbound_capacity_msat,
+        inbound_capacity_msat: c.inbound_capacity_msat,
+        confirmations: c.confirmations,
+        confirmations_required: c.confirmations_required,
+        is_outbound: c.is_outbound,
+        is_channel_ready: c.is_channel_ready,
+        is_usable: c.is_usable,
     }
 }
 

@@ -36,9 +36,8 @@ impl NodeRole {
                 None,
             ),
             None => {
-                let password: String = (0..32)
-                    .map(|_| format!("{:02x}", rand::random::<u8>()))
-                    .collect();
+                // Only this process talks to its own simulator.
+                let password = hex::encode(rand::random::<[u8; 32]>());
                 let simnet = Simnet::start(SimnetConfig {
                     listen: "127.0.0.1:0".parse().expect("loopback"),
                     rpc_user: "pushbill".into(),
