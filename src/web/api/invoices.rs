@@ -17,7 +17,6 @@ use crate::billing::invoicing;
 use crate::catalog::invoices::{self, Filter};
 use crate::domain::{InvoiceId, Msat};
 use crate::objects;
-use crate::store::page::Page;
 
 /// A one-off invoice is due a day after it is created unless told otherwise.
 const DEFAULT_DUE_IN_SECS: u32 = 86_400;
@@ -167,11 +166,5 @@ pub async fn payment_requests(
             push_attempts: attempts.iter().map(objects::PushAttempt::from).collect(),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(List::new(
-        url,
-        Page {
-            data,
-            has_more: false,
-        },
-    )))
+    Ok(HttpResponse::Ok().json(List::whole(url, data)))
 }

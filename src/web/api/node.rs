@@ -38,15 +38,6 @@ async fn operator_node(state: &AppState, merchant: &Merchant) -> Result<Arc<Node
     })
 }
 
-fn list<T>(url: &'static str, data: Vec<T>) -> List<T> {
-    List {
-        object: "list",
-        url: url.into(),
-        data,
-        has_more: false,
-    }
-}
-
 /// Get the node
 ///
 /// Node id, listening address, network, chain tip, and how many peers and
@@ -86,7 +77,7 @@ pub async fn peers(
 ) -> Result<HttpResponse, ApiError> {
     let node = operator_node(&state, &merchant).await?;
     let peers = node.list_peers().into_iter().map(objects::NodePeer::from);
-    Ok(HttpResponse::Ok().json(list("/v1/node/peers", peers.collect())))
+    Ok(HttpResponse::Ok().json(List::whole("/v1/node/peers", peers.collect())))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -175,7 +166,7 @@ pub async fn channels(
         .list_channels()
         .into_iter()
         .map(objects::NodeChannel::from);
-    Ok(HttpResponse::Ok().json(list("/v1/node/channels", channels.collect())))
+    Ok(HttpResponse::Ok().json(List::whole("/v1/node/channels", channels.collect())))
 }
 
 /// 20,000 to 16,777,215 sat (no "wumbo" channels).

@@ -107,6 +107,17 @@ impl<T> List<T> {
             has_more: page.has_more,
         }
     }
+
+    /// A list answered whole, in one page (`has_more` is false).
+    pub fn whole(url: impl Into<Cow<'static, str>>, data: Vec<T>) -> Self {
+        Self::new(
+            url,
+            Page {
+                data,
+                has_more: false,
+            },
+        )
+    }
 }
 
 #[cfg(test)]
