@@ -462,3 +462,62 @@ async fn merchant_create_with_node_operator_makes_an_operator_whose_key_drives_t
     let r = app.api_with_key(&plain_key).get("/v1/node").await;
     assert_eq!((r.status, r.code()), (403, "node_operator_only"), "{r:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_close_broadcasts_the_nodes_commitment_transaction() {
+    let chain = simnet().await;
+    let node_dir = tempfile::tempdir().unwrap();
+    let customer_dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with_node(&chain, node_dir.path()).await;
+    let customer = customer_node(&chain, customer_dir.path()).await;
+    let api = operator(&app).await;
+    let r = api
+        .post(
+            "/v1/node/channels",
+            json!({
+                "node_id": customer.node_id().to_string(),
+                "address": customer.listen_addr().to_string(),
+                "amount_sat": 100_000
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    wait_for("the funding transaction", || async {
+        !chain.mempool().is_empty()
+    })
+    .await;
+    chain.mine_blocks(3).unwrap();
+    wait_for("a usable channel", || async {
+        channels(&api.get("/v1/node/channels").await)
+            .iter()
+            .any(|c| c["is_usable"] == true)
+    })
+    .await;
+    let channel = channels(&api.get("/v1/node/channels").await).remove(0);
+    let funding: bitcoin::Txid = channel["funding_txid"].as_str().unwrap().parse().unwrap();
+    let channel_id = channel["channel_id"].as_str().unwrap();
+
+    let r = api
+        .post(
+            &format!("/v1/node/channels/{channel_id}/close"),
+            json!({"force": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // The commitment transaction spends the funding output straight away.
+    wait_for("the commitment transaction", || async {
+        chain
+            .mempool()
+            .iter()
+            .any(|tx| tx.input.iter().any(|i| i.previous_output.txid == funding))
+    })
+    .await;
+    wait_for("the channel to leave the node's list", || async {
+        channels(&api.get("/v1/node/channels").await).is_empty()
+    })
+    .await;
+
+    customer.stop().await;
+    drop(app);
+    chain.shutdown().await;
+}
