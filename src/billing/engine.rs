@@ -15,24 +15,30 @@ pub struct RunOutcome {
     pub trial_notices: usize,
 }
 
-/// [`run_due`] with `workers` loops at once, each on its own connection: on
-/// PostgreSQL they claim disjoint rows (`SKIP LOCKED`) and overlap their
-/// round trips. The outcomes add up.
+/// [`run_due`] with `workers` loops at once, each its own task on its own
+/// connection: on PostgreSQL they claim disjoint rows (`SKIP LOCKED`) and
+/// overlap their round trips, on as many threads as the runtime has. The
+/// outcomes add up.
 pub async fn run_due_concurrently(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     batch: u64,
     workers: u32,
 ) -> Result<RunOutcome> {
-    let runs = (0..workers.max(1)).map(|_| run_due(db, now, batch));
-    let outcomes = futures::future::try_join_all(runs).await?;
-    Ok(outcomes
-        .into_iter()
-        .fold(RunOutcome::default(), |a, b| RunOutcome {
-            periods_rolled: a.periods_rolled + b.periods_rolled,
-            dunning_steps: a.dunning_steps + b.dunning_steps,
-            trial_notices: a.trial_notices + b.trial_notices,
-        }))
+    let mut runs = tokio::task::JoinSet::new();
+    for _ in 0..workers.max(1) {
+        let db = db.clone();
+        runs.spawn(async move { run_due(&db, now, batch).await });
+    }
+    let mut total = RunOutcome::default();
+    while let Some(joined) = runs.join_next().await {
+        // A worker that panicked passes its panic on; none is ever aborted.
+        let outcome = joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        total.periods_rolled += outcome.periods_rolled;
+        total.dunning_steps += outcome.dunning_steps;
+        total.trial_notices += outcome.trial_notices;
+    }
+    Ok(total)
 }
 
 /// Catches up to `now`: rolls every ended period and runs every due dunning

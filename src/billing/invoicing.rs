@@ -77,13 +77,13 @@ pub async fn create_invoices(
             created_at: now,
             updated_at: now,
         };
-        let data = objects::to_value(&objects::Invoice::from(&model));
+        let object = objects::Invoice::from(&model);
         events.push(
             &model.merchant_id,
             EventType::InvoiceCreated,
             "invoice",
             &model.id,
-            data.clone(),
+            &object,
             now,
         );
         if free {
@@ -92,7 +92,7 @@ pub async fn create_invoices(
                 EventType::InvoicePaid,
                 "invoice",
                 &model.id,
-                data,
+                &object,
                 now,
             );
         } else {

@@ -126,7 +126,7 @@ pub async fn roll_due(
                 EventType::SubscriptionCanceled,
                 "subscription",
                 &sub.id,
-                objects::to_value(&objects::Subscription::from(&next)),
+                objects::Subscription::from(&next),
                 now,
             );
         } else {
@@ -160,13 +160,17 @@ pub async fn roll_due(
                 EventType::SubscriptionUpdated,
                 "subscription",
                 &sub.id,
-                objects::to_value(&objects::Subscription::from(&next)),
+                objects::Subscription::from(&next),
                 now,
             );
         }
         updated.push(next);
     }
     subscriptions::save_all(&txn, updated).await?;
+    // Everything that does not need an invoice number is written before the
+    // merchant's number row is locked (see `invoicing::create_invoices`), so
+    // concurrent batches of one merchant overlap for that part.
+    events.flush(&txn).await?;
     invoicing::create_invoices(&txn, now, drafts, &mut events).await?;
     let count = due.len();
     events.insert(&txn).await?;

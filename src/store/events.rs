@@ -23,40 +23,64 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder};
+use sea_orm::{ConnectionTrait, DatabaseBackend, QueryOrder, Statement};
+use serde::Serialize;
 
 use crate::domain::EventType;
 use crate::domain::ids::EventId;
 
 /// Events written in one go, in the order they were pushed.
+///
+/// The billing engine records two or more events per subscription it bills,
+/// so this is on the hot path: each payload is serialised straight to JSON
+/// text once, and the rows are moved into plain multi-row INSERTs.
 #[derive(Debug, Default)]
 pub struct EventBatch {
-    rows: Vec<ActiveModel>,
+    rows: Vec<NewEvent>,
 }
+
+#[derive(Debug)]
+struct NewEvent {
+    id: String,
+    merchant_id: String,
+    event_type: EventType,
+    object_type: String,
+    object_id: String,
+    /// The object as JSON text.
+    data: String,
+    created_at: DateTime<Utc>,
+}
+
+/// Rows per INSERT: a payload is about 1 KiB, and a statement must stay
+/// under about 16 KiB (see [`super::ROWS_PER_STATEMENT`]).
+const EVENTS_PER_STATEMENT: usize = 16;
 
 impl EventBatch {
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds an event whose `data` is `object` (any serialisable object, or
+    /// an already built JSON value).
     pub fn push(
         &mut self,
         merchant_id: &str,
         event_type: EventType,
         object_type: &str,
         object_id: &str,
-        data: Json,
+        object: impl Serialize,
         now: DateTime<Utc>,
     ) {
-        self.rows.push(ActiveModel {
-            id: Set(EventId::new().to_string()),
-            merchant_id: Set(merchant_id.to_owned()),
-            event_type: Set(event_type.as_str().to_owned()),
-            object_type: Set(object_type.to_owned()),
-            object_id: Set(object_id.to_owned()),
-            data: Set(data),
-            created_at: Set(now),
-            dispatched_at: Set(None),
+        // Serialising these plain structs and JSON values cannot fail.
+        let data = serde_json::to_string(&object).unwrap_or_else(|_| "null".to_owned());
+        self.rows.push(NewEvent {
+            id: EventId::new().to_string(),
+            merchant_id: merchant_id.to_owned(),
+            event_type,
+            object_type: object_type.to_owned(),
+            object_id: object_id.to_owned(),
+            data,
+            created_at: now,
         });
     }
 
@@ -68,14 +92,61 @@ impl EventBatch {
         self.rows.is_empty()
     }
 
-    /// Inserts the events; call inside the transaction that made the change they describe.
-    pub async fn insert(self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
-        // Events carry a JSON snapshot of their object (about 700 bytes).
-        super::insert_in_chunks(db, self.rows, 16).await
+    pub async fn insert(mut self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        self.flush(db).await
+    }
+
+    /// Inserts the events pushed so far and empties the batch, so that a
+    /// transaction can write them before it takes a lock it holds to commit.
+    pub async fn flush(&mut self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let backend = db.get_database_backend();
+        let mut rows = std::mem::take(&mut self.rows).into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<NewEvent> = rows.by_ref().take(EVENTS_PER_STATEMENT).collect();
+            db.execute_raw(insert_statement(backend, chunk)).await?;
+        }
+        Ok(())
     }
 }
 
-/// Every event about one object, oldest first.
+/// One multi-row INSERT. On PostgreSQL the payload text is cast to the
+/// column's `json` type; SQLite stores it as text as it is.
+fn insert_statement(backend: DatabaseBackend, chunk: Vec<NewEvent>) -> Statement {
+    let mut sql = String::from(
+        "INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created_at) VALUES ",
+    );
+    let mut values = Vec::with_capacity(chunk.len() * 7);
+    for (i, row) in chunk.into_iter().enumerate() {
+        let params: Vec<String> = (1..=7)
+            .map(|k| match backend {
+                DatabaseBackend::Postgres => format!("${}", i * 7 + k),
+                _ => "?".to_owned(),
+            })
+            .collect();
+        let data = match backend {
+            DatabaseBackend::Postgres => format!("CAST({} AS json)", params[5]),
+            _ => params[5].clone(),
+        };
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "({}, {}, {}, {}, {}, {data}, {})",
+            params[0], params[1], params[2], params[3], params[4], params[6]
+        ));
+        values.extend([
+            Value::from(row.id),
+            Value::from(row.merchant_id),
+            Value::from(row.event_type.as_str()),
+            Value::from(row.object_type),
+            Value::from(row.object_id),
+            Value::from(row.data),
+            Value::from(row.created_at),
+        ]);
+    }
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
 pub async fn for_object(db: &impl ConnectionTrait, object_id: &str) -> Result<Vec<Model>, DbErr> {
     Entity::find()
         .filter(Column::ObjectId.eq(object_id))

@@ -202,3 +202,37 @@ async fn three_scheduler_processes_on_one_database_bill_every_period_once() {
         "the processes shared the work: {rolled:?}"
     );
 }
+
+/// The benchmark's own run: every seeded subscription gets its history
+/// invoice and exactly one new invoice, numbered on after the history, with
+/// no gap and no repeat, by two concurrent workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_billing_benchmark_bills_each_seeded_subscription_once_after_its_history() {
+    let database = fresh_database().await;
+    let db = store::connect(&database.url, 4).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let report = pushbill::bench::billing(&db, 300, 40, 2, 1).await.unwrap();
+    assert_eq!(report.periods_rolled, 300);
+    assert_eq!(invoice_count(&db).await, 600);
+    let mut numbers: Vec<String> = invoices::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.number)
+        .collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=600).map(|n| format!("B0-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+    let per_sub: Vec<(Option<String>, i64)> = invoices::Entity::find()
+        .select_only()
+        .column(invoices::Column::SubscriptionId)
+        .column_as(invoices::Column::Id.count(), "n")
+        .group_by(invoices::Column::SubscriptionId)
+        .into_tuple()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(per_sub.len(), 300);
+    assert!(per_sub.iter().all(|(_, n)| *n == 2), "{per_sub:?}");
+}
