@@ -360,11 +360,12 @@ fn on_push(node: &Node, core: &Core, peer: PublicKey, push: PushInvoice) {
                 tracing::error!(error = %e, "cannot record a push");
                 return;
             }
-            if !start_payment(node, core, &invoice) {
-                // Recorded as failed; the loop answers `rejected(payment_failed)`.
-                return;
-            }
-            ReplyStatus::Accepted
+            // `accepted` goes out before the payment, so the merchant hears
+            // it first; a payment that cannot start is answered later with
+            // `rejected(payment_failed)` (through the loop).
+            reply_to(node, &peer_hex, &push_id, ReplyStatus::Accepted);
+            start_payment(node, core, &invoice);
+            return;
         }
     };
     reply_to(node, &peer_hex, &push_id, status);

@@ -89,14 +89,14 @@ impl PushSender {
 
     /// One try of one push.
     async fn deliver(&self, c: &Claimed) -> Outcome {
-        if c.request.status != PaymentRequestStatus::Issued.as_str() {
-            return Outcome::Dropped {
-                reason: format!("payment_request_{}", c.request.status),
-            };
-        }
         if c.invoice.status != InvoiceStatus::Open.as_str() {
             return Outcome::Dropped {
                 reason: format!("invoice_{}", c.invoice.status),
+            };
+        }
+        if c.request.status != PaymentRequestStatus::Issued.as_str() {
+            return Outcome::Dropped {
+                reason: format!("payment_request_{}", c.request.status),
             };
         }
         let Some(bolt11) = c

@@ -606,10 +606,30 @@ mod tests {
     #[test]
     fn malformed_payloads_are_errors_never_panics() {
         let good = vector_invoice().encode();
-        // Every truncation fails cleanly.
-        for end in 0..good.len() {
-            assert!(PushInvoice::decode(&good[..end]).is_err(), "cut at {end}");
+        // Cut anywhere: before the end of the required records it fails;
+        // after, only a cut between records decodes (without the optional
+        // records cut off), and a cut inside a record fails.
+        let required = PushInvoice {
+            plan_name: None,
+            period_start: None,
+            period_end: None,
+            ..vector_invoice()
         }
+        .encode()
+        .len();
+        for end in 0..good.len() {
+            match PushInvoice::decode(&good[..end]) {
+                Ok(decoded) => {
+                    assert!(end >= required, "cut at {end} decoded");
+                    assert_eq!(decoded.encode(), &good[..end]);
+                }
+                Err(_) => assert!(end != required, "cut at {end} failed"),
+            }
+        }
+        assert_eq!(
+            PushInvoice::decode(&good[..good.len() - 1]),
+            Err(WireError::Truncated)
+        );
         // Types out of order.
         let swapped = hex::decode(concat!(
             "020b6c6e626372743174657374",
@@ -683,6 +703,20 @@ mod tests {
             PushReply::decode(&hex::decode("00ffffffffffffffffff").unwrap()),
             Err(WireError::Truncated)
         );
+    }
+
+    #[test]
+    fn the_spec_shows_these_vectors_as_full_messages() {
+        let spec = include_str!("../../../docs/push-invoices.md");
+        for (message_type, payload) in [
+            (PUSH_INVOICE_TYPE, VECTOR_INVOICE_HEX),
+            (PUSH_INVOICE_TYPE, VECTOR_MINIMAL_INVOICE_HEX),
+            (PUSH_REPLY_TYPE, VECTOR_REPLY_PAID_HEX),
+            (PUSH_REPLY_TYPE, VECTOR_REPLY_REJECTED_HEX),
+        ] {
+            let full = format!("{}{payload}", hex::encode(message_type.to_be_bytes()));
+            assert!(spec.contains(&full), "docs/push-invoices.md lacks {full}");
+        }
     }
 
     #[test]
