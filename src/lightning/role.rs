@@ -10,8 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
 use super::billing::{BillingSink, run_issuer};
-use super::push::sender::{self, PushPolicy, PushSender};
 use super::bitcoind::RpcAuth;
+use super::push::sender::{self, PushPolicy, PushSender};
 use super::simnet::{Simnet, SimnetConfig};
 use super::{Node, NodeConfig};
 use crate::app::AppState;

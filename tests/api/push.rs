@@ -232,13 +232,19 @@ async fn payer_with_channel(shop: &Shop, dir: &std::path::Path) -> Arc<Payer> {
         .await
         .expect("payer");
     let node = payer.node();
-    node.connect_peer(shop.merchant_node.node_id(), shop.merchant_node.listen_addr())
-        .await
-        .expect("connect");
+    node.connect_peer(
+        shop.merchant_node.node_id(),
+        shop.merchant_node.listen_addr(),
+    )
+    .await
+    .expect("connect");
     node.open_channel(shop.merchant_node.node_id(), 1_000_000, 0)
         .expect("open channel");
     let chain = &shop.chain;
-    wait_for("the funding transaction", || async { !chain.mempool().is_empty() }).await;
+    wait_for("the funding transaction", || async {
+        !chain.mempool().is_empty()
+    })
+    .await;
     chain.mine_blocks(3).unwrap();
     wait_for("a usable channel on both sides", || async {
         let usable = |n: &Node| n.list_channels().iter().any(|c| c.is_usable);
@@ -273,10 +279,16 @@ async fn a_pushed_subscription_invoice_is_paid_inside_the_allowance_once() {
     let payer = payer_with_channel(&shop, dir.path()).await;
     // The running payer takes the allowance through its command inbox.
     allow(&shop, dir.path(), 50_000_000);
-    wait_for("the allowance", || async { !payer.state().allowances.is_empty() }).await;
+    wait_for("the allowance", || async {
+        !payer.state().allowances.is_empty()
+    })
+    .await;
 
     let customer = shop
-        .customer(&payer.node().node_id().to_string(), payer.node().listen_addr())
+        .customer(
+            &payer.node().node_id().to_string(),
+            payer.node().listen_addr(),
+        )
         .await;
     let invoice = shop.subscription_invoice(&customer).await;
     assert_eq!(invoice.amount_msat, 10_000_000);
@@ -345,7 +357,10 @@ async fn unknown_payees_are_rejected_and_pushes_over_the_allowance_wait_for_appr
     let dir = tempfile::tempdir().unwrap();
     let payer = payer_with_channel(&shop, dir.path()).await;
     let customer = shop
-        .customer(&payer.node().node_id().to_string(), payer.node().listen_addr())
+        .customer(
+            &payer.node().node_id().to_string(),
+            payer.node().listen_addr(),
+        )
         .await;
 
     // No allowance for this merchant: rejected, and the merchant is told.
@@ -360,7 +375,10 @@ async fn unknown_payees_are_rejected_and_pushes_over_the_allowance_wait_for_appr
 
     // 5,000 sat a month allowed: 6,000 sat waits for approval.
     allow(&shop, dir.path(), 5_000_000);
-    wait_for("the allowance", || async { !payer.state().allowances.is_empty() }).await;
+    wait_for("the allowance", || async {
+        !payer.state().allowances.is_empty()
+    })
+    .await;
     let big = shop.one_off_invoice(&customer, 6_000).await;
     let push = shop.push(&big.id).await;
     assert_eq!(push.status, "pending_approval");
@@ -464,9 +482,15 @@ async fn a_payer_restarted_between_accepting_and_paid_pays_once() {
     let dir = tempfile::tempdir().unwrap();
     let payer = payer_with_channel(&shop, dir.path()).await;
     allow(&shop, dir.path(), 50_000_000);
-    wait_for("the allowance", || async { !payer.state().allowances.is_empty() }).await;
+    wait_for("the allowance", || async {
+        !payer.state().allowances.is_empty()
+    })
+    .await;
     let customer = shop
-        .customer(&payer.node().node_id().to_string(), payer.node().listen_addr())
+        .customer(
+            &payer.node().node_id().to_string(),
+            payer.node().listen_addr(),
+        )
         .await;
 
     // The merchant's books hold the payment: it stays in flight.
@@ -483,7 +507,10 @@ async fn a_payer_restarted_between_accepting_and_paid_pays_once() {
     drop(payer);
     let on_disk = pushbill::lightning::payer::read_state(dir.path()).unwrap();
     assert_eq!(on_disk.payments.len(), 1);
-    assert_eq!(on_disk.payments.values().next().unwrap().status, Status::Paying);
+    assert_eq!(
+        on_disk.payments.values().next().unwrap().status,
+        Status::Paying
+    );
 
     // Back up, the same push again: answered, not paid a second time.
     let payer = Payer::start(
@@ -508,7 +535,11 @@ async fn a_payer_restarted_between_accepting_and_paid_pays_once() {
     shop.books.open.store(true, Ordering::SeqCst);
     wait_paid(app, &invoice.id).await;
     wait_for("the payer to see it paid", || async {
-        payer.state().payments.values().all(|p| p.status == Status::Paid)
+        payer
+            .state()
+            .payments
+            .values()
+            .all(|p| p.status == Status::Paid)
     })
     .await;
     assert_eq!(payer.state().payments.len(), 1);

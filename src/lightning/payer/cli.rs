@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 
+use super::Payer;
 use super::control::{self, Command, Submitted};
 use super::state::{Allowance, Per, Status};
-use super::Payer;
 use crate::domain::{NodeAddress, NodeId};
 use crate::lightning::NodeConfig;
 use crate::lightning::bitcoind::RpcAuth;
@@ -169,8 +169,8 @@ async fn run_node(dir: PathBuf, args: RunArgs) -> anyhow::Result<()> {
             false => format!("{}:{}", address.host, address.port),
         };
         let addr = crate::lightning::operations::resolve_address("connect", &host_port)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let node_id = address.node_id.to_public_key();
         payer.node().connect_peer(node_id, addr).await?;
         if let Some(sat) = args.open_channel_sat

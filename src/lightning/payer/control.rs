@@ -20,11 +20,17 @@ use super::state::{Allowance, PayerState, Status, write_atomically};
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     AddAllowance(Allowance),
-    RemoveAllowance { payee: String },
+    RemoveAllowance {
+        payee: String,
+    },
     /// Pay a push held for approval.
-    Approve { push_id: String },
+    Approve {
+        push_id: String,
+    },
     /// Decline a push held for approval.
-    Reject { push_id: String },
+    Reject {
+        push_id: String,
+    },
 }
 
 /// Where a command went.
@@ -139,14 +145,22 @@ mod tests {
             per: Per::Month,
             until: None,
         });
-        assert_eq!(submit(dir.path(), &add, Utc::now()).unwrap(), Submitted::Applied);
+        assert_eq!(
+            submit(dir.path(), &add, Utc::now()).unwrap(),
+            Submitted::Applied
+        );
         assert_eq!(PayerState::load(dir.path()).unwrap().allowances.len(), 1);
 
-        let running = crate::lightning::dir_lock::lock(dir.path()).unwrap().unwrap();
+        let running = crate::lightning::dir_lock::lock(dir.path())
+            .unwrap()
+            .unwrap();
         let remove = Command::RemoveAllowance {
             payee: "02aa".into(),
         };
-        assert_eq!(submit(dir.path(), &remove, Utc::now()).unwrap(), Submitted::Queued);
+        assert_eq!(
+            submit(dir.path(), &remove, Utc::now()).unwrap(),
+            Submitted::Queued
+        );
         assert_eq!(PayerState::load(dir.path()).unwrap().allowances.len(), 1);
         assert_eq!(take_queued(dir.path()), vec![remove]);
         assert!(take_queued(dir.path()).is_empty());
@@ -159,11 +173,43 @@ mod tests {
         state.payments.insert("h1".into(), held("p1"));
         state.payments.insert("h2".into(), held("p2"));
         let now = Utc::now();
-        apply(&mut state, &Command::Approve { push_id: "p1".into() }, now).unwrap();
+        apply(
+            &mut state,
+            &Command::Approve {
+                push_id: "p1".into(),
+            },
+            now,
+        )
+        .unwrap();
         assert_eq!(state.payments["h1"].status, Status::Approved);
-        assert!(apply(&mut state, &Command::Reject { push_id: "p1".into() }, now).is_err());
-        apply(&mut state, &Command::Reject { push_id: "p2".into() }, now).unwrap();
+        assert!(
+            apply(
+                &mut state,
+                &Command::Reject {
+                    push_id: "p1".into()
+                },
+                now
+            )
+            .is_err()
+        );
+        apply(
+            &mut state,
+            &Command::Reject {
+                push_id: "p2".into(),
+            },
+            now,
+        )
+        .unwrap();
         assert_eq!(state.payments["h2"].status, Status::Rejected);
-        assert!(apply(&mut state, &Command::Approve { push_id: "nope".into() }, now).is_err());
+        assert!(
+            apply(
+                &mut state,
+                &Command::Approve {
+                    push_id: "nope".into()
+                },
+                now
+            )
+            .is_err()
+        );
     }
 }

@@ -25,8 +25,8 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use bitcoin::secp256k1::PublicKey;
 use chrono::Utc;
-use lightning::ln::channelmanager::{PaymentId, RecentPaymentDetails, Retry};
 use lightning::ln::channelmanager::{Bolt11PaymentError, RetryableSendFailure};
+use lightning::ln::channelmanager::{PaymentId, RecentPaymentDetails, Retry};
 use lightning::routing::router::RouteParametersConfig;
 use lightning::types::payment::PaymentHash;
 use lightning_invoice::Bolt11Invoice;
@@ -137,8 +137,8 @@ impl Payer {
         });
         let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
         node.data_dir = data_dir.join("node");
-        let node = Node::start_with(node, Arc::new(PayerSink(Arc::clone(&core))), Some(inbox_tx))
-            .await?;
+        let node =
+            Node::start_with(node, Arc::new(PayerSink(Arc::clone(&core))), Some(inbox_tx)).await?;
         settle_interrupted(&node, &core)?;
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(
@@ -187,11 +187,11 @@ fn settle_interrupted(node: &Node, core: &Core) -> anyhow::Result<()> {
         .channel_manager
         .list_recent_payments()
         .into_iter()
-        .filter_map(|p| match p {
+        .map(|p| match p {
             RecentPaymentDetails::Pending { payment_id, .. }
             | RecentPaymentDetails::Fulfilled { payment_id, .. }
             | RecentPaymentDetails::Abandoned { payment_id, .. }
-            | RecentPaymentDetails::AwaitingInvoice { payment_id, .. } => Some(payment_id),
+            | RecentPaymentDetails::AwaitingInvoice { payment_id, .. } => payment_id,
         })
         .collect();
     core.update(|s| {
@@ -254,7 +254,12 @@ fn run_command(node: &Node, core: &Core, command: &Command) {
                     .find(|p| &p.push_id == push_id)
                     .map(|p| p.peer.clone());
                 if let Some(peer) = peer {
-                    reply_to(node, &peer, push_id, ReplyStatus::Rejected(RejectReason::Declined));
+                    reply_to(
+                        node,
+                        &peer,
+                        push_id,
+                        ReplyStatus::Rejected(RejectReason::Declined),
+                    );
                 }
             }
         }
@@ -300,7 +305,11 @@ fn on_push(node: &Node, core: &Core, peer: PublicKey, push: PushInvoice) {
         }
     };
     let now = Utc::now();
-    let decision = core.state.lock().expect("payer state").decide(&checked, now);
+    let decision = core
+        .state
+        .lock()
+        .expect("payer state")
+        .decide(&checked, now);
     tracing::info!(push = %push_id, payee = %checked.payee, amount_msat = checked.amount_msat, ?decision, "push received");
     let record = |status: Status, window_start: Option<i64>| {
         core.update(|s| {
@@ -336,9 +345,7 @@ fn on_push(node: &Node, core: &Core, peer: PublicKey, push: PushInvoice) {
                 Status::Paying | Status::Approved => ReplyStatus::Accepted,
                 Status::PendingApproval => ReplyStatus::PendingApproval,
                 Status::Paid => ReplyStatus::Paid,
-                Status::Failed if first_push => {
-                    ReplyStatus::Rejected(RejectReason::PaymentFailed)
-                }
+                Status::Failed if first_push => ReplyStatus::Rejected(RejectReason::PaymentFailed),
                 Status::Rejected if first_push => ReplyStatus::Rejected(RejectReason::Declined),
                 Status::Failed | Status::Rejected => {
                     ReplyStatus::Rejected(RejectReason::DuplicatePaymentHash)

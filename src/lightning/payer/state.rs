@@ -101,7 +101,9 @@ pub struct PayerState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Inside the allowance: record as paying (window given) and pay.
-    Pay { window_start: i64 },
+    Pay {
+        window_start: i64,
+    },
     /// Outside the allowance: hold for approval.
     Hold,
     Reject(RejectReason),
@@ -250,10 +252,22 @@ mod tests {
     #[test]
     fn windows_are_calendar_windows_in_utc() {
         let t = at("2028-02-29T13:45:30Z");
-        assert_eq!(Per::Minute.window_start(t), at("2028-02-29T13:45:00Z").timestamp());
-        assert_eq!(Per::Hour.window_start(t), at("2028-02-29T13:00:00Z").timestamp());
-        assert_eq!(Per::Day.window_start(t), at("2028-02-29T00:00:00Z").timestamp());
-        assert_eq!(Per::Month.window_start(t), at("2028-02-01T00:00:00Z").timestamp());
+        assert_eq!(
+            Per::Minute.window_start(t),
+            at("2028-02-29T13:45:00Z").timestamp()
+        );
+        assert_eq!(
+            Per::Hour.window_start(t),
+            at("2028-02-29T13:00:00Z").timestamp()
+        );
+        assert_eq!(
+            Per::Day.window_start(t),
+            at("2028-02-29T00:00:00Z").timestamp()
+        );
+        assert_eq!(
+            Per::Month.window_start(t),
+            at("2028-02-01T00:00:00Z").timestamp()
+        );
     }
 
     #[test]
@@ -273,7 +287,9 @@ mod tests {
         let month = Per::Month.window_start(now);
         assert_eq!(
             state.decide(&invoice("h1", 10_000), now),
-            Decision::Pay { window_start: month }
+            Decision::Pay {
+                window_start: month
+            }
         );
         state
             .payments
@@ -281,7 +297,9 @@ mod tests {
         assert_eq!(state.decide(&invoice("h2", 4_001), now), Decision::Hold);
         assert_eq!(
             state.decide(&invoice("h2", 4_000), now),
-            Decision::Pay { window_start: month }
+            Decision::Pay {
+                window_start: month
+            }
         );
         // A failed payment gives its amount back; the next month starts afresh.
         state.payments.get_mut("h1").unwrap().status = Status::Failed;
@@ -312,7 +330,10 @@ mod tests {
             per: Per::Minute,
             until: Some(now.timestamp() + 3600),
         });
-        assert!(matches!(state.decide(&invoice("h", 1_000), now), Decision::Pay { .. }));
+        assert!(matches!(
+            state.decide(&invoice("h", 1_000), now),
+            Decision::Pay { .. }
+        ));
         assert_eq!(
             state.decide(&invoice("h", 1_000), now + chrono::Duration::hours(1)),
             Decision::Reject(RejectReason::UnknownPayee)
@@ -332,7 +353,9 @@ mod tests {
             per: Per::Day,
             until: None,
         });
-        state.payments.insert("h".into(), paying(5, 0, Status::Paying));
+        state
+            .payments
+            .insert("h".into(), paying(5, 0, Status::Paying));
         state.save(dir.path()).unwrap();
         assert_eq!(PayerState::load(dir.path()).unwrap(), state);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())

@@ -15,7 +15,9 @@ use lightning::types::features::{InitFeatures, NodeFeatures};
 use lightning::util::ser::{LengthLimitedRead, Writeable, Writer};
 use tokio::sync::{mpsc, oneshot};
 
-use super::wire::{FEATURE_BIT, PUSH_INVOICE_TYPE, PUSH_REPLY_TYPE, PushId, PushInvoice, PushReply};
+use super::wire::{
+    FEATURE_BIT, PUSH_INVOICE_TYPE, PUSH_REPLY_TYPE, PushId, PushInvoice, PushReply,
+};
 
 /// One of the two push messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +169,12 @@ impl CustomMessageHandler for PushHandler {
 
     fn peer_disconnected(&self, _their_node_id: PublicKey) {}
 
-    fn peer_connected(&self, _their_node_id: PublicKey, _msg: &Init, _inbound: bool) -> Result<(), ()> {
+    fn peer_connected(
+        &self,
+        _their_node_id: PublicKey,
+        _msg: &Init,
+        _inbound: bool,
+    ) -> Result<(), ()> {
         // What a peer supports is read from the peer manager when needed.
         Ok(())
     }

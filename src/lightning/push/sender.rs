@@ -70,8 +70,7 @@ impl PushSender {
             self.policy.batch,
         )
         .await?;
-        let outcomes =
-            futures::future::join_all(claimed.iter().map(|c| self.deliver(c))).await;
+        let outcomes = futures::future::join_all(claimed.iter().map(|c| self.deliver(c))).await;
         for (c, outcome) in claimed.iter().zip(outcomes) {
             tracing::info!(push = %c.push.id, outcome = ?outcome, "push tried");
             queue::finish(

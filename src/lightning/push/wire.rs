@@ -14,6 +14,11 @@ pub const PUSH_REPLY_TYPE: u16 = 44_473;
 /// The init feature bit advertising "I accept push invoices" (optional, odd).
 pub const FEATURE_BIT: usize = 453;
 
+// Odd ("it's OK to be odd") and in the custom ranges, checked at compile time.
+const _: () = assert!(PUSH_INVOICE_TYPE % 2 == 1 && PUSH_INVOICE_TYPE >= 32768);
+const _: () = assert!(PUSH_REPLY_TYPE % 2 == 1 && PUSH_REPLY_TYPE >= 32768);
+const _: () = assert!(FEATURE_BIT % 2 == 1 && FEATURE_BIT >= 256);
+
 /// Longest BOLT11 string accepted (route hints make invoices long, 8 KiB is plenty).
 pub const MAX_INVOICE_BYTES: usize = 8192;
 /// Longest text field (names, numbers, messages).
@@ -290,9 +295,9 @@ impl PushReply {
             STATUS_ACCEPTED => ReplyStatus::Accepted,
             STATUS_PENDING_APPROVAL => ReplyStatus::PendingApproval,
             STATUS_PAID => ReplyStatus::Paid,
-            STATUS_REJECTED => {
-                ReplyStatus::Rejected(RejectReason::from_code(reason.ok_or(WireError::Missing(4))?))
-            }
+            STATUS_REJECTED => ReplyStatus::Rejected(RejectReason::from_code(
+                reason.ok_or(WireError::Missing(4))?,
+            )),
             other => return Err(WireError::BadStatus(other)),
         };
         Ok(Self {
@@ -691,9 +696,7 @@ mod tests {
         );
         assert_eq!(PushInvoice::decode(&[]), Err(WireError::Missing(0)));
         let reply = |tail: &str| {
-            PushReply::decode(
-                &hex::decode(format!("0020{}{tail}", "22".repeat(32))).unwrap(),
-            )
+            PushReply::decode(&hex::decode(format!("0020{}{tail}", "22".repeat(32))).unwrap())
         };
         assert_eq!(reply("020109"), Err(WireError::BadStatus(9)));
         assert_eq!(reply("020103"), Err(WireError::Missing(4)));
@@ -726,8 +729,5 @@ mod tests {
         flags[FEATURE_BIT / 8] |= 1 << (FEATURE_BIT % 8);
         assert!(supports_push(&flags));
         assert!(!supports_push(&[]));
-        assert_eq!(FEATURE_BIT % 2, 1);
-        assert!(PUSH_INVOICE_TYPE % 2 == 1 && PUSH_INVOICE_TYPE >= 32768);
-        assert!(PUSH_REPLY_TYPE % 2 == 1 && PUSH_REPLY_TYPE >= 32768);
     }
 }
