@@ -216,6 +216,8 @@ async fn run(
     shutdown: CancellationToken,
 ) {
     pay_approved(&node, &core);
+    let mut commands = tokio::time::interval(COMMAND_POLL);
+    commands.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -230,7 +232,7 @@ async fn run(
                     reply_to(&node, &p.peer, &p.push_id, status);
                 }
             }
-            _ = tokio::time::sleep(COMMAND_POLL) => {
+            _ = commands.tick() => {
                 for command in control::take_queued(&core.dir) {
                     run_command(&node, &core, &command);
                 }
