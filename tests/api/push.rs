@@ -16,7 +16,9 @@ use pushbill::lightning::billing::{BillingSink, NodeIssuer};
 use pushbill::lightning::payer::Payer;
 use pushbill::lightning::payer::control::{self, Command, Submitted};
 use pushbill::lightning::payer::state::{Allowance, Per, Status};
+use pushbill::lightning::push::handler::PushMessage;
 use pushbill::lightning::push::sender::{PushPolicy, PushSender};
+use pushbill::lightning::push::wire::{PushId, PushInvoice, RejectReason, ReplyStatus};
 use pushbill::lightning::simnet::Simnet;
 use pushbill::lightning::{Node, PaymentSink, RefuseIncoming, Verdict};
 use pushbill::store::{customers, events, invoices, merchants, push_attempts};
@@ -409,6 +411,71 @@ async fn unknown_payees_are_rejected_and_pushes_over_the_allowance_wait_for_appr
     let small = shop.one_off_invoice(&customer, 5_000).await;
     assert_eq!(shop.push(&small.id).await.status, "accepted");
     wait_paid(app, &small.id).await;
+
+    // A relay (another node) delivers pushes: the allowance follows the
+    // invoice's signed payee, not the peer that carried it.
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = Node::start(
+        node_config(&shop.chain, relay_dir.path(), loopback()),
+        Arc::new(RefuseIncoming),
+    )
+    .await
+    .unwrap();
+    relay
+        .connect_peer(payer.node().node_id(), payer.node().listen_addr())
+        .await
+        .unwrap();
+    assert_eq!(
+        relay.peer_supports_push(&payer.node().node_id()),
+        Some(true)
+    );
+    let relayed = |invoice: String, amount_msat: u64| {
+        let relay = Arc::clone(&relay);
+        let to = payer.node().node_id();
+        async move {
+            let push = PushInvoice {
+                push_id: PushId::random(),
+                invoice,
+                amount_msat,
+                merchant_name: "Relayed".into(),
+                invoice_number: "R-1".into(),
+                plan_name: None,
+                period_start: None,
+                period_end: None,
+            };
+            let reply = relay.expect_push_reply(push.push_id, to);
+            relay.send_push_message(to, PushMessage::Invoice(push));
+            tokio::time::timeout(Duration::from_secs(20), reply)
+                .await
+                .expect("a reply")
+                .unwrap()
+                .status
+        }
+    };
+    // The merchant's invoice (its allowance is used up this month): held.
+    let third = shop.one_off_invoice(&customer, 1_000).await;
+    let bolt11 = app.payment_requests_of(&third.id).await[0]
+        .bolt11
+        .clone()
+        .unwrap();
+    assert_eq!(
+        relayed(bolt11, 1_000_000).await,
+        ReplyStatus::PendingApproval
+    );
+    // The relay's own invoice: no allowance for the relay.
+    let own = relay
+        .create_invoice(1_000_000, "relay", Duration::from_secs(600))
+        .unwrap();
+    assert_eq!(
+        relayed(own.bolt11.clone(), 1_000_000).await,
+        ReplyStatus::Rejected(RejectReason::UnknownPayee)
+    );
+    // A push whose amount differs from its invoice's is refused.
+    assert_eq!(
+        relayed(own.bolt11, 2_000_000).await,
+        ReplyStatus::Rejected(RejectReason::AmountMismatch)
+    );
+    relay.stop().await;
 
     payer.stop().await;
     shop.stop().await;
