@@ -477,6 +477,36 @@ async fn unknown_payees_are_rejected_and_pushes_over_the_allowance_wait_for_appr
     );
     relay.stop().await;
 
+    // Declined by the subscriber: the merchant hears it afterwards.
+    let fourth = shop.one_off_invoice(&customer, 1_000).await;
+    assert_eq!(shop.push(&fourth.id).await.status, "pending_approval");
+    let held = payer
+        .state()
+        .payments
+        .values()
+        .find(|p| p.invoice_number == fourth.number)
+        .unwrap()
+        .push_id
+        .clone();
+    let decline = Command::Reject { push_id: held };
+    control::submit(dir.path(), &decline, chrono::Utc::now()).unwrap();
+    let sender = shop.sender();
+    wait_for("the decline", || async {
+        sender.run_once().await.unwrap();
+        shop.pushes(&fourth.id).await[0].status == "rejected"
+    })
+    .await;
+    let event = shop.event(&fourth.id, "invoice.push_failed").await;
+    assert_eq!(event["push"]["reason"], "rejected:declined");
+    assert_eq!(app.invoice(&fourth.id).await.status, "open");
+    let declined = payer.state();
+    let payment = declined
+        .payments
+        .values()
+        .find(|p| p.invoice_number == fourth.number)
+        .unwrap();
+    assert_eq!(payment.status, Status::Rejected);
+
     payer.stop().await;
     shop.stop().await;
 }

@@ -7,12 +7,11 @@
 //! one for each fresh payment request.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::wire::PushId;
+use super::wire::{PushId, PushReply, ReplyStatus};
 use crate::billing::work;
 use crate::domain::EventType;
 use crate::error::{Error, Result};
@@ -224,23 +223,66 @@ pub async fn finish(
     Ok(())
 }
 
-/// A `paid` reply that came after `accepted` or `pending_approval`: the push
-/// is marked paid (the invoice itself becomes paid when the money arrives).
-pub async fn record_late_paid(
+/// An answer that came after `accepted` or `pending_approval`: `paid` marks
+/// the push paid (the invoice itself becomes paid when the money arrives);
+/// `rejected` (the subscriber declined, or the payment failed) marks it
+/// rejected and records `invoice.push_failed`, in one transaction.
+/// Returns whether a push changed.
+pub async fn record_late_reply(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
-    push_id: &PushId,
     from_node: &str,
+    reply: &PushReply,
 ) -> Result<bool> {
     use push_attempts::Column as P;
-    let updated = push_attempts::Entity::update_many()
-        .col_expr(P::Status, Expr::value(PAID))
-        .col_expr(P::RepliedAt, Expr::value(now))
-        .col_expr(P::UpdatedAt, Expr::value(now))
-        .filter(P::PushId.eq(push_id.to_hex()))
-        .filter(P::NodeId.eq(from_node))
-        .filter(P::Status.is_in(["accepted", "pending_approval"]))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected > 0)
+    let (status, reason) = match reply.status {
+        ReplyStatus::Paid => (PAID, None),
+        ReplyStatus::Rejected(reason) => (REJECTED, Some(format!("rejected:{}", reason.name()))),
+        ReplyStatus::Accepted | ReplyStatus::PendingApproval => return Ok(false),
+    };
+    let txn = store::begin_write(db).await?;
+    let push = work::lock_one(
+        push_attempts::Entity::find()
+            .filter(P::PushId.eq(reply.push_id.to_hex()))
+            .filter(P::NodeId.eq(from_node))
+            .filter(P::Status.is_in(["accepted", "pending_approval"])),
+        &txn,
+    )
+    .await?;
+    let Some(mut push) = push else {
+        txn.commit().await?;
+        return Ok(false);
+    };
+    push.status = status.to_owned();
+    push.replied_at = Some(now);
+    push.updated_at = now;
+    if reason.is_some() {
+        push.reason = reason;
+    }
+    store::save(&txn, push.clone()).await?;
+    if push.status == REJECTED {
+        let request = payment_requests::Entity::find_by_id(&push.payment_request_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::corrupt(format!("push {}: payment request missing", push.id)))?;
+        let invoice = invoices::Entity::find_by_id(&request.invoice_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::corrupt(format!("push {}: invoice missing", push.id)))?;
+        let mut events = EventBatch::new();
+        events.push(
+            &invoice.merchant_id,
+            EventType::InvoicePushFailed,
+            "invoice",
+            &invoice.id,
+            objects::to_value(&objects::InvoicePush {
+                invoice: objects::Invoice::from(&invoice),
+                push: objects::PushAttempt::from(&push),
+            }),
+            now,
+        );
+        events.insert(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
 }

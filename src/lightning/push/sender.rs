@@ -44,19 +44,11 @@ pub struct PushSender {
 }
 
 impl PushSender {
-    /// One round: records late `paid` replies, then delivers the due pushes.
-    /// Returns how many pushes were tried.
+    /// One round: records late answers (`paid`, `rejected`), then delivers
+    /// the due pushes. Returns how many pushes were tried.
     pub async fn run_once(&self) -> crate::error::Result<usize> {
         for (from, reply) in self.node.take_late_push_replies() {
-            if reply.status == ReplyStatus::Paid {
-                queue::record_late_paid(
-                    &self.db,
-                    self.clock.now(),
-                    &reply.push_id,
-                    &from.to_string(),
-                )
-                .await?;
-            }
+            queue::record_late_reply(&self.db, self.clock.now(), &from.to_string(), &reply).await?;
         }
         // The lease covers connecting, the reply timeout and a margin.
         let lease = chrono::Duration::from_std(self.policy.reply_timeout)
