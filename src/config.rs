@@ -215,6 +215,12 @@ pub struct LightningSettings {
     pub simnet_data_dir: PathBuf,
     /// Sandbox without `[bitcoind]`: a block is mined this often (0: only on demand).
     pub simnet_block_interval_secs: u64,
+    /// How long the node waits for a subscriber's node to answer a push.
+    pub push_reply_timeout_secs: u64,
+    /// Tries before a push that cannot be delivered is given up.
+    pub push_max_tries: u32,
+    /// Wait before trying an undelivered push again (doubled each time).
+    pub push_retry_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

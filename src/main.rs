@@ -58,6 +58,9 @@ enum Command {
     /// Run the regtest chain simulator: a bitcoind JSON-RPC stand-in that
     /// several processes can share, until Ctrl-C.
     Simnet(SimnetArgs),
+    /// The subscriber side: a Lightning node that takes push invoices and pays
+    /// them inside allowances (docs/push-invoices.md). Needs no database.
+    Payer(pushbill::lightning::payer::cli::PayerArgs),
 }
 
 #[derive(clap::Args)]
@@ -202,6 +205,7 @@ fn main() -> ExitCode {
             }
             Command::Migrate { action } => migrate(settings, action).await,
             Command::Simnet(args) => simnet(args).await,
+            Command::Payer(args) => pushbill::lightning::payer::cli::run(args).await,
             Command::Node(args) => node(&settings, args).await,
             Command::Merchant {
                 action:

@@ -253,9 +253,13 @@ impl From<&payment_requests::Model> for PaymentRequest {
 pub struct PushAttempt {
     pub id: String,
     pub object: &'static str,
+    pub payment_request: String,
+    /// queued | accepted | pending_approval | paid | rejected | failed | dropped
     pub status: String,
     pub node_id: String,
     pub reason: Option<String>,
+    /// Deliveries tried so far.
+    pub tries: i32,
     pub attempted_at: Option<DateTime<Utc>>,
     pub replied_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -266,14 +270,25 @@ impl From<&push_attempts::Model> for PushAttempt {
         Self {
             id: m.id.clone(),
             object: "push_attempt",
+            payment_request: m.payment_request_id.clone(),
             status: m.status.clone(),
             node_id: m.node_id.clone(),
             reason: m.reason.clone(),
+            tries: m.tries,
             attempted_at: m.attempted_at,
             replied_at: m.replied_at,
             created_at: m.created_at,
         }
     }
+}
+
+/// The payload of `invoice.pushed` and `invoice.push_failed`: the invoice,
+/// and the push it is about (its status, or why it failed).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoicePush {
+    #[serde(flatten)]
+    pub invoice: Invoice,
+    pub push: PushAttempt,
 }
 
 /// A payment request with its push attempts, oldest first (the API's view;

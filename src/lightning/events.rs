@@ -135,15 +135,26 @@ impl EventHandler {
                 ..
             } => {
                 tracing::info!(payment_hash = %payment_hash, fee_paid_msat, "payment sent");
+                if let Err(e) = self.sink.sent(&payment_hash).await {
+                    tracing::error!(payment_hash = %payment_hash, error = %e, "cannot record the sent payment now; will retry");
+                    return Err(replay_later().await);
+                }
                 if let Some(id) = payment_id {
                     self.outbound.finish(id, Ok(payment_preimage));
                 }
             }
             Event::PaymentFailed {
-                payment_id, reason, ..
+                payment_id,
+                payment_hash,
+                reason,
             } => {
                 let reason = describe_failure(reason);
                 tracing::warn!(payment_id = %payment_id, %reason, "payment failed");
+                let hash = payment_hash.unwrap_or(PaymentHash(payment_id.0));
+                if let Err(e) = self.sink.send_failed(&hash, &reason).await {
+                    tracing::error!(payment_hash = %hash, error = %e, "cannot record the failed payment now; will retry");
+                    return Err(replay_later().await);
+                }
                 self.outbound.finish(payment_id, Err(reason));
             }
             Event::SpendableOutputs {

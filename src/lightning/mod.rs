@@ -5,6 +5,8 @@
 //! - `bitcoind`: chain access through bitcoind's JSON-RPC
 //! - `operations`: what the merchant does with the node (peers, channels, invoices, paying)
 //! - `billing`: the node's side of the billing books (issuing BOLT11, checking and settling payments)
+//! - `push`: the push-invoice protocol (wire format, LDK handler, the merchant's sender)
+//! - `payer`: the subscriber side, `pushbill payer`
 //! - `role`: the node role of `pushbill serve`
 //! - `simnet`: the regtest chain simulator that stands in for bitcoind
 
@@ -15,7 +17,9 @@ pub mod events;
 mod logger;
 pub mod node;
 pub mod operations;
+pub mod payer;
 mod peers;
+pub mod push;
 pub mod role;
 mod seed;
 pub mod simnet;
@@ -45,6 +49,15 @@ pub trait PaymentSink: Send + Sync {
     /// Told once the payment is claimed. Called again after a restart if the
     /// first call did not finish, so it must be idempotent.
     async fn claimed(&self, payment_hash: &PaymentHash, amount_msat: u64) -> anyhow::Result<()>;
+    /// Told when an outgoing payment succeeded, before LDK forgets the event
+    /// (`Err`: handed again later, also after a restart). Idempotent.
+    async fn sent(&self, _payment_hash: &PaymentHash) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// Told when an outgoing payment failed for good. Idempotent.
+    async fn send_failed(&self, _payment_hash: &PaymentHash, _reason: &str) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// A sink for a node that does not take payments (a paying subscriber node).

@@ -38,12 +38,14 @@ use lightning_background_processor::{
 };
 use lightning_block_sync::poll::ChainPoller;
 use lightning_block_sync::{SpvClient, UnboundedCache, init};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::bitcoind::{BitcoindClient, RpcAuth};
 use super::events::{EventHandler, OutboundPayments};
 use super::logger::LdkLogger;
 use super::peers::PeerBook;
+use super::push::handler::{IncomingPush, PushHandler};
 use super::types::{
     ChainMonitor, ChannelManager, GossipSync, MessageRouter, NetworkGraph, OnionMessenger,
     PeerManager, Router, Scorer, Store,
@@ -73,6 +75,7 @@ pub struct Node {
     pub(super) peer_manager: Arc<PeerManager>,
     pub(super) outbound: Arc<OutboundPayments>,
     pub(super) peers: Arc<PeerBook>,
+    pub(super) push: Arc<PushHandler>,
     listen_addr: SocketAddr,
     network: bitcoin::Network,
     stop_background: tokio::sync::watch::Sender<()>,
@@ -97,6 +100,16 @@ impl Node {
     pub async fn start(
         config: NodeConfig,
         sink: Arc<dyn PaymentSink>,
+    ) -> anyhow::Result<Arc<Node>> {
+        Self::start_with(config, sink, None).await
+    }
+
+    /// [`Node::start`] for a node that takes push invoices: they arrive on
+    /// `push_inbox`, and the node advertises the push feature bit to peers.
+    pub async fn start_with(
+        config: NodeConfig,
+        sink: Arc<dyn PaymentSink>,
+        push_inbox: Option<mpsc::UnboundedSender<IncomingPush>>,
     ) -> anyhow::Result<Arc<Node>> {
         let lock = super::dir_lock::lock(&config.data_dir)
             .with_context(|| format!("locking {}", config.data_dir.display()))?
@@ -260,6 +273,7 @@ impl Node {
             None::<Arc<dyn UtxoLookup + Send + Sync>>,
             Arc::clone(&logger),
         ));
+        let push = Arc::new(PushHandler::new(push_inbox));
         let mut ephemeral = [0u8; 32];
         rand::fill(&mut ephemeral);
         let peer_manager = Arc::new(PeerManager::new(
@@ -267,7 +281,7 @@ impl Node {
                 chan_handler: Arc::clone(&channel_manager),
                 route_handler: Arc::clone(&gossip_sync),
                 onion_message_handler: Arc::clone(&onion_messenger),
-                custom_message_handler: IgnoringMessageHandler {},
+                custom_message_handler: Arc::clone(&push),
                 send_only_message_handler: Arc::clone(&chain_monitor),
             },
             now.as_secs() as u32,
@@ -349,6 +363,7 @@ impl Node {
             peer_manager,
             outbound,
             peers,
+            push,
             listen_addr,
             network: config.network,
             stop_background,

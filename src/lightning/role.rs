@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::billing::{BillingSink, run_issuer};
 use super::bitcoind::RpcAuth;
+use super::push::sender::{self, PushPolicy, PushSender};
 use super::simnet::{Simnet, SimnetConfig};
 use super::{Node, NodeConfig};
 use crate::app::AppState;
@@ -75,23 +76,42 @@ impl NodeRole {
         Ok(NodeRole { node, simnet })
     }
 
-    /// Issues invoices until `shutdown`, then stops the node cleanly.
+    /// Issues invoices and pushes them until `shutdown`, then stops the node cleanly.
     pub async fn run(self, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let expiry =
-            chrono::Duration::seconds(i64::from(state.settings.lightning.invoice_expiry_secs));
-        let result = run_issuer(
-            state.db.clone(),
-            state.clock.clone(),
-            Arc::clone(&self.node),
-            expiry,
-            Duration::from_secs(1),
-            shutdown,
-        )
-        .await;
+        let ln = &state.settings.lightning;
+        let expiry = chrono::Duration::seconds(i64::from(ln.invoice_expiry_secs));
+        let pusher = PushSender {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            node: Arc::clone(&self.node),
+            policy: push_policy(&state.settings),
+        };
+        let (result, ()) = tokio::join!(
+            run_issuer(
+                state.db.clone(),
+                state.clock.clone(),
+                Arc::clone(&self.node),
+                expiry,
+                Duration::from_secs(1),
+                shutdown.clone(),
+            ),
+            sender::run(pusher, Duration::from_secs(1), shutdown),
+        );
         self.node.stop().await;
         if let Some(simnet) = self.simnet {
             simnet.shutdown().await;
         }
         result
+    }
+}
+
+/// How the node role delivers pushes, from `[lightning]`.
+pub fn push_policy(settings: &Settings) -> PushPolicy {
+    let ln = &settings.lightning;
+    PushPolicy {
+        reply_timeout: Duration::from_secs(ln.push_reply_timeout_secs),
+        max_tries: i32::try_from(ln.push_max_tries.max(1)).unwrap_or(i32::MAX),
+        backoff: chrono::Duration::seconds(i64::try_from(ln.push_retry_secs).unwrap_or(3600)),
+        batch: 16,
     }
 }

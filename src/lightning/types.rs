@@ -17,6 +17,7 @@ use lightning_persister::fs_store::FilesystemStore;
 
 use super::bitcoind::BitcoindClient;
 use super::logger::LdkLogger;
+use super::push::handler::PushHandler;
 
 pub type Store = FilesystemStore;
 
@@ -78,7 +79,7 @@ pub type PeerManager = peer_handler::PeerManager<
     Arc<GossipSync>,
     Arc<OnionMessenger>,
     Arc<LdkLogger>,
-    IgnoringMessageHandler,
+    Arc<PushHandler>,
     Arc<KeysManager>,
     Arc<ChainMonitor>,
 >;

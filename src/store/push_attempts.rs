@@ -14,6 +14,12 @@ pub struct Model {
     pub reason: Option<String>,
     pub attempted_at: Option<DateTimeUtc>,
     pub replied_at: Option<DateTimeUtc>,
+    /// Hex of the 32-byte push id sent on the wire, the same on every re-send.
+    pub push_id: Option<String>,
+    pub tries: i32,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    /// Wall-clock lease while the node role sends it.
+    pub locked_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -40,6 +46,12 @@ pub fn queued(
         reason: Set(None),
         attempted_at: Set(None),
         replied_at: Set(None),
+        push_id: Set(Some(
+            crate::lightning::push::wire::PushId::random().to_hex(),
+        )),
+        tries: Set(0),
+        next_attempt_at: Set(Some(now)),
+        locked_until: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -136,3 +136,68 @@ async fn three_processes_migrating_one_fresh_database_at_once_all_succeed() {
         "{status}"
     );
 }
+
+/// `pushbill payer` manages its allowances in its own folder, without a
+/// database or a running node.
+#[test]
+fn payer_allowances_are_kept_in_the_payers_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let payer = |args: &[&str]| {
+        let output = pushbill()
+            .current_dir(dir.path())
+            .arg("payer")
+            .args(["--data-dir", "wallet"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let payee = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+    let (code, out, err) = payer(&[
+        "allowance",
+        "add",
+        "--payee",
+        payee,
+        "--max-msat",
+        "1000000",
+        "--per",
+        "minute",
+        "--until",
+        "2030-01-01T00:00:00Z",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "done");
+    let (_, out, _) = payer(&["allowance", "list"]);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        list,
+        serde_json::json!([{"payee": payee, "max_msat": 1_000_000, "per": "minute", "until": 1_893_456_000}])
+    );
+    assert!(dir.path().join("wallet/state.json").exists());
+
+    let (code, _, err) = payer(&[
+        "allowance",
+        "add",
+        "--payee",
+        "nope",
+        "--max-msat",
+        "1",
+        "--per",
+        "day",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--payee"), "{err}");
+    let (code, _, err) = payer(&["approve", "00"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no push 00"), "{err}");
+    let (_, out, _) = payer(&["pending"]);
+    assert_eq!(out.trim(), "[]");
+    let (code, _, _) = payer(&["allowance", "remove", "--payee", payee]);
+    assert_eq!(code, Some(0));
+    let (_, out, _) = payer(&["allowance", "list"]);
+    assert_eq!(out.trim(), "[]");
+}

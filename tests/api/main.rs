@@ -29,6 +29,7 @@ mod lightning;
 mod ln_helpers;
 mod node_api;
 mod payments;
+mod push;
 mod simnet;
 mod webhooks;
 mod webhooks_api;
