@@ -568,3 +568,58 @@ pub fn to_value<T: Serialize>(object: &T) -> Value {
     // Serializing these plain structs cannot fail.
     serde_json::to_value(object).unwrap_or(Value::Null)
 }
+
+/// The merchant's email settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailSettings {
+    /// `email_settings`.
+    pub object: &'static str,
+    /// Each email to customers: on (true) or off.
+    pub customer_emails: CustomerEmails,
+    /// Where the merchant's own emails go (unpaid invoices, disabled webhook
+    /// endpoints); when null, the oldest dashboard user's address.
+    pub merchant_address: Option<String>,
+    /// How the merchant hears about unpaid invoices: `immediate` (one email
+    /// each), `daily` (one summary a day) or `off`.
+    #[schema(value_type = String)]
+    pub unpaid_summary: &'static str,
+    /// The hour (UTC, 0 to 23) the daily summary is sent at.
+    pub unpaid_summary_hour: u32,
+}
+
+/// Each email to customers, on or off.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerEmails {
+    /// When an invoice is pushed.
+    pub payment_request: bool,
+    /// When a dunning step fails to collect.
+    pub payment_failed: bool,
+    /// When the grace period ends unpaid.
+    pub invoice_unpaid: bool,
+    /// When an invoice is paid.
+    pub receipt: bool,
+    /// When a subscription is canceled.
+    pub subscription_canceled: bool,
+    /// Three days before a trial ends.
+    pub trial_ending: bool,
+}
+
+impl From<&crate::notify::email::messages::Preferences> for EmailSettings {
+    fn from(p: &crate::notify::email::messages::Preferences) -> Self {
+        use crate::notify::email::messages::Kind;
+        Self {
+            object: "email_settings",
+            customer_emails: CustomerEmails {
+                payment_request: p.allows(Kind::PaymentRequest),
+                payment_failed: p.allows(Kind::PaymentFailed),
+                invoice_unpaid: p.allows(Kind::InvoiceUnpaid),
+                receipt: p.allows(Kind::Receipt),
+                subscription_canceled: p.allows(Kind::SubscriptionCanceled),
+                trial_ending: p.allows(Kind::TrialEnding),
+            },
+            merchant_address: p.merchant_address.clone(),
+            unpaid_summary: p.unpaid_summary.as_str(),
+            unpaid_summary_hour: p.unpaid_summary_hour,
+        }
+    }
+}
