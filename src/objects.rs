@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::store::{
     api_keys, customers, events, invoices, payment_requests, plans, push_attempts, subscriptions,
-    webhook_deliveries, webhook_endpoints,
+    webhook_deliveries, webhook_delivery_attempts, webhook_endpoints,
 };
 
 pub const CURRENCY: &str = "BTC";
@@ -436,6 +436,46 @@ pub struct WebhookDelivery {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// One attempt of a webhook delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookDeliveryAttempt {
+    pub id: String,
+    pub object: &'static str,
+    pub delivery: String,
+    pub endpoint: String,
+    /// 1 for the first attempt, 2 for the next...
+    pub attempt_number: i32,
+    pub attempted_at: DateTime<Utc>,
+    /// The HTTP status, when the endpoint answered.
+    pub status_code: Option<i32>,
+    pub latency_ms: i64,
+    /// The first KiB of the endpoint's answer.
+    pub response_excerpt: Option<String>,
+    /// Why it failed without an answer (timeout, refused address...).
+    pub error: Option<String>,
+    /// The delivery's status after this attempt: pending (to be retried),
+    /// succeeded or failed.
+    pub outcome: String,
+}
+
+impl From<&webhook_delivery_attempts::Model> for WebhookDeliveryAttempt {
+    fn from(m: &webhook_delivery_attempts::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "webhook_delivery_attempt",
+            delivery: m.delivery_id.clone(),
+            endpoint: m.endpoint_id.clone(),
+            attempt_number: m.attempt_number,
+            attempted_at: m.attempted_at,
+            status_code: m.status_code,
+            latency_ms: m.latency_ms,
+            response_excerpt: m.response_excerpt.clone(),
+            error: m.error.clone(),
+            outcome: m.outcome.clone(),
+        }
+    }
 }
 
 impl From<&webhook_deliveries::Model> for WebhookDelivery {

@@ -28,6 +28,7 @@ pub mod sandbox_clock;
 pub mod subscriptions;
 pub mod unpaid_digest_items;
 pub mod webhook_deliveries;
+pub mod webhook_delivery_attempts;
 pub mod webhook_endpoints;
 
 pub use sea_orm::DatabaseConnection as Db;

@@ -88,6 +88,7 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(webhook_endpoints::rotate_secret)
         .service(webhook_endpoints::deliveries)
         .service(webhook_endpoints::replay)
+        .service(webhook_endpoints::attempts)
         .service(node::get)
         .service(node::peers)
         .service(node::connect)

@@ -14,6 +14,8 @@ pub struct Migration;
 /// - `email_digests`: one row per merchant and UTC day a summary was made
 ///   (unique), so two workers or a restart never make a second one.
 /// - `pay_links`: the unguessable token of each invoice's pay page.
+/// - `webhook_delivery_attempts`: every attempt of a webhook delivery (the
+///   delivery row keeps only the last one).
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -62,9 +64,41 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("webhook_delivery_attempts")
+                    .col(id_pk())
+                    .col(id_ref("merchant_id"))
+                    .col(id_ref("delivery_id"))
+                    .col(id_ref("endpoint_id"))
+                    // 1, 2, ... within the delivery.
+                    .col(integer("attempt_number"))
+                    .col(ts("attempted_at"))
+                    .col(integer_null("status_code"))
+                    .col(big_integer("latency_ms"))
+                    .col(text_null("response_excerpt"))
+                    .col(text_null("error"))
+                    // pending (to be retried), succeeded or failed: the
+                    // delivery's status after this attempt.
+                    .col(string_len("outcome", 16))
+                    .col(ts("created_at"))
+                    .foreign_key(&mut fk(
+                        "webhook_delivery_attempts",
+                        "merchant_id",
+                        "merchants",
+                    ))
+                    .to_owned(),
+            )
+            .await?;
         create_indexes(
             manager,
             vec![
+                index(
+                    "webhook_delivery_attempts",
+                    "delivery",
+                    &["delivery_id", "id"],
+                ),
                 unique_index("email_digests", "day", &["merchant_id", "digest_date"]),
                 unique_index("unpaid_digest_items", "event", &["event_id"]),
                 index(
@@ -82,7 +116,12 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_tables(
             manager,
-            &["pay_links", "unpaid_digest_items", "email_digests"],
+            &[
+                "webhook_delivery_attempts",
+                "pay_links",
+                "unpaid_digest_items",
+                "email_digests",
+            ],
         )
         .await
     }
