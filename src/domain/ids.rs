@@ -209,6 +209,10 @@ mod tests {
         assert!(ApiKeyId::new().as_str().starts_with("key_"));
         assert!(SubscriptionId::new().as_str().starts_with("sub_"));
         assert!(EmailId::new().as_str().starts_with("em_"));
+        assert!(EmailDigestId::new().as_str().starts_with("dig_"));
+        assert!(DigestItemId::new().as_str().starts_with("udi_"));
+        assert!(PayLinkId::new().as_str().starts_with("pl_"));
+        assert!(WebhookAttemptId::new().as_str().starts_with("wda_"));
     }
 
     #[test]

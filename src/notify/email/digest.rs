@@ -160,6 +160,7 @@ async fn summarise(
             .await?;
     }
     let (lines, total_msat) = lines(&txn, &items).await?;
+    let count = lines.len();
     let msg = Msg {
         merchant_name: merchant.name.clone(),
         summary_date: day.clone(),
@@ -167,7 +168,12 @@ async fn summarise(
         unpaid: lines,
         ..Msg::default()
     };
-    let email_id = match outbox::merchant_address(&txn, &merchant, &prefs).await? {
+    let address = match count {
+        // Nothing left to list (the invoices are gone): no email.
+        0 => None,
+        _ => outbox::merchant_address(&txn, &merchant, &prefs).await?,
+    };
+    let email_id = match address {
         Some(to) => match render::render(Kind::MerchantUnpaidSummary, &msg) {
             Ok(rendered) => Some(
                 outbox::queue_one(
@@ -189,7 +195,7 @@ async fn summarise(
     };
     email_digests::Entity::update(email_digests::ActiveModel {
         id: Set(digest_id),
-        invoice_count: Set(items.len() as i32),
+        invoice_count: Set(count as i32),
         email_id: Set(email_id),
         ..Default::default()
     })

@@ -26,7 +26,7 @@ const OPENAPI_OPERATION: &str = "get_openapi";
         description = "Subscription billing for merchants paid over Lightning. \
             Authenticate with `Authorization: Bearer <API key>`. Money is integer \
             millisatoshis (`amount_msat`) with `currency: \"BTC\"`; timestamps are \
-            RFC 3339 UTC; ids carry a prefix (`plan_`, `cus_`, `sub_`, `inv_`, `evt_`, `we_`, `wd_`, `key_`). \
+            RFC 3339 UTC; ids carry a prefix (`plan_`, `cus_`, `sub_`, `inv_`, `evt_`, `we_`, `wd_`, `wda_`, `key_`). \
             Lists take `limit` (1 to 100), `starting_after` and `ending_before` and answer \
             `data` (newest first) and `has_more`. Every POST takes an `Idempotency-Key`.",
     ),
