@@ -13,6 +13,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/docs/api", web::get().to(docs::api_reference))
         .route(docs::STYLESHEET_PATH, web::get().to(docs::stylesheet))
         .route("/pay/{token}", web::get().to(pay::page))
+        .route("/pay/{token}/refresh", web::post().to(pay::refresh))
         .route(pay::STYLESHEET_PATH, web::get().to(pay::stylesheet))
         .service(api::scope());
 }

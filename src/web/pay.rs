@@ -5,7 +5,7 @@
 //! unknown or forged one gets a 404 page. No script, no external asset.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use qrcode::QrCode;
@@ -40,6 +40,10 @@ struct InvoicePage {
     qr_svg: String,
     expires: String,
     preparing: bool,
+    /// Offer the button that asks for a fresh BOLT11.
+    can_refresh: bool,
+    /// Where that button posts.
+    refresh_url: String,
 }
 
 #[derive(Template)]
@@ -51,15 +55,36 @@ struct NotFoundPage {
 /// GET /pay/{token}
 pub async fn page(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
     match pay_page::load(&state.db, state.clock.now(), token.as_str()).await {
-        Ok(Some(p)) => html(StatusCode::OK, invoice_page(p).render()),
+        Ok(Some(p)) => html(StatusCode::OK, invoice_page(p, token.as_str()).render()),
         Ok(None) => not_found(),
         Err(e) => {
             tracing::error!(error = %e, "pay page: cannot load");
-            HttpResponse::ServiceUnavailable()
-                .content_type("text/plain; charset=utf-8")
-                .body("This page is unavailable right now; please try again in a minute.")
+            unavailable()
         }
     }
+}
+
+/// POST /pay/{token}/refresh: the customer asks for a fresh BOLT11; back
+/// to the page (303), which shows it once the node has issued it.
+pub async fn refresh(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+    match pay_page::request_fresh(&state.db, state.clock.now(), token.as_str()).await {
+        Ok(Some(())) => HttpResponse::SeeOther()
+            .insert_header((LOCATION, format!("/pay/{}", token.as_str())))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header(("Referrer-Policy", "no-referrer"))
+            .finish(),
+        Ok(None) => not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "pay page: cannot queue a payment request");
+            unavailable()
+        }
+    }
+}
+
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .content_type("text/plain; charset=utf-8")
+        .body("This page is unavailable right now; please try again in a minute.")
 }
 
 /// The 404 page.
@@ -98,18 +123,19 @@ fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> HttpResp
     }
 }
 
-fn invoice_page(p: PayPage) -> InvoicePage {
+fn invoice_page(p: PayPage, token: &str) -> InvoicePage {
     let inv = &p.invoice;
     let status_text = match inv.status.as_str() {
         "open" if p.live.is_some() => "Awaiting payment.".to_owned(),
         "open" if p.preparing => "Awaiting payment. A Lightning invoice is being prepared: reload this page in a moment.".to_owned(),
-        "open" => "Awaiting payment. No Lightning invoice is live right now; the next reminder brings a new one.".to_owned(),
+        "open" => "Awaiting payment. Its Lightning invoice has expired: ask for a new one below.".to_owned(),
         "paid" => match inv.paid_at {
             Some(at) => format!("Paid on {}. Thank you!", when(at)),
             None => "Paid. Thank you!".to_owned(),
         },
         "void" => "Void: this invoice was canceled and there is nothing to pay.".to_owned(),
-        "uncollectible" => "Unpaid after its grace period. A payment is still accepted.".to_owned(),
+        "uncollectible" if p.preparing => "Unpaid after its grace period; a payment is still accepted. A Lightning invoice is being prepared: reload this page in a moment.".to_owned(),
+        "uncollectible" => "Unpaid after its grace period; a payment is still accepted.".to_owned(),
         "draft" => "Not final yet: nothing to pay for now.".to_owned(),
         other => other.to_owned(),
     };
@@ -151,6 +177,8 @@ fn invoice_page(p: PayPage) -> InvoicePage {
         lightning_uri,
         qr_svg,
         preparing: p.preparing,
+        can_refresh: p.can_refresh(),
+        refresh_url: format!("/pay/{token}/refresh"),
     }
 }
 

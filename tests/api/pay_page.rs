@@ -25,6 +25,19 @@ async fn link(app: &TestApp, invoice: &pushbill::store::invoices::Model) -> Stri
     format!("{}/pay/{token}", app.address)
 }
 
+/// The page's "Get a new Lightning invoice" form, posted (redirects not
+/// followed).
+async fn refresh(page_url: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{page_url}/refresh"))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_pay_page_shows_an_open_invoice_with_its_live_bolt11_then_expired_then_paid() {
     let app = spawn_app().await;
@@ -79,7 +92,8 @@ async fn the_pay_page_shows_an_open_invoice_with_its_live_bolt11_then_expired_th
             .starts_with("text/css")
     );
 
-    // Two hours on, the BOLT11 has expired: none is offered.
+    // Two hours on, the BOLT11 has expired: none is offered, a new one can
+    // be asked for.
     app.advance(Duration::hours(3)).await;
     let dom = dump_dom(&url).await;
     assert_eq!(text_of(&dom, "status").as_deref(), Some("open"));
@@ -88,8 +102,70 @@ async fn the_pay_page_shows_an_open_invoice_with_its_live_bolt11_then_expired_th
     assert!(
         text_of(&dom, "status-text")
             .unwrap()
-            .contains("No Lightning invoice is live"),
+            .contains("has expired"),
         "{dom}"
+    );
+    assert_eq!(
+        text_of(&dom, "refresh-button").as_deref(),
+        Some("Get a new Lightning invoice")
+    );
+    let requests_before = app.payment_requests_of(&invoice.id).await.len();
+    let res = refresh(&url).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        url.trim_start_matches(&app.address)
+    );
+    let requests = app.payment_requests_of(&invoice.id).await;
+    assert_eq!(requests.len(), requests_before + 1);
+    // The expired BOLT11's request was closed, with its event.
+    let old = requests
+        .iter()
+        .find(|r| r.bolt11.as_deref() == Some(bolt11.as_str()))
+        .unwrap();
+    assert_eq!(old.status, "expired");
+    assert!(
+        app.event_types(&old.id)
+            .await
+            .contains(&"payment_request.expired".to_owned())
+    );
+    let fresh = requests
+        .iter()
+        .find(|r| r.status == "pending")
+        .expect("a pending request");
+    assert!(!fresh.push, "the customer is on the page: no push");
+    // Being prepared: no second request, and no button meanwhile.
+    assert_eq!(refresh(&url).await.status(), 303);
+    assert_eq!(
+        app.payment_requests_of(&invoice.id).await.len(),
+        requests_before + 1
+    );
+    let dom = dump_dom(&url).await;
+    assert!(
+        text_of(&dom, "status-text")
+            .unwrap()
+            .contains("being prepared"),
+        "{dom}"
+    );
+    assert_eq!(text_of(&dom, "refresh-button"), None);
+    // The node issues it: the page shows the new BOLT11.
+    app.issue_pending(Duration::hours(2)).await;
+    let new_bolt11 = app
+        .payment_requests_of(&invoice.id)
+        .await
+        .into_iter()
+        .find(|r| r.id == fresh.id)
+        .and_then(|r| r.bolt11)
+        .expect("issued");
+    assert_ne!(new_bolt11, bolt11);
+    let dom = dump_dom(&url).await;
+    assert_eq!(text_of(&dom, "bolt11"), Some(new_bolt11.clone()), "{dom}");
+    assert_eq!(text_of(&dom, "refresh-button"), None);
+    // While it is live, asking again changes nothing.
+    assert_eq!(refresh(&url).await.status(), 303);
+    assert_eq!(
+        app.payment_requests_of(&invoice.id).await.len(),
+        requests_before + 1
     );
 
     // Paid.
@@ -132,6 +208,7 @@ async fn a_void_invoice_says_so_and_forged_links_get_the_404_page() {
     assert_eq!(text_of(&dom, "description").as_deref(), Some("Lunch &lt;3"));
     assert_eq!(text_of(&dom, "period"), None);
     assert_eq!(text_of(&dom, "bolt11"), None);
+    assert_eq!(text_of(&dom, "refresh-button"), None);
 
     // A forged token (one character changed), the invoice id itself, and
     // junk: the 404 page, never the invoice.
@@ -155,6 +232,13 @@ async fn a_void_invoice_says_so_and_forged_links_get_the_404_page() {
         let body = res.text().await.unwrap();
         assert!(!body.contains(&invoice.number), "{path}: {body}");
     }
+    // Asking for a fresh BOLT11: nothing for a void invoice, 404 for a
+    // forged link.
+    let before = app.payment_requests_of(&invoice.id).await;
+    assert_eq!(refresh(&url).await.status(), 303);
+    assert_eq!(app.payment_requests_of(&invoice.id).await, before);
+    let forged_url = format!("{}/pay/{forged}", app.address);
+    assert_eq!(refresh(&forged_url).await.status(), 404);
     let dom = dump_dom(&format!("{}/pay/{forged}", app.address)).await;
     assert_eq!(
         text_of(&dom, "not-found").as_deref(),
