@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::store::{
     api_keys, customers, events, invoices, payment_requests, plans, push_attempts, subscriptions,
-    webhook_deliveries, webhook_endpoints,
+    webhook_deliveries, webhook_delivery_attempts, webhook_endpoints,
 };
 
 pub const CURRENCY: &str = "BTC";
@@ -453,6 +453,46 @@ pub struct WebhookDelivery {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One attempt of a webhook delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookDeliveryAttempt {
+    pub id: String,
+    pub object: &'static str,
+    pub delivery: String,
+    pub endpoint: String,
+    /// 1 for the first attempt, 2 for the next...
+    pub attempt_number: i32,
+    pub attempted_at: DateTime<Utc>,
+    /// The HTTP status, when the endpoint answered.
+    pub status_code: Option<i32>,
+    pub latency_ms: i64,
+    /// The first KiB of the endpoint's answer.
+    pub response_excerpt: Option<String>,
+    /// Why it failed without an answer (timeout, refused address...).
+    pub error: Option<String>,
+    /// The delivery's status after this attempt: pending (to be retried),
+    /// succeeded or failed.
+    pub outcome: String,
+}
+
+impl From<&webhook_delivery_attempts::Model> for WebhookDeliveryAttempt {
+    fn from(m: &webhook_delivery_attempts::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "webhook_delivery_attempt",
+            delivery: m.delivery_id.clone(),
+            endpoint: m.endpoint_id.clone(),
+            attempt_number: m.attempt_number,
+            attempted_at: m.attempted_at,
+            status_code: m.status_code,
+            latency_ms: m.latency_ms,
+            response_excerpt: m.response_excerpt.clone(),
+            error: m.error.clone(),
+            outcome: m.outcome.clone(),
+        }
+    }
+}
+
 impl From<&webhook_deliveries::Model> for WebhookDelivery {
     fn from(m: &webhook_deliveries::Model) -> Self {
         Self {
@@ -582,4 +622,59 @@ impl From<crate::lightning::operations::ChannelInfo> for NodeChannel {
 pub fn to_value<T: Serialize>(object: &T) -> Value {
     // Serializing these plain structs cannot fail.
     serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+/// The merchant's email settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailSettings {
+    /// `email_settings`.
+    pub object: &'static str,
+    /// Each email to customers: on (true) or off.
+    pub customer_emails: CustomerEmails,
+    /// Where the merchant's own emails go (unpaid invoices, disabled webhook
+    /// endpoints); when null, the oldest dashboard user's address.
+    pub merchant_address: Option<String>,
+    /// How the merchant hears about unpaid invoices: `immediate` (one email
+    /// each), `daily` (one summary a day) or `off`.
+    #[schema(value_type = String)]
+    pub unpaid_summary: &'static str,
+    /// The hour (UTC, 0 to 23) the daily summary is sent at.
+    pub unpaid_summary_hour: u32,
+}
+
+/// Each email to customers, on or off.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerEmails {
+    /// When an invoice is pushed.
+    pub payment_request: bool,
+    /// When a dunning step fails to collect.
+    pub payment_failed: bool,
+    /// When the grace period ends unpaid.
+    pub invoice_unpaid: bool,
+    /// When an invoice is paid.
+    pub receipt: bool,
+    /// When a subscription is canceled.
+    pub subscription_canceled: bool,
+    /// Three days before a trial ends.
+    pub trial_ending: bool,
+}
+
+impl From<&crate::notify::email::messages::Preferences> for EmailSettings {
+    fn from(p: &crate::notify::email::messages::Preferences) -> Self {
+        use crate::notify::email::messages::Kind;
+        Self {
+            object: "email_settings",
+            customer_emails: CustomerEmails {
+                payment_request: p.allows(Kind::PaymentRequest),
+                payment_failed: p.allows(Kind::PaymentFailed),
+                invoice_unpaid: p.allows(Kind::InvoiceUnpaid),
+                receipt: p.allows(Kind::Receipt),
+                subscription_canceled: p.allows(Kind::SubscriptionCanceled),
+                trial_ending: p.allows(Kind::TrialEnding),
+            },
+            merchant_address: p.merchant_address.clone(),
+            unpaid_summary: p.unpaid_summary.as_str(),
+            unpaid_summary_hour: p.unpaid_summary_hour,
+        }
+    }
 }

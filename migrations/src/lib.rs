@@ -21,6 +21,7 @@ mod m20261123_000011_create_idempotency_keys;
 mod m20261123_000012_webhook_delivery_lease;
 mod m20261123_000013_merchant_node_operator;
 mod m20261123_000014_subscription_trial_notice;
+mod m20261123_000015_notify_digests_pay_links_attempts;
 mod m20261123_000016_push_delivery;
 
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000012_webhook_delivery_lease::Migration),
             Box::new(m20261123_000013_merchant_node_operator::Migration),
             Box::new(m20261123_000014_subscription_trial_notice::Migration),
+            Box::new(m20261123_000015_notify_digests_pay_links_attempts::Migration),
             Box::new(m20261123_000016_push_delivery::Migration),
         ]
     }

@@ -116,7 +116,11 @@ prefixed_id!(/** Identifies a push-payment attempt. */ PushAttemptId, "pa_");
 prefixed_id!(/** Identifies a domain event. */ EventId, "evt_");
 prefixed_id!(/** Identifies a webhook endpoint. */ WebhookEndpointId, "we_");
 prefixed_id!(/** Identifies a webhook delivery. */ WebhookDeliveryId, "wd_");
+prefixed_id!(/** Identifies one attempt of a webhook delivery. */ WebhookAttemptId, "wda_");
 prefixed_id!(/** Identifies an outgoing email. */ EmailId, "em_");
+prefixed_id!(/** Identifies a merchant's daily email summary. */ EmailDigestId, "dig_");
+prefixed_id!(/** Identifies an unpaid invoice held for a summary. */ DigestItemId, "udi_");
+prefixed_id!(/** Identifies an invoice's pay-page link. */ PayLinkId, "pl_");
 
 #[cfg(test)]
 mod tests {
@@ -205,6 +209,10 @@ mod tests {
         assert!(ApiKeyId::new().as_str().starts_with("key_"));
         assert!(SubscriptionId::new().as_str().starts_with("sub_"));
         assert!(EmailId::new().as_str().starts_with("em_"));
+        assert!(EmailDigestId::new().as_str().starts_with("dig_"));
+        assert!(DigestItemId::new().as_str().starts_with("udi_"));
+        assert!(PayLinkId::new().as_str().starts_with("pl_"));
+        assert!(WebhookAttemptId::new().as_str().starts_with("wda_"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use sea_orm::{
 
 pub mod api_keys;
 pub mod customers;
+pub mod email_digests;
 pub mod events;
 pub mod idempotency_keys;
 pub mod invoices;
@@ -19,12 +20,15 @@ pub mod merchant_users;
 pub mod merchants;
 pub mod outgoing_emails;
 pub mod page;
+pub mod pay_links;
 pub mod payment_requests;
 pub mod plans;
 pub mod push_attempts;
 pub mod sandbox_clock;
 pub mod subscriptions;
+pub mod unpaid_digest_items;
 pub mod webhook_deliveries;
+pub mod webhook_delivery_attempts;
 pub mod webhook_endpoints;
 
 pub use sea_orm::DatabaseConnection as Db;

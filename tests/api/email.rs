@@ -6,7 +6,7 @@ use pushbill::catalog::plans::NewPlan;
 use pushbill::config::{SmtpSecurity, SmtpSettings};
 use pushbill::domain::{Interval, Msat, Schedule};
 use pushbill::notify::email::{self, messages, outbox, send::Mailer};
-use pushbill::store::{merchants, outgoing_emails};
+use pushbill::store::{merchants, outgoing_emails, pay_links};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -14,9 +14,9 @@ use crate::email_smtpd::{SmtpServer, free_port, part, require_aiosmtpd};
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::webhooks_receiver::{Answer, Receiver};
 
-const FROM: &str = "billing@bobflix.example";
+pub const FROM: &str = "billing@bobflix.example";
 
-async fn app_with_smtp(port: u16) -> TestApp {
+pub async fn app_with_smtp(port: u16) -> TestApp {
     spawn_app_with(|s| {
         s.smtp = Some(SmtpSettings {
             host: "127.0.0.1".into(),
@@ -30,14 +30,14 @@ async fn app_with_smtp(port: u16) -> TestApp {
     .await
 }
 
-async fn drain(app: &TestApp) -> email::Drained {
+pub async fn drain(app: &TestApp) -> email::Drained {
     let mailer = Mailer::new(app.state.settings.smtp.as_ref().unwrap()).unwrap();
     email::drain(&app.state, &mailer)
         .await
         .expect("email drain")
 }
 
-async fn rows(app: &TestApp, kind: &str) -> Vec<outgoing_emails::Model> {
+pub async fn rows(app: &TestApp, kind: &str) -> Vec<outgoing_emails::Model> {
     outgoing_emails::Entity::find()
         .filter(outgoing_emails::Column::Kind.eq(kind))
         .all(&app.db)
@@ -45,7 +45,7 @@ async fn rows(app: &TestApp, kind: &str) -> Vec<outgoing_emails::Model> {
         .unwrap()
 }
 
-fn with_subject<'a>(messages: &'a [Value], needle: &str) -> Vec<&'a Value> {
+pub fn with_subject<'a>(messages: &'a [Value], needle: &str) -> Vec<&'a Value> {
     messages
         .iter()
         .filter(|m| m["headers"]["subject"].as_str().unwrap().contains(needle))
@@ -53,7 +53,7 @@ fn with_subject<'a>(messages: &'a [Value], needle: &str) -> Vec<&'a Value> {
 }
 
 /// A plan of 10000.5 sat a month (not a whole number of sat).
-async fn odd_plan(app: &TestApp, merchant: &merchants::Model) -> pushbill::store::plans::Model {
+pub async fn odd_plan(app: &TestApp, merchant: &merchants::Model) -> pushbill::store::plans::Model {
     app.plan(
         merchant,
         NewPlan::new(
@@ -123,13 +123,36 @@ async fn the_unpaid_invoice_email_reaches_the_customer_with_headers_both_parts_a
     assert_eq!(h["message-id"], format!("<{}@bobflix.example>", row.id));
     assert_eq!(m["content_type"], "multipart/alternative");
     let (text, html) = (part(m, "text/plain"), part(m, "text/html"));
+    // The pay link carries the invoice's unguessable token, not its id.
+    let token = pay_links::Entity::find()
+        .filter(pay_links::Column::InvoiceId.eq(&invoice.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("a pay link")
+        .token;
+    assert_eq!(token.len(), pay_links::TOKEN_LEN);
     for body in [text, html] {
         assert!(body.contains(&bolt11), "no BOLT11 in {body}");
         assert!(body.contains("10000.5 sat"), "no exact amount in {body}");
-        let pay = format!("{}/pay/{}", app.state.settings.app.base_url, invoice.id);
+        let pay = format!("{}/pay/{token}", app.state.settings.app.base_url);
         assert!(body.contains(&pay), "no pay link in {body}");
+        assert!(!body.contains(&format!("/pay/{}", invoice.id)), "{body}");
         assert!(body.contains("marked unpaid"), "no next step in {body}");
     }
+    // The link opens the invoice's pay page.
+    let page = app
+        .http
+        .get(format!("{}/pay/{token}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains(&invoice.number) && page.contains("10000.5 sat"),
+        "{page}"
+    );
     assert!(html.contains("<html"));
     // The dunning steps reminded the customer, and the merchant heard too.
     assert!(!with_subject(&received, "failed").is_empty());

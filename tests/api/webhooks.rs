@@ -174,6 +174,60 @@ async fn a_receiver_failing_twice_gets_the_event_three_times_with_the_same_id() 
     assert_eq!(done["next_attempt_at"], Value::Null);
     assert!(done["last_latency_ms"].as_i64().unwrap() >= 0);
     assert_eq!(done["event"], json!(received[0].id));
+
+    // Each attempt is kept, newest first.
+    let delivery = done["id"].as_str().unwrap();
+    let r = api
+        .get(&format!("/v1/webhook_deliveries/{delivery}/attempts"))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let attempts = r.body["data"].as_array().unwrap();
+    let summary: Vec<(i64, i64, &str)> = attempts
+        .iter()
+        .map(|a| {
+            (
+                a["attempt_number"].as_i64().unwrap(),
+                a["status_code"].as_i64().unwrap(),
+                a["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (3, 200, "succeeded"),
+            (2, 500, "pending"),
+            (1, 500, "pending")
+        ]
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["object"] == "webhook_delivery_attempt"
+                && a["delivery"] == delivery
+                && a["endpoint"] == json!(endpoint_id)
+                && a["id"].as_str().unwrap().starts_with("wda_"))
+    );
+    assert_eq!(attempts[1]["response_excerpt"], "answer 500");
+    assert_eq!(attempts[0]["attempted_at"], done["last_attempt_at"]);
+    assert!(attempts[0]["attempted_at"].as_str() > attempts[2]["attempted_at"].as_str());
+    // Paginated like every list.
+    let r = api
+        .get(&format!(
+            "/v1/webhook_deliveries/{delivery}/attempts?limit=2"
+        ))
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["has_more"], true);
+    let last = r.body["data"][1]["id"].as_str().unwrap();
+    let r = api
+        .get(&format!(
+            "/v1/webhook_deliveries/{delivery}/attempts?limit=2&starting_after={last}"
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["data"][0]["attempt_number"], 1);
+    assert_eq!(r.body["has_more"], false);
 }
 
 #[tokio::test]

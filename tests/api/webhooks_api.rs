@@ -204,11 +204,20 @@ async fn another_merchants_endpoints_and_deliveries_are_not_found() {
         alice
             .post("/v1/webhook_deliveries/wd_nope/replay", json!({}))
             .await,
+        mallory
+            .get(&format!("/v1/webhook_deliveries/{delivery}/attempts"))
+            .await,
+        alice.get("/v1/webhook_deliveries/wd_nope/attempts").await,
     ] {
         assert_eq!(r.status, 404, "{r:?}");
     }
     let still = alice.get(&format!("/v1/webhook_endpoints/{id}")).await;
     assert_eq!(still.body["status"], "enabled");
+    let attempts = alice
+        .get(&format!("/v1/webhook_deliveries/{delivery}/attempts"))
+        .await;
+    assert_eq!(attempts.status, 200, "{attempts:?}");
+    assert_eq!(attempts.body["data"][0]["status_code"], 200);
 }
 
 async fn strict_app() -> crate::helpers::TestApp {

@@ -24,6 +24,8 @@ pub enum Kind {
     TrialEnding,
     /// To the merchant: an invoice went unpaid.
     MerchantUnpaid,
+    /// To the merchant: the day's summary of invoices that went unpaid.
+    MerchantUnpaidSummary,
     /// To the merchant: a webhook endpoint was disabled.
     EndpointDisabled,
 }
@@ -48,6 +50,7 @@ impl Kind {
             Kind::SubscriptionCanceled => "subscription_canceled",
             Kind::TrialEnding => "trial_ending",
             Kind::MerchantUnpaid => "merchant_unpaid",
+            Kind::MerchantUnpaidSummary => "merchant_unpaid_summary",
             Kind::EndpointDisabled => "endpoint_disabled",
         }
     }
@@ -55,7 +58,11 @@ impl Kind {
     pub fn parse(s: &str) -> Option<Kind> {
         CUSTOMER_KINDS
             .into_iter()
-            .chain([Kind::MerchantUnpaid, Kind::EndpointDisabled])
+            .chain([
+                Kind::MerchantUnpaid,
+                Kind::MerchantUnpaidSummary,
+                Kind::EndpointDisabled,
+            ])
             .find(|k| k.as_str() == s)
     }
 
@@ -74,12 +81,63 @@ impl Kind {
     }
 }
 
-/// The merchant's email choices: customer emails turned off, and where the
-/// merchant's own emails go.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// How the merchant hears about unpaid invoices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnpaidSummary {
+    /// One email per invoice as it goes unpaid.
+    #[default]
+    Immediate,
+    /// One email a day at `unpaid_summary_hour` (UTC) listing the invoices
+    /// that went unpaid since the previous one; none on a day without any.
+    Daily,
+    /// No email (webhooks still tell).
+    Off,
+}
+
+impl UnpaidSummary {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnpaidSummary::Immediate => "immediate",
+            UnpaidSummary::Daily => "daily",
+            UnpaidSummary::Off => "off",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UnpaidSummary> {
+        [
+            UnpaidSummary::Immediate,
+            UnpaidSummary::Daily,
+            UnpaidSummary::Off,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+}
+
+/// The hour (UTC) of the daily summary when the merchant chose none.
+pub const DEFAULT_SUMMARY_HOUR: u32 = 8;
+
+/// The merchant's email choices: customer emails turned off, where the
+/// merchant's own emails go, and how unpaid invoices are reported to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preferences {
     pub disabled: Vec<String>,
     pub merchant_address: Option<String>,
+    pub unpaid_summary: UnpaidSummary,
+    /// 0 to 23.
+    pub unpaid_summary_hour: u32,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Preferences {
+            disabled: Vec::new(),
+            merchant_address: None,
+            unpaid_summary: UnpaidSummary::default(),
+            unpaid_summary_hour: DEFAULT_SUMMARY_HOUR,
+        }
+    }
 }
 
 impl Preferences {
@@ -95,13 +153,113 @@ impl Preferences {
                 })
                 .unwrap_or_default(),
             merchant_address: email["merchant_address"].as_str().map(str::to_owned),
+            unpaid_summary: email["unpaid_summary"]
+                .as_str()
+                .and_then(UnpaidSummary::parse)
+                .unwrap_or_default(),
+            unpaid_summary_hour: email["unpaid_summary_hour"]
+                .as_u64()
+                .filter(|h| *h < 24)
+                .map_or(DEFAULT_SUMMARY_HOUR, |h| h as u32),
         }
     }
 
-    /// Merchant emails are always sent when the merchant has an address.
+    /// Whether a customer email is on. Merchant emails are always sent when
+    /// the merchant has an address (the unpaid one as `unpaid_summary` says).
     pub fn allows(&self, kind: Kind) -> bool {
         !self.disabled.iter().any(|d| d == kind.as_str())
     }
+
+    fn write(&self, settings: &mut Value) {
+        let email = ensure_email_object(settings);
+        email["disabled"] = json!(self.disabled);
+        email["merchant_address"] = self
+            .merchant_address
+            .as_ref()
+            .map_or(Value::Null, |a| json!(a));
+        email["unpaid_summary"] = json!(self.unpaid_summary.as_str());
+        email["unpaid_summary_hour"] = json!(self.unpaid_summary_hour);
+    }
+}
+
+/// A change to the merchant's email choices; `None` fields stay.
+#[derive(Debug, Clone, Default)]
+pub struct PreferencesUpdate {
+    /// Customer email kinds (storage strings) to turn on (true) or off.
+    pub customer_emails: Vec<(String, bool)>,
+    /// `Some(None)` clears the address.
+    pub merchant_address: Option<Option<String>>,
+    pub unpaid_summary: Option<UnpaidSummary>,
+    pub unpaid_summary_hour: Option<u32>,
+}
+
+/// The merchant's email choices.
+pub async fn get(db: &impl ConnectionTrait, merchant_id: &str) -> Result<Preferences> {
+    let merchant = load(db, merchant_id).await?;
+    Ok(Preferences::from_settings(&merchant.settings))
+}
+
+/// Changes the merchant's email choices; every field is checked before
+/// anything is saved. Errors name the field (`customer_emails.<kind>`,
+/// `merchant_address`, `unpaid_summary_hour`).
+pub async fn update(
+    db: &impl ConnectionTrait,
+    now: chrono::DateTime<chrono::Utc>,
+    merchant_id: &str,
+    change: PreferencesUpdate,
+) -> Result<Preferences> {
+    for (kind, _) in &change.customer_emails {
+        if !Kind::parse(kind).is_some_and(|k| CUSTOMER_KINDS.contains(&k)) {
+            return Err(Error::invalid(
+                &format!("customer_emails.{kind}"),
+                format!("not a customer email; one of {}", customer_kind_list()),
+            ));
+        }
+    }
+    let address = match change.merchant_address {
+        Some(Some(a)) => Some(Some(
+            a.parse::<crate::domain::EmailAddress>()
+                .map_err(|e| Error::invalid("merchant_address", e.to_string()))?
+                .to_string(),
+        )),
+        Some(None) => Some(None),
+        None => None,
+    };
+    if let Some(hour) = change.unpaid_summary_hour
+        && hour > 23
+    {
+        return Err(Error::invalid(
+            "unpaid_summary_hour",
+            "must be an hour from 0 to 23 (UTC)",
+        ));
+    }
+    let merchant = load(db, merchant_id).await?;
+    let mut settings = merchant.settings.clone();
+    let mut prefs = Preferences::from_settings(&settings);
+    for (kind, enabled) in change.customer_emails {
+        prefs.disabled.retain(|d| *d != kind);
+        if !enabled {
+            prefs.disabled.push(kind);
+        }
+    }
+    prefs.disabled.sort();
+    prefs.disabled.dedup();
+    if let Some(address) = address {
+        prefs.merchant_address = address;
+    }
+    if let Some(mode) = change.unpaid_summary {
+        prefs.unpaid_summary = mode;
+    }
+    if let Some(hour) = change.unpaid_summary_hour {
+        prefs.unpaid_summary_hour = hour;
+    }
+    prefs.write(&mut settings);
+    save(db, now, merchant, settings).await?;
+    Ok(prefs)
+}
+
+fn customer_kind_list() -> String {
+    CUSTOMER_KINDS.map(Kind::as_str).join(", ")
 }
 
 /// Turns one customer email on or off for a merchant.
@@ -112,25 +270,11 @@ pub async fn set_customer_email(
     kind: &str,
     enabled: bool,
 ) -> Result<Preferences> {
-    let kind = Kind::parse(kind)
-        .filter(|k| CUSTOMER_KINDS.contains(k))
-        .ok_or_else(|| {
-            Error::invalid(
-                "kind",
-                "must be one of payment_request, payment_failed, invoice_unpaid, receipt, subscription_canceled, trial_ending",
-            )
-        })?;
-    let merchant = load(db, merchant_id).await?;
-    let mut settings = merchant.settings.clone();
-    let mut prefs = Preferences::from_settings(&settings);
-    prefs.disabled.retain(|d| d != kind.as_str());
-    if !enabled {
-        prefs.disabled.push(kind.as_str().to_owned());
-        prefs.disabled.sort();
-    }
-    ensure_email_object(&mut settings)["disabled"] = json!(prefs.disabled);
-    save(db, now, merchant, settings).await?;
-    Ok(prefs)
+    let change = PreferencesUpdate {
+        customer_emails: vec![(kind.to_owned(), enabled)],
+        ..Default::default()
+    };
+    update(db, now, merchant_id, change).await
 }
 
 /// Sets (or clears) the address the merchant's own emails go to.
@@ -140,19 +284,11 @@ pub async fn set_merchant_address(
     merchant_id: &str,
     address: Option<&str>,
 ) -> Result<Preferences> {
-    let address = address
-        .map(|a| {
-            a.parse::<crate::domain::EmailAddress>()
-                .map_err(|e| Error::invalid("merchant_address", e.to_string()))
-        })
-        .transpose()?;
-    let merchant = load(db, merchant_id).await?;
-    let mut settings = merchant.settings.clone();
-    ensure_email_object(&mut settings)["merchant_address"] =
-        address.map_or(Value::Null, |a| json!(a.to_string()));
-    let prefs = Preferences::from_settings(&settings);
-    save(db, now, merchant, settings).await?;
-    Ok(prefs)
+    let change = PreferencesUpdate {
+        merchant_address: Some(address.map(str::to_owned)),
+        ..Default::default()
+    };
+    update(db, now, merchant_id, change).await
 }
 
 async fn load(db: &impl ConnectionTrait, merchant_id: &str) -> Result<merchants::Model> {
@@ -208,5 +344,23 @@ mod tests {
         assert!(!p.allows(Kind::Receipt));
         assert!(p.allows(Kind::InvoiceUnpaid));
         assert!(Preferences::from_settings(&json!({})).allows(Kind::Receipt));
+        assert_eq!(p.unpaid_summary, UnpaidSummary::Immediate);
+        assert_eq!(p.unpaid_summary_hour, DEFAULT_SUMMARY_HOUR);
+    }
+
+    #[test]
+    fn preferences_round_trip_through_settings() {
+        let p = Preferences {
+            disabled: vec!["receipt".into()],
+            merchant_address: Some("ops@example.com".into()),
+            unpaid_summary: UnpaidSummary::Daily,
+            unpaid_summary_hour: 17,
+        };
+        let mut settings = json!({"other": 1});
+        p.write(&mut settings);
+        assert_eq!(settings["other"], 1);
+        assert_eq!(Preferences::from_settings(&settings), p);
+        let odd = json!({"email": {"unpaid_summary": "weekly", "unpaid_summary_hour": 99}});
+        assert_eq!(Preferences::from_settings(&odd), Preferences::default());
     }
 }

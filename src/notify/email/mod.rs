@@ -1,7 +1,9 @@
 //! Email to customers and merchants: the outbox the webhook fan-out fills
 //! ([`outbox`]), the templates ([`render`]), the SMTP sender ([`send`]) and
-//! which event sends what ([`messages`]). See docs/email.md.
+//! which event sends what ([`messages`]), and the merchant's daily unpaid
+//! summary ([`digest`]). See docs/email.md.
 
+pub mod digest;
 pub mod messages;
 pub mod outbox;
 pub mod render;
@@ -33,6 +35,7 @@ pub struct Drained {
 /// and tools; the worker role runs [`run`].
 pub async fn drain(state: &AppState, mailer: &Mailer) -> Result<Drained, DbErr> {
     super::webhooks::fan_out_all(state, state.clock.now()).await?;
+    digest::send_due(&state.db, state.clock.now()).await?;
     let mut done = Drained::default();
     loop {
         let claimed = outbox::claim_due(&state.db, state.clock.now(), LEASE, CLAIM_BATCH).await?;
@@ -85,6 +88,9 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     };
     loop {
         super::sync_test_clock(&state).await;
+        if let Err(e) = digest::send_due(&state.db, state.clock.now()).await {
+            tracing::error!(error = %e, "email: making the unpaid summaries failed; retrying");
+        }
         let mut busy = false;
         match outbox::claim_due(&state.db, state.clock.now(), LEASE, CLAIM_BATCH).await {
             Ok(claimed) => {

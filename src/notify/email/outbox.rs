@@ -13,13 +13,13 @@ use sea_orm::{
     QueryFilter, QueryOrder,
 };
 
-use super::messages::{CUSTOMER_KINDS, Kind, Preferences};
+use super::messages::{CUSTOMER_KINDS, Kind, Preferences, UnpaidSummary};
 use super::render::{self, Msg, sat_amount, when};
 use super::send::SendError;
 use crate::billing::work;
 use crate::domain::ids::EmailId;
 use crate::store::{
-    self, customers, events, invoices, merchant_users, merchants, outgoing_emails,
+    self, customers, events, invoices, merchant_users, merchants, outgoing_emails, pay_links,
     payment_requests, plans, subscriptions, webhook_endpoints,
 };
 
@@ -71,20 +71,12 @@ pub async fn enqueue(
                 continue;
             };
             let prefs = Preferences::from_settings(&merchant.settings);
-            let address = match &prefs.merchant_address {
-                Some(a) => Some(a.clone()),
-                None => merchant_users::Entity::find()
-                    .filter(merchant_users::Column::MerchantId.eq(&merchant.id))
-                    .order_by_asc(merchant_users::Column::CreatedAt)
-                    .order_by_asc(merchant_users::Column::Id)
-                    .one(db)
-                    .await?
-                    .map(|u| u.email),
-            };
+            let address = merchant_address(db, &merchant, &prefs).await?;
             merchants_seen.insert(event.merchant_id.clone(), (merchant, prefs, address));
         }
         let (merchant, prefs, merchant_address) = &merchants_seen[&event.merchant_id];
-        let Some((msg, customer_address)) = message_for(db, ctx, merchant, event).await? else {
+        let Some((msg, customer_address)) = message_for(db, now, ctx, merchant, event).await?
+        else {
             continue;
         };
         for &kind in kinds {
@@ -94,6 +86,16 @@ pub async fn enqueue(
                 }
                 customer_address.clone()
             } else {
+                if kind == Kind::MerchantUnpaid {
+                    match prefs.unpaid_summary {
+                        UnpaidSummary::Immediate => {}
+                        UnpaidSummary::Daily => {
+                            super::digest::hold(db, now, event).await?;
+                            continue;
+                        }
+                        UnpaidSummary::Off => continue,
+                    }
+                }
                 merchant_address.clone()
             };
             let Some(to) = to else { continue };
@@ -104,23 +106,14 @@ pub async fn enqueue(
                     continue;
                 }
             };
-            rows.push(outgoing_emails::ActiveModel {
-                id: Set(EmailId::new().to_string()),
-                merchant_id: Set(event.merchant_id.clone()),
-                event_id: Set(Some(event.id.clone())),
-                kind: Set(kind.as_str().to_owned()),
-                to_address: Set(to),
-                subject: Set(rendered.subject),
-                body_text: Set(rendered.text),
-                body_html: Set(rendered.html),
-                status: Set(PENDING.to_owned()),
-                attempt_count: Set(0),
-                next_attempt_at: Set(Some(now)),
-                last_error: Set(None),
-                sent_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
+            rows.push(row(
+                now,
+                &event.merchant_id,
+                Some(&event.id),
+                kind,
+                to,
+                rendered,
+            ));
         }
     }
     let queued = rows.len();
@@ -144,10 +137,75 @@ pub async fn enqueue(
     Ok(queued)
 }
 
+/// Where the merchant's own emails go: the address they set, else their
+/// oldest dashboard user's; `None` when there is neither.
+pub async fn merchant_address(
+    db: &impl ConnectionTrait,
+    merchant: &merchants::Model,
+    prefs: &Preferences,
+) -> Result<Option<String>, DbErr> {
+    if let Some(a) = &prefs.merchant_address {
+        return Ok(Some(a.clone()));
+    }
+    Ok(merchant_users::Entity::find()
+        .filter(merchant_users::Column::MerchantId.eq(&merchant.id))
+        .order_by_asc(merchant_users::Column::CreatedAt)
+        .order_by_asc(merchant_users::Column::Id)
+        .one(db)
+        .await?
+        .map(|u| u.email))
+}
+
+/// A pending outbox row, due now.
+fn row(
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    event_id: Option<&str>,
+    kind: Kind,
+    to: String,
+    rendered: render::Rendered,
+) -> outgoing_emails::ActiveModel {
+    outgoing_emails::ActiveModel {
+        id: Set(EmailId::new().to_string()),
+        merchant_id: Set(merchant_id.to_owned()),
+        event_id: Set(event_id.map(str::to_owned)),
+        kind: Set(kind.as_str().to_owned()),
+        to_address: Set(to),
+        subject: Set(rendered.subject),
+        body_text: Set(rendered.text),
+        body_html: Set(rendered.html),
+        status: Set(PENDING.to_owned()),
+        attempt_count: Set(0),
+        next_attempt_at: Set(Some(now)),
+        last_error: Set(None),
+        sent_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Queues one email that no event sends (e.g. a summary); returns its id.
+pub async fn queue_one(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    kind: Kind,
+    to: String,
+    rendered: render::Rendered,
+) -> Result<String, DbErr> {
+    let model = row(now, merchant_id, None, kind, to, rendered);
+    let id = model.id.clone().unwrap();
+    outgoing_emails::Entity::insert(model)
+        .exec_without_returning(db)
+        .await?;
+    Ok(id)
+}
+
 /// The template fields for an event, and the customer's address if the
 /// event concerns a customer who has one. `None` when the object is gone.
 async fn message_for(
     db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     ctx: &Context,
     merchant: &merchants::Model,
     event: &events::Model,
@@ -164,7 +222,7 @@ async fn message_for(
             else {
                 return Ok(None);
             };
-            fill_invoice(db, ctx, &mut msg, &invoice, &event.event_type).await?;
+            fill_invoice(db, now, ctx, &mut msg, &invoice, &event.event_type).await?;
             Some(invoice.customer_id)
         }
         "subscription" => {
@@ -209,6 +267,7 @@ async fn message_for(
 
 async fn fill_invoice(
     db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     ctx: &Context,
     msg: &mut Msg,
     invoice: &invoices::Model,
@@ -221,7 +280,10 @@ async fn fill_invoice(
     }
     msg.due = when(invoice.due_at);
     msg.paid = invoice.paid_at.map(when).unwrap_or_default();
-    msg.pay_url = format!("{}/pay/{}", ctx.base_url, invoice.id);
+    // The pay page's link carries an unguessable token, not the invoice id
+    // (ids are in webhook payloads).
+    let token = pay_links::token_for(db, now, invoice).await?;
+    msg.pay_url = format!("{}/pay/{token}", ctx.base_url);
     // The latest BOLT11 issued for the invoice (the pay page makes a fresh
     // one if it has expired).
     msg.bolt11 = payment_requests::Entity::find()

@@ -27,6 +27,19 @@ pub struct Msg {
     pub trial_end: String,
     pub endpoint_url: String,
     pub disabled_reason: String,
+    /// The merchant's unpaid summary: its day (YYYY-MM-DD) and invoices
+    /// (`amount` is then their total).
+    pub summary_date: String,
+    pub unpaid: Vec<UnpaidLine>,
+}
+
+/// One invoice in the merchant's unpaid summary.
+#[derive(Debug, Clone, Default)]
+pub struct UnpaidLine {
+    pub number: String,
+    pub customer: String,
+    pub amount: String,
+    pub went_unpaid: String,
 }
 
 /// A rendered email.
@@ -113,6 +126,12 @@ pair!(
     "email/merchant_unpaid.html"
 );
 pair!(
+    MerchantUnpaidSummaryText,
+    MerchantUnpaidSummaryHtml,
+    "email/merchant_unpaid_summary.txt",
+    "email/merchant_unpaid_summary.html"
+);
+pair!(
     EndpointDisabledText,
     EndpointDisabledHtml,
     "email/endpoint_disabled.txt",
@@ -169,6 +188,17 @@ pub fn render(kind: Kind, m: &Msg) -> Result<Rendered, askama::Error> {
             MerchantUnpaidText { m }.render()?,
             MerchantUnpaidHtml { m }.render()?,
         ),
+        Kind::MerchantUnpaidSummary => (
+            format!(
+                "{} unpaid invoice{} ({}) for {}",
+                m.unpaid.len(),
+                if m.unpaid.len() == 1 { "" } else { "s" },
+                m.amount,
+                m.summary_date
+            ),
+            MerchantUnpaidSummaryText { m }.render()?,
+            MerchantUnpaidSummaryHtml { m }.render()?,
+        ),
         Kind::EndpointDisabled => (
             "Your webhook endpoint was disabled".to_owned(),
             EndpointDisabledText { m }.render()?,
@@ -205,9 +235,11 @@ mod tests {
             pay_url: "https://pay.example/pay/inv_1".into(),
             ..Msg::default()
         };
-        let all = CUSTOMER_KINDS
-            .into_iter()
-            .chain([Kind::MerchantUnpaid, Kind::EndpointDisabled]);
+        let all = CUSTOMER_KINDS.into_iter().chain([
+            Kind::MerchantUnpaid,
+            Kind::MerchantUnpaidSummary,
+            Kind::EndpointDisabled,
+        ]);
         for kind in all {
             let r = render(kind, &m).unwrap();
             assert!(!r.text.is_empty() && r.html.contains("<html"), "{kind:?}");
@@ -217,5 +249,31 @@ mod tests {
         assert!(r.text.contains("lnbc1xyz") && r.html.contains("lnbc1xyz"));
         assert!(r.text.contains("https://pay.example/pay/inv_1"));
         assert!(r.text.contains("Bob <&> Co"));
+    }
+
+    #[test]
+    fn the_summary_lists_every_invoice() {
+        let line = |n: &str| UnpaidLine {
+            number: n.into(),
+            customer: "Alice <a@example.com>".into(),
+            amount: "10 sat".into(),
+            went_unpaid: "2027-12-09 00:00 UTC".into(),
+        };
+        let m = Msg {
+            merchant_name: "Bob".into(),
+            summary_date: "2027-12-09".into(),
+            amount: "20 sat".into(),
+            unpaid: vec![line("BOB-000001"), line("BOB-000002")],
+            ..Msg::default()
+        };
+        let r = render(Kind::MerchantUnpaidSummary, &m).unwrap();
+        assert_eq!(r.subject, "2 unpaid invoices (20 sat) for 2027-12-09");
+        for body in [&r.text, &r.html] {
+            assert!(
+                body.contains("BOB-000001") && body.contains("BOB-000002"),
+                "{body}"
+            );
+        }
+        assert!(!r.html.contains("Alice <a@"), "{}", r.html);
     }
 }

@@ -26,9 +26,12 @@ use super::{FAILED, PENDING, SUCCEEDED, retry};
 use crate::billing::work;
 use crate::config::Settings;
 use crate::domain::EventType;
+use crate::domain::ids::WebhookAttemptId;
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, events, webhook_deliveries, webhook_endpoints};
+use crate::store::{
+    self, events, webhook_deliveries, webhook_delivery_attempts, webhook_endpoints,
+};
 
 /// Bytes of an endpoint's answer kept for the merchant to read.
 pub const EXCERPT_BYTES: usize = 1024;
@@ -383,6 +386,22 @@ pub async fn record(
         txn.commit().await?;
         return Ok(());
     };
+    webhook_delivery_attempts::Entity::insert(webhook_delivery_attempts::ActiveModel {
+        id: Set(WebhookAttemptId::new().to_string()),
+        merchant_id: Set(claimed.delivery.merchant_id.clone()),
+        delivery_id: Set(claimed.delivery.id.clone()),
+        endpoint_id: Set(claimed.endpoint.id.clone()),
+        attempt_number: Set(attempts),
+        attempted_at: Set(now),
+        status_code: Set(attempt.status.map(i32::from)),
+        latency_ms: Set(attempt.latency_ms),
+        response_excerpt: Set(attempt.excerpt.clone()),
+        error: Set(attempt.error.clone()),
+        outcome: Set(status.to_owned()),
+        created_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
     webhook_deliveries::ActiveModel {
         id: Set(claimed.delivery.id.clone()),
         status: Set(status.to_owned()),

@@ -16,7 +16,7 @@ use crate::domain::EventType;
 use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::error::Error;
 use crate::store::page::{self, Page, PageParams};
-use crate::store::{webhook_deliveries, webhook_endpoints};
+use crate::store::{webhook_deliveries, webhook_delivery_attempts, webhook_endpoints};
 
 pub const ENABLED: &str = "enabled";
 pub const DISABLED: &str = "disabled";
@@ -244,6 +244,10 @@ pub async fn delete(
 ) -> Result<webhook_endpoints::Model, Error> {
     let txn = crate::store::begin_write(db).await?;
     let endpoint = get(&txn, merchant_id, id).await?;
+    webhook_delivery_attempts::Entity::delete_many()
+        .filter(webhook_delivery_attempts::Column::EndpointId.eq(&endpoint.id))
+        .exec(&txn)
+        .await?;
     webhook_deliveries::Entity::delete_many()
         .filter(webhook_deliveries::Column::EndpointId.eq(&endpoint.id))
         .exec(&txn)
@@ -298,6 +302,27 @@ pub async fn deliveries(
     let select = webhook_deliveries::Entity::find()
         .filter(webhook_deliveries::Column::EndpointId.eq(&endpoint.id));
     Ok(page::fetch(db, select, webhook_deliveries::Column::Id, page).await?)
+}
+
+/// Every attempt of the merchant's delivery (newest first, paginated).
+/// NotFound for another merchant's or an unknown delivery.
+pub async fn attempts(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    delivery_id: &str,
+    page: &PageParams,
+) -> Result<Page<webhook_delivery_attempts::Model>, Error> {
+    if WebhookDeliveryId::parse(delivery_id).is_err() {
+        return Err(Error::not_found("webhook_delivery", delivery_id));
+    }
+    let delivery = webhook_deliveries::Entity::find_by_id(delivery_id)
+        .filter(webhook_deliveries::Column::MerchantId.eq(merchant_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("webhook_delivery", delivery_id))?;
+    let select = webhook_delivery_attempts::Entity::find()
+        .filter(webhook_delivery_attempts::Column::DeliveryId.eq(&delivery.id));
+    Ok(page::fetch(db, select, webhook_delivery_attempts::Column::Id, page).await?)
 }
 
 /// Sends a delivery again now, with the same `webhook-id`: one more attempt

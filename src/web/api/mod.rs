@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 mod api_keys;
 pub mod auth;
 mod customers;
+mod email_settings;
 pub mod error;
 mod events;
 mod idempotency;
@@ -76,6 +77,8 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(api_keys::list)
         .service(api_keys::create)
         .service(api_keys::revoke)
+        .service(email_settings::get)
+        .service(email_settings::update)
         .service(test_clock::advance)
         .service(webhook_endpoints::create)
         .service(webhook_endpoints::list)
@@ -85,6 +88,7 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(webhook_endpoints::rotate_secret)
         .service(webhook_endpoints::deliveries)
         .service(webhook_endpoints::replay)
+        .service(webhook_endpoints::attempts)
         .service(node::get)
         .service(node::peers)
         .service(node::connect)

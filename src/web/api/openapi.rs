@@ -26,7 +26,7 @@ const OPENAPI_OPERATION: &str = "get_openapi";
         description = "Subscription billing for merchants paid over Lightning. \
             Authenticate with `Authorization: Bearer <API key>`. Money is integer \
             millisatoshis (`amount_msat`) with `currency: \"BTC\"`; timestamps are \
-            RFC 3339 UTC; ids carry a prefix (`plan_`, `cus_`, `sub_`, `inv_`, `evt_`, `we_`, `wd_`, `key_`). \
+            RFC 3339 UTC; ids carry a prefix (`plan_`, `cus_`, `sub_`, `inv_`, `evt_`, `we_`, `wd_`, `wda_`, `key_`). \
             Lists take `limit` (1 to 100), `starting_after` and `ending_before` and answer \
             `data` (newest first) and `has_more`. Every POST takes an `Idempotency-Key`.",
     ),
@@ -37,6 +37,7 @@ const OPENAPI_OPERATION: &str = "get_openapi";
         (name = "Invoices", description = "What is due, per period or one-off, and its payment requests."),
         (name = "Events", description = "Everything that happened, as webhooks carry it."),
         (name = "Webhook endpoints", description = "Where signed events are sent (Standard Webhooks), and each delivery's attempts."),
+        (name = "Settings", description = "The merchant's settings: which emails go out and where."),
         (name = "API keys", description = "The merchant's keys; a secret is shown once."),
         (name = "Test clock", description = "Sandbox only: move time to watch billing happen."),
         (name = "Node", description = "The deployment's Lightning node: peers and channels. Node operator merchants only."),

@@ -15,7 +15,7 @@ use super::query::ApiQuery;
 use super::subscriptions::Empty;
 use super::{PathId, double_option};
 use crate::app::AppState;
-use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
+use crate::domain::ids::{WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId};
 use crate::notify::webhooks::endpoints::{
     self, EndpointError, EndpointUpdate, NewEndpoint, WithSecret,
 };
@@ -273,6 +273,37 @@ pub async fn deliveries(
     Ok(HttpResponse::Ok().json(List::new(
         format!("/v1/webhook_endpoints/{}/deliveries", id.as_str()),
         page.map(|d| objects::WebhookDelivery::from(&d)),
+    )))
+}
+
+list_query!(ListWebhookDeliveryAttempts {});
+
+/// List a delivery's attempts
+///
+/// Every attempt to send the delivery, newest first: when, the HTTP status
+/// and the start of the answer, or the error, and what the delivery's status
+/// became.
+#[utoipa::path(
+    tag = "Webhook endpoints",
+    operation_id = "list_webhook_delivery_attempts",
+    params(
+        ("id" = String, Path, description = "The delivery's id (`wd_...`)."),
+        ListWebhookDeliveryAttempts,
+    ),
+    responses((status = 200, description = "A page of attempts.", body = List<objects::WebhookDeliveryAttempt>)),
+)]
+#[get("/webhook_deliveries/{id}/attempts")]
+pub async fn attempts(
+    state: web::Data<AppState>,
+    merchant: Merchant,
+    id: PathId,
+    ApiQuery(q): ApiQuery<ListWebhookDeliveryAttempts>,
+) -> Result<HttpResponse, ApiError> {
+    let page = q.page(WebhookAttemptId::PREFIX)?;
+    let page = endpoints::attempts(&state.db, &merchant.id, id.as_str(), &page).await?;
+    Ok(HttpResponse::Ok().json(List::new(
+        format!("/v1/webhook_deliveries/{}/attempts", id.as_str()),
+        page.map(|a| objects::WebhookDeliveryAttempt::from(&a)),
     )))
 }
 

@@ -1,0 +1,149 @@
+//! What the hosted pay page (`/pay/{token}`) shows: the invoice behind a pay
+//! link, its merchant, and the BOLT11 a customer can pay now.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
+
+use crate::billing::{invoicing, work};
+use crate::domain::{EventType, InvoiceStatus, PaymentRequestStatus};
+use crate::error::Result;
+use crate::objects;
+use crate::store::events::EventBatch;
+use crate::store::{self, invoices, merchants, pay_links, payment_requests};
+
+/// An invoice as its pay page shows it.
+#[derive(Debug, Clone)]
+pub struct PayPage {
+    pub merchant: merchants::Model,
+    pub invoice: invoices::Model,
+    /// The latest issued, unexpired payment request, for an invoice that
+    /// still takes payment (open or uncollectible).
+    pub live: Option<payment_requests::Model>,
+    /// A payment request is waiting for the node to issue it.
+    pub preparing: bool,
+}
+
+impl PayPage {
+    /// The customer may ask for a fresh BOLT11: the invoice takes payment
+    /// and none is live or being prepared.
+    pub fn can_refresh(&self) -> bool {
+        takes_payment(&self.invoice) && self.live.is_none() && !self.preparing
+    }
+}
+
+fn takes_payment(invoice: &invoices::Model) -> bool {
+    matches!(
+        InvoiceStatus::parse(&invoice.status),
+        Ok(InvoiceStatus::Open | InvoiceStatus::Uncollectible)
+    )
+}
+
+/// What a payment request's status and expiry say about it at `now`.
+fn is_live(r: &payment_requests::Model, now: DateTime<Utc>) -> bool {
+    r.status == PaymentRequestStatus::Issued.as_str()
+        && r.bolt11.is_some()
+        && r.expires_at.is_some_and(|at| at > now)
+}
+
+/// The page behind `token`; `None` for an unknown or forged one.
+pub async fn load(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    token: &str,
+) -> Result<Option<PayPage>> {
+    let Some(link) = pay_links::find(db, token).await? else {
+        return Ok(None);
+    };
+    let Some(invoice) = invoices::Entity::find_by_id(&link.invoice_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(merchant) = merchants::Entity::find_by_id(&invoice.merchant_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (mut live, mut preparing) = (None, false);
+    if takes_payment(&invoice) {
+        let requests = payment_requests::Entity::find()
+            .filter(payment_requests::Column::InvoiceId.eq(&invoice.id))
+            .order_by_desc(payment_requests::Column::CreatedAt)
+            .order_by_desc(payment_requests::Column::Id)
+            .all(db)
+            .await?;
+        live = requests.iter().find(|r| is_live(r, now)).cloned();
+        preparing = live.is_none()
+            && requests
+                .iter()
+                .any(|r| r.status == PaymentRequestStatus::Pending.as_str());
+    }
+    Ok(Some(PayPage {
+        merchant,
+        invoice,
+        live,
+        preparing,
+    }))
+}
+
+/// The customer asks for a fresh BOLT11 (the last one expired, or dunning
+/// canceled it): queues a payment request for the node to issue (not
+/// pushed: the customer is on the page), unless the invoice no longer takes
+/// payment or one is already live or pending. `None` for an unknown token.
+pub async fn request_fresh(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    token: &str,
+) -> Result<Option<()>> {
+    let Some(link) = pay_links::find(db, token).await? else {
+        return Ok(None);
+    };
+    let txn = store::begin_write(db).await?;
+    // The invoice's row lock serialises two clicks on PostgreSQL.
+    let Some(invoice) =
+        work::lock_one(invoices::Entity::find_by_id(&link.invoice_id), &txn).await?
+    else {
+        return Ok(None);
+    };
+    let requests = payment_requests::Entity::find()
+        .filter(payment_requests::Column::InvoiceId.eq(&invoice.id))
+        .all(&txn)
+        .await?;
+    let busy = requests
+        .iter()
+        .any(|r| is_live(r, now) || r.status == PaymentRequestStatus::Pending.as_str());
+    if takes_payment(&invoice) && !busy {
+        // An issued request past its expiry is expired first (at most one
+        // live request per invoice), with its event, as dunning does.
+        let mut events = EventBatch::new();
+        for stale in requests
+            .into_iter()
+            .filter(|r| r.status == PaymentRequestStatus::Issued.as_str())
+        {
+            let mut expired = stale;
+            expired.status = PaymentRequestStatus::Expired.as_str().to_owned();
+            expired.updated_at = now;
+            store::save(&txn, expired.clone()).await?;
+            events.push(
+                &expired.merchant_id,
+                EventType::PaymentRequestExpired,
+                "payment_request",
+                &expired.id,
+                objects::to_value(&objects::PaymentRequest::from(&expired)),
+                now,
+            );
+        }
+        store::insert_all(
+            &txn,
+            vec![invoicing::new_payment_request(&invoice, false, now)],
+        )
+        .await?;
+        events.insert(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(Some(()))
+}

@@ -1,0 +1,219 @@
+//! The hosted pay page, `/pay/{token}`: the link in customer emails. Shows
+//! the invoice (merchant, number, exact amount, period, status) and, while
+//! it takes payment, the live BOLT11 as text, a `lightning:` link and a QR
+//! code (inline SVG). The token is unguessable (`store::pay_links`); an
+//! unknown or forged one gets a 404 page. No script, no external asset.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use qrcode::QrCode;
+use qrcode::render::svg;
+
+use crate::app::AppState;
+use crate::catalog::pay_page::{self, PayPage};
+use crate::notify::email::render::{sat_amount, when};
+
+/// The stylesheet, served at [`STYLESHEET_PATH`].
+const STYLESHEET: &str = include_str!("../../static/css/pay.css");
+pub const STYLESHEET_PATH: &str = "/static/css/pay.css";
+
+#[derive(Template)]
+#[template(path = "pay/invoice.html")]
+struct InvoicePage {
+    stylesheet: &'static str,
+    merchant_name: String,
+    number: String,
+    description: Option<String>,
+    amount: String,
+    period: Option<String>,
+    /// The status word (`open`, `paid`...) and a sentence about it.
+    status: String,
+    status_text: String,
+    due: String,
+    bolt11: Option<String>,
+    /// `lightning:` + the BOLT11.
+    lightning_uri: String,
+    /// The QR code of the `lightning:` URI as an `<svg>` element (made
+    /// here, not from input markup).
+    qr_svg: String,
+    expires: String,
+    preparing: bool,
+    /// Offer the button that asks for a fresh BOLT11.
+    can_refresh: bool,
+    /// Where that button posts.
+    refresh_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "pay/not_found.html")]
+struct NotFoundPage {
+    stylesheet: &'static str,
+}
+
+/// GET /pay/{token}
+pub async fn page(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+    match pay_page::load(&state.db, state.clock.now(), token.as_str()).await {
+        Ok(Some(p)) => html(StatusCode::OK, invoice_page(p, token.as_str()).render()),
+        Ok(None) => not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "pay page: cannot load");
+            unavailable()
+        }
+    }
+}
+
+/// POST /pay/{token}/refresh: the customer asks for a fresh BOLT11; back
+/// to the page (303), which shows it once the node has issued it.
+pub async fn refresh(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+    match pay_page::request_fresh(&state.db, state.clock.now(), token.as_str()).await {
+        Ok(Some(())) => HttpResponse::SeeOther()
+            .insert_header((LOCATION, format!("/pay/{}", token.as_str())))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header(("Referrer-Policy", "no-referrer"))
+            .finish(),
+        Ok(None) => not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "pay page: cannot queue a payment request");
+            unavailable()
+        }
+    }
+}
+
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .content_type("text/plain; charset=utf-8")
+        .body("This page is unavailable right now; please try again in a minute.")
+}
+
+/// The 404 page.
+fn not_found() -> HttpResponse {
+    html(
+        StatusCode::NOT_FOUND,
+        NotFoundPage {
+            stylesheet: STYLESHEET_PATH,
+        }
+        .render(),
+    )
+}
+
+/// GET /static/css/pay.css
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+        .body(STYLESHEET)
+}
+
+fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {
+    match rendered {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            // The URL is the key to the page: keep it out of caches,
+            // referrers and search engines.
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header(("Referrer-Policy", "no-referrer"))
+            .insert_header(("X-Robots-Tag", "noindex"))
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "pay page: cannot render");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+fn invoice_page(p: PayPage, token: &str) -> InvoicePage {
+    let inv = &p.invoice;
+    let status_text = match inv.status.as_str() {
+        "open" if p.live.is_some() => "Awaiting payment.".to_owned(),
+        "open" if p.preparing => "Awaiting payment. A Lightning invoice is being prepared: reload this page in a moment.".to_owned(),
+        "open" => "Awaiting payment. Its Lightning invoice has expired: ask for a new one below.".to_owned(),
+        "paid" => match inv.paid_at {
+            Some(at) => format!("Paid on {}. Thank you!", when(at)),
+            None => "Paid. Thank you!".to_owned(),
+        },
+        "void" => "Void: this invoice was canceled and there is nothing to pay.".to_owned(),
+        "uncollectible" if p.preparing => "Unpaid after its grace period; a payment is still accepted. A Lightning invoice is being prepared: reload this page in a moment.".to_owned(),
+        "uncollectible" => "Unpaid after its grace period; a payment is still accepted.".to_owned(),
+        "draft" => "Not final yet: nothing to pay for now.".to_owned(),
+        other => other.to_owned(),
+    };
+    let bolt11 = p.live.as_ref().and_then(|r| r.bolt11.clone());
+    let lightning_uri = bolt11
+        .as_ref()
+        .map(|b| format!("lightning:{b}"))
+        .unwrap_or_default();
+    // Upper case is the QR alphanumeric mode: a smaller code (BOLT11 is
+    // case-insensitive).
+    let qr_svg = bolt11
+        .as_ref()
+        .map(|b| qr(&format!("LIGHTNING:{}", b.to_ascii_uppercase())))
+        .unwrap_or_default();
+    InvoicePage {
+        stylesheet: STYLESHEET_PATH,
+        merchant_name: p.merchant.name.clone(),
+        number: inv.number.clone(),
+        description: inv.description.clone(),
+        amount: sat_amount(inv.amount_msat),
+        period: match (inv.period_start, inv.period_end) {
+            (Some(s), Some(e)) => Some(format!(
+                "{} to {}",
+                s.format("%Y-%m-%d"),
+                e.format("%Y-%m-%d")
+            )),
+            _ => None,
+        },
+        status: inv.status.clone(),
+        status_text,
+        due: when(inv.due_at),
+        expires: p
+            .live
+            .as_ref()
+            .and_then(|r| r.expires_at)
+            .map(when)
+            .unwrap_or_default(),
+        bolt11,
+        lightning_uri,
+        qr_svg,
+        preparing: p.preparing,
+        can_refresh: p.can_refresh(),
+        refresh_url: format!("/pay/{token}/refresh"),
+    }
+}
+
+/// The QR code of `data` as an `<svg>` element; empty if it cannot be made
+/// (the text and the link still are there).
+fn qr(data: &str) -> String {
+    match QrCode::new(data.as_bytes()) {
+        Ok(code) => {
+            let image = code
+                .render::<svg::Color>()
+                .min_dimensions(240, 240)
+                .dark_color(svg::Color("#000000"))
+                .light_color(svg::Color("#ffffff"))
+                .build();
+            // Drop the XML declaration: the element goes inside HTML.
+            match image.find("<svg") {
+                Some(i) => image[i..].to_owned(),
+                None => String::new(),
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "pay page: no QR code");
+            String::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_qr_code_is_an_inline_svg_element() {
+        let svg = qr("LIGHTNING:LNBCRT10U1TEST");
+        assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
+    }
+}
