@@ -343,3 +343,71 @@ async fn the_merchant_hears_when_a_webhook_endpoint_is_disabled() {
     drain(&app).await;
     assert_eq!(with_subject(&server.messages(), "disabled").len(), 1);
 }
+
+/// A push the subscriber's node accepted (`invoice.pushed`, recorded by the
+/// push queue as the node role does) sends the customer the payment request:
+/// amount, period, the pushed BOLT11 and the pay link.
+#[tokio::test]
+async fn a_pushed_invoice_sends_the_customer_the_payment_request() {
+    use pushbill::lightning::push::queue::{self, Outcome};
+    let port = free_port();
+    let server = SmtpServer::start(port).await;
+    let app = app_with_smtp(port).await;
+    let merchant = app.merchant().await;
+    let plan = odd_plan(&app, &merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let invoice = app.invoices_of(&sub.id).await.remove(0);
+    app.issue_pending(Duration::hours(2)).await;
+    let claimed = queue::claim_due(
+        &app.db,
+        app.now(),
+        chrono::Utc::now(),
+        Duration::minutes(1),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1, "one push queued for the customer's node");
+    let pushed = Outcome::Pushed { status: "accepted" };
+    queue::finish(
+        &app.db,
+        app.now(),
+        &claimed[0],
+        pushed,
+        5,
+        Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    assert!(
+        app.event_types(&invoice.id)
+            .await
+            .contains(&"invoice.pushed".to_owned())
+    );
+
+    let done = drain(&app).await;
+    assert_eq!(done.failed_attempts, 0);
+    let received = server.messages();
+    let requests: Vec<&Value> = received
+        .iter()
+        .filter(|m| m["rcpt_tos"] == json!(["alice@example.com"]))
+        .filter(|m| part(m, "text/plain").contains(&invoice.number))
+        .collect();
+    assert_eq!(requests.len(), 1, "{received:#?}");
+    assert_eq!(rows(&app, "payment_request").await.len(), 1);
+    let bolt11 = claimed[0]
+        .request
+        .bolt11
+        .clone()
+        .expect("the pushed BOLT11");
+    let m = requests[0];
+    for body in [part(m, "text/plain"), part(m, "text/html")] {
+        assert!(body.contains(&bolt11), "no BOLT11 in {body}");
+        assert!(body.contains("10000.5 sat"), "no exact amount in {body}");
+        assert!(
+            body.contains(&format!("{}/pay/", app.state.settings.app.base_url)),
+            "no pay link in {body}"
+        );
+    }
+}
