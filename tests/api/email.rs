@@ -5,6 +5,7 @@ use chrono::Duration;
 use pushbill::catalog::plans::NewPlan;
 use pushbill::config::{SmtpSecurity, SmtpSettings};
 use pushbill::domain::{Interval, Msat, Schedule};
+use pushbill::lightning::push::queue::{self, Outcome};
 use pushbill::notify::email::{self, messages, outbox, send::Mailer};
 use pushbill::store::{merchants, outgoing_emails, pay_links};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -349,7 +350,21 @@ async fn the_merchant_hears_when_a_webhook_endpoint_is_disabled() {
 /// amount, period, the pushed BOLT11 and the pay link.
 #[tokio::test]
 async fn a_pushed_invoice_sends_the_customer_the_payment_request() {
-    use pushbill::lightning::push::queue::{self, Outcome};
+    let pushed = Outcome::Pushed { status: "accepted" };
+    payment_request_email_after(pushed, "invoice.pushed").await;
+}
+
+/// A push that could not be delivered (`invoice.push_failed`) sends the
+/// same email: the customer pays by hand, from the email or the pay page.
+#[tokio::test]
+async fn a_failed_push_sends_the_customer_the_payment_request() {
+    let unreachable = Outcome::NotDelivered {
+        reason: "unreachable",
+    };
+    payment_request_email_after(unreachable, "invoice.push_failed").await;
+}
+
+async fn payment_request_email_after(outcome: Outcome, event: &str) {
     let port = free_port();
     let server = SmtpServer::start(port).await;
     let app = app_with_smtp(port).await;
@@ -369,13 +384,13 @@ async fn a_pushed_invoice_sends_the_customer_the_payment_request() {
     .await
     .unwrap();
     assert_eq!(claimed.len(), 1, "one push queued for the customer's node");
-    let pushed = Outcome::Pushed { status: "accepted" };
+    // One try allowed: a failure is final at once.
     queue::finish(
         &app.db,
         app.now(),
         &claimed[0],
-        pushed,
-        5,
+        outcome,
+        1,
         Duration::minutes(1),
     )
     .await
@@ -383,7 +398,7 @@ async fn a_pushed_invoice_sends_the_customer_the_payment_request() {
     assert!(
         app.event_types(&invoice.id)
             .await
-            .contains(&"invoice.pushed".to_owned())
+            .contains(&event.to_owned())
     );
 
     let done = drain(&app).await;

@@ -69,7 +69,9 @@ impl Kind {
     /// The emails an event type sends.
     pub fn for_event(event_type: &str) -> &'static [Kind] {
         match event_type {
-            "invoice.pushed" => &[Kind::PaymentRequest],
+            // Pushed to the customer's node, or not deliverable there: either
+            // way the customer gets the invoice to see or pay by hand.
+            "invoice.pushed" | "invoice.push_failed" => &[Kind::PaymentRequest],
             "invoice.payment_failed" => &[Kind::PaymentFailed],
             "invoice.unpaid" => &[Kind::InvoiceUnpaid, Kind::MerchantUnpaid],
             "invoice.paid" => &[Kind::Receipt],
