@@ -238,7 +238,12 @@ impl PaymentSink for CrashAfterClaim {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merchant_node_stopped_between_claim_and_record_ends_paid_once_and_keeps_its_channel() {
     let net = pay_through_a_merchant_restart(Restart::Stop).await;
-    // The channel survived: another invoice is paid through it.
+    // The channel survived: once the peers have re-established it, another
+    // invoice is paid through it.
+    wait_for("the channel to be usable again", || async {
+        net.customer.list_channels().iter().any(|c| c.is_usable)
+    })
+    .await;
     let (second_id, second) = net.issued_invoice(1_000).await;
     net.customer
         .pay_invoice(&second.bolt11.unwrap(), Duration::from_secs(20))
