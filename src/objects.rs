@@ -618,12 +618,6 @@ impl From<crate::lightning::operations::ChannelInfo> for NodeChannel {
     }
 }
 
-/// Serializes an object for an event payload.
-pub fn to_value<T: Serialize>(object: &T) -> Value {
-    // Serializing these plain structs cannot fail.
-    serde_json::to_value(object).unwrap_or(Value::Null)
-}
-
 /// The merchant's email settings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmailSettings {

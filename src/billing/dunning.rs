@@ -135,14 +135,14 @@ async fn step(
         }
     }
     store::save(db, next.clone()).await?;
-    let data = objects::to_value(&objects::Invoice::from(&next));
+    let data = objects::Invoice::from(&next);
     if failed {
         events.push(
             &next.merchant_id,
             EventType::InvoicePaymentFailed,
             "invoice",
             &next.id,
-            data.clone(),
+            &data,
             now,
         );
     }
@@ -171,7 +171,7 @@ async fn step(
             event,
             "subscription",
             &sub.id,
-            objects::to_value(&objects::Subscription::from(&sub)),
+            objects::Subscription::from(&sub),
             now,
         );
     }
@@ -259,7 +259,7 @@ async fn retry_payment(
                     EventType::PaymentRequestExpired,
                     "payment_request",
                     &expired.id,
-                    objects::to_value(&objects::PaymentRequest::from(&expired)),
+                    objects::PaymentRequest::from(&expired),
                     now,
                 );
             }

@@ -256,7 +256,7 @@ pub async fn void(
         EventType::InvoiceVoided,
         "invoice",
         &invoice.id,
-        objects::to_value(&objects::Invoice::from(&invoice)),
+        objects::Invoice::from(&invoice),
         now,
     );
     events.insert(&txn).await?;

@@ -110,7 +110,7 @@ pub async fn create(
         EventType::SubscriptionCreated,
         "subscription",
         &sub.id,
-        objects::to_value(&objects::Subscription::from(&sub)),
+        objects::Subscription::from(&sub),
         now,
     );
     let invoice = match draft {
@@ -235,7 +235,7 @@ pub async fn resume(
         EventType::SubscriptionResumed,
         "subscription",
         &sub.id,
-        objects::to_value(&objects::Subscription::from(&sub)),
+        objects::Subscription::from(&sub),
         now,
     );
     invoicing::create_invoices(&txn, now, drafts, &mut events).await?;
@@ -331,7 +331,7 @@ async fn write_with_event(
         event,
         "subscription",
         &sub.id,
-        objects::to_value(&objects::Subscription::from(sub)),
+        objects::Subscription::from(sub),
         now,
     );
     events.insert(db).await?;

@@ -261,7 +261,7 @@ pub async fn settle(
         EventType::InvoicePaid,
         "invoice",
         &invoice.id,
-        objects::to_value(&objects::Invoice::from(&invoice)),
+        objects::Invoice::from(&invoice),
         now,
     );
     if let Some(sub_id) = &invoice.subscription_id {
@@ -318,7 +318,7 @@ async fn recover_subscription(
         EventType::SubscriptionUpdated,
         "subscription",
         &sub.id,
-        objects::to_value(&objects::Subscription::from(&sub)),
+        objects::Subscription::from(&sub),
         now,
     );
     super::invoicing::create_invoices(db, now, drafts, events).await?;

@@ -32,7 +32,7 @@ pub async fn notify_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64)
             EventType::SubscriptionTrialWillEnd,
             "subscription",
             &sub.id,
-            objects::to_value(&objects::Subscription::from(&sub)),
+            objects::Subscription::from(&sub),
             now,
         );
         changed.push(sub);

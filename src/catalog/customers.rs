@@ -283,7 +283,7 @@ async fn record(
         event,
         "customer",
         &row.id,
-        objects::to_value(&objects::Customer::from(row)),
+        objects::Customer::from(row),
         now,
     );
     events.insert(db).await?;

@@ -133,7 +133,7 @@ pub async fn request_fresh(
                 EventType::PaymentRequestExpired,
                 "payment_request",
                 &expired.id,
-                objects::to_value(&objects::PaymentRequest::from(&expired)),
+                objects::PaymentRequest::from(&expired),
                 now,
             );
         }

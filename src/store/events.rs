@@ -112,28 +112,20 @@ impl EventBatch {
 /// One multi-row INSERT. On PostgreSQL the payload text is cast to the
 /// column's `json` type; SQLite stores it as text as it is.
 fn insert_statement(backend: DatabaseBackend, chunk: Vec<NewEvent>) -> Statement {
-    let mut sql = String::from(
-        "INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created_at) VALUES ",
-    );
-    let mut values = Vec::with_capacity(chunk.len() * 7);
+    const COLUMNS: usize = 7;
+    const DATA: usize = 5;
+    let postgres = backend == DatabaseBackend::Postgres;
+    let mut rows = Vec::with_capacity(chunk.len());
+    let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
     for (i, row) in chunk.into_iter().enumerate() {
-        let params: Vec<String> = (1..=7)
-            .map(|k| match backend {
-                DatabaseBackend::Postgres => format!("${}", i * 7 + k),
-                _ => "?".to_owned(),
+        let params: Vec<String> = (0..COLUMNS)
+            .map(|k| match (postgres, k) {
+                (true, DATA) => format!("CAST(${} AS json)", i * COLUMNS + k + 1),
+                (true, _) => format!("${}", i * COLUMNS + k + 1),
+                (false, _) => "?".to_owned(),
             })
             .collect();
-        let data = match backend {
-            DatabaseBackend::Postgres => format!("CAST({} AS json)", params[5]),
-            _ => params[5].clone(),
-        };
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
-            "({}, {}, {}, {}, {}, {data}, {})",
-            params[0], params[1], params[2], params[3], params[4], params[6]
-        ));
+        rows.push(format!("({})", params.join(", ")));
         values.extend([
             Value::from(row.id),
             Value::from(row.merchant_id),
@@ -144,6 +136,10 @@ fn insert_statement(backend: DatabaseBackend, chunk: Vec<NewEvent>) -> Statement
             Value::from(row.created_at),
         ]);
     }
+    let sql = format!(
+        "INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created_at) VALUES {}",
+        rows.join(", ")
+    );
     Statement::from_sql_and_values(backend, sql, values)
 }
 

@@ -31,6 +31,13 @@ pub async fn app_with_smtp(port: u16) -> TestApp {
     .await
 }
 
+/// A real SMTP server on a free port and an app that mails through it.
+pub async fn mailing_app() -> (SmtpServer, TestApp) {
+    let port = free_port();
+    let server = SmtpServer::start(port).await;
+    (server, app_with_smtp(port).await)
+}
+
 pub async fn drain(app: &TestApp) -> email::Drained {
     let mailer = Mailer::new(app.state.settings.smtp.as_ref().unwrap()).unwrap();
     email::drain(&app.state, &mailer)
@@ -68,9 +75,7 @@ pub async fn odd_plan(app: &TestApp, merchant: &merchants::Model) -> pushbill::s
 
 #[tokio::test]
 async fn the_unpaid_invoice_email_reaches_the_customer_with_headers_both_parts_and_the_bolt11() {
-    let port = free_port();
-    let server = SmtpServer::start(port).await;
-    let app = app_with_smtp(port).await;
+    let (server, app) = mailing_app().await;
     let merchant = app.merchant().await;
     messages::set_merchant_address(
         &app.db,
@@ -215,9 +220,7 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once() {
 
 #[tokio::test]
 async fn a_message_the_merchant_turned_off_is_not_sent() {
-    let port = free_port();
-    let server = SmtpServer::start(port).await;
-    let app = app_with_smtp(port).await;
+    let (server, app) = mailing_app().await;
     let merchant = app.merchant().await;
     let plan = app.monthly_plan(&merchant).await;
     let customer = app.customer(&merchant).await;
@@ -261,9 +264,7 @@ async fn a_message_the_merchant_turned_off_is_not_sent() {
 
 #[tokio::test]
 async fn the_customer_gets_a_receipt_on_payment() {
-    let port = free_port();
-    let server = SmtpServer::start(port).await;
-    let app = app_with_smtp(port).await;
+    let (server, app) = mailing_app().await;
     let merchant = app.merchant().await;
     let plan = odd_plan(&app, &merchant).await;
     let customer = app.customer(&merchant).await;
@@ -299,9 +300,7 @@ async fn the_customer_gets_a_receipt_on_payment() {
 
 #[tokio::test]
 async fn the_merchant_hears_when_a_webhook_endpoint_is_disabled() {
-    let port = free_port();
-    let server = SmtpServer::start(port).await;
-    let app = app_with_smtp(port).await;
+    let (server, app) = mailing_app().await;
     let api = app.api().await;
     messages::set_merchant_address(
         &app.db,
@@ -365,9 +364,7 @@ async fn a_failed_push_sends_the_customer_the_payment_request() {
 }
 
 async fn payment_request_email_after(outcome: Outcome, event: &str) {
-    let port = free_port();
-    let server = SmtpServer::start(port).await;
-    let app = app_with_smtp(port).await;
+    let (server, app) = mailing_app().await;
     let merchant = app.merchant().await;
     let plan = odd_plan(&app, &merchant).await;
     let customer = app.customer(&merchant).await;

@@ -12,7 +12,7 @@ use pushbill::store::{self, email_digests, outgoing_emails, unpaid_digest_items}
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
-use crate::email::{FROM, app_with_smtp, drain, with_subject};
+use crate::email::{FROM, drain, mailing_app, with_subject};
 use crate::email_smtpd::{SmtpServer, free_port, part};
 use crate::helpers::{Api, TestApp, spawn_app};
 use crate::webhooks_crash::wait_until;
@@ -61,9 +61,7 @@ fn summaries(server: &SmtpServer) -> Vec<Value> {
 
 #[tokio::test]
 async fn the_daily_summary_lists_what_went_unpaid_once_a_day_at_the_merchant_s_hour() {
-    let port = free_port();
-    let server = SmtpServer::start(port).await;
-    let app = app_with_smtp(port).await;
+    let (server, app) = mailing_app().await;
     let api = app.api().await;
     let r = api
         .post(
@@ -188,9 +186,7 @@ async fn the_daily_summary_lists_what_went_unpaid_once_a_day_at_the_merchant_s_h
 
 #[tokio::test]
 async fn with_the_summary_off_the_merchant_gets_no_unpaid_email_and_customers_still_do() {
-    let port = free_port();
-    let server = SmtpServer::start(port).await;
-    let app = app_with_smtp(port).await;
+    let (server, app) = mailing_app().await;
     let api = app.api().await;
     let r = api
         .post(

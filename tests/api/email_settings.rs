@@ -7,8 +7,7 @@ use pushbill::store::merchants;
 use sea_orm::EntityTrait;
 use serde_json::json;
 
-use crate::email::{app_with_smtp, drain, rows};
-use crate::email_smtpd::{SmtpServer, free_port};
+use crate::email::{drain, mailing_app, rows};
 use crate::helpers::spawn_app;
 
 #[tokio::test]
@@ -137,9 +136,7 @@ async fn bad_email_settings_are_refused_naming_the_field_and_change_nothing() {
 
 #[tokio::test]
 async fn a_customer_email_turned_off_through_the_api_is_not_sent() {
-    let port = free_port();
-    let server = SmtpServer::start(port).await;
-    let app = app_with_smtp(port).await;
+    let (server, app) = mailing_app().await;
     let api = app.api().await;
     let r = api
         .post(

@@ -256,7 +256,9 @@ async fn payer_with_channel(shop: &Shop, dir: &std::path::Path) -> Arc<Payer> {
     payer
 }
 
-fn allow(shop: &Shop, dir: &std::path::Path, max_msat: u64) {
+/// Gives the running payer in `dir` a monthly allowance for the merchant,
+/// through its command inbox, and waits until it holds it.
+async fn allow(shop: &Shop, payer: &Payer, dir: &std::path::Path, max_msat: u64) {
     let command = Command::AddAllowance(Allowance {
         payee: shop.merchant_node.node_id().to_string(),
         max_msat,
@@ -264,6 +266,10 @@ fn allow(shop: &Shop, dir: &std::path::Path, max_msat: u64) {
         until: None,
     });
     control::submit(dir, &command, chrono::Utc::now()).unwrap();
+    wait_for("the allowance", || async {
+        !payer.state().allowances.is_empty()
+    })
+    .await;
 }
 
 async fn wait_paid(app: &TestApp, invoice_id: &str) {
@@ -279,12 +285,7 @@ async fn a_pushed_subscription_invoice_is_paid_inside_the_allowance_once() {
     let app = &shop.app;
     let dir = tempfile::tempdir().unwrap();
     let payer = payer_with_channel(&shop, dir.path()).await;
-    // The running payer takes the allowance through its command inbox.
-    allow(&shop, dir.path(), 50_000_000);
-    wait_for("the allowance", || async {
-        !payer.state().allowances.is_empty()
-    })
-    .await;
+    allow(&shop, &payer, dir.path(), 50_000_000).await;
 
     let customer = shop
         .customer(
@@ -376,11 +377,7 @@ async fn unknown_payees_are_rejected_and_pushes_over_the_allowance_wait_for_appr
     assert!(payer.state().payments.is_empty());
 
     // 5,000 sat a month allowed: 6,000 sat waits for approval.
-    allow(&shop, dir.path(), 5_000_000);
-    wait_for("the allowance", || async {
-        !payer.state().allowances.is_empty()
-    })
-    .await;
+    allow(&shop, &payer, dir.path(), 5_000_000).await;
     let big = shop.one_off_invoice(&customer, 6_000).await;
     let push = shop.push(&big.id).await;
     assert_eq!(push.status, "pending_approval");
@@ -578,11 +575,7 @@ async fn a_payer_restarted_between_accepting_and_paid_pays_once() {
     let app = &shop.app;
     let dir = tempfile::tempdir().unwrap();
     let payer = payer_with_channel(&shop, dir.path()).await;
-    allow(&shop, dir.path(), 50_000_000);
-    wait_for("the allowance", || async {
-        !payer.state().allowances.is_empty()
-    })
-    .await;
+    allow(&shop, &payer, dir.path(), 50_000_000).await;
     let customer = shop
         .customer(
             &payer.node().node_id().to_string(),

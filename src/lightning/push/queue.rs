@@ -211,10 +211,10 @@ pub async fn finish(
             event_type,
             "invoice",
             &invoice.id,
-            objects::to_value(&objects::InvoicePush {
+            objects::InvoicePush {
                 invoice: objects::Invoice::from(&invoice),
                 push: objects::PushAttempt::from(&push),
-            }),
+            },
             now,
         );
         events.insert(&txn).await?;
@@ -275,10 +275,10 @@ pub async fn record_late_reply(
             EventType::InvoicePushFailed,
             "invoice",
             &invoice.id,
-            objects::to_value(&objects::InvoicePush {
+            objects::InvoicePush {
                 invoice: objects::Invoice::from(&invoice),
                 push: objects::PushAttempt::from(&push),
-            }),
+            },
             now,
         );
         events.insert(&txn).await?;

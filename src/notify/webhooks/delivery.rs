@@ -468,7 +468,7 @@ async fn endpoint_disabled(
         EventType::WebhookEndpointDisabled,
         "webhook_endpoint",
         &endpoint.id,
-        objects::to_value(&objects::WebhookEndpoint::from(endpoint)),
+        objects::WebhookEndpoint::from(endpoint),
         now,
     );
     batch.insert(txn).await
