@@ -12,25 +12,12 @@ use tracing_actix_web::TracingLogger;
 use crate::billing;
 use crate::clock::{SharedClock, SystemClock, TestClock};
 use crate::config::{ClockMode, Role, Settings};
-use crate::lightning::Node;
-use crate::lightning::role::NodeRole;
+use crate::context::Context;
+use crate::node::role::NodeRole;
 use crate::notify;
 use crate::store;
+use crate::web::WebState;
 use crate::web::api::rate_limit::RateLimiter;
-
-/// What every role and handler shares.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub clock: SharedClock,
-    /// Set when the clock is the sandbox's test clock, which can be advanced.
-    pub test_clock: Option<Arc<TestClock>>,
-    pub settings: Arc<Settings>,
-    /// The Lightning node, when this process runs the node role.
-    pub node: Option<Arc<Node>>,
-    /// Requests per API key, shared by every HTTP worker of this process.
-    pub rate_limiter: Arc<RateLimiter>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -46,7 +33,8 @@ pub enum StartupError {
 }
 
 pub struct Application {
-    state: AppState,
+    context: Context,
+    web: WebState,
     node_role: Option<NodeRole>,
     listener: Option<TcpListener>,
     port: u16,
@@ -68,25 +56,28 @@ impl Application {
         } else {
             (None, 0)
         };
-        let mut state = AppState {
+        let mut web = WebState {
+            node: None,
+            rate_limiter: Arc::new(RateLimiter::new(&settings.api)),
+        };
+        let context = Context {
             db,
             clock,
             test_clock,
-            rate_limiter: Arc::new(RateLimiter::new(&settings.api)),
             settings: Arc::new(settings),
-            node: None,
         };
-        let node_role = if state.settings.has_role(Role::Node) {
-            let role = NodeRole::start(&state.settings, &state)
+        let node_role = if context.settings.has_role(Role::Node) {
+            let role = NodeRole::start(&context)
                 .await
                 .map_err(StartupError::Node)?;
-            state.node = Some(Arc::clone(&role.node));
+            web.node = Some(Arc::clone(&role.node));
             Some(role)
         } else {
             None
         };
         Ok(Self {
-            state,
+            context,
+            web,
             node_role,
             listener,
             port,
@@ -98,19 +89,21 @@ impl Application {
         self.port
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
+    pub fn context(&self) -> &Context {
+        &self.context
     }
 
     /// Runs every configured role until `shutdown` is cancelled or a role fails.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let mut roles = tokio::task::JoinSet::new();
         if let Some(listener) = self.listener {
-            let state = web::Data::new(self.state.clone());
+            let context = web::Data::new(self.context.clone());
+            let web_state = web::Data::new(self.web.clone());
             let server = HttpServer::new(move || {
                 App::new()
                     .wrap(TracingLogger::default())
-                    .app_data(state.clone())
+                    .app_data(context.clone())
+                    .app_data(web_state.clone())
                     .configure(crate::web::routes)
             })
             .listen(listener)?
@@ -124,34 +117,34 @@ impl Application {
             });
             roles.spawn(async move { server.await.map(|_| "web") });
         }
-        if self.state.settings.has_role(Role::Scheduler) {
-            let state = self.state.clone();
+        if self.context.settings.has_role(Role::Scheduler) {
+            let context = self.context.clone();
             let stop = shutdown.clone();
             roles.spawn(async move {
-                billing::scheduler::run(state, stop).await;
+                billing::scheduler::run(context, stop).await;
                 Ok("scheduler")
             });
         }
-        if self.state.settings.has_role(Role::Worker) {
-            let state = self.state.clone();
+        if self.context.settings.has_role(Role::Worker) {
+            let context = self.context.clone();
             let stop = shutdown.clone();
             roles.spawn(async move {
-                notify::run(state, stop).await;
+                notify::run(context, stop).await;
                 Ok("worker")
             });
         }
         if let Some(node_role) = self.node_role {
-            let state = self.state.clone();
+            let context = self.context.clone();
             let stop = shutdown.clone();
             roles.spawn(async move {
                 node_role
-                    .run(state, stop)
+                    .run(context, stop)
                     .await
                     .map(|()| "node")
                     .map_err(|e| std::io::Error::other(format!("{e:#}")))
             });
         }
-        tracing::info!(port = self.port, roles = ?self.state.settings.app.roles, "pushbill running");
+        tracing::info!(port = self.port, roles = ?self.context.settings.app.roles, "pushbill running");
         // The first role to end (normally on shutdown) stops the others.
         let first = roles.join_next().await;
         shutdown.cancel();

@@ -48,3 +48,13 @@ impl Error {
         Error::Corrupt(what.into())
     }
 }
+
+impl From<ln_node::OpError> for Error {
+    fn from(e: ln_node::OpError) -> Self {
+        match e {
+            ln_node::OpError::Invalid { param, message } => Error::Invalid { param, message },
+            ln_node::OpError::NotFound { resource, id } => Error::NotFound { resource, id },
+            ln_node::OpError::Conflict { code, message } => Error::Conflict { code, message },
+        }
+    }
+}

@@ -57,10 +57,12 @@ enum Command {
     Node(NodeArgs),
     /// Run the regtest chain simulator: a bitcoind JSON-RPC stand-in that
     /// several processes can share, until Ctrl-C.
-    Simnet(SimnetArgs),
+    /// Same as the `simnet` binary.
+    Simnet(simnet::cli::SimnetArgs),
     /// The subscriber side: a Lightning node that takes push invoices and pays
     /// them inside allowances (docs/push-invoices.md). Needs no database.
-    Payer(pushbill::lightning::payer::cli::PayerArgs),
+    /// Same as the `pushbill-payer` binary.
+    Payer(payer::cli::PayerArgs),
 }
 
 #[derive(clap::Args)]
@@ -104,30 +106,6 @@ enum NodeAction {
         #[arg(long)]
         force: bool,
     },
-}
-
-#[derive(clap::Args)]
-struct SimnetArgs {
-    #[arg(long, default_value = "127.0.0.1:18443")]
-    listen: std::net::SocketAddr,
-    #[arg(long, default_value = "pushbill")]
-    rpc_user: String,
-    #[arg(
-        long,
-        env = "PUSHBILL_SIMNET_RPC_PASSWORD",
-        default_value = "pushbill",
-        hide_env_values = true
-    )]
-    rpc_password: String,
-    /// Mine a block this often (10s, 500ms, 2m or seconds); on demand only if absent.
-    #[arg(long, value_parser = pushbill::lightning::simnet::parse_interval)]
-    block_interval: Option<std::time::Duration>,
-    /// Where the chain is kept across restarts.
-    #[arg(long, default_value = "./data/simnet")]
-    data_dir: PathBuf,
-    /// Keep the chain in memory only (a new chain every start).
-    #[arg(long)]
-    in_memory: bool,
 }
 
 #[derive(Subcommand)]
@@ -204,8 +182,8 @@ fn main() -> ExitCode {
                 serve(settings).await
             }
             Command::Migrate { action } => migrate(settings, action).await,
-            Command::Simnet(args) => simnet(args).await,
-            Command::Payer(args) => pushbill::lightning::payer::cli::run(args).await,
+            Command::Simnet(args) => simnet::cli::run(args).await,
+            Command::Payer(args) => payer::cli::run(args).await,
             Command::Node(args) => node(&settings, args).await,
             Command::Merchant {
                 action:
@@ -251,7 +229,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if app.port() != 0 {
         println!(
             "pushbill listening on http://{}:{}",
-            app.state().settings.http.host,
+            app.context().settings.http.host,
             app.port()
         );
     }
@@ -286,22 +264,6 @@ async fn node(settings: &Settings, args: NodeArgs) -> anyhow::Result<()> {
     };
     let answer = client.run(&command).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
-    Ok(())
-}
-
-async fn simnet(args: SimnetArgs) -> anyhow::Result<()> {
-    use pushbill::lightning::simnet::{Simnet, SimnetConfig};
-    let simnet = Simnet::start(SimnetConfig {
-        listen: args.listen,
-        rpc_user: args.rpc_user,
-        rpc_password: args.rpc_password.into(),
-        block_interval: args.block_interval,
-        data_dir: (!args.in_memory).then_some(args.data_dir),
-    })
-    .await?;
-    println!("simnet RPC listening on {}", simnet.rpc_url());
-    tokio::signal::ctrl_c().await?;
-    simnet.shutdown().await;
     Ok(())
 }
 

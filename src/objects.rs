@@ -534,8 +534,8 @@ pub struct Node {
     pub num_usable_channels: usize,
 }
 
-impl From<crate::lightning::operations::NodeInfo> for Node {
-    fn from(n: crate::lightning::operations::NodeInfo) -> Self {
+impl From<ln_node::operations::NodeInfo> for Node {
+    fn from(n: ln_node::operations::NodeInfo) -> Self {
         Self {
             object: "node",
             node_id: n.node_id,
@@ -560,8 +560,8 @@ pub struct NodePeer {
     pub address: Option<String>,
 }
 
-impl From<crate::lightning::operations::PeerInfo> for NodePeer {
-    fn from(p: crate::lightning::operations::PeerInfo) -> Self {
+impl From<ln_node::operations::PeerInfo> for NodePeer {
+    fn from(p: ln_node::operations::PeerInfo) -> Self {
         Self {
             object: "node_peer",
             node_id: p.node_id,
@@ -599,8 +599,8 @@ pub struct NodeChannel {
     pub is_usable: bool,
 }
 
-impl From<crate::lightning::operations::ChannelInfo> for NodeChannel {
-    fn from(c: crate::lightning::operations::ChannelInfo) -> Self {
+impl From<ln_node::operations::ChannelInfo> for NodeChannel {
+    fn from(c: ln_node::operations::ChannelInfo) -> Self {
         Self {
             object: "node_channel",
             channel_id: c.channel_id,
@@ -651,24 +651,4 @@ pub struct CustomerEmails {
     pub subscription_canceled: bool,
     /// Three days before a trial ends.
     pub trial_ending: bool,
-}
-
-impl From<&crate::notify::email::messages::Preferences> for EmailSettings {
-    fn from(p: &crate::notify::email::messages::Preferences) -> Self {
-        use crate::notify::email::messages::Kind;
-        Self {
-            object: "email_settings",
-            customer_emails: CustomerEmails {
-                payment_request: p.allows(Kind::PaymentRequest),
-                payment_failed: p.allows(Kind::PaymentFailed),
-                invoice_unpaid: p.allows(Kind::InvoiceUnpaid),
-                receipt: p.allows(Kind::Receipt),
-                subscription_canceled: p.allows(Kind::SubscriptionCanceled),
-                trial_ending: p.allows(Kind::TrialEnding),
-            },
-            merchant_address: p.merchant_address.clone(),
-            unpaid_summary: p.unpaid_summary.as_str(),
-            unpaid_summary_hour: p.unpaid_summary_hour,
-        }
-    }
 }

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::app::AppState;
 use crate::billing::scheduler;
 use crate::clock::Clock;
 use crate::config::Network;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::store;
 
@@ -20,7 +20,7 @@ pub enum Advance {
 /// Moves the test clock forward, saves it for the other processes, and runs
 /// the billing engine so everything due by then happens. NotFound unless this
 /// is the sandbox with its test clock on.
-pub async fn advance_clock(state: &AppState, advance: Advance) -> Result<DateTime<Utc>> {
+pub async fn advance_clock(state: &Context, advance: Advance) -> Result<DateTime<Utc>> {
     let clock = match &state.test_clock {
         Some(clock) if state.settings.app.network == Network::Sandbox => clock,
         _ => return Err(Error::not_found("test_clock", "default")),

@@ -12,8 +12,8 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::policy::{DunningAction, DunningPolicy, PlanRules};
 use super::{invoicing, work};
+use crate::catalog::policy::{DunningAction, DunningPolicy, PlanRules};
 use crate::domain::{
     EventType, GraceAction, InvoiceEvent, InvoiceStatus, PaymentRequestStatus, SubscriptionEvent,
     SubscriptionStatus,

@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use super::invoicing;
 use super::periods::open_period;
-use super::policy::PlanRules;
 use super::work;
 use crate::catalog;
+use crate::catalog::policy::PlanRules;
 use crate::domain::ids::SubscriptionId;
 use crate::domain::{EventType, Schedule, SubscriptionEvent, SubscriptionStatus};
 use crate::error::{Error, Result};

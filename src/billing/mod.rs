@@ -7,7 +7,6 @@ pub mod invoicing;
 pub mod lifecycle;
 pub mod payments;
 pub mod periods;
-pub mod policy;
 pub mod scheduler;
 pub mod trials;
 pub(crate) mod work;

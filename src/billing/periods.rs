@@ -11,8 +11,8 @@ use sea_orm::{
 };
 
 use super::invoicing::{self, InvoiceDraft};
-use super::policy::PlanRules;
 use super::work;
+use crate::catalog::policy::PlanRules;
 use crate::domain::{EventType, SubscriptionEvent, SubscriptionStatus};
 use crate::error::{Error, Result};
 use crate::objects;

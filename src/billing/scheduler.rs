@@ -6,10 +6,10 @@ use std::str::FromStr;
 use tokio_util::sync::CancellationToken;
 
 use super::engine;
-use crate::app::AppState;
+use crate::context::Context;
 use crate::store;
 
-pub async fn run(state: AppState, shutdown: CancellationToken) {
+pub async fn run(state: Context, shutdown: CancellationToken) {
     let schedule = match cron::Schedule::from_str(&state.settings.scheduler.tick) {
         Ok(s) => s,
         Err(e) => {
@@ -34,7 +34,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 /// One billing run at the clock's current time. Errors are logged and the
 /// run is retried at the next tick: every batch is its own transaction, so
 /// nothing is half done.
-pub async fn tick(state: &AppState) {
+pub async fn tick(state: &Context) {
     if let Some(test_clock) = &state.test_clock {
         // Another process may have advanced the shared sandbox clock.
         match store::sandbox_clock::load(&state.db).await {

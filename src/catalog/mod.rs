@@ -8,6 +8,7 @@ pub mod invoices;
 pub mod merchants;
 pub mod pay_page;
 pub mod plans;
+pub mod policy;
 pub mod subscriptions;
 
 use serde_json::Value;

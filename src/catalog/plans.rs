@@ -3,7 +3,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
-use crate::billing::policy::{DEFAULT_PAYMENT_DUE_SECS, DunningPolicy};
+use crate::catalog::policy::{DEFAULT_PAYMENT_DUE_SECS, DunningPolicy};
 use crate::domain::ids::PlanId;
 use crate::domain::{Msat, Schedule};
 use crate::error::{Error, Result};

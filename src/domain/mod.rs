@@ -6,7 +6,6 @@ pub mod event_type;
 pub mod ids;
 pub mod invoice;
 pub mod money;
-pub mod node;
 pub mod schedule;
 pub mod subscription;
 
@@ -18,7 +17,7 @@ pub use ids::{
     PlanId, PushAttemptId, SubscriptionId, UserId, WebhookDeliveryId, WebhookEndpointId,
 };
 pub use invoice::{IllegalInvoiceTransition, InvoiceEvent, InvoiceStatus, PaymentRequestStatus};
+pub use ln_node::address::{NodeAddress, NodeError, NodeId};
 pub use money::{MoneyError, Msat};
-pub use node::{NodeAddress, NodeError, NodeId};
 pub use schedule::{CronSchedule, Interval, Period, Schedule, ScheduleError};
 pub use subscription::{GraceAction, IllegalTransition, SubscriptionEvent, SubscriptionStatus};

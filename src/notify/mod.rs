@@ -7,11 +7,11 @@ pub mod webhooks;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
+use crate::context::Context;
 use crate::store;
 
 /// Runs the worker role's loops until `shutdown`.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
+pub async fn run(state: Context, shutdown: CancellationToken) {
     let mut loops = tokio::task::JoinSet::new();
     loops.spawn(webhooks::run(state.clone(), shutdown.clone()));
     loops.spawn(email::run(state.clone(), shutdown.clone()));
@@ -19,7 +19,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 }
 
 /// Another process may have advanced the shared sandbox clock: catch up.
-pub async fn sync_test_clock(state: &AppState) {
+pub async fn sync_test_clock(state: &Context) {
     if let Some(test_clock) = &state.test_clock {
         match store::sandbox_clock::load(&state.db).await {
             Ok(Some(saved)) => {

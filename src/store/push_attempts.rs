@@ -46,9 +46,7 @@ pub fn queued(
         reason: Set(None),
         attempted_at: Set(None),
         replied_at: Set(None),
-        push_id: Set(Some(
-            crate::lightning::push::wire::PushId::random().to_hex(),
-        )),
+        push_id: Set(Some(push_protocol::wire::PushId::random().to_hex())),
         tries: Set(0),
         next_attempt_at: Set(Some(now)),
         locked_until: Set(None),

@@ -3,12 +3,12 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::context::Context;
 use crate::store;
 
 /// 200 when the database answers, 503 when it does not.
 #[tracing::instrument(skip_all)]
-pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn healthz(state: web::Data<Context>) -> HttpResponse {
     match store::ping(&state.db).await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ok", "database": "ok"})),
         Err(e) => {
@@ -22,7 +22,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 /// 200 when the database answers and every migration is applied: the process
 /// can take traffic.
 #[tracing::instrument(skip_all)]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn readyz(state: web::Data<Context>) -> HttpResponse {
     match store::pending_migrations(&state.db).await {
         Ok(pending) if pending.is_empty() => HttpResponse::Ok().json(json!({"status": "ready"})),
         Ok(pending) => HttpResponse::ServiceUnavailable()

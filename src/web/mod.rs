@@ -1,11 +1,26 @@
 //! The web role: every HTTP route in one place, thin handlers.
 
+use std::sync::Arc;
+
 use actix_web::web;
+use ln_node::Node;
+
+use self::api::rate_limit::RateLimiter;
 
 pub mod api;
 mod docs;
 mod health;
 mod pay;
+
+/// What only the web role holds, beside the [`crate::context::Context`]
+/// every role takes. Both are app data; a handler asks for what it needs.
+#[derive(Clone, Debug)]
+pub struct WebState {
+    /// The Lightning node, when this process also runs the node role.
+    pub node: Option<Arc<Node>>,
+    /// Requests per API key, shared by every HTTP worker of this process.
+    pub rate_limiter: Arc<RateLimiter>,
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))

@@ -11,8 +11,8 @@ use askama::Template;
 use qrcode::QrCode;
 use qrcode::render::svg;
 
-use crate::app::AppState;
 use crate::catalog::pay_page::{self, PayPage};
+use crate::context::Context;
 use crate::notify::email::render::{sat_amount, when};
 
 /// The stylesheet, served at [`STYLESHEET_PATH`].
@@ -53,7 +53,7 @@ struct NotFoundPage {
 }
 
 /// GET /pay/{token}
-pub async fn page(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+pub async fn page(state: web::Data<Context>, token: web::Path<String>) -> HttpResponse {
     match pay_page::load(&state.db, state.clock.now(), token.as_str()).await {
         Ok(Some(p)) => html(StatusCode::OK, invoice_page(p, token.as_str()).render()),
         Ok(None) => not_found(),
@@ -66,7 +66,7 @@ pub async fn page(state: web::Data<AppState>, token: web::Path<String>) -> HttpR
 
 /// POST /pay/{token}/refresh: the customer asks for a fresh BOLT11; back
 /// to the page (303), which shows it once the node has issued it.
-pub async fn refresh(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+pub async fn refresh(state: web::Data<Context>, token: web::Path<String>) -> HttpResponse {
     match pay_page::request_fresh(&state.db, state.clock.now(), token.as_str()).await {
         Ok(Some(())) => HttpResponse::SeeOther()
             .insert_header((LOCATION, format!("/pay/{}", token.as_str())))

@@ -94,7 +94,7 @@ async fn the_cli_creates_a_merchant_whose_key_works_on_the_api() {
         .await
         .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
-    let db = app.state().db.clone();
+    let db = app.context().db.clone();
     let stop = CancellationToken::new();
     tokio::spawn(app.run_until_stopped(stop.clone()));
     let res = reqwest::Client::new()

@@ -5,7 +5,7 @@ use chrono::Duration;
 use pushbill::catalog::plans::NewPlan;
 use pushbill::config::{SmtpSecurity, SmtpSettings};
 use pushbill::domain::{Interval, Msat, Schedule};
-use pushbill::lightning::push::queue::{self, Outcome};
+use pushbill::node::push_queue::{self as queue, Outcome};
 use pushbill::notify::email::{self, messages, outbox, send::Mailer};
 use pushbill::store::{merchants, outgoing_emails, pay_links};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use pushbill::app::{AppState, Application};
+use pushbill::app::Application;
 use pushbill::billing::payments::{self, InvoiceIssuer, IssueError, IssueRequest, IssuedInvoice};
 use pushbill::billing::{engine, lifecycle};
 use pushbill::catalog::{self, customers::NewCustomer, plans::NewPlan};
 use pushbill::clock::{Clock, TestClock};
 use pushbill::config::{Role, Settings};
+use pushbill::context::Context;
 use pushbill::domain::{Interval, Msat, NodeId, Schedule};
 use pushbill::notify::webhooks;
 use pushbill::store::{
@@ -73,7 +74,7 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub database: TestDatabase,
     pub http: reqwest::Client,
-    pub state: AppState,
+    pub state: Context,
     shutdown: CancellationToken,
 }
 
@@ -98,7 +99,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     telemetry::init(&settings.log);
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state().clone();
+    let state = app.context().clone();
     let clock = state.test_clock.clone().expect("test clock");
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();

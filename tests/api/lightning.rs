@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use bitcoin::hashes::{Hash, sha256};
 use lightning::types::payment::PaymentHash;
+use ln_node::{Node, PaymentSink, RefuseIncoming, Verdict};
 use pushbill::billing::invoicing;
 use pushbill::billing::payments;
-use pushbill::lightning::billing::{BillingSink, NodeIssuer};
-use pushbill::lightning::simnet::Simnet;
-use pushbill::lightning::{Node, PaymentSink, RefuseIncoming, Verdict};
+use pushbill::node::issuer::{BillingSink, NodeIssuer};
 use pushbill::store::payment_requests;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+use simnet::Simnet;
 use tokio::sync::Notify;
 
 use crate::helpers::{TestApp, sat, spawn_app};

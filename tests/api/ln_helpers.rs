@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use pushbill::lightning::NodeConfig;
-use pushbill::lightning::bitcoind::RpcAuth;
-use pushbill::lightning::simnet::{Simnet, SimnetConfig};
+use ln_node::NodeConfig;
+use ln_node::bitcoind::RpcAuth;
 use secrecy::SecretString;
+use simnet::{Simnet, SimnetConfig};
 
 pub const RPC_USER: &str = "test";
 pub const RPC_PASSWORD: &str = "test-password";

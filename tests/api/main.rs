@@ -34,7 +34,6 @@ mod node_api;
 mod pay_page;
 mod payments;
 mod push;
-mod simnet;
 mod webhooks;
 mod webhooks_api;
 mod webhooks_crash;

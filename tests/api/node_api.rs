@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use ln_node::{Node, RefuseIncoming};
 use pushbill::catalog;
 use pushbill::config::{BitcoindSettings, Role};
-use pushbill::lightning::simnet::Simnet;
-use pushbill::lightning::{Node, RefuseIncoming};
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use simnet::Simnet;
 
 use crate::helpers::{Api, Reply, TestApp, spawn_app, spawn_app_with};
 use crate::ln_helpers::{RPC_PASSWORD, RPC_USER, node_config, simnet, wait_for};
@@ -213,7 +213,7 @@ async fn node_requests_are_validated_naming_the_field_and_only_operators_may_sen
     let node_dir = tempfile::tempdir().unwrap();
     let app = spawn_app_with_node(&chain, node_dir.path()).await;
     let api = operator(&app).await;
-    let good = pushbill::lightning::operations::MIN_CHANNEL_SAT;
+    let good = ln_node::operations::MIN_CHANNEL_SAT;
     let peer = crate::helpers::NODE;
 
     let cases = [

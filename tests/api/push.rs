@@ -9,23 +9,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use lightning::types::payment::PaymentHash;
+use ln_node::{Node, PaymentSink, RefuseIncoming, Verdict};
+use payer::Payer;
+use payer::control::{self, Command, Submitted};
+use payer::state::{Allowance, Per, Status};
+use push_protocol::handler::PushMessage;
+use push_protocol::wire::{PushId, PushInvoice, RejectReason, ReplyStatus};
 use pushbill::billing::payments;
 use pushbill::catalog::{self, customers::NewCustomer};
 use pushbill::domain::{NodeAddress, NodeId};
-use pushbill::lightning::billing::{BillingSink, NodeIssuer};
-use pushbill::lightning::payer::Payer;
-use pushbill::lightning::payer::control::{self, Command, Submitted};
-use pushbill::lightning::payer::state::{Allowance, Per, Status};
-use pushbill::lightning::push::handler::PushMessage;
-use pushbill::lightning::push::sender::{PushPolicy, PushSender};
-use pushbill::lightning::push::wire::{PushId, PushInvoice, RejectReason, ReplyStatus};
-use pushbill::lightning::simnet::Simnet;
-use pushbill::lightning::{Node, PaymentSink, RefuseIncoming, Verdict};
+use pushbill::node::issuer::{BillingSink, NodeIssuer};
+use pushbill::node::push_sender::{PushPolicy, PushSender};
 use pushbill::store::{customers, events, invoices, merchants, push_attempts};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,
 };
+use simnet::Simnet;
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::ln_helpers::{node_config, simnet, wait_for};
@@ -595,7 +595,7 @@ async fn a_payer_restarted_between_accepting_and_paid_pays_once() {
     .await;
     payer.stop().await;
     drop(payer);
-    let on_disk = pushbill::lightning::payer::read_state(dir.path()).unwrap();
+    let on_disk = payer::read_state(dir.path()).unwrap();
     assert_eq!(on_disk.payments.len(), 1);
     assert_eq!(
         on_disk.payments.values().next().unwrap().status,

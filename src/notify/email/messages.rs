@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::objects;
 use crate::store::merchants;
 
 /// One kind of email. The storage string is the `kind` column.
@@ -322,6 +323,25 @@ fn ensure_email_object(settings: &mut Value) -> &mut Value {
         *email = json!({});
     }
     email
+}
+
+impl From<&Preferences> for objects::EmailSettings {
+    fn from(p: &Preferences) -> Self {
+        Self {
+            object: "email_settings",
+            customer_emails: objects::CustomerEmails {
+                payment_request: p.allows(Kind::PaymentRequest),
+                payment_failed: p.allows(Kind::PaymentFailed),
+                invoice_unpaid: p.allows(Kind::InvoiceUnpaid),
+                receipt: p.allows(Kind::Receipt),
+                subscription_canceled: p.allows(Kind::SubscriptionCanceled),
+                trial_ending: p.allows(Kind::TrialEnding),
+            },
+            merchant_address: p.merchant_address.clone(),
+            unpaid_summary: p.unpaid_summary.as_str(),
+            unpaid_summary_hour: p.unpaid_summary_hour,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use chrono::Duration;
 use sea_orm::DbErr;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
+use crate::context::Context;
 use send::Mailer;
 
 /// Rows claimed per round.
@@ -33,7 +33,7 @@ pub struct Drained {
 /// Fans out waiting events (which queues their email) and sends every email
 /// due at the clock's time, once each, waiting for each answer: for tests
 /// and tools; the worker role runs [`run`].
-pub async fn drain(state: &AppState, mailer: &Mailer) -> Result<Drained, DbErr> {
+pub async fn drain(state: &Context, mailer: &Mailer) -> Result<Drained, DbErr> {
     super::webhooks::fan_out_all(state, state.clock.now()).await?;
     digest::send_due(&state.db, state.clock.now()).await?;
     let mut done = Drained::default();
@@ -54,7 +54,7 @@ pub async fn drain(state: &AppState, mailer: &Mailer) -> Result<Drained, DbErr> 
 
 /// Sends one row and records the outcome; true when sent.
 async fn send_one(
-    state: &AppState,
+    state: &Context,
     mailer: &Mailer,
     row: &crate::store::outgoing_emails::Model,
 ) -> Result<bool, DbErr> {
@@ -74,7 +74,7 @@ async fn send_one(
 
 /// The email loop of the worker role (the webhook loop queues the mail as it
 /// fans out events). Without `[smtp]` it does nothing.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
+pub async fn run(state: Context, shutdown: CancellationToken) {
     let Some(smtp) = &state.settings.smtp else {
         tracing::info!("email: no [smtp] settings, not sending mail");
         return;

@@ -16,7 +16,7 @@ use sea_orm::DbErr;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
+use crate::context::Context;
 use delivery::{Claimed, Sender};
 
 /// Delivery statuses.
@@ -38,7 +38,7 @@ pub struct Drained {
 /// time, round after round (one message per endpoint per round), until
 /// nothing is due. Waits for every answer: for tests and tools; the worker
 /// role runs [`run`].
-pub async fn drain(state: &AppState, sender: &Sender) -> Result<Drained, DbErr> {
+pub async fn drain(state: &Context, sender: &Sender) -> Result<Drained, DbErr> {
     let mut done = Drained::default();
     let email = crate::notify::email::outbox::Context::from_settings(&state.settings);
     loop {
@@ -72,7 +72,7 @@ pub async fn drain(state: &AppState, sender: &Sender) -> Result<Drained, DbErr> 
 }
 
 /// Sends one claimed delivery and records the outcome.
-async fn deliver(state: &AppState, sender: &Sender, claimed: &Claimed) -> Result<(), DbErr> {
+async fn deliver(state: &Context, sender: &Sender, claimed: &Claimed) -> Result<(), DbErr> {
     let attempt = sender.send(claimed, state.clock.now()).await;
     if !attempt.succeeded() {
         tracing::info!(
@@ -97,7 +97,7 @@ async fn deliver(state: &AppState, sender: &Sender, claimed: &Claimed) -> Result
 /// `webhooks.concurrency` deliveries in flight, at most one per endpoint, so
 /// a slow endpoint holds up only its own messages. Runs until `shutdown`;
 /// deliveries cut off then are sent again once their lease runs out.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
+pub async fn run(state: Context, shutdown: CancellationToken) {
     let sender = match Sender::new(&state.settings) {
         Ok(s) => s,
         Err(e) => {
@@ -151,7 +151,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 }
 
 /// Fans out every waiting event (queueing their emails when SMTP is configured).
-pub(crate) async fn fan_out_all(state: &AppState, now: chrono::DateTime<Utc>) -> Result<(), DbErr> {
+pub(crate) async fn fan_out_all(state: &Context, now: chrono::DateTime<Utc>) -> Result<(), DbErr> {
     let email = crate::notify::email::outbox::Context::from_settings(&state.settings);
     while fanout::fan_out(&state.db, now, FAN_OUT_BATCH, email.as_ref()).await? > 0 {}
     Ok(())

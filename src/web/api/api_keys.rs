@@ -12,8 +12,8 @@ use super::json::ApiJson;
 use super::pagination::{List, list_query};
 use super::query::ApiQuery;
 use super::subscriptions::Empty;
-use crate::app::AppState;
 use crate::auth::api_keys::{self, Mode};
+use crate::context::Context;
 use crate::domain::ids::ApiKeyId;
 use crate::objects;
 
@@ -30,7 +30,7 @@ list_query!(ListApiKeys {});
 )]
 #[get("/api_keys")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiQuery(q): ApiQuery<ListApiKeys>,
 ) -> Result<HttpResponse, ApiError> {
@@ -62,7 +62,7 @@ pub struct CreateApiKey {
 )]
 #[post("/api_keys")]
 pub async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
@@ -87,7 +87,7 @@ pub async fn create(
 )]
 #[post("/api_keys/{id}/revoke")]
 pub async fn revoke(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     _: ApiJson<Empty>,

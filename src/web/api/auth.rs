@@ -1,5 +1,7 @@
 //! The `Merchant` extractor: the merchant behind `Authorization: Bearer <key>`.
 
+use std::sync::Arc;
+
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -7,8 +9,9 @@ use futures::FutureExt;
 use futures::future::{LocalBoxFuture, Shared};
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::api_keys;
+use crate::context::Context;
+use crate::web::WebState;
 
 /// The authenticated merchant. Every /v1 handler takes one.
 #[derive(Debug, Clone)]
@@ -49,10 +52,13 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Merchant, ApiError> {
 /// The authentication's future; it holds no reference to the request (it is
 /// kept in the request's extensions).
 fn start(req: &HttpRequest) -> impl Future<Output = Result<Merchant, ApiError>> + 'static {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let state = req.app_data::<web::Data<Context>>().cloned();
+    let limiter = req
+        .app_data::<web::Data<WebState>>()
+        .map(|w| Arc::clone(&w.rate_limiter));
     let secret = bearer(req).map(str::to_owned);
     async move {
-        let Some(state) = state else {
+        let (Some(state), Some(limiter)) = (state, limiter) else {
             tracing::error!("API: application state missing");
             return Err(ApiError::internal());
         };
@@ -65,8 +71,7 @@ fn start(req: &HttpRequest) -> impl Future<Output = Result<Merchant, ApiError>> 
                     "Invalid API key: it is unknown or has been revoked.",
                 )
             })?;
-        state
-            .rate_limiter
+        limiter
             .check(&owner.key_id)
             .map_err(ApiError::rate_limited)?;
         Ok(Merchant {

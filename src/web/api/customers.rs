@@ -11,8 +11,8 @@ use super::json::ApiJson;
 use super::pagination::{List, list_query};
 use super::query::ApiQuery;
 use super::{PathId, double_option};
-use crate::app::AppState;
 use crate::catalog::customers::{self, CustomerUpdate, NewCustomer};
+use crate::context::Context;
 use crate::domain::{CustomerId, EmailAddress, NodeAddress, NodeId};
 use crate::error::{Error, Result};
 use crate::objects;
@@ -88,7 +88,7 @@ impl CreateCustomer {
 )]
 #[post("/customers")]
 pub async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiJson(body): ApiJson<CreateCustomer>,
 ) -> Result<HttpResponse, ApiError> {
@@ -106,7 +106,7 @@ pub async fn create(
 )]
 #[get("/customers/{id}")]
 pub async fn get(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
@@ -125,7 +125,7 @@ list_query!(ListCustomers {});
 )]
 #[get("/customers")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiQuery(q): ApiQuery<ListCustomers>,
 ) -> Result<HttpResponse, ApiError> {
@@ -184,7 +184,7 @@ impl UpdateCustomer {
 )]
 #[post("/customers/{id}")]
 pub async fn update(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     ApiJson(body): ApiJson<UpdateCustomer>,
@@ -211,7 +211,7 @@ pub async fn update(
 )]
 #[delete("/customers/{id}")]
 pub async fn delete(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {

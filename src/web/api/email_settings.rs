@@ -9,7 +9,7 @@ use super::auth::Merchant;
 use super::double_option;
 use super::error::ApiError;
 use super::json::ApiJson;
-use crate::app::AppState;
+use crate::context::Context;
 use crate::notify::email::messages::{self, PreferencesUpdate, UnpaidSummary};
 use crate::objects;
 
@@ -20,7 +20,7 @@ use crate::objects;
     responses((status = 200, description = "The merchant's email settings.", body = objects::EmailSettings)),
 )]
 #[get("/settings/email")]
-pub async fn get(state: web::Data<AppState>, merchant: Merchant) -> Result<HttpResponse, ApiError> {
+pub async fn get(state: web::Data<Context>, merchant: Merchant) -> Result<HttpResponse, ApiError> {
     let prefs = messages::get(&state.db, &merchant.id).await?;
     Ok(HttpResponse::Ok().json(objects::EmailSettings::from(&prefs)))
 }
@@ -82,7 +82,7 @@ pub struct UpdateEmailSettings {
 )]
 #[post("/settings/email")]
 pub async fn update(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiJson(body): ApiJson<UpdateEmailSettings>,
 ) -> Result<HttpResponse, ApiError> {

@@ -166,3 +166,9 @@ impl From<sea_orm::DbErr> for ApiError {
         Error::Database(e).into()
     }
 }
+
+impl From<ln_node::OpError> for ApiError {
+    fn from(e: ln_node::OpError) -> Self {
+        Error::from(e).into()
+    }
+}

@@ -7,8 +7,8 @@ use super::auth::Merchant;
 use super::error::ApiError;
 use super::pagination::{List, list_query};
 use super::query::ApiQuery;
-use crate::app::AppState;
 use crate::catalog::events;
+use crate::context::Context;
 use crate::domain::ids::EventId;
 use crate::objects;
 
@@ -21,7 +21,7 @@ use crate::objects;
 )]
 #[get("/events/{id}")]
 pub async fn get(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
@@ -44,7 +44,7 @@ list_query!(ListEvents {
 )]
 #[get("/events")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiQuery(q): ApiQuery<ListEvents>,
 ) -> Result<HttpResponse, ApiError> {

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::auth::authenticate;
 use super::error::ApiError;
 use super::json::read_body;
-use crate::app::AppState;
+use crate::context::Context;
 use crate::store::idempotency_keys;
 
 pub const HEADER: &str = "Idempotency-Key";
@@ -112,7 +112,7 @@ pub async fn middleware(
 }
 
 struct Prepared {
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant_id: String,
     key: String,
     request_hash: String,
@@ -141,7 +141,7 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, ApiError> {
     }
     let merchant = authenticate(req.request()).await?;
     let state = req
-        .app_data::<web::Data<AppState>>()
+        .app_data::<web::Data<Context>>()
         .cloned()
         .ok_or_else(ApiError::internal)?;
     let declared = req
@@ -216,7 +216,7 @@ fn conflict(code: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "idempotency_error", code, message)
 }
 
-async fn release(state: &AppState, merchant_id: &str, key: &str) {
+async fn release(state: &Context, merchant_id: &str, key: &str) {
     if let Err(e) = idempotency_keys::release(&state.db, merchant_id, key).await {
         tracing::error!(error = %e, "idempotency: cannot release a key");
     }

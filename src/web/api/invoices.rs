@@ -12,9 +12,9 @@ use super::json::ApiJson;
 use super::pagination::{List, list_query};
 use super::query::ApiQuery;
 use super::subscriptions::Empty;
-use crate::app::AppState;
 use crate::billing::invoicing;
 use crate::catalog::invoices::{self, Filter};
+use crate::context::Context;
 use crate::domain::{InvoiceId, Msat};
 use crate::objects;
 
@@ -50,7 +50,7 @@ pub struct CreateInvoice {
 )]
 #[post("/invoices")]
 pub async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiJson(body): ApiJson<CreateInvoice>,
 ) -> Result<HttpResponse, ApiError> {
@@ -77,7 +77,7 @@ pub async fn create(
 )]
 #[get("/invoices/{id}")]
 pub async fn get(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
@@ -104,7 +104,7 @@ list_query!(ListInvoices {
 )]
 #[get("/invoices")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiQuery(q): ApiQuery<ListInvoices>,
 ) -> Result<HttpResponse, ApiError> {
@@ -133,7 +133,7 @@ pub async fn list(
 )]
 #[post("/invoices/{id}/void")]
 pub async fn void(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     _: ApiJson<Empty>,
@@ -153,7 +153,7 @@ pub async fn void(
 )]
 #[get("/invoices/{id}/payment_requests")]
 pub async fn payment_requests(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {

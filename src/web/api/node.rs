@@ -1,6 +1,6 @@
 //! /v1/node: the deployment's Lightning node, for an operator merchant only
 //! (the node is shared by every merchant). Thin: the work is in
-//! [`crate::lightning::operations`].
+//! [`ln_node::operations`].
 
 use std::sync::Arc;
 
@@ -13,15 +13,20 @@ use super::auth::Merchant;
 use super::error::{ApiError, ErrorBody};
 use super::json::ApiJson;
 use super::pagination::List;
-use crate::app::AppState;
 use crate::catalog;
-use crate::lightning::Node;
-use crate::lightning::operations::OpenChannel;
+use crate::context::Context;
 use crate::objects;
+use crate::web::WebState;
+use ln_node::Node;
+use ln_node::operations::OpenChannel;
 
 /// The node, when `merchant` is an operator (403 otherwise) and this process
 /// runs the node role (503 otherwise).
-async fn operator_node(state: &AppState, merchant: &Merchant) -> Result<Arc<Node>, ApiError> {
+async fn operator_node(
+    state: &Context,
+    web_state: &WebState,
+    merchant: &Merchant,
+) -> Result<Arc<Node>, ApiError> {
     if !catalog::merchants::is_node_operator(&state.db, &merchant.id).await? {
         return Err(ApiError::forbidden(
             "node_operator_only",
@@ -29,7 +34,7 @@ async fn operator_node(state: &AppState, merchant: &Merchant) -> Result<Arc<Node
              every merchant of this deployment (`pushbill merchant create --node-operator`).",
         ));
     }
-    state.node.clone().ok_or_else(|| {
+    web_state.node.clone().ok_or_else(|| {
         ApiError::unavailable(
             "node_unavailable",
             "The Lightning node runs in another process: this one does not run the node role. \
@@ -53,8 +58,12 @@ async fn operator_node(state: &AppState, merchant: &Merchant) -> Result<Arc<Node
     ),
 )]
 #[get("/node")]
-pub async fn get(state: web::Data<AppState>, merchant: Merchant) -> Result<HttpResponse, ApiError> {
-    let node = operator_node(&state, &merchant).await?;
+pub async fn get(
+    state: web::Data<Context>,
+    web_state: web::Data<WebState>,
+    merchant: Merchant,
+) -> Result<HttpResponse, ApiError> {
+    let node = operator_node(&state, &web_state, &merchant).await?;
     Ok(HttpResponse::Ok().json(objects::Node::from(node.info())))
 }
 
@@ -72,10 +81,11 @@ pub async fn get(state: web::Data<AppState>, merchant: Merchant) -> Result<HttpR
 )]
 #[get("/node/peers")]
 pub async fn peers(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
+    web_state: web::Data<WebState>,
     merchant: Merchant,
 ) -> Result<HttpResponse, ApiError> {
-    let node = operator_node(&state, &merchant).await?;
+    let node = operator_node(&state, &web_state, &merchant).await?;
     let peers = node.list_peers().into_iter().map(objects::NodePeer::from);
     Ok(HttpResponse::Ok().json(List::whole("/v1/node/peers", peers.collect())))
 }
@@ -105,11 +115,12 @@ pub struct ConnectPeer {
 )]
 #[post("/node/peers")]
 pub async fn connect(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
+    web_state: web::Data<WebState>,
     merchant: Merchant,
     ApiJson(body): ApiJson<ConnectPeer>,
 ) -> Result<HttpResponse, ApiError> {
-    let node = operator_node(&state, &merchant).await?;
+    let node = operator_node(&state, &web_state, &merchant).await?;
     let peer = node.connect(&body.node_id, &body.address).await?;
     Ok(HttpResponse::Ok().json(objects::NodePeer::from(peer)))
 }
@@ -130,11 +141,12 @@ pub async fn connect(
 )]
 #[delete("/node/peers/{id}")]
 pub async fn disconnect(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
+    web_state: web::Data<WebState>,
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let node = operator_node(&state, &merchant).await?;
+    let node = operator_node(&state, &web_state, &merchant).await?;
     node.disconnect(&id)?;
     Ok(HttpResponse::Ok().json(objects::Deleted {
         id: id.to_ascii_lowercase(),
@@ -158,10 +170,11 @@ pub async fn disconnect(
 )]
 #[get("/node/channels")]
 pub async fn channels(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
+    web_state: web::Data<WebState>,
     merchant: Merchant,
 ) -> Result<HttpResponse, ApiError> {
-    let node = operator_node(&state, &merchant).await?;
+    let node = operator_node(&state, &web_state, &merchant).await?;
     let channels = node
         .list_channels()
         .into_iter()
@@ -202,11 +215,12 @@ pub struct OpenChannelBody {
 )]
 #[post("/node/channels")]
 pub async fn open(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
+    web_state: web::Data<WebState>,
     merchant: Merchant,
     ApiJson(body): ApiJson<OpenChannelBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let node = operator_node(&state, &merchant).await?;
+    let node = operator_node(&state, &web_state, &merchant).await?;
     let channel = node
         .open(OpenChannel {
             node_id: body.node_id,
@@ -245,12 +259,13 @@ pub struct CloseChannel {
 )]
 #[post("/node/channels/{id}/close")]
 pub async fn close(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
+    web_state: web::Data<WebState>,
     merchant: Merchant,
     id: PathId,
     ApiJson(body): ApiJson<CloseChannel>,
 ) -> Result<HttpResponse, ApiError> {
-    let node = operator_node(&state, &merchant).await?;
+    let node = operator_node(&state, &web_state, &merchant).await?;
     let channel = node.close(&id, body.force)?;
     Ok(HttpResponse::Ok().json(objects::NodeChannel::from(channel)))
 }

@@ -13,9 +13,9 @@ use super::pagination::{List, list_query};
 use super::query::ApiQuery;
 use super::subscriptions::Empty;
 use super::{PathId, double_option};
-use crate::app::AppState;
-use crate::billing::policy::DunningPolicy;
 use crate::catalog::plans::{self, NewPlan, PlanUpdate};
+use crate::catalog::policy::DunningPolicy;
+use crate::context::Context;
 use crate::domain::{GraceAction, Interval, Msat, PlanId, Schedule};
 use crate::error::{Error, Result};
 use crate::objects;
@@ -132,7 +132,7 @@ impl CreatePlan {
 )]
 #[post("/plans")]
 pub async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiJson(body): ApiJson<CreatePlan>,
 ) -> Result<HttpResponse, ApiError> {
@@ -149,7 +149,7 @@ pub async fn create(
 )]
 #[get("/plans/{id}")]
 pub async fn get(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
@@ -171,7 +171,7 @@ list_query!(ListPlans {
 )]
 #[get("/plans")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiQuery(q): ApiQuery<ListPlans>,
 ) -> Result<HttpResponse, ApiError> {
@@ -256,7 +256,7 @@ impl UpdatePlan {
 )]
 #[post("/plans/{id}")]
 pub async fn update(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     ApiJson(body): ApiJson<UpdatePlan>,
@@ -283,7 +283,7 @@ pub async fn update(
 )]
 #[post("/plans/{id}/archive")]
 pub async fn archive(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     _: ApiJson<Empty>,

@@ -12,9 +12,9 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::pagination::{List, list_query};
 use super::query::ApiQuery;
-use crate::app::AppState;
 use crate::billing::lifecycle::{self, NewSubscription};
 use crate::catalog::{self, subscriptions::Filter};
+use crate::context::Context;
 use crate::domain::SubscriptionId;
 use crate::error::{Error, Result};
 use crate::objects;
@@ -66,7 +66,7 @@ impl CreateSubscription {
 )]
 #[post("/subscriptions")]
 pub async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiJson(body): ApiJson<CreateSubscription>,
 ) -> Result<HttpResponse, ApiError> {
@@ -84,7 +84,7 @@ pub async fn create(
 )]
 #[get("/subscriptions/{id}")]
 pub async fn get(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
@@ -109,7 +109,7 @@ list_query!(ListSubscriptions {
 )]
 #[get("/subscriptions")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiQuery(q): ApiQuery<ListSubscriptions>,
 ) -> Result<HttpResponse, ApiError> {
@@ -145,7 +145,7 @@ pub struct Cancel {
 )]
 #[post("/subscriptions/{id}/cancel")]
 pub async fn cancel(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     ApiJson(body): ApiJson<Cancel>,
@@ -178,7 +178,7 @@ pub struct Empty {}
 )]
 #[post("/subscriptions/{id}/pause")]
 pub async fn pause(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     _: ApiJson<Empty>,
@@ -197,7 +197,7 @@ pub async fn pause(
 )]
 #[post("/subscriptions/{id}/resume")]
 pub async fn resume(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     _: ApiJson<Empty>,
@@ -226,7 +226,7 @@ pub struct Update {
 )]
 #[post("/subscriptions/{id}")]
 pub async fn update(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     ApiJson(body): ApiJson<Update>,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
-use crate::app::AppState;
+use crate::context::Context;
 use crate::error::Error;
 use crate::sandbox::{self, Advance};
 
@@ -52,7 +52,7 @@ impl AdvanceBody {
 )]
 #[post("/test_clock/advance")]
 pub async fn advance(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     _merchant: Merchant,
     ApiJson(body): ApiJson<AdvanceBody>,
 ) -> Result<HttpResponse, ApiError> {

@@ -14,7 +14,7 @@ use super::pagination::{List, list_query};
 use super::query::ApiQuery;
 use super::subscriptions::Empty;
 use super::{PathId, double_option};
-use crate::app::AppState;
+use crate::context::Context;
 use crate::domain::ids::{WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId};
 use crate::notify::webhooks::endpoints::{
     self, EndpointError, EndpointUpdate, NewEndpoint, WithSecret,
@@ -74,7 +74,7 @@ pub struct CreateWebhookEndpoint {
 )]
 #[post("/webhook_endpoints")]
 pub async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiJson(body): ApiJson<CreateWebhookEndpoint>,
 ) -> Result<HttpResponse, ApiError> {
@@ -100,7 +100,7 @@ pub async fn create(
 )]
 #[get("/webhook_endpoints/{id}")]
 pub async fn get(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
@@ -119,7 +119,7 @@ list_query!(ListWebhookEndpoints {});
 )]
 #[get("/webhook_endpoints")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     ApiQuery(q): ApiQuery<ListWebhookEndpoints>,
 ) -> Result<HttpResponse, ApiError> {
@@ -161,7 +161,7 @@ pub struct UpdateWebhookEndpoint {
 )]
 #[post("/webhook_endpoints/{id}")]
 pub async fn update(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     ApiJson(body): ApiJson<UpdateWebhookEndpoint>,
@@ -196,7 +196,7 @@ pub async fn update(
 )]
 #[delete("/webhook_endpoints/{id}")]
 pub async fn delete(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
@@ -231,7 +231,7 @@ pub struct RotateWebhookSecret {
 )]
 #[post("/webhook_endpoints/{id}/rotate_secret")]
 pub async fn rotate_secret(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     ApiJson(body): ApiJson<RotateWebhookSecret>,
@@ -263,7 +263,7 @@ list_query!(ListWebhookDeliveries {});
 )]
 #[get("/webhook_endpoints/{id}/deliveries")]
 pub async fn deliveries(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     ApiQuery(q): ApiQuery<ListWebhookDeliveries>,
@@ -294,7 +294,7 @@ list_query!(ListWebhookDeliveryAttempts {});
 )]
 #[get("/webhook_deliveries/{id}/attempts")]
 pub async fn attempts(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     ApiQuery(q): ApiQuery<ListWebhookDeliveryAttempts>,
@@ -321,7 +321,7 @@ pub async fn attempts(
 )]
 #[post("/webhook_deliveries/{id}/replay")]
 pub async fn replay(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     merchant: Merchant,
     id: PathId,
     _: ApiJson<Empty>,

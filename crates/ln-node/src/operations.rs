@@ -1,0 +1,448 @@
+//! What the merchant (or a test) does with the node: peers, channels,
+//! invoices, payments. Plain data in and out, so the CLI and the API can
+//! share these calls.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use bitcoin::secp256k1::PublicKey;
+use lightning::ln::channelmanager::{
+    Bolt11InvoiceParameters, Bolt11PaymentError, PaymentId, RecentPaymentDetails, Retry,
+};
+use lightning::routing::router::RouteParametersConfig;
+use lightning::types::payment::PaymentPreimage;
+use lightning_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description};
+
+use crate::address::{NodeAddress, NodeError, NodeId};
+use crate::node::Node;
+use crate::peers;
+
+/// Why an operation was refused: the caller's input (`param` names the
+/// field), a missing peer or channel, or the node's state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    #[error("{param}: {message}")]
+    Invalid { param: String, message: String },
+    #[error("no such {resource}: {id}")]
+    NotFound { resource: &'static str, id: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+}
+
+impl OpError {
+    pub fn invalid(param: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            param: param.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(resource: &'static str, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            resource,
+            id: id.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// BOLT11 descriptions are at most 639 bytes.
+const MAX_DESCRIPTION_BYTES: usize = 639;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    pub channel_id: String,
+    pub counterparty_node_id: String,
+    pub funding_txid: Option<String>,
+    pub capacity_sat: u64,
+    pub outbound_capacity_msat: u64,
+    pub inbound_capacity_msat: u64,
+    pub confirmations: Option<u32>,
+    pub confirmations_required: Option<u32>,
+    pub is_outbound: bool,
+    pub is_channel_ready: bool,
+    pub is_usable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub node_id: String,
+    pub address: Option<String>,
+}
+
+/// The smallest channel the node opens, in sat. Smaller channels are
+/// refused by most peers and mostly eaten by fees when closed.
+pub const MIN_CHANNEL_SAT: u64 = 20_000;
+/// The largest channel the node opens, in sat: 2^24 - 1, the BOLT 2 limit
+/// without `option_support_large_channel` ("wumbo"), which pushbill does not
+/// negotiate.
+pub const MAX_CHANNEL_SAT: u64 = 16_777_215;
+
+/// The node at a glance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub node_id: String,
+    pub listen_addr: String,
+    /// bitcoin, testnet, signet or regtest.
+    pub network: String,
+    pub block_height: u32,
+    pub block_hash: String,
+    pub num_peers: usize,
+    pub num_channels: usize,
+    pub num_usable_channels: usize,
+}
+
+/// A channel to open, as the operator asks for it (fields unchecked).
+#[derive(Debug, Clone, Default)]
+pub struct OpenChannel {
+    pub node_id: String,
+    /// `host:port`: connect to the peer first.
+    pub address: Option<String>,
+    pub amount_sat: u64,
+    /// Given to the peer in the opening, in msat (at most the channel's amount).
+    pub push_msat: u64,
+}
+
+/// A BOLT11 invoice the node issued.
+#[derive(Debug, Clone)]
+pub struct NewInvoice {
+    pub bolt11: String,
+    pub payment_hash: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+/// Parses a node id, naming `param` when it is wrong.
+pub fn parse_node_id(param: &str, node_id: &str) -> Result<PublicKey, OpError> {
+    NodeId::parse(node_id.trim())
+        .map(|id| id.to_public_key())
+        .map_err(|e| OpError::invalid(param, e.to_string()))
+}
+
+/// Parses `host:port` (IPv4, bracketed IPv6 or DNS name) and resolves it.
+pub async fn resolve_address(param: &str, address: &str) -> Result<SocketAddr, OpError> {
+    // The domain's address rules, with a placeholder key (the generator point).
+    const ANY_KEY: &str = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+    let parsed = NodeAddress::parse(&format!("{ANY_KEY}@{}", address.trim())).map_err(|e| {
+        let message = match e {
+            NodeError::BadHost => {
+                "the host must be an IPv4 address, a bracketed IPv6 address or a DNS name"
+            }
+            NodeError::BadPort => "the port must be between 1 and 65535",
+            _ => "must look like `host:port`",
+        };
+        OpError::invalid(param, message)
+    })?;
+    let mut addrs = tokio::net::lookup_host((parsed.host.as_str(), parsed.port))
+        .await
+        .map_err(|e| OpError::invalid(param, format!("cannot resolve {}: {e}", parsed.host)))?;
+    addrs
+        .next()
+        .ok_or_else(|| OpError::invalid(param, format!("{} has no address", parsed.host)))
+}
+
+/// Checks a channel's size and push amount against the node's bounds.
+pub fn check_channel_amounts(amount_sat: u64, push_msat: u64) -> Result<(), OpError> {
+    if !(MIN_CHANNEL_SAT..=MAX_CHANNEL_SAT).contains(&amount_sat) {
+        return Err(OpError::invalid(
+            "amount_sat",
+            format!("must be between {MIN_CHANNEL_SAT} and {MAX_CHANNEL_SAT} sat"),
+        ));
+    }
+    if push_msat > amount_sat * 1000 {
+        return Err(OpError::invalid(
+            "push_msat",
+            "must be at most the channel's amount (amount_sat * 1000)",
+        ));
+    }
+    Ok(())
+}
+
+impl Node {
+    /// Node id, address, chain tip, and how many peers and channels.
+    pub fn info(&self) -> NodeInfo {
+        let best = self.best_block();
+        let channels = self.list_channels();
+        NodeInfo {
+            node_id: self.node_id().to_string(),
+            listen_addr: self.listen_addr().to_string(),
+            network: self.network().to_string(),
+            block_height: best.height,
+            block_hash: best.block_hash.to_string(),
+            num_peers: self.list_peers().len(),
+            num_usable_channels: channels.iter().filter(|c| c.is_usable).count(),
+            num_channels: channels.len(),
+        }
+    }
+
+    /// Connects to `node_id` at `address` (`host:port`), checking both first.
+    pub async fn connect(&self, node_id: &str, address: &str) -> Result<PeerInfo, OpError> {
+        let id = parse_node_id("node_id", node_id)?;
+        let addr = resolve_address("address", address).await?;
+        if id == self.node_id() {
+            return Err(OpError::invalid("node_id", "this is the node's own id"));
+        }
+        self.connect_peer(id, addr).await.map_err(|e| {
+            OpError::conflict(
+                "peer_unreachable",
+                format!("cannot connect to {id}@{addr}: {e:#}"),
+            )
+        })?;
+        Ok(PeerInfo {
+            node_id: id.to_string(),
+            address: Some(addr.to_string()),
+        })
+    }
+
+    /// Disconnects a connected peer (404 when it is not connected).
+    pub fn disconnect(&self, node_id: &str) -> Result<(), OpError> {
+        let id = parse_node_id("node_id", node_id)?;
+        if self.peer_manager.peer_by_node_id(&id).is_none() {
+            return Err(OpError::not_found("peer", id.to_string()));
+        }
+        self.peer_manager.disconnect_by_node_id(id);
+        Ok(())
+    }
+
+    /// Opens a channel, connecting first when an address is given. Answers the
+    /// new channel (its id is temporary until the funding transaction exists).
+    pub async fn open(&self, req: OpenChannel) -> Result<ChannelInfo, OpError> {
+        let id = parse_node_id("node_id", &req.node_id)?;
+        check_channel_amounts(req.amount_sat, req.push_msat)?;
+        if let Some(address) = &req.address {
+            self.connect(&req.node_id, address).await?;
+        } else if self.peer_manager.peer_by_node_id(&id).is_none() {
+            return Err(OpError::invalid(
+                "address",
+                format!("not connected to {id}: give its `address` or connect first"),
+            ));
+        }
+        let channel_id = self
+            .open_channel(id, req.amount_sat, req.push_msat)
+            .map_err(|e| OpError::conflict("channel_open_failed", format!("{e:#}")))?;
+        self.list_channels()
+            .into_iter()
+            .find(|c| c.channel_id == channel_id)
+            .ok_or_else(|| {
+                OpError::conflict(
+                    "channel_open_failed",
+                    format!("the peer refused the channel {channel_id}"),
+                )
+            })
+    }
+
+    /// Closes a channel cooperatively, or by broadcasting our latest
+    /// commitment when `force` is set (the peer is gone); answers it as it is now.
+    pub fn close(&self, channel_id: &str, force: bool) -> Result<ChannelInfo, OpError> {
+        let Some(channel) = self
+            .channel_manager
+            .list_channels()
+            .into_iter()
+            .find(|c| c.channel_id.to_string() == channel_id)
+        else {
+            return Err(OpError::not_found("channel", channel_id));
+        };
+        let (id, counterparty) = (channel.channel_id, channel.counterparty.node_id);
+        let closed = if force {
+            self.channel_manager.force_close_broadcasting_latest_txn(
+                &id,
+                &counterparty,
+                "closed by the merchant".into(),
+            )
+        } else {
+            self.channel_manager.close_channel(&id, &counterparty)
+        };
+        closed.map_err(|e| OpError::conflict("channel_close_failed", format!("{e:?}")))?;
+        let now = self
+            .list_channels()
+            .into_iter()
+            .find(|c| c.channel_id == channel_id);
+        Ok(now.unwrap_or_else(|| ChannelInfo {
+            is_usable: false,
+            ..channel_info(channel)
+        }))
+    }
+
+    pub async fn connect_peer(&self, node_id: PublicKey, addr: SocketAddr) -> anyhow::Result<()> {
+        peers::connect(&self.peer_manager, node_id, addr).await?;
+        self.peers.remember(node_id, addr)?;
+        Ok(())
+    }
+
+    pub fn list_peers(&self) -> Vec<PeerInfo> {
+        self.peer_manager
+            .list_peers()
+            .into_iter()
+            .map(|p| PeerInfo {
+                node_id: p.counterparty_node_id.to_string(),
+                address: p.socket_address.map(|a| a.to_string()),
+            })
+            .collect()
+    }
+
+    pub fn list_channels(&self) -> Vec<ChannelInfo> {
+        self.channel_manager
+            .list_channels()
+            .into_iter()
+            .map(channel_info)
+            .collect()
+    }
+
+    /// Opens a channel to a connected peer (LDK refuses others), funded from
+    /// the chain backend's wallet when LDK asks for the funding transaction.
+    /// Returns the temporary channel id.
+    pub fn open_channel(
+        &self,
+        node_id: PublicKey,
+        amount_sat: u64,
+        push_msat: u64,
+    ) -> anyhow::Result<String> {
+        let user_channel_id: u128 = rand::random();
+        let id = self
+            .channel_manager
+            .create_channel(node_id, amount_sat, push_msat, user_channel_id, None, None)
+            .map_err(|e| anyhow!("cannot open the channel: {e:?}"))?;
+        Ok(id.to_string())
+    }
+
+    /// Issues a BOLT11 invoice for `amount_msat`.
+    pub fn create_invoice(
+        &self,
+        amount_msat: u64,
+        description: &str,
+        expiry: Duration,
+    ) -> anyhow::Result<NewInvoice> {
+        let description = Description::new(truncate(description, MAX_DESCRIPTION_BYTES).to_owned())
+            .map_err(|e| anyhow!("invoice description: {e:?}"))?;
+        let expiry_secs = u32::try_from(expiry.as_secs()).context("invoice expiry too long")?;
+        let invoice = self
+            .channel_manager
+            .create_bolt11_invoice(Bolt11InvoiceParameters {
+                amount_msats: Some(amount_msat),
+                description: Bolt11InvoiceDescription::Direct(description),
+                invoice_expiry_delta_secs: Some(expiry_secs),
+                ..Default::default()
+            })
+            .map_err(|e| anyhow!("cannot create the invoice: {e:?}"))?;
+        let expires_at = invoice
+            .expires_at()
+            .map(|d| d.as_secs())
+            .ok_or_else(|| anyhow!("the invoice has no expiry"))?;
+        Ok(NewInvoice {
+            payment_hash: hex::encode(invoice.payment_hash()),
+            bolt11: invoice.to_string(),
+            expires_at,
+        })
+    }
+
+    /// Pays a BOLT11 invoice and waits for the outcome. The payment id is the
+    /// payment hash, so LDK refuses to pay the same hash twice.
+    pub async fn pay_invoice(
+        &self,
+        bolt11: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<PaymentPreimage> {
+        let invoice =
+            Bolt11Invoice::from_str(bolt11).map_err(|e| anyhow!("not a BOLT11 invoice: {e}"))?;
+        if invoice.network() != self.network() {
+            bail!(
+                "the invoice is for {}, this node runs on {}",
+                invoice.network(),
+                self.network()
+            );
+        }
+        let id = PaymentId(*invoice.payment_hash().as_ref());
+        let outcome = self.outbound.wait_for(id);
+        self.start_bolt11_payment(&invoice, timeout)
+            .map_err(|e| anyhow!("cannot pay: {e:?}"))?;
+        match tokio::time::timeout(timeout + Duration::from_secs(5), outcome).await {
+            Ok(Ok(Ok(preimage))) => Ok(preimage),
+            Ok(Ok(Err(reason))) => Err(anyhow!("payment failed: {reason}")),
+            Ok(Err(_)) => Err(anyhow!("the node stopped before the payment ended")),
+            Err(_) => Err(anyhow!("no outcome for the payment after {timeout:?}")),
+        }
+    }
+}
+
+impl Node {
+    /// Hands a BOLT11 payment to LDK and returns at once (the outcome comes
+    /// as an event). The payment id is the payment hash, so LDK refuses a
+    /// second payment of one hash (`DuplicatePayment`).
+    pub fn start_bolt11_payment(
+        &self,
+        invoice: &Bolt11Invoice,
+        retry_for: Duration,
+    ) -> Result<(), Bolt11PaymentError> {
+        self.channel_manager.pay_for_bolt11_invoice(
+            invoice,
+            PaymentId(*invoice.payment_hash().as_ref()),
+            None,
+            RouteParametersConfig::default(),
+            Retry::Timeout(retry_for),
+        )
+    }
+
+    /// The ids of the outgoing payments LDK still knows about (pending,
+    /// fulfilled, abandoned or awaiting an invoice).
+    pub fn recent_payment_ids(&self) -> Vec<PaymentId> {
+        self.channel_manager
+            .list_recent_payments()
+            .into_iter()
+            .map(|p| match p {
+                RecentPaymentDetails::Pending { payment_id, .. }
+                | RecentPaymentDetails::Fulfilled { payment_id, .. }
+                | RecentPaymentDetails::Abandoned { payment_id, .. }
+                | RecentPaymentDetails::AwaitingInvoice { payment_id, .. } => payment_id,
+            })
+            .collect()
+    }
+}
+
+fn channel_info(c: lightning::ln::channel_state::ChannelDetails) -> ChannelInfo {
+    ChannelInfo {
+        channel_id: c.channel_id.to_string(),
+        counterparty_node_id: c.counterparty.node_id.to_string(),
+        funding_txid: c.funding_txo.map(|o| o.txid.to_string()),
+        capacity_sat: c.channel_value_satoshis,
+        outbound_capacity_msat: c.outbound_capacity_msat,
+        inbound_capacity_msat: c.inbound_capacity_msat,
+        confirmations: c.confirmations,
+        confirmations_required: c.confirmations_required,
+        is_outbound: c.is_outbound,
+        is_channel_ready: c.is_channel_ready,
+        is_usable: c.is_usable,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn descriptions_are_cut_on_a_character_boundary() {
+        assert_eq!(truncate("abc", 639), "abc");
+        let long = "é".repeat(400); // 800 bytes
+        let cut = truncate(&long, 639);
+        assert_eq!(cut.len(), 638);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
+}

@@ -1,0 +1,51 @@
+//! Sending and awaiting push-invoice messages (docs/push-invoices.md; the
+//! wire format and LDK handler are the `push-protocol` crate).
+
+use bitcoin::secp256k1::PublicKey;
+use tokio::sync::oneshot;
+
+use crate::Node;
+use push_protocol::handler::PushMessage;
+use push_protocol::wire::{PushId, PushReply, supports_push};
+
+impl Node {
+    /// `None` when `node_id` is not connected, else whether it advertises
+    /// the push-invoice feature bit.
+    pub fn peer_supports_push(&self, node_id: &PublicKey) -> Option<bool> {
+        self.peer_manager
+            .peer_by_node_id(node_id)
+            .map(|p| supports_push(p.init_features.le_flags()))
+    }
+
+    /// Sends a push message to a connected peer now.
+    pub fn send_push_message(&self, to: PublicKey, message: PushMessage) {
+        self.push.queue(to, message);
+        self.peer_manager.process_events();
+    }
+
+    /// Waits for the reply to `push_id` from `from` (register before sending).
+    pub fn expect_push_reply(
+        &self,
+        push_id: PushId,
+        from: PublicKey,
+    ) -> oneshot::Receiver<PushReply> {
+        self.push.expect_reply(push_id, from)
+    }
+
+    pub fn forget_push_reply(&self, push_id: &PushId) {
+        self.push.forget_reply(push_id)
+    }
+
+    /// Replies that arrived when nobody waited for them.
+    pub fn take_late_push_replies(&self) -> Vec<(PublicKey, PushReply)> {
+        self.push.take_late_replies()
+    }
+}
+
+/// Whether a BOLT11 invoice has expired, by the wall clock (as payers check).
+pub fn is_expired(invoice: &lightning_invoice::Bolt11Invoice) -> bool {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| invoice.would_expire(now))
+        .unwrap_or(true)
+}

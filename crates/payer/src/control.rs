@@ -1,0 +1,213 @@
+//! How `pushbill payer` commands reach the payer's state.
+//!
+//! The running payer holds `<data_dir>/lock`. A command run while it runs is
+//! dropped into `<data_dir>/inbox/` as a small JSON file (written atomically)
+//! and the running payer applies it within a fraction of a second. When no
+//! payer runs, the command takes the lock and applies itself to
+//! `state.json`. Reading commands (`pending`, `allowance list`) read
+//! `state.json`, which is always whole.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{Allowance, PayerState, Status, write_atomically};
+
+/// A change to the payer's state (or, for a running payer, an action).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    AddAllowance(Allowance),
+    RemoveAllowance {
+        payee: String,
+    },
+    /// Pay a push held for approval.
+    Approve {
+        push_id: String,
+    },
+    /// Decline a push held for approval.
+    Reject {
+        push_id: String,
+    },
+}
+
+/// Where a command went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// Applied to `state.json` (no payer was running).
+    Applied,
+    /// Queued for the running payer.
+    Queued,
+}
+
+/// Runs `command` against the payer in `data_dir`, running or not.
+pub fn submit(data_dir: &Path, command: &Command, now: DateTime<Utc>) -> anyhow::Result<Submitted> {
+    match dir_lock::lock(data_dir)? {
+        Some(_lock) => {
+            let mut state = PayerState::load(data_dir)?;
+            apply(&mut state, command, now)?;
+            state.save(data_dir)?;
+            Ok(Submitted::Applied)
+        }
+        None => {
+            let path = inbox(data_dir).join(format!("{}.json", ulid::Ulid::new()));
+            write_atomically(&path, &serde_json::to_vec(command)?)?;
+            Ok(Submitted::Queued)
+        }
+    }
+}
+
+pub fn inbox(data_dir: &Path) -> PathBuf {
+    data_dir.join("inbox")
+}
+
+/// Takes the queued commands, oldest first (file names are ULIDs).
+pub fn take_queued(data_dir: &Path) -> Vec<Command> {
+    let Ok(entries) = std::fs::read_dir(inbox(data_dir)) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut commands = Vec::new();
+    for file in files {
+        match std::fs::read(&file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Command>(&b).ok())
+        {
+            Some(c) => commands.push(c),
+            None => tracing::warn!(file = %file.display(), "unreadable payer command skipped"),
+        }
+        let _ = std::fs::remove_file(&file);
+    }
+    commands
+}
+
+/// Applies a command to the state. Approving marks the payment `approved`:
+/// the running payer pays it next (or at its next start).
+pub fn apply(state: &mut PayerState, command: &Command, _now: DateTime<Utc>) -> anyhow::Result<()> {
+    match command {
+        Command::AddAllowance(allowance) => state.set_allowance(allowance.clone()),
+        Command::RemoveAllowance { payee } => {
+            if !state.remove_allowance(payee) {
+                bail!("no allowance for {payee}");
+            }
+        }
+        Command::Approve { push_id } | Command::Reject { push_id } => {
+            let (_, payment) = state
+                .by_push_id(push_id)
+                .with_context(|| format!("no push {push_id}"))?;
+            if payment.status != Status::PendingApproval {
+                bail!("push {push_id} is not waiting for approval");
+            }
+            payment.status = match command {
+                Command::Approve { .. } => Status::Approved,
+                _ => Status::Rejected,
+            };
+            payment.reason = matches!(command, Command::Reject { .. }).then(|| "declined".into());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Payment, Per};
+
+    fn held(push_id: &str) -> Payment {
+        Payment {
+            push_id: push_id.into(),
+            payee: "02aa".into(),
+            peer: "02aa".into(),
+            amount_msat: 1,
+            bolt11: String::new(),
+            merchant_name: String::new(),
+            invoice_number: String::new(),
+            plan_name: None,
+            status: Status::PendingApproval,
+            window_start: None,
+            received_at: 0,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn commands_apply_directly_when_no_payer_runs_and_queue_when_one_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let add = Command::AddAllowance(Allowance {
+            payee: "02aa".into(),
+            max_msat: 1_000,
+            per: Per::Month,
+            until: None,
+        });
+        assert_eq!(
+            submit(dir.path(), &add, Utc::now()).unwrap(),
+            Submitted::Applied
+        );
+        assert_eq!(PayerState::load(dir.path()).unwrap().allowances.len(), 1);
+
+        let running = dir_lock::lock(dir.path()).unwrap().unwrap();
+        let remove = Command::RemoveAllowance {
+            payee: "02aa".into(),
+        };
+        assert_eq!(
+            submit(dir.path(), &remove, Utc::now()).unwrap(),
+            Submitted::Queued
+        );
+        assert_eq!(PayerState::load(dir.path()).unwrap().allowances.len(), 1);
+        assert_eq!(take_queued(dir.path()), vec![remove]);
+        assert!(take_queued(dir.path()).is_empty());
+        drop(running);
+    }
+
+    #[test]
+    fn only_a_held_push_can_be_approved_or_rejected() {
+        let mut state = PayerState::default();
+        state.payments.insert("h1".into(), held("p1"));
+        state.payments.insert("h2".into(), held("p2"));
+        let now = Utc::now();
+        apply(
+            &mut state,
+            &Command::Approve {
+                push_id: "p1".into(),
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(state.payments["h1"].status, Status::Approved);
+        assert!(
+            apply(
+                &mut state,
+                &Command::Reject {
+                    push_id: "p1".into()
+                },
+                now
+            )
+            .is_err()
+        );
+        apply(
+            &mut state,
+            &Command::Reject {
+                push_id: "p2".into(),
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(state.payments["h2"].status, Status::Rejected);
+        assert!(
+            apply(
+                &mut state,
+                &Command::Approve {
+                    push_id: "nope".into()
+                },
+                now
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! LDK's side of the push-invoice protocol: a `CustomMessageHandler` that
+//! reads and writes the two messages of [`crate::wire`], hands replies to whoever waits
+//! for them (the merchant's sender) and incoming pushes to the subscriber's
+//! payer, and advertises the feature bit when a payer is plugged in.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bitcoin::secp256k1::PublicKey;
+use lightning::io;
+use lightning::ln::msgs::{DecodeError, Init, LightningError};
+use lightning::ln::peer_handler::CustomMessageHandler;
+use lightning::ln::wire::{CustomMessageReader, Type};
+use lightning::types::features::{InitFeatures, NodeFeatures};
+use lightning::util::ser::{LengthLimitedRead, Writeable, Writer};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::wire::{
+    FEATURE_BIT, PUSH_INVOICE_TYPE, PUSH_REPLY_TYPE, PushId, PushInvoice, PushReply,
+};
+
+/// One of the two push messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushMessage {
+    Invoice(PushInvoice),
+    Reply(PushReply),
+}
+
+impl Writeable for PushMessage {
+    fn write<W: Writer>(&self, w: &mut W) -> Result<(), io::Error> {
+        let bytes = match self {
+            Self::Invoice(m) => m.encode(),
+            Self::Reply(m) => m.encode(),
+        };
+        w.write_all(&bytes)
+    }
+}
+
+impl Type for PushMessage {
+    fn type_id(&self) -> u16 {
+        match self {
+            Self::Invoice(_) => PUSH_INVOICE_TYPE,
+            Self::Reply(_) => PUSH_REPLY_TYPE,
+        }
+    }
+}
+
+/// A push invoice as it arrived: who delivered it, and what it says.
+pub type IncomingPush = (PublicKey, PushInvoice);
+
+#[derive(Default)]
+pub struct PushHandler {
+    outbox: Mutex<Vec<(PublicKey, PushMessage)>>,
+    /// Replies someone waits for, by push id (and the peer it must come from).
+    waiting: Mutex<HashMap<PushId, (PublicKey, oneshot::Sender<PushReply>)>>,
+    /// Replies nobody waited for (e.g. `paid`, after `accepted`).
+    late: Mutex<Vec<(PublicKey, PushReply)>>,
+    /// Where incoming pushes go: set on a subscriber's node, which then
+    /// advertises the feature bit. A node without it ignores pushes.
+    inbox: Option<mpsc::UnboundedSender<IncomingPush>>,
+}
+
+impl PushHandler {
+    pub fn new(inbox: Option<mpsc::UnboundedSender<IncomingPush>>) -> Self {
+        Self {
+            inbox,
+            ..Self::default()
+        }
+    }
+
+    /// Queues a message; the peer manager sends it on its next `process_events`.
+    pub fn queue(&self, to: PublicKey, message: PushMessage) {
+        self.outbox.lock().expect("push outbox").push((to, message));
+    }
+
+    /// Waits for the reply to `push_id` from `from`.
+    pub fn expect_reply(&self, push_id: PushId, from: PublicKey) -> oneshot::Receiver<PushReply> {
+        let (tx, rx) = oneshot::channel();
+        self.waiting
+            .lock()
+            .expect("push waiting")
+            .insert(push_id, (from, tx));
+        rx
+    }
+
+    pub fn forget_reply(&self, push_id: &PushId) {
+        self.waiting.lock().expect("push waiting").remove(push_id);
+    }
+
+    /// Replies that came when nobody waited, oldest first.
+    pub fn take_late_replies(&self) -> Vec<(PublicKey, PushReply)> {
+        std::mem::take(&mut *self.late.lock().expect("push late"))
+    }
+}
+
+impl CustomMessageReader for PushHandler {
+    type CustomMessage = PushMessage;
+
+    fn read<R: LengthLimitedRead>(
+        &self,
+        message_type: u16,
+        buffer: &mut R,
+    ) -> Result<Option<PushMessage>, DecodeError> {
+        if message_type != PUSH_INVOICE_TYPE && message_type != PUSH_REPLY_TYPE {
+            return Ok(None);
+        }
+        // BOLT #1 messages are at most 65535 bytes.
+        let len = usize::try_from(buffer.remaining_bytes())
+            .ok()
+            .filter(|n| *n <= usize::from(u16::MAX))
+            .ok_or(DecodeError::InvalidValue)?;
+        let mut bytes = vec![0u8; len];
+        buffer
+            .read_exact(&mut bytes)
+            .map_err(|_| DecodeError::ShortRead)?;
+        let decoded = if message_type == PUSH_INVOICE_TYPE {
+            PushInvoice::decode(&bytes).map(PushMessage::Invoice)
+        } else {
+            PushReply::decode(&bytes).map(PushMessage::Reply)
+        };
+        match decoded {
+            Ok(m) => Ok(Some(m)),
+            Err(e) => {
+                // An odd message the peer got wrong: ignore it, keep the connection.
+                tracing::warn!(message_type, error = %e, "malformed push message ignored");
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl CustomMessageHandler for PushHandler {
+    fn handle_custom_message(
+        &self,
+        msg: PushMessage,
+        sender_node_id: PublicKey,
+    ) -> Result<(), LightningError> {
+        match msg {
+            PushMessage::Invoice(push) => match &self.inbox {
+                Some(inbox) => {
+                    let _ = inbox.send((sender_node_id, push));
+                }
+                None => {
+                    tracing::debug!(peer = %sender_node_id, "push invoice ignored: this node takes none")
+                }
+            },
+            PushMessage::Reply(reply) => {
+                let mut waiting = self.waiting.lock().expect("push waiting");
+                let ours = waiting
+                    .get(&reply.push_id)
+                    .is_some_and(|(from, _)| *from == sender_node_id);
+                if ours && let Some((_, tx)) = waiting.remove(&reply.push_id) {
+                    let _ = tx.send(reply);
+                } else {
+                    drop(waiting);
+                    self.late
+                        .lock()
+                        .expect("push late")
+                        .push((sender_node_id, reply));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn get_and_clear_pending_msg(&self) -> Vec<(PublicKey, PushMessage)> {
+        std::mem::take(&mut *self.outbox.lock().expect("push outbox"))
+    }
+
+    fn peer_disconnected(&self, _their_node_id: PublicKey) {}
+
+    fn peer_connected(
+        &self,
+        _their_node_id: PublicKey,
+        _msg: &Init,
+        _inbound: bool,
+    ) -> Result<(), ()> {
+        // What a peer supports is read from the peer manager when needed.
+        Ok(())
+    }
+
+    fn provided_node_features(&self) -> NodeFeatures {
+        NodeFeatures::empty()
+    }
+
+    fn provided_init_features(&self, _their_node_id: PublicKey) -> InitFeatures {
+        let mut features = InitFeatures::empty();
+        if self.inbox.is_some() {
+            features
+                .set_optional_custom_bit(FEATURE_BIT)
+                .expect("a custom bit above 255");
+        }
+        features
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{ReplyStatus, supports_push};
+
+    fn key(n: u8) -> PublicKey {
+        let secp = bitcoin::secp256k1::Secp256k1::new();
+        let secret = bitcoin::secp256k1::SecretKey::from_slice(&[n; 32]).unwrap();
+        PublicKey::from_secret_key(&secp, &secret)
+    }
+
+    #[test]
+    fn only_a_node_taking_pushes_advertises_the_feature_bit() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let taker = PushHandler::new(Some(tx));
+        let flags = taker.provided_init_features(key(1));
+        assert!(supports_push(flags.le_flags()));
+        assert!(!supports_push(
+            PushHandler::new(None)
+                .provided_init_features(key(1))
+                .le_flags()
+        ));
+    }
+
+    #[test]
+    fn a_reply_goes_to_its_waiter_only_from_the_right_peer() {
+        let handler = PushHandler::new(None);
+        let id = PushId([7; 32]);
+        let mut rx = handler.expect_reply(id, key(1));
+        let reply = PushReply {
+            push_id: id,
+            status: ReplyStatus::Accepted,
+            message: None,
+        };
+        handler
+            .handle_custom_message(PushMessage::Reply(reply.clone()), key(2))
+            .unwrap();
+        assert!(rx.try_recv().is_err(), "another peer cannot answer");
+        assert_eq!(handler.take_late_replies(), vec![(key(2), reply.clone())]);
+        handler
+            .handle_custom_message(PushMessage::Reply(reply.clone()), key(1))
+            .unwrap();
+        assert_eq!(rx.try_recv().unwrap(), reply);
+        assert!(handler.take_late_replies().is_empty());
+    }
+
+    #[test]
+    fn messages_are_read_back_from_their_bytes() {
+        let handler = PushHandler::new(None);
+        let reply = PushMessage::Reply(PushReply {
+            push_id: PushId([1; 32]),
+            status: ReplyStatus::Paid,
+            message: None,
+        });
+        let bytes = reply.encode();
+        let read = handler
+            .read(PUSH_REPLY_TYPE, &mut bytes.as_slice())
+            .unwrap();
+        assert_eq!(read, Some(reply));
+        assert_eq!(handler.read(1, &mut [0u8; 0].as_slice()).unwrap(), None);
+        assert_eq!(
+            handler
+                .read(PUSH_INVOICE_TYPE, &mut [0xffu8].as_slice())
+                .unwrap(),
+            None
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The node's side of the billing books: it issues BOLT11 invoices for the
+//! payment requests the billing engine queues, and it checks and records
+//! incoming payments against them (see `billing::payments`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lightning::types::payment::PaymentHash;
+use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
+
+use crate::billing::payments::{
+    self, InvoiceIssuer, IssueError, IssueRequest, IssuedInvoice, Settlement,
+};
+use crate::clock::Clock;
+use crate::domain::Msat;
+use ln_node::events::hash_hex;
+use ln_node::{Node, PaymentSink, Verdict};
+
+/// Checks incoming payments against the payment requests in the database and
+/// settles them once claimed.
+pub struct BillingSink {
+    pub db: DatabaseConnection,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[async_trait::async_trait]
+impl PaymentSink for BillingSink {
+    async fn may_claim(
+        &self,
+        payment_hash: &PaymentHash,
+        amount_msat: u64,
+    ) -> anyhow::Result<Verdict> {
+        let amount = Msat::try_from(amount_msat)?;
+        Ok(
+            match payments::check_payment(&self.db, &hash_hex(payment_hash), amount).await? {
+                Ok(()) => Verdict::Claim,
+                Err(rejection) => Verdict::Reject(rejection.to_string()),
+            },
+        )
+    }
+
+    async fn claimed(&self, payment_hash: &PaymentHash, amount_msat: u64) -> anyhow::Result<()> {
+        let amount = Msat::try_from(amount_msat)?;
+        let outcome =
+            payments::settle(&self.db, self.clock.now(), &hash_hex(payment_hash), amount).await?;
+        match outcome {
+            Settlement::InvoicePaid { invoice_id } => {
+                tracing::info!(invoice = %invoice_id, "invoice paid")
+            }
+            Settlement::AlreadySettled => {
+                tracing::info!(payment_hash = %payment_hash, "payment already recorded")
+            }
+            Settlement::RecordedOnly { invoice_id } => {
+                tracing::warn!(invoice = %invoice_id, "payment recorded for an invoice that could no longer be paid")
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Issues BOLT11 invoices with the node.
+pub struct NodeIssuer(pub Arc<Node>);
+
+#[async_trait::async_trait]
+impl InvoiceIssuer for NodeIssuer {
+    async fn issue(&self, request: &IssueRequest) -> Result<IssuedInvoice, IssueError> {
+        let expiry = request
+            .expiry
+            .to_std()
+            .map_err(|e| IssueError(format!("expiry: {e}")))?;
+        let invoice = self
+            .0
+            .create_invoice(request.amount.as_u64(), &request.description, expiry)
+            .map_err(|e| IssueError(e.to_string()))?;
+        let expires_at = i64::try_from(invoice.expires_at)
+            .ok()
+            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+            .ok_or_else(|| IssueError("expiry out of range".into()))?;
+        Ok(IssuedInvoice {
+            bolt11: invoice.bolt11,
+            payment_hash: invoice.payment_hash,
+            expires_at,
+        })
+    }
+}
+
+/// The node role's loop: every `every`, issue BOLT11 invoices for the pending
+/// payment requests, until `shutdown`.
+pub async fn run_issuer(
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    node: Arc<Node>,
+    expiry: chrono::Duration,
+    every: Duration,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let issuer = NodeIssuer(node);
+    loop {
+        loop {
+            match payments::issue_pending(&db, &issuer, clock.now(), expiry, 100).await {
+                Ok(0) => break,
+                Ok(n) => tracing::info!(issued = n, "issued BOLT11 invoices"),
+                Err(e) => {
+                    tracing::error!(error = %e, "issuing invoices failed; retrying");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}

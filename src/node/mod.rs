@@ -1,0 +1,14 @@
+//! The node role: the merchant's Lightning node (the `ln-node` crate) put to
+//! work for the books. Runs in exactly one process.
+//!
+//! - `issuer`: issues a BOLT11 for each pending payment request, and checks
+//!   and settles incoming payments against the books (`BillingSink`)
+//! - `push_queue`: the merchant's pushes in the database (claim, outcome + event)
+//! - `push_sender`: the loop delivering them to subscribers' nodes
+//! - `role`: starts the chain access (bitcoind, or the sandbox's simnet), the
+//!   node and the loops above
+
+pub mod issuer;
+pub mod push_queue;
+pub mod push_sender;
+pub mod role;

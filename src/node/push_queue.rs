@@ -1,0 +1,288 @@
+//! The push queue in the database (`push_attempts`): claiming due pushes
+//! with a wall-clock lease, and recording how each try ended, with its
+//! `invoice.pushed` / `invoice.push_failed` event in the same transaction.
+//!
+//! `billing::payments::issue_pending` queues a push in the transaction that
+//! stores the BOLT11 (customers with a `node_id` only); dunning queues a new
+//! one for each fresh payment request.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::billing::work;
+use crate::domain::EventType;
+use crate::error::{Error, Result};
+use crate::objects;
+use crate::store::events::EventBatch;
+use crate::store::{self, customers, invoices, merchants, payment_requests, push_attempts};
+use push_protocol::wire::{PushId, PushReply, ReplyStatus};
+
+pub const QUEUED: &str = "queued";
+pub const FAILED: &str = "failed";
+pub const REJECTED: &str = "rejected";
+pub const DROPPED: &str = "dropped";
+pub const PAID: &str = "paid";
+
+/// A push claimed for sending, with what goes into the message.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub push: push_attempts::Model,
+    pub push_id: PushId,
+    pub request: payment_requests::Model,
+    pub invoice: invoices::Model,
+    pub merchant_name: String,
+    pub plan_name: Option<String>,
+    /// `node_id@host:port`, when the customer gave one.
+    pub node_address: Option<String>,
+}
+
+/// Claims up to `limit` due pushes (`now`: the service's clock) and leases
+/// them until `wall + lease` (real time).
+pub async fn claim_due(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    wall: DateTime<Utc>,
+    lease: Duration,
+    limit: u64,
+) -> Result<Vec<Claimed>> {
+    use push_attempts::Column as P;
+    let due = || {
+        push_attempts::Entity::find()
+            .filter(P::Status.eq(QUEUED))
+            .filter(
+                Condition::any()
+                    .add(P::NextAttemptAt.is_null())
+                    .add(P::NextAttemptAt.lte(now)),
+            )
+            .filter(
+                Condition::any()
+                    .add(P::LockedUntil.is_null())
+                    .add(P::LockedUntil.lt(wall)),
+            )
+    };
+    // A plain read first: an idle node role does not take the write lock.
+    if due().one(db).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let txn = store::begin_write(db).await?;
+    let rows = work::claim(
+        due()
+            .order_by_asc(P::NextAttemptAt)
+            .order_by_asc(P::Id)
+            .limit(limit),
+        &txn,
+    )
+    .await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for mut push in rows {
+        let push_id = match push.push_id.as_deref().and_then(PushId::from_hex) {
+            Some(id) => id,
+            None => {
+                let id = PushId::random();
+                push.push_id = Some(id.to_hex());
+                id
+            }
+        };
+        push.locked_until = Some(wall + lease);
+        store::save(&txn, push.clone()).await?;
+        let request = payment_requests::Entity::find_by_id(&push.payment_request_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::corrupt(format!("push {}: payment request missing", push.id)))?;
+        let invoice = invoices::Entity::find_by_id(&request.invoice_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::corrupt(format!("push {}: invoice missing", push.id)))?;
+        let merchant_name = merchants::Entity::find_by_id(&push.merchant_id)
+            .one(&txn)
+            .await?
+            .map(|m| m.name)
+            .unwrap_or_default();
+        let node_address = customers::Entity::find_by_id(&invoice.customer_id)
+            .one(&txn)
+            .await?
+            .and_then(|c| c.node_address);
+        let plan_name = match &invoice.plan_id {
+            Some(plan_id) => crate::store::plans::Entity::find_by_id(plan_id)
+                .one(&txn)
+                .await?
+                .map(|p| p.name),
+            None => None,
+        }
+        .or_else(|| invoice.description.clone());
+        claimed.push(Claimed {
+            push,
+            push_id,
+            request,
+            invoice,
+            merchant_name,
+            plan_name,
+            node_address,
+        });
+    }
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+/// How one try of a push ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The subscriber's node answered accepted, pending_approval or paid.
+    Pushed { status: &'static str },
+    /// It answered rejected (with the reason's name): final.
+    Rejected { reason: String },
+    /// Not delivered (no_address, unreachable, unsupported, timeout): tried
+    /// again after `retry_after` until the tries run out.
+    NotDelivered { reason: &'static str },
+    /// The payment request expired or the invoice is no longer open: not sent.
+    Dropped { reason: String },
+}
+
+/// Records how a try ended and, on a final state, the event about it.
+/// `max_tries` and `backoff` (doubled after each try) decide retries.
+pub async fn finish(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    claimed: &Claimed,
+    outcome: Outcome,
+    max_tries: i32,
+    backoff: Duration,
+) -> Result<()> {
+    let txn = store::begin_write(db).await?;
+    let Some(mut push) =
+        work::lock_one(push_attempts::Entity::find_by_id(&claimed.push.id), &txn).await?
+    else {
+        return Err(Error::corrupt(format!("push {} vanished", claimed.push.id)));
+    };
+    if push.status != QUEUED {
+        // Another process finished it after our lease ran out.
+        txn.commit().await?;
+        return Ok(());
+    }
+    push.locked_until = None;
+    push.updated_at = now;
+    let event = match outcome {
+        Outcome::Dropped { reason } => {
+            push.status = DROPPED.to_owned();
+            push.reason = Some(reason);
+            None
+        }
+        Outcome::Pushed { status } => {
+            push.tries += 1;
+            push.attempted_at = Some(now);
+            push.replied_at = Some(now);
+            push.status = status.to_owned();
+            push.reason = None;
+            Some(EventType::InvoicePushed)
+        }
+        Outcome::Rejected { reason } => {
+            push.tries += 1;
+            push.attempted_at = Some(now);
+            push.replied_at = Some(now);
+            push.status = REJECTED.to_owned();
+            push.reason = Some(format!("rejected:{reason}"));
+            Some(EventType::InvoicePushFailed)
+        }
+        Outcome::NotDelivered { reason } => {
+            push.tries += 1;
+            push.attempted_at = Some(now);
+            push.reason = Some(reason.to_owned());
+            if push.tries >= max_tries {
+                push.status = FAILED.to_owned();
+                Some(EventType::InvoicePushFailed)
+            } else {
+                let factor = 1i32 << (push.tries - 1).clamp(0, 16);
+                push.next_attempt_at = Some(now + backoff * factor);
+                None
+            }
+        }
+    };
+    store::save(&txn, push.clone()).await?;
+    if let Some(event_type) = event {
+        let invoice = invoices::Entity::find_by_id(&claimed.invoice.id)
+            .one(&txn)
+            .await?
+            .unwrap_or_else(|| claimed.invoice.clone());
+        let mut events = EventBatch::new();
+        events.push(
+            &invoice.merchant_id,
+            event_type,
+            "invoice",
+            &invoice.id,
+            objects::InvoicePush {
+                invoice: objects::Invoice::from(&invoice),
+                push: objects::PushAttempt::from(&push),
+            },
+            now,
+        );
+        events.insert(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// An answer that came after `accepted` or `pending_approval`: `paid` marks
+/// the push paid (the invoice itself becomes paid when the money arrives);
+/// `rejected` (the subscriber declined, or the payment failed) marks it
+/// rejected and records `invoice.push_failed`, in one transaction.
+/// Returns whether a push changed.
+pub async fn record_late_reply(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    from_node: &str,
+    reply: &PushReply,
+) -> Result<bool> {
+    use push_attempts::Column as P;
+    let (status, reason) = match reply.status {
+        ReplyStatus::Paid => (PAID, None),
+        ReplyStatus::Rejected(reason) => (REJECTED, Some(format!("rejected:{}", reason.name()))),
+        ReplyStatus::Accepted | ReplyStatus::PendingApproval => return Ok(false),
+    };
+    let txn = store::begin_write(db).await?;
+    let push = work::lock_one(
+        push_attempts::Entity::find()
+            .filter(P::PushId.eq(reply.push_id.to_hex()))
+            .filter(P::NodeId.eq(from_node))
+            .filter(P::Status.is_in(["accepted", "pending_approval"])),
+        &txn,
+    )
+    .await?;
+    let Some(mut push) = push else {
+        txn.commit().await?;
+        return Ok(false);
+    };
+    push.status = status.to_owned();
+    push.replied_at = Some(now);
+    push.updated_at = now;
+    if reason.is_some() {
+        push.reason = reason;
+    }
+    store::save(&txn, push.clone()).await?;
+    if push.status == REJECTED {
+        let request = payment_requests::Entity::find_by_id(&push.payment_request_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::corrupt(format!("push {}: payment request missing", push.id)))?;
+        let invoice = invoices::Entity::find_by_id(&request.invoice_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::corrupt(format!("push {}: invoice missing", push.id)))?;
+        let mut events = EventBatch::new();
+        events.push(
+            &invoice.merchant_id,
+            EventType::InvoicePushFailed,
+            "invoice",
+            &invoice.id,
+            objects::InvoicePush {
+                invoice: objects::Invoice::from(&invoice),
+                push: objects::PushAttempt::from(&push),
+            },
+            now,
+        );
+        events.insert(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
+}

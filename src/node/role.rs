@@ -1,0 +1,118 @@
+//! The node role in `pushbill serve`: starts the chain access (a configured
+//! bitcoind, or in the sandbox the embedded simulator), the node, and the
+//! loop that issues BOLT11 invoices for the billing engine's payment requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::{ExposeSecret, SecretString};
+use tokio_util::sync::CancellationToken;
+
+use super::issuer::{BillingSink, run_issuer};
+use super::push_sender::{self as sender, PushPolicy, PushSender};
+use crate::config::Settings;
+use crate::context::Context;
+use ln_node::bitcoind::RpcAuth;
+use ln_node::{Node, NodeConfig};
+use simnet::{Simnet, SimnetConfig};
+
+/// A started node role.
+pub struct NodeRole {
+    pub node: Arc<Node>,
+    /// The embedded chain simulator, when the sandbox runs one.
+    pub simnet: Option<Simnet>,
+}
+
+impl NodeRole {
+    pub async fn start(context: &Context) -> anyhow::Result<NodeRole> {
+        let settings = &context.settings;
+        let ln = &settings.lightning;
+        let (bitcoind, simnet) = match &settings.bitcoind {
+            Some(btc) => (
+                RpcAuth {
+                    url: btc.rpc_url.clone(),
+                    user: btc.rpc_user.clone(),
+                    password: btc.rpc_password.expose_secret().to_owned(),
+                },
+                None,
+            ),
+            None => {
+                // Only this process talks to its own simulator.
+                let password = hex::encode(rand::random::<[u8; 32]>());
+                let simnet = Simnet::start(SimnetConfig {
+                    listen: "127.0.0.1:0".parse().expect("loopback"),
+                    rpc_user: "pushbill".into(),
+                    rpc_password: SecretString::from(password.clone()),
+                    block_interval: (ln.simnet_block_interval_secs > 0)
+                        .then(|| Duration::from_secs(ln.simnet_block_interval_secs)),
+                    data_dir: Some(ln.simnet_data_dir.clone()),
+                })
+                .await
+                .context("starting the embedded chain simulator")?;
+                (
+                    RpcAuth {
+                        url: simnet.rpc_url(),
+                        user: "pushbill".into(),
+                        password,
+                    },
+                    Some(simnet),
+                )
+            }
+        };
+        let config = NodeConfig {
+            data_dir: ln.data_dir.clone(),
+            listen: ln.listen,
+            network: settings.app.network.bitcoin(),
+            bitcoind,
+            chain_poll_interval: Duration::from_millis(ln.chain_poll_ms),
+            reconnect_interval: Duration::from_secs(5),
+            minimum_depth: ln.minimum_depth,
+        };
+        let sink = Arc::new(BillingSink {
+            db: context.db.clone(),
+            clock: context.clock.clone(),
+        });
+        let node = Node::start(config, sink).await?;
+        Ok(NodeRole { node, simnet })
+    }
+
+    /// Issues invoices and pushes them until `shutdown`, then stops the node cleanly.
+    pub async fn run(self, context: Context, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let ln = &context.settings.lightning;
+        let expiry = chrono::Duration::seconds(i64::from(ln.invoice_expiry_secs));
+        let pusher = PushSender {
+            db: context.db.clone(),
+            clock: context.clock.clone(),
+            node: Arc::clone(&self.node),
+            policy: push_policy(&context.settings),
+        };
+        let (result, ()) = tokio::join!(
+            run_issuer(
+                context.db.clone(),
+                context.clock.clone(),
+                Arc::clone(&self.node),
+                expiry,
+                Duration::from_secs(1),
+                shutdown.clone(),
+            ),
+            sender::run(pusher, Duration::from_secs(1), shutdown),
+        );
+        self.node.stop().await;
+        if let Some(simnet) = self.simnet {
+            simnet.shutdown().await;
+        }
+        result
+    }
+}
+
+/// How the node role delivers pushes, from `[lightning]`.
+pub fn push_policy(settings: &Settings) -> PushPolicy {
+    let ln = &settings.lightning;
+    PushPolicy {
+        reply_timeout: Duration::from_secs(ln.push_reply_timeout_secs),
+        max_tries: i32::try_from(ln.push_max_tries.max(1)).unwrap_or(i32::MAX),
+        backoff: chrono::Duration::seconds(i64::try_from(ln.push_retry_secs).unwrap_or(3600)),
+        batch: 16,
+    }
+}
