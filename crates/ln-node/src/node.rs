@@ -111,6 +111,7 @@ impl Node {
         sink: Arc<dyn PaymentSink>,
         push_inbox: Option<mpsc::UnboundedSender<IncomingPush>>,
     ) -> anyhow::Result<Arc<Node>> {
+        // Step 1: one node per folder, held until the node stops.
         let lock = dir_lock::lock(&config.data_dir)
             .with_context(|| format!("locking {}", config.data_dir.display()))?
             .ok_or_else(|| {
@@ -119,6 +120,7 @@ impl Node {
                     config.data_dir.display()
                 )
             })?;
+        // Step 2: keys from the seed file (created 0600 on first start).
         let seed = seed::load_or_create(&config.data_dir)?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
         let keys = Arc::new(KeysManager::new(
@@ -127,11 +129,13 @@ impl Node {
             now.subsec_nanos(),
             true,
         ));
+        // Step 3: logger, persister, and chain access through bitcoind on the configured network.
         let logger = Arc::new(LdkLogger);
         let store = Arc::new(Store::new(config.data_dir.join("ldk")));
         let bitcoind = BitcoindClient::connect(&config.bitcoind).await?;
         check_chain(&bitcoind, config.network).await?;
 
+        // Step 4: network graph, scorer and routers.
         let graph = Arc::new(read_graph(&store, config.network, &logger)?);
         let scorer = Arc::new(RwLock::new(read_scorer(&store, &graph, &logger)?));
         let router = Arc::new(DefaultRouter::new(
@@ -145,6 +149,7 @@ impl Node {
             Arc::clone(&graph),
             Arc::clone(&keys),
         )) as Arc<MessageRouter>;
+        // Step 5: the chain monitor.
         let chain_monitor = Arc::new(ChainMonitor::new(
             None::<Arc<dyn Filter + Send + Sync>>,
             Arc::clone(&bitcoind),
@@ -155,6 +160,7 @@ impl Node {
             lightning::sign::NodeSigner::get_peer_storage_key(&*keys),
         ));
 
+        // Step 6: channel monitors and the channel manager from disk, or a new manager.
         let mut monitors =
             read_channel_monitors(Arc::clone(&store), Arc::clone(&keys), Arc::clone(&keys))
                 .context("reading channel monitors")?;
@@ -214,7 +220,7 @@ impl Node {
         };
         let channel_manager = Arc::new(channel_manager);
 
-        // Bring the manager and every monitor to the chain tip before going on.
+        // Step 7: bring the manager and every monitor to the chain tip, then watch the channels.
         let mut cache = UnboundedCache::new();
         let chain_tip = {
             let monitor_listeners: Vec<_> = monitors
@@ -257,6 +263,7 @@ impl Node {
             tip
         };
 
+        // Step 8: onion messenger, gossip sync, the push handler and the peer manager.
         let onion_messenger = Arc::new(OnionMessenger::new(
             Arc::clone(&keys),
             Arc::clone(&keys),
@@ -290,6 +297,7 @@ impl Node {
             Arc::clone(&keys),
         ));
 
+        // Step 9: listen for peers; fee updates, chain sync and reconnection tasks.
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening for peers on {}", config.listen))?;
@@ -315,6 +323,7 @@ impl Node {
             ),
         ];
 
+        // Step 10: the event handler and the background processor.
         let handler = Arc::new(EventHandler {
             channel_manager: Arc::clone(&channel_manager),
             bitcoind: Arc::clone(&bitcoind),

@@ -1,0 +1,16 @@
+//! The REST API (/v1): authentication, validation, resources, pagination.
+
+mod auth;
+mod body;
+mod customers;
+mod events;
+mod idempotency;
+mod invoices;
+mod keys;
+mod malformed;
+mod openapi;
+mod pagination;
+mod plans;
+mod rate_limit;
+mod subscriptions;
+mod tenancy;

@@ -1,0 +1,6 @@
+//! The books: subscription lifecycle, a year of periods, dunning, payments.
+
+mod dunning;
+mod lifecycle;
+mod payments;
+mod year;

@@ -1,0 +1,171 @@
+use chrono::Duration;
+use pushbill::billing::invoicing;
+use pushbill::billing::payments::{self, PaymentRejection, Settlement};
+use pushbill::domain::Msat;
+use pushbill::error::Error;
+use pushbill::store::{invoices, merchants};
+
+use crate::support::app::{TestApp, sat, spawn_app};
+
+#[tokio::test]
+async fn a_one_off_invoice_goes_through_the_same_payment_path() {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let customer = app.customer(&merchant).await;
+    let invoice = invoicing::create_one_off(
+        &app.db,
+        app.now(),
+        &merchant.id,
+        &customer.id,
+        sat(2_100),
+        Some("Lunch".into()),
+        Duration::hours(4),
+    )
+    .await
+    .unwrap();
+    assert_eq!(invoice.subscription_id, None);
+    assert_eq!(invoice.number, "BOB-000001");
+    assert_eq!(invoice.due_at, app.now() + Duration::hours(4));
+    let requests = app.payment_requests_of(&invoice.id).await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].status, "pending");
+    assert!(requests[0].push, "the customer has a node, so it is pushed");
+
+    assert_eq!(
+        app.pay(&invoice.id).await,
+        Settlement::InvoicePaid {
+            invoice_id: invoice.id.clone()
+        }
+    );
+    assert_eq!(app.invoice(&invoice.id).await.status, "paid");
+    assert_eq!(
+        app.event_types(&invoice.id).await,
+        ["invoice.created", "invoice.paid"]
+    );
+
+    let zero = invoicing::create_one_off(
+        &app.db,
+        app.now(),
+        &merchant.id,
+        &customer.id,
+        Msat::ZERO,
+        None,
+        Duration::hours(1),
+    )
+    .await;
+    assert!(matches!(zero, Err(Error::Invalid { param, .. }) if param == "amount_msat"));
+}
+
+#[tokio::test]
+async fn payments_are_checked_before_claiming_and_settled_once() {
+    let (app, _merchant, invoice) = issued_one_off_invoice().await;
+    let req = app.payment_requests_of(&invoice.id).await.remove(0);
+    let hash = req.payment_hash.clone().unwrap();
+    assert!(req.bolt11.is_some());
+
+    let unknown = "00".repeat(32);
+    assert_eq!(
+        payments::check_payment(&app.db, &unknown, sat(1_000))
+            .await
+            .unwrap(),
+        Err(PaymentRejection::UnknownPaymentHash)
+    );
+    assert_eq!(
+        payments::check_payment(&app.db, &hash, Msat::from_msat(999_999).unwrap())
+            .await
+            .unwrap(),
+        Err(PaymentRejection::AmountTooSmall {
+            expected: 1_000_000,
+            received: 999_999
+        })
+    );
+    assert_eq!(
+        payments::check_payment(&app.db, &hash, sat(1_000))
+            .await
+            .unwrap(),
+        Ok(())
+    );
+
+    let first = payments::settle(&app.db, app.now(), &hash, sat(1_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Settlement::InvoicePaid {
+            invoice_id: invoice.id.clone()
+        }
+    );
+    let second = payments::settle(&app.db, app.now(), &hash, sat(1_000))
+        .await
+        .unwrap();
+    assert_eq!(second, Settlement::AlreadySettled);
+    assert_eq!(
+        payments::check_payment(&app.db, &hash, sat(1_000))
+            .await
+            .unwrap(),
+        Err(PaymentRejection::AlreadyPaid)
+    );
+    let paid_events = app
+        .event_types(&invoice.id)
+        .await
+        .iter()
+        .filter(|t| *t == "invoice.paid")
+        .count();
+    assert_eq!(paid_events, 1);
+}
+
+#[tokio::test]
+async fn a_voided_invoice_cannot_be_paid() {
+    let (app, merchant, invoice) = issued_one_off_invoice().await;
+    let hash = app
+        .payment_requests_of(&invoice.id)
+        .await
+        .remove(0)
+        .payment_hash
+        .unwrap();
+
+    let voided = invoicing::void(&app.db, app.now(), &merchant.id, &invoice.id)
+        .await
+        .unwrap();
+    assert_eq!(voided.status, "void");
+    assert_eq!(
+        payments::check_payment(&app.db, &hash, sat(1_000))
+            .await
+            .unwrap(),
+        Err(PaymentRejection::RequestNotLive("canceled".into()))
+    );
+    let again = invoicing::void(&app.db, app.now(), &merchant.id, &invoice.id).await;
+    assert!(matches!(
+        again,
+        Err(Error::Conflict {
+            code: "invoice_not_voidable",
+            ..
+        })
+    ));
+    // Dunning leaves a void invoice alone.
+    app.advance(Duration::days(30)).await;
+    assert_eq!(
+        app.event_types(&invoice.id).await,
+        ["invoice.created", "invoice.voided"]
+    );
+}
+
+/// A 1,000 sat one-off invoice whose payment request the node has issued.
+async fn issued_one_off_invoice() -> (TestApp, merchants::Model, invoices::Model) {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let customer = app.customer(&merchant).await;
+    let invoice = invoicing::create_one_off(
+        &app.db,
+        app.now(),
+        &merchant.id,
+        &customer.id,
+        sat(1_000),
+        None,
+        Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    app.issue_pending(Duration::hours(1)).await;
+    (app, merchant, invoice)
+}

@@ -1,0 +1,3 @@
+//! The web role's pages and probes outside /v1.
+
+mod health;

@@ -1,0 +1,3 @@
+//! The REST API where a test needs the `pushbill` CLI.
+
+mod auth;

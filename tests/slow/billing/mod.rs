@@ -1,0 +1,3 @@
+//! The billing engine in separate `pushbill serve` processes.
+
+mod crash_and_concurrency;

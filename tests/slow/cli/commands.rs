@@ -1,0 +1,203 @@
+//! The `pushbill` binary as a newcomer runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn pushbill() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushbill"));
+    // Only the variables each test sets.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PUSHBILL") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn a_bad_config_value_stops_start_up_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = pushbill()
+        .current_dir(dir.path())
+        .args(["serve"])
+        .env("PUSHBILL__HTTP__PORT", "abc")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("`http.port`") && stderr.contains("PUSHBILL__HTTP__PORT"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created on a bad config"
+    );
+}
+
+#[test]
+fn an_unknown_key_in_a_config_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[scheduler]\nbatchsize = 10\n").unwrap();
+    let output = pushbill()
+        .current_dir(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("batchsize"), "{stderr}");
+}
+
+/// `pushbill serve` on a fresh checkout: creates ./data, migrates, answers /healthz.
+#[tokio::test]
+async fn serve_on_a_fresh_folder_creates_the_database_and_is_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = pushbill()
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("PUSHBILL__HTTP__PORT", "0")
+        .env("PUSHBILL__LOG__FILTER", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    });
+    let line = tokio::time::timeout(Duration::from_secs(60), line)
+        .await
+        .expect("started")
+        .unwrap();
+    let address = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(address.starts_with("http://127.0.0.1:"), "{line}");
+    let response = reqwest::get(format!("{address}/healthz")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(dir.path().join("data/pushbill.db").exists());
+    let status = pushbill()
+        .current_dir(dir.path())
+        .args(["migrate", "status"])
+        .output()
+        .unwrap();
+    let status = String::from_utf8(status.stdout).unwrap();
+    assert!(
+        !status.is_empty() && status.lines().all(|l| l.starts_with("applied ")),
+        "{status}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Processes that start together on a fresh database (several `pushbill
+/// serve` sharing PostgreSQL) migrate one after another instead of racing.
+#[tokio::test]
+async fn three_processes_migrating_one_fresh_database_at_once_all_succeed() {
+    let database = crate::support::app::fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            pushbill()
+                .current_dir(dir.path())
+                .args(["migrate", "up"])
+                .env("PUSHBILL__DATABASE__URL", &database.url)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{} on {}: {stderr}",
+            output.status,
+            database.backend
+        );
+    }
+    let status = pushbill()
+        .current_dir(dir.path())
+        .args(["migrate", "status"])
+        .env("PUSHBILL__DATABASE__URL", &database.url)
+        .output()
+        .unwrap();
+    let status = String::from_utf8(status.stdout).unwrap();
+    assert!(
+        !status.is_empty() && status.lines().all(|l| l.starts_with("applied ")),
+        "{status}"
+    );
+}
+
+/// `pushbill payer` manages its allowances in its own folder, without a
+/// database or a running node.
+#[test]
+fn payer_allowances_are_kept_in_the_payers_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let payer = |args: &[&str]| {
+        let output = pushbill()
+            .current_dir(dir.path())
+            .arg("payer")
+            .args(["--data-dir", "wallet"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let payee = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+    let (code, out, err) = payer(&[
+        "allowance",
+        "add",
+        "--payee",
+        payee,
+        "--max-msat",
+        "1000000",
+        "--per",
+        "minute",
+        "--until",
+        "2030-01-01T00:00:00Z",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "done");
+    let (_, out, _) = payer(&["allowance", "list"]);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        list,
+        serde_json::json!([{"payee": payee, "max_msat": 1_000_000, "per": "minute", "until": 1_893_456_000}])
+    );
+    assert!(dir.path().join("wallet/state.json").exists());
+
+    let (code, _, err) = payer(&[
+        "allowance",
+        "add",
+        "--payee",
+        "nope",
+        "--max-msat",
+        "1",
+        "--per",
+        "day",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--payee"), "{err}");
+    let (code, _, err) = payer(&["approve", "00"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no push 00"), "{err}");
+    let (_, out, _) = payer(&["pending"]);
+    assert_eq!(out.trim(), "[]");
+    let (code, _, _) = payer(&["allowance", "remove", "--payee", payee]);
+    assert_eq!(code, Some(0));
+    let (_, out, _) = payer(&["allowance", "list"]);
+    assert_eq!(out.trim(), "[]");
+}

@@ -1,0 +1,3 @@
+//! The `pushbill` binary's commands.
+
+mod commands;

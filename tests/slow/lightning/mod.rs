@@ -1,0 +1,5 @@
+//! Real LDK nodes over TCP on loopback, on the chain simulator.
+
+mod node_api;
+mod payments;
+mod push;

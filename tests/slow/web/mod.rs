@@ -1,0 +1,3 @@
+//! Pages loaded in a real headless browser (chromium).
+
+mod pay_page;
