@@ -1,7 +1,5 @@
 //! `pushbill-payer`: the subscriber's node (see the crate docs).
 
-use std::process::ExitCode;
-
 use clap::Parser;
 use payer::cli::PayerArgs;
 
@@ -17,19 +15,11 @@ struct Cli {
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter.unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    match payer::cli::run(Cli::parse().args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    payer::cli::run(Cli::parse().args).await
 }

@@ -1,7 +1,5 @@
 //! `simnet`: the regtest chain simulator on its own (see the crate docs).
 
-use std::process::ExitCode;
-
 use clap::Parser;
 use simnet::cli::SimnetArgs;
 
@@ -17,19 +15,8 @@ struct Cli {
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match simnet::cli::run(Cli::parse().args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+async fn main() -> anyhow::Result<()> {
+    // Info and above to stderr: stdout carries the RPC URL line.
+    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    simnet::cli::run(Cli::parse().args).await
 }

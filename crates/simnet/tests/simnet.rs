@@ -685,7 +685,6 @@ async fn the_cli_simnet_serves_rpc_and_mines_with_generatetoaddress() {
             "--rpc-password",
             PASSWORD,
         ])
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
