@@ -51,21 +51,35 @@ pub struct SmtpServer {
     dir: tempfile::TempDir,
 }
 
+/// The first Python that has aiosmtpd: `$PUSHBILL_TEST_PYTHON`, then
+/// `python3` on the PATH, then Debian's own `/usr/bin/python3` (where
+/// `apt-get install python3-aiosmtpd` puts it when `python3` is another one).
+fn python_with_aiosmtpd() -> Option<&'static str> {
+    static FOUND: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let candidates = std::env::var("PUSHBILL_TEST_PYTHON")
+                .into_iter()
+                .chain(["python3".to_owned(), "/usr/bin/python3".to_owned()]);
+            candidates.into_iter().find(|python| {
+                std::process::Command::new(python)
+                    .args(["-c", "import aiosmtpd"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+        })
+        .as_deref()
+}
+
 /// Fails the test, with how to fix it, when aiosmtpd is not installed.
-pub async fn require_aiosmtpd() {
-    let ok = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "the email tests need a real SMTP server: Python 3 with aiosmtpd. \
-         Install it with `python3 -m pip install aiosmtpd` (.ci/run does)."
-    );
+pub fn require_aiosmtpd() -> &'static str {
+    python_with_aiosmtpd().expect(
+        "the email tests need a real SMTP server: Python 3 with aiosmtpd. Install it with \
+         `apt-get install python3-aiosmtpd` (Debian) or `python3 -m pip install aiosmtpd`, \
+         or point PUSHBILL_TEST_PYTHON at a Python that has it (.ci/run installs it).",
+    )
 }
 
 /// A loopback port nothing listens on (yet).
@@ -80,9 +94,9 @@ pub fn free_port() -> u16 {
 impl SmtpServer {
     /// Starts the server on `port` and waits until it accepts connections.
     pub async fn start(port: u16) -> SmtpServer {
-        require_aiosmtpd().await;
+        let python = require_aiosmtpd();
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python)
             .args(["-c", SERVER, &port.to_string()])
             .arg(dir.path())
             .stdin(Stdio::piped())

@@ -118,7 +118,7 @@ async fn the_unpaid_invoice_email_reaches_the_customer_with_headers_both_parts_a
 
 #[tokio::test]
 async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once() {
-    require_aiosmtpd().await;
+    require_aiosmtpd();
     let port = free_port();
     let app = app_with_smtp(port).await;
     let merchant = app.merchant().await;
