@@ -549,6 +549,21 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
             bad: vec![],
         },
         Endpoint {
+            path: "/v1/settings/email".into(),
+            valid: json!({"merchant_address": "billing@example.com",
+                "customer_emails": {"receipt": false}, "unpaid_summary_hour": 9}),
+            required: &[],
+            bad: vec![(
+                "merchant_address",
+                vec![
+                    json!("not-an-email").to_string(),
+                    json!("<script>@example.com").to_string(),
+                    json!("\"quoted\"@example.com").to_string(),
+                    json!("a,b@example.com").to_string(),
+                ],
+            )],
+        },
+        Endpoint {
             path: "/v1/test_clock/advance".into(),
             valid: json!({"seconds": 60}),
             required: &[],
@@ -602,6 +617,8 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
     let r = api.get("/v1/customers").await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["data"][0]["email"], "alice@example.com");
+    let r = api.get("/v1/settings/email").await;
+    assert_eq!(r.body["merchant_address"], Value::Null, "{r:?}");
     // The webhook endpoint is as it was (its secret not rotated either: that
     // would have changed `updated_at`), it is the only one, and its delivery
     // was not replayed.
