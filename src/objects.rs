@@ -225,6 +225,8 @@ pub struct PaymentRequest {
     pub expires_at: Option<DateTime<Utc>>,
     pub issued_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// Why the node could not issue it, when `status` is `failed`.
+    pub failure_reason: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -243,6 +245,7 @@ impl From<&payment_requests::Model> for PaymentRequest {
             expires_at: m.expires_at,
             issued_at: m.issued_at,
             paid_at: m.paid_at,
+            failure_reason: m.failure_reason.clone(),
             created_at: m.created_at,
         }
     }

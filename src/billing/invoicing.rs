@@ -184,6 +184,9 @@ pub async fn create_one_off(
     if amount == Msat::ZERO {
         return Err(Error::invalid("amount_msat", "must be at least 1 msat"));
     }
+    amount
+        .check_invoiceable()
+        .map_err(|e| Error::invalid("amount_msat", e.to_string()))?;
     if description
         .as_ref()
         .is_some_and(|d| d.chars().count() > 500)

@@ -14,7 +14,7 @@ use sea_orm::{
 use super::{dunning, lifecycle, work};
 use crate::domain::{
     EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, SubscriptionEvent,
-    SubscriptionStatus,
+    SubscriptionStatus, text,
 };
 use crate::error::{Error, Result};
 use crate::objects;
@@ -43,8 +43,31 @@ pub struct IssuedInvoice {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the node could not issue an invoice: {0}")]
-pub struct IssueError(pub String);
+#[error("the node could not issue an invoice: {message}")]
+pub struct IssueError {
+    pub message: String,
+    /// The node will never issue this request (e.g. an amount no BOLT11 can
+    /// carry): retrying cannot help.
+    pub permanent: bool,
+}
+
+impl IssueError {
+    /// A failure that may pass: the request is tried again.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+
+    /// The request can never be issued: it fails.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+}
 
 /// The node side of the payment-request queue.
 #[async_trait::async_trait]
@@ -54,7 +77,9 @@ pub trait InvoiceIssuer: Send + Sync {
 
 /// Claims up to `batch` pending payment requests, has the node issue a BOLT11
 /// for each, stores it and queues a push to the customer's node when asked.
-/// A request the node fails to issue stays pending and is retried next time.
+/// A request the node fails to issue for a passing reason stays pending and
+/// is retried next time; one it can never issue is `failed`
+/// (`payment_request.failed`, with its `failure_reason`).
 pub async fn issue_pending(
     db: &DatabaseConnection,
     issuer: &dyn InvoiceIssuer,
@@ -69,6 +94,7 @@ pub async fn issue_pending(
         .order_by_asc(payment_requests::Column::Id)
         .limit(batch);
     let pending = work::claim(query, &txn).await?;
+    let mut events = EventBatch::new();
     let mut issued = 0;
     for req in pending {
         let invoice = invoices::Entity::find_by_id(&req.invoice_id)
@@ -91,6 +117,23 @@ pub async fn issue_pending(
         };
         let bolt11 = match issuer.issue(&request).await {
             Ok(b) => b,
+            Err(e) if e.permanent => {
+                tracing::warn!(payment_request = %req.id, error = %e, "cannot be issued; failed");
+                let mut failed = req.clone();
+                failed.status = PaymentRequestStatus::Failed.as_str().to_owned();
+                failed.failure_reason = Some(text::excerpt(e.message.as_bytes(), 500));
+                failed.updated_at = now;
+                store::save(&txn, failed.clone()).await?;
+                events.push(
+                    &failed.merchant_id,
+                    EventType::PaymentRequestFailed,
+                    "payment_request",
+                    &failed.id,
+                    objects::PaymentRequest::from(&failed),
+                    now,
+                );
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(payment_request = %req.id, error = %e, "issue failed; will retry");
                 continue;
@@ -124,6 +167,7 @@ pub async fn issue_pending(
         }
         issued += 1;
     }
+    events.insert(&txn).await?;
     txn.commit().await?;
     Ok(issued)
 }

@@ -45,6 +45,9 @@ impl NewPlan {
             return Err(Error::invalid("name", "must be 1 to 200 characters"));
         }
         check_description(self.description.as_deref())?;
+        self.amount
+            .check_invoiceable()
+            .map_err(|e| Error::invalid("amount_msat", e.to_string()))?;
         if self.trial < Duration::zero() || self.trial > Duration::days(730) {
             return Err(Error::invalid("trial_period_days", "must be 0 to 730 days"));
         }

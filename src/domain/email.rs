@@ -30,6 +30,11 @@ pub enum EmailError {
     /// Malformed domain.
     #[error("the part after `@` must be a domain name like `example.com`")]
     BadDomain,
+    /// Characters the mailer cannot send to (e.g. `<` or `"` in the part before `@`).
+    #[error(
+        "email address cannot be mailed: use letters, digits and !#$%&'*+-/=?^_`{{|}}~. before `@`"
+    )]
+    Unmailable,
 }
 
 /// A syntactically valid email address; the domain is stored lowercase.
@@ -59,10 +64,11 @@ impl EmailAddress {
         if !valid_domain(domain) {
             return Err(EmailError::BadDomain);
         }
-        Ok(EmailAddress(format!(
-            "{local}@{}",
-            domain.to_ascii_lowercase()
-        )))
+        let address = format!("{local}@{}", domain.to_ascii_lowercase());
+        if !mailable(&address) {
+            return Err(EmailError::Unmailable);
+        }
+        Ok(EmailAddress(address))
     }
 
     /// The address as a string slice.
@@ -79,6 +85,15 @@ impl EmailAddress {
     pub fn domain(&self) -> &str {
         self.0.split_once('@').map_or("", |(_, d)| d)
     }
+}
+
+/// What the API accepts, the mailer can send to: lettre parses the address
+/// and the recipient it sends to (`notify::email::send`) the same way.
+fn mailable(address: &str) -> bool {
+    address.parse::<lettre::Address>().is_ok()
+        && address
+            .parse::<lettre::message::Mailbox>()
+            .is_ok_and(|m| m.name.is_none() && AsRef::<str>::as_ref(&m.email) == address)
 }
 
 /// At least two dot-separated labels of `[A-Za-z0-9-]`, not starting or ending with `-`.
@@ -207,6 +222,35 @@ mod tests {
             EmailAddress::parse("a\tb@example.com"),
             Err(EmailError::InvalidCharacter)
         );
+    }
+
+    #[test]
+    fn rejects_what_the_mailer_cannot_send_to() {
+        for address in [
+            "<script>@example.com",
+            "a<b@example.com",
+            "a>b@example.com",
+            "\"quoted\"@example.com",
+            "a,b@example.com",
+            "a;b@example.com",
+            "a(b)@example.com",
+            "a[b]@example.com",
+            "a\\b@example.com",
+            "a:b@example.com",
+            ".a@example.com",
+            "a.@example.com",
+            "a..b@example.com",
+        ] {
+            assert_eq!(
+                EmailAddress::parse(address),
+                Err(EmailError::Unmailable),
+                "{address}"
+            );
+        }
+        for address in ["o'brien@example.com", "a!#$%&*+-/=?^_`{|}~@example.com"] {
+            let e = EmailAddress::parse(address).unwrap();
+            assert!(e.as_str().parse::<lettre::message::Mailbox>().is_ok());
+        }
     }
 
     #[test]

@@ -50,6 +50,7 @@ event_types! {
     InvoiceVoided => "invoice.voided",
     InvoiceMarkedUncollectible => "invoice.marked_uncollectible",
     PaymentRequestExpired => "payment_request.expired",
+    PaymentRequestFailed => "payment_request.failed",
     WebhookEndpointDisabled => "webhook_endpoint.disabled",
 }
 

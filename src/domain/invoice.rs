@@ -143,16 +143,20 @@ pub enum PaymentRequestStatus {
     Expired,
     /// Withdrawn (e.g. the invoice was voided).
     Canceled,
+    /// The node can never issue it (e.g. an amount no BOLT11 can carry);
+    /// `failure_reason` says why.
+    Failed,
 }
 
 impl PaymentRequestStatus {
     /// All statuses.
-    pub const ALL: [PaymentRequestStatus; 5] = [
+    pub const ALL: [PaymentRequestStatus; 6] = [
         Self::Pending,
         Self::Issued,
         Self::Paid,
         Self::Expired,
         Self::Canceled,
+        Self::Failed,
     ];
 
     /// Storage string, e.g. "pending".
@@ -163,6 +167,7 @@ impl PaymentRequestStatus {
             Self::Paid => "paid",
             Self::Expired => "expired",
             Self::Canceled => "canceled",
+            Self::Failed => "failed",
         }
     }
 
@@ -174,9 +179,12 @@ impl PaymentRequestStatus {
             .ok_or_else(|| ParseEnumError::new("payment request status", s))
     }
 
-    /// True for `paid`, `expired` and `canceled`.
+    /// True for `paid`, `expired`, `canceled` and `failed`.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Paid | Self::Expired | Self::Canceled)
+        matches!(
+            self,
+            Self::Paid | Self::Expired | Self::Canceled | Self::Failed
+        )
     }
 }
 
@@ -268,7 +276,7 @@ mod tests {
     #[test]
     fn payment_request_status_strings_and_serde() {
         type P = PaymentRequestStatus;
-        let names = ["pending", "issued", "paid", "expired", "canceled"];
+        let names = ["pending", "issued", "paid", "expired", "canceled", "failed"];
         for (s, name) in P::ALL.into_iter().zip(names) {
             assert_eq!(s.as_str(), name);
             assert_eq!(s.to_string(), name);
@@ -281,6 +289,6 @@ mod tests {
         }
         assert!(P::parse("cancelled").is_err());
         let terminal: Vec<_> = P::ALL.into_iter().filter(|s| s.is_terminal()).collect();
-        assert_eq!(terminal, [P::Paid, P::Expired, P::Canceled]);
+        assert_eq!(terminal, [P::Paid, P::Expired, P::Canceled, P::Failed]);
     }
 }

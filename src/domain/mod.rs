@@ -8,6 +8,7 @@ pub mod invoice;
 pub mod money;
 pub mod schedule;
 pub mod subscription;
+pub mod text;
 
 pub use email::{EmailAddress, EmailError};
 pub use error::ParseEnumError;

@@ -17,6 +17,9 @@ pub enum MoneyError {
     /// The amount is negative.
     #[error("amount must not be negative")]
     Negative,
+    /// The amount is above what one Lightning invoice can carry.
+    #[error("amount exceeds the maximum of one Lightning invoice, 1844674407370955161 msat")]
+    NotInvoiceable,
 }
 
 /// An amount in millisatoshis, between 0 and [`Msat::MAX`] inclusive.
@@ -28,6 +31,9 @@ impl Msat {
     pub const ZERO: Msat = Msat(0);
     /// 21,000,000 BTC in millisatoshis.
     pub const MAX: Msat = Msat(2_100_000_000_000_000_000);
+    /// The largest amount a BOLT11 invoice can carry (`u64::MAX / 10`: LDK
+    /// refuses more), so the most one invoice or plan period may cost.
+    pub const MAX_INVOICE: Msat = Msat(u64::MAX / 10);
 
     /// An amount in millisatoshis.
     pub fn from_msat(msat: u64) -> Result<Msat, MoneyError> {
@@ -70,6 +76,14 @@ impl Msat {
         self.0
             .checked_mul(factor)
             .and_then(|v| Msat::from_msat(v).ok())
+    }
+
+    /// Refuses an amount that a Lightning invoice cannot carry.
+    pub fn check_invoiceable(self) -> Result<Msat, MoneyError> {
+        if self > Self::MAX_INVOICE {
+            return Err(MoneyError::NotInvoiceable);
+        }
+        Ok(self)
     }
 
     /// True if the amount is a whole number of satoshis.
@@ -188,6 +202,19 @@ mod tests {
         assert!(Msat::ZERO.is_whole_sat());
         assert_eq!(Msat::from_msat(999).unwrap().sats_floor(), 0);
         assert_eq!(Msat::MAX.sats_floor(), MAX / 1_000);
+    }
+
+    #[test]
+    fn the_largest_invoice_is_what_bolt11_can_carry() {
+        assert_eq!(Msat::MAX_INVOICE.as_u64(), 1_844_674_407_370_955_161);
+        assert_eq!(Msat::MAX_INVOICE.check_invoiceable(), Ok(Msat::MAX_INVOICE));
+        let above = Msat::from_msat(1_844_674_407_370_955_162).unwrap();
+        assert_eq!(above.check_invoiceable(), Err(MoneyError::NotInvoiceable));
+        assert_eq!(
+            Msat::MAX.check_invoiceable(),
+            Err(MoneyError::NotInvoiceable)
+        );
+        assert!(Msat::ZERO.check_invoiceable().is_ok());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::billing::payments::{
 use crate::clock::Clock;
 use crate::domain::Msat;
 use ln_node::events::hash_hex;
-use ln_node::{Node, PaymentSink, Verdict};
+use ln_node::{InvoiceError, Node, PaymentSink, Verdict};
 
 /// Checks incoming payments against the payment requests in the database and
 /// settles them once claimed.
@@ -69,15 +69,18 @@ impl InvoiceIssuer for NodeIssuer {
         let expiry = request
             .expiry
             .to_std()
-            .map_err(|e| IssueError(format!("expiry: {e}")))?;
+            .map_err(|e| IssueError::permanent(format!("expiry: {e}")))?;
         let invoice = self
             .0
             .create_invoice(request.amount.as_u64(), &request.description, expiry)
-            .map_err(|e| IssueError(e.to_string()))?;
+            .map_err(|e| match e {
+                InvoiceError::Refused(m) => IssueError::permanent(m),
+                InvoiceError::Failed(m) => IssueError::transient(m),
+            })?;
         let expires_at = i64::try_from(invoice.expires_at)
             .ok()
             .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
-            .ok_or_else(|| IssueError("expiry out of range".into()))?;
+            .ok_or_else(|| IssueError::permanent("expiry out of range"))?;
         Ok(IssuedInvoice {
             bolt11: invoice.bolt11,
             payment_hash: invoice.payment_hash,

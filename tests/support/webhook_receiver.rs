@@ -44,6 +44,8 @@ pub struct Answer {
     pub retry_after: Option<String>,
     /// Hold the request until the receiver's gate opens.
     pub hang: bool,
+    /// The answer's body; `answer <status>` when `None`.
+    pub body: Option<Vec<u8>>,
 }
 
 impl Answer {
@@ -52,6 +54,15 @@ impl Answer {
             status,
             retry_after: None,
             hang: false,
+            body: None,
+        }
+    }
+
+    /// `status` with these bytes as the body (binary, gzip, NUL bytes...).
+    pub fn bytes(status: u16, body: &[u8]) -> Self {
+        Self {
+            body: Some(body.to_vec()),
+            ..Self::status(status)
         }
     }
 }
@@ -162,7 +173,10 @@ async fn handle(
     if let Some(ra) = &answer.retry_after {
         res.insert_header(("Retry-After", ra.as_str()));
     }
-    res.body(format!("answer {}", answer.status))
+    match answer.body {
+        Some(body) => res.body(body),
+        None => res.body(format!("answer {}", answer.status)),
+    }
 }
 
 /// Standard Webhooks verification: the message is authentic when one of the

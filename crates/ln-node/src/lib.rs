@@ -25,7 +25,7 @@ use lightning::types::payment::PaymentHash;
 
 pub use address::{NodeAddress, NodeError, NodeId};
 pub use node::{Node, NodeConfig};
-pub use operations::OpError;
+pub use operations::{InvoiceError, OpError};
 
 /// Whether an incoming payment may be claimed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,14 +6,16 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use bitcoin::secp256k1::PublicKey;
 use lightning::ln::channelmanager::{
     Bolt11InvoiceParameters, Bolt11PaymentError, PaymentId, RecentPaymentDetails, Retry,
 };
 use lightning::routing::router::RouteParametersConfig;
 use lightning::types::payment::PaymentPreimage;
-use lightning_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description};
+use lightning_invoice::{
+    Bolt11Invoice, Bolt11InvoiceDescription, Description, SignOrCreationError,
+};
 
 use crate::address::{NodeAddress, NodeError, NodeId};
 use crate::node::Node;
@@ -109,6 +111,18 @@ pub struct OpenChannel {
     pub amount_sat: u64,
     /// Given to the peer in the opening, in msat (at most the channel's amount).
     pub push_msat: u64,
+}
+
+/// Why [`Node::create_invoice`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InvoiceError {
+    /// No BOLT11 can be made as asked (an amount above `u64::MAX / 10` msat,
+    /// an expiry out of range): asking again cannot help.
+    #[error("{0}")]
+    Refused(String),
+    /// Signing failed: it may work next time.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// A BOLT11 invoice the node issued.
@@ -319,10 +333,11 @@ impl Node {
         amount_msat: u64,
         description: &str,
         expiry: Duration,
-    ) -> anyhow::Result<NewInvoice> {
+    ) -> Result<NewInvoice, InvoiceError> {
         let description = Description::new(truncate(description, MAX_DESCRIPTION_BYTES).to_owned())
-            .map_err(|e| anyhow!("invoice description: {e:?}"))?;
-        let expiry_secs = u32::try_from(expiry.as_secs()).context("invoice expiry too long")?;
+            .map_err(|e| InvoiceError::Refused(format!("invoice description: {e:?}")))?;
+        let expiry_secs = u32::try_from(expiry.as_secs())
+            .map_err(|_| InvoiceError::Refused("invoice expiry too long".into()))?;
         let invoice = self
             .channel_manager
             .create_bolt11_invoice(Bolt11InvoiceParameters {
@@ -331,11 +346,18 @@ impl Node {
                 invoice_expiry_delta_secs: Some(expiry_secs),
                 ..Default::default()
             })
-            .map_err(|e| anyhow!("cannot create the invoice: {e:?}"))?;
+            .map_err(|e| match e {
+                SignOrCreationError::CreationError(e) => {
+                    InvoiceError::Refused(format!("cannot create the invoice: {e}"))
+                }
+                SignOrCreationError::SignError(e) => {
+                    InvoiceError::Failed(format!("cannot sign the invoice: {e:?}"))
+                }
+            })?;
         let expires_at = invoice
             .expires_at()
             .map(|d| d.as_secs())
-            .ok_or_else(|| anyhow!("the invoice has no expiry"))?;
+            .ok_or_else(|| InvoiceError::Refused("the invoice has no expiry".into()))?;
         Ok(NewInvoice {
             payment_hash: hex::encode(invoice.payment_hash()),
             bolt11: invoice.to_string(),

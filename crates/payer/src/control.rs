@@ -63,8 +63,28 @@ pub fn inbox(data_dir: &Path) -> PathBuf {
     data_dir.join("inbox")
 }
 
-/// Takes the queued commands, oldest first (file names are ULIDs).
-pub fn take_queued(data_dir: &Path) -> Vec<Command> {
+/// A command waiting in the inbox. Its file stays there until [`Queued::done`]
+/// (call it once the command's effect is saved), so a crash in between
+/// replays the command at the next start: every command is idempotent (a
+/// replay changes nothing, or is refused without changing anything).
+#[derive(Debug)]
+pub struct Queued {
+    pub command: Command,
+    file: PathBuf,
+}
+
+impl Queued {
+    /// The command is applied and saved (or refused): its file goes.
+    pub fn done(self) {
+        if let Err(e) = std::fs::remove_file(&self.file) {
+            tracing::warn!(file = %self.file.display(), error = %e, "cannot remove a payer command");
+        }
+    }
+}
+
+/// The queued commands, oldest first (file names are ULIDs), left in the
+/// inbox. A file that is not a command is set aside as `*.unreadable`.
+pub fn queued(data_dir: &Path) -> Vec<Queued> {
     let Ok(entries) = std::fs::read_dir(inbox(data_dir)) else {
         return Vec::new();
     };
@@ -79,10 +99,12 @@ pub fn take_queued(data_dir: &Path) -> Vec<Command> {
             .ok()
             .and_then(|b| serde_json::from_slice::<Command>(&b).ok())
         {
-            Some(c) => commands.push(c),
-            None => tracing::warn!(file = %file.display(), "unreadable payer command skipped"),
+            Some(command) => commands.push(Queued { command, file }),
+            None => {
+                tracing::warn!(file = %file.display(), "unreadable payer command set aside");
+                let _ = std::fs::rename(&file, file.with_extension("unreadable"));
+            }
         }
-        let _ = std::fs::remove_file(&file);
     }
     commands
 }
@@ -91,7 +113,9 @@ pub fn take_queued(data_dir: &Path) -> Vec<Command> {
 /// the running payer pays it next (or at its next start).
 pub fn apply(state: &mut PayerState, command: &Command, _now: DateTime<Utc>) -> anyhow::Result<()> {
     match command {
+        // Setting the same allowance again changes nothing.
         Command::AddAllowance(allowance) => state.set_allowance(allowance.clone()),
+        // Removing, approving or rejecting again is refused without a change.
         Command::RemoveAllowance { payee } => {
             if !state.remove_allowance(payee) {
                 bail!("no allowance for {payee}");
@@ -160,9 +184,83 @@ mod tests {
             Submitted::Queued
         );
         assert_eq!(PayerState::load(dir.path()).unwrap().allowances.len(), 1);
-        assert_eq!(take_queued(dir.path()), vec![remove]);
-        assert!(take_queued(dir.path()).is_empty());
+        let queued = queued(dir.path());
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].command, remove);
+        for q in queued {
+            q.done();
+        }
+        assert!(super::queued(dir.path()).is_empty());
         drop(running);
+    }
+
+    /// The running payer crashes after reading a command, before saving
+    /// what it did: the command is still queued at the next start. And a
+    /// crash after saving, before the file is removed, replays a command
+    /// that has already been applied, which changes nothing.
+    #[test]
+    fn a_command_stays_queued_until_its_effect_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let add = Command::AddAllowance(Allowance {
+            payee: "02aa".into(),
+            max_msat: 1_000,
+            per: Per::Month,
+            until: None,
+        });
+        submit(dir.path(), &add, now).unwrap();
+        let running = dir_lock::lock(dir.path()).unwrap().unwrap();
+        let remove = Command::RemoveAllowance {
+            payee: "02aa".into(),
+        };
+        submit(dir.path(), &remove, now).unwrap();
+
+        // Read and applied in memory, then the crash: nothing saved.
+        let mut state = PayerState::load(dir.path()).unwrap();
+        for q in queued(dir.path()) {
+            apply(&mut state, &q.command, now).unwrap();
+        }
+        drop(state);
+        drop(running);
+
+        // The next start finds it, applies it and saves, then crashes
+        // before removing the file.
+        let mut state = PayerState::load(dir.path()).unwrap();
+        assert_eq!(state.allowances.len(), 1);
+        let pending = queued(dir.path());
+        assert_eq!(pending.len(), 1);
+        apply(&mut state, &pending[0].command, now).unwrap();
+        state.save(dir.path()).unwrap();
+        drop(pending);
+
+        // The start after that replays it: refused, and nothing changes.
+        let mut state = PayerState::load(dir.path()).unwrap();
+        assert!(state.allowances.is_empty());
+        let before = state.clone();
+        for q in queued(dir.path()) {
+            assert!(apply(&mut state, &q.command, now).is_err());
+            q.done();
+        }
+        assert_eq!(state, before);
+        assert!(queued(dir.path()).is_empty());
+
+        // Adding twice is the same as adding once.
+        let mut once = PayerState::default();
+        apply(&mut once, &add, now).unwrap();
+        let mut twice = once.clone();
+        apply(&mut twice, &add, now).unwrap();
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn an_unreadable_command_is_set_aside_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(inbox(dir.path())).unwrap();
+        let file = inbox(dir.path()).join("01J.json");
+        std::fs::write(&file, b"{not json").unwrap();
+        assert!(queued(dir.path()).is_empty());
+        assert!(!file.exists());
+        assert!(inbox(dir.path()).join("01J.unreadable").exists());
     }
 
     #[test]

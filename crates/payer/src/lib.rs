@@ -122,12 +122,15 @@ impl Payer {
         let lock = dir_lock::lock(&data_dir)?
             .ok_or_else(|| anyhow!("{} is used by a running payer", data_dir.display()))?;
         let mut state = PayerState::load(&data_dir)?;
-        for command in control::take_queued(&data_dir) {
-            if let Err(e) = control::apply(&mut state, &command, Utc::now()) {
+        let queued = control::queued(&data_dir);
+        for q in &queued {
+            if let Err(e) = control::apply(&mut state, &q.command, Utc::now()) {
                 tracing::warn!(error = %e, "payer command not applied");
             }
         }
         state.save(&data_dir)?;
+        // Saved: only now may the commands go.
+        queued.into_iter().for_each(control::Queued::done);
         let (ended_tx, ended_rx) = mpsc::unbounded_channel();
         let core = Arc::new(Core {
             dir: data_dir.clone(),
@@ -222,8 +225,12 @@ async fn run(
                 }
             }
             _ = commands.tick() => {
-                for command in control::take_queued(&core.dir) {
-                    run_command(&node, &core, &command);
+                for q in control::queued(&core.dir) {
+                    if !run_command(&node, &core, &q.command) {
+                        // Not saved: it stays queued, and the ones after it wait.
+                        break;
+                    }
+                    q.done();
                 }
                 pay_approved(&node, &core);
             }
@@ -231,7 +238,8 @@ async fn run(
     }
 }
 
-fn run_command(node: &Node, core: &Core, command: &Command) {
+/// Applies and saves a command; false if it could not be saved.
+fn run_command(node: &Node, core: &Core, command: &Command) -> bool {
     let applied = core.update(|s| control::apply(s, command, Utc::now()));
     match applied {
         Ok(Ok(())) => {
@@ -255,8 +263,12 @@ fn run_command(node: &Node, core: &Core, command: &Command) {
             }
         }
         Ok(Err(e)) => tracing::warn!(error = %e, "payer command refused"),
-        Err(e) => tracing::error!(error = %e, "payer command not saved"),
+        Err(e) => {
+            tracing::error!(error = %e, "payer command not saved; will retry");
+            return false;
+        }
     }
+    true
 }
 
 /// Pays the approved payments (outside any allowance).

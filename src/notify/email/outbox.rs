@@ -387,7 +387,8 @@ pub async fn record(
             update.last_error = Set(None);
         }
         Err(e) => {
-            let error: String = e.message.chars().take(500).collect();
+            // The SMTP server's words: made storable.
+            let error = crate::domain::text::excerpt(e.message.as_bytes(), 500);
             update.last_error = Set(Some(error));
             if e.permanent {
                 update.status = Set(FAILED.to_owned());

@@ -27,6 +27,7 @@ use crate::billing::work;
 use crate::config::Settings;
 use crate::domain::EventType;
 use crate::domain::ids::WebhookAttemptId;
+use crate::domain::text;
 use crate::objects;
 use crate::store::events::EventBatch;
 use crate::store::{
@@ -35,6 +36,8 @@ use crate::store::{
 
 /// Bytes of an endpoint's answer kept for the merchant to read.
 pub const EXCERPT_BYTES: usize = 1024;
+/// Bytes of an attempt's error kept.
+const ERROR_BYTES: usize = 1024;
 /// An endpoint failing for this long without a single success is disabled.
 pub const DISABLE_AFTER_DAYS: i64 = 5;
 /// Lease on a claimed delivery beyond the HTTP timeout.
@@ -138,7 +141,7 @@ impl Sender {
             status: None,
             latency_ms: started.elapsed().as_millis() as i64,
             excerpt: None,
-            error: Some(error),
+            error: Some(text::excerpt(error.as_bytes(), ERROR_BYTES)),
             retry_after: None,
         };
         // The resolver guards host names; an address in the URL is checked here.
@@ -181,16 +184,16 @@ impl Sender {
                 Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
                 Ok(None) => break,
                 Err(e) => {
-                    error = Some(describe(e));
+                    error = Some(text::excerpt(describe(e).as_bytes(), ERROR_BYTES));
                     break;
                 }
             }
         }
-        excerpt.truncate(EXCERPT_BYTES);
         Attempt {
             status: Some(status),
             latency_ms: started.elapsed().as_millis() as i64,
-            excerpt: Some(String::from_utf8_lossy(&excerpt).into_owned()),
+            // Any bytes at all (gzip, binary): made storable.
+            excerpt: Some(text::excerpt(&excerpt, EXCERPT_BYTES)),
             error: error.or_else(|| {
                 (!(200..300).contains(&status)).then(|| format!("endpoint answered {status}"))
             }),
@@ -351,8 +354,31 @@ pub async fn claim_due(
 }
 
 /// Writes an attempt's outcome: the delivery's new state, and the endpoint's
-/// health (a 410 or five days of failures disable it).
+/// health (a 410 or five days of failures disable it). An attempt that
+/// cannot be written whole (something in what the endpoint answered) is
+/// written without its excerpt and error, so that it still counts: the
+/// delivery backs off and eventually fails instead of being resent every
+/// lease, holding up its endpoint.
 pub async fn record(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    schedule: &[u64],
+    claimed: &Claimed,
+    attempt: &Attempt,
+) -> Result<(), DbErr> {
+    let Err(e) = write(db, now, schedule, claimed, attempt).await else {
+        return Ok(());
+    };
+    tracing::warn!(error = %e, delivery = %claimed.delivery.id, "webhooks: cannot record the attempt whole; recording it without its excerpt");
+    let bare = Attempt {
+        excerpt: None,
+        error: Some("the attempt's details could not be recorded".to_owned()),
+        ..attempt.clone()
+    };
+    write(db, now, schedule, claimed, &bare).await
+}
+
+async fn write(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     schedule: &[u64],

@@ -30,8 +30,9 @@ fn ok(invoice: &crate::store::invoices::Model) -> HttpResponse {
 pub struct CreateInvoice {
     /// The customer's id (`cus_...`).
     customer: String,
-    /// In millisatoshis, more than 0 and at most 21 million BTC.
-    #[schema(value_type = u64, maximum = 2_100_000_000_000_000_000_u64)]
+    /// In millisatoshis, more than 0 and at most 1844674407370955161 (the most
+    /// one Lightning invoice can carry).
+    #[schema(value_type = u64, maximum = 1_844_674_407_370_955_161_u64)]
     amount_msat: Msat,
     /// At most 500 characters.
     description: Option<String>,

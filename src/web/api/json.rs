@@ -1,6 +1,8 @@
 //! `ApiJson<T>`: the JSON body extractor. The body is capped at 64 KiB (413
 //! past it); any other problem with it (malformed, wrong type, unknown field)
 //! is a 400 in the API's error shape, naming the field where serde knows it.
+//! Text the database cannot store is refused here for every endpoint: a NUL
+//! character (`\u0000`) or a lone surrogate (`\ud800`) in any string or key.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -8,9 +10,11 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::auth::authenticate;
 use super::error::ApiError;
+use crate::domain::text;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -100,6 +104,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             },
         );
     }
+    refuse_unstorable_text(body)?;
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(to_api_error)?;
     de.end().map_err(|e| {
@@ -110,6 +115,73 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         )
     })?;
     Ok(value)
+}
+
+/// Refuses a string or key, at any depth, that holds a NUL character or is not
+/// Unicode (a lone surrogate escape; or a raw control character), naming it.
+/// Any other problem with the body is left to the typed parse to report.
+fn refuse_unstorable_text(body: &[u8]) -> Result<(), ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: Value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => value,
+        Err(e) => {
+            let path = e.path().to_string();
+            let message = without_position(&e.into_inner().to_string());
+            let in_a_string = ["surrogate", "escape", "control character"]
+                .iter()
+                .any(|w| message.contains(w));
+            if in_a_string && path != "." {
+                return Err(ApiError::invalid(
+                    "parameter_invalid",
+                    Some(&path),
+                    &format!("{path}: must be Unicode text ({message})"),
+                ));
+            }
+            return Ok(());
+        }
+    };
+    match nul_at(&value, ".") {
+        Some(path) => Err(ApiError::invalid(
+            "parameter_invalid",
+            Some(&path),
+            &format!("{path}: {}", text::NUL_REFUSED),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The path (as serde_path_to_error writes it) of the first string holding a
+/// NUL character; for a key, the path of its object (the key itself cannot
+/// name it).
+fn nul_at(value: &Value, path: &str) -> Option<String> {
+    let child = |segment: String| {
+        if path == "." {
+            segment
+        } else if segment.starts_with('[') {
+            format!("{path}{segment}")
+        } else {
+            format!("{path}.{segment}")
+        }
+    };
+    match value {
+        Value::String(s) if text::has_nul(s) => Some(path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, &child(format!("[{i}]")))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if text::has_nul(k) {
+                Some(if path == "." {
+                    k.replace('\0', "\\u0000")
+                } else {
+                    path.to_owned()
+                })
+            } else {
+                nul_at(v, &child(k.clone()))
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn to_api_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
@@ -208,5 +280,43 @@ mod tests {
         let e = err("");
         assert_eq!(e.param.as_deref(), Some("amount_msat"), "{e:?}");
         assert!(e.message.contains("amount_msat"), "{e:?}");
+    }
+
+    #[test]
+    fn text_the_database_cannot_store_is_refused_naming_the_field() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Nested {
+            name: Option<String>,
+            tags: Option<Vec<String>>,
+            metadata: Option<std::collections::BTreeMap<String, String>>,
+        }
+        let err = |body: &str| parse::<Nested>(body.as_bytes()).unwrap_err();
+        for (body, param) in [
+            (r#"{"name": "a\u0000b"}"#, "name"),
+            (r#"{"name": "\u0000"}"#, "name"),
+            (r#"{"tags": ["ok", "x\u0000"]}"#, "tags[1]"),
+            (r#"{"metadata": {"k": "v\u0000"}}"#, "metadata.k"),
+            (r#"{"metadata": {"k\u0000": "v"}}"#, "metadata"),
+            (r#"{"name": "\ud800"}"#, "name"),
+            (r#"{"name": "a\udfff"}"#, "name"),
+            (r#"{"name": "\ud800\u0041"}"#, "name"),
+            (r#"{"tags": ["\ud83d"]}"#, "tags[0]"),
+            (r#"{"metadata": {"k": "\udc00"}}"#, "metadata.k"),
+            ("{\"name\": \"a\u{0}b\"}", "name"),
+        ] {
+            let e = err(body);
+            assert_eq!(
+                (e.code, e.param.as_deref()),
+                ("parameter_invalid", Some(param)),
+                "{body}: {e:?}"
+            );
+        }
+        // A NUL in an unknown top-level key is named, escaped.
+        let e = err(r#"{"na\u0000me": "x"}"#);
+        assert_eq!(e.param.as_deref(), Some("na\\u0000me"), "{e:?}");
+        // A surrogate pair is one character, and fine.
+        let ok: Nested = parse(r#"{"name": "\ud83d\ude00"}"#.as_bytes()).unwrap();
+        assert_eq!(ok.name.as_deref(), Some("\u{1F600}"));
     }
 }

@@ -1,8 +1,10 @@
 //! The merchants' REST API, /v1. Handlers are thin: extract, call one
 //! service function, map the result. Errors are JSON (see [`error`]).
 
+use actix_web::dev::Payload;
 use actix_web::middleware::from_fn;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Deserializer};
 
 mod api_keys;
@@ -24,10 +26,53 @@ mod subscriptions;
 mod test_clock;
 mod webhook_endpoints;
 
+use crate::domain::text;
 use error::ApiError;
 
-/// The `{id}` path segment.
-pub type PathId = web::Path<String>;
+/// The `{id}` path segment (percent-decoded). One holding a NUL character
+/// (`%00`), which the database could not compare, is a 400 naming `id`
+/// (after the key is checked: without a valid one it is a 401).
+pub struct PathId(String);
+
+impl PathId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl std::ops::Deref for PathId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromRequest for PathId {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let path = web::Path::<String>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let id = path.await?.into_inner();
+            if text::has_nul(&id) {
+                auth::authenticate(&req).await?;
+                return Err(ApiError::invalid(
+                    "parameter_invalid",
+                    Some("id"),
+                    &format!("id: {}", text::NUL_REFUSED),
+                )
+                .into());
+            }
+            Ok(PathId(id))
+        })
+    }
+}
 
 /// The /v1 scope. Every route is a handler annotated with
 /// `#[utoipa::path]` and registered with `.service(handler)`, which puts it

@@ -27,8 +27,9 @@ pub struct CreatePlan {
     name: String,
     /// At most 1000 characters.
     description: Option<String>,
-    /// The price of one period in millisatoshis (at most 21 million BTC).
-    #[schema(value_type = u64, maximum = 2_100_000_000_000_000_000_u64)]
+    /// The price of one period in millisatoshis, at most 1844674407370955161
+    /// (the most one Lightning invoice can carry).
+    #[schema(value_type = u64, maximum = 1_844_674_407_370_955_161_u64)]
     amount_msat: Msat,
     /// BTC, the only currency.
     currency: Option<String>,

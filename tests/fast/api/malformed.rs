@@ -26,8 +26,14 @@ fn raw(values: &[&str]) -> Vec<String> {
     values.iter().map(|v| (*v).to_owned()).collect()
 }
 
+/// One past the most a BOLT11 can carry (u64::MAX / 10 msat).
+const ABOVE_INVOICE_MAX: &str = "1844674407370955162";
+
 fn amounts() -> Vec<String> {
     let mut v = raw(&[
+        ABOVE_INVOICE_MAX,
+        // 21 million BTC: an amount, but no invoice can carry it.
+        "2100000000000000000",
         "-1",
         TWO_POW_63,
         TWO_POW_64,
@@ -87,9 +93,37 @@ fn names(param: &str, field: &str) -> bool {
 
 fn with(valid: &Value, field: &str, raw_value: &str) -> String {
     let mut body = valid.as_object().unwrap().clone();
-    let value: Value = serde_json::from_str(raw_value).expect("test value is JSON");
-    body.insert(field.to_owned(), value);
-    Value::Object(body).to_string()
+    // A stand-in replaced by the raw text, which may not parse (a lone
+    // surrogate) or not survive a round trip.
+    body.insert(field.to_owned(), Value::String(STAND_IN.into()));
+    Value::Object(body)
+        .to_string()
+        .replace(&format!("\"{STAND_IN}\""), raw_value)
+}
+
+const STAND_IN: &str = "@@stand-in@@";
+
+/// Text no database can store (a NUL character) or that is not Unicode (a
+/// lone surrogate), as raw JSON, in the shape of a field's valid value.
+fn unstorable(value: &Value) -> Vec<String> {
+    let strings = [
+        r#""\u0000""#,
+        r#""a\u0000b""#,
+        r#""\ud800""#,
+        r#""x\udfff""#,
+        r#""\ud83d\u0041""#,
+    ];
+    match value {
+        Value::String(_) => raw(&strings),
+        Value::Array(_) => strings.iter().map(|s| format!("[{s}]")).collect(),
+        Value::Object(_) => {
+            let mut v: Vec<String> = strings.iter().map(|s| format!(r#"{{"k": {s}}}"#)).collect();
+            v.push(r#"{"k\u0000": "v"}"#.to_owned());
+            v.push(r#"{"\ud800": "v"}"#.to_owned());
+            v
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Every generic malformation, then every field-specific bad value.
@@ -175,6 +209,7 @@ async fn sweep(api: &Api, e: &Endpoint) {
         if value.is_string() {
             wrong.push(long(20_000));
         }
+        wrong.extend(unstorable(value));
         if e.required.contains(&field.as_str()) {
             wrong.push("null".to_owned());
         }
@@ -258,6 +293,12 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
                     json!("not-an-email").to_string(),
                     json!(format!("{}@example.com", "a".repeat(300))).to_string(),
                     json!("a b@example.com").to_string(),
+                    // Addresses the mailer cannot send to.
+                    json!("<script>@example.com").to_string(),
+                    json!("\"quoted\"@example.com").to_string(),
+                    json!("a,b@example.com").to_string(),
+                    json!("a..b@example.com").to_string(),
+                    json!("a\\b@example.com").to_string(),
                 ],
             ),
             (
@@ -508,6 +549,21 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
             bad: vec![],
         },
         Endpoint {
+            path: "/v1/settings/email".into(),
+            valid: json!({"merchant_address": "billing@example.com",
+                "customer_emails": {"receipt": false}, "unpaid_summary_hour": 9}),
+            required: &[],
+            bad: vec![(
+                "merchant_address",
+                vec![
+                    json!("not-an-email").to_string(),
+                    json!("<script>@example.com").to_string(),
+                    json!("\"quoted\"@example.com").to_string(),
+                    json!("a,b@example.com").to_string(),
+                ],
+            )],
+        },
+        Endpoint {
             path: "/v1/test_clock/advance".into(),
             valid: json!({"seconds": 60}),
             required: &[],
@@ -561,6 +617,8 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
     let r = api.get("/v1/customers").await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["data"][0]["email"], "alice@example.com");
+    let r = api.get("/v1/settings/email").await;
+    assert_eq!(r.body["merchant_address"], Value::Null, "{r:?}");
     // The webhook endpoint is as it was (its secret not rotated either: that
     // would have changed `updated_at`), it is the only one, and its delivery
     // was not replayed.
@@ -616,4 +674,150 @@ fn webhook_endpoint_fields(
     ];
     bad.extend(extra.iter().cloned());
     bad
+}
+
+/// A NUL character (`%00`) in a path id, a cursor or any query parameter:
+/// a 400 naming it on both backends (PostgreSQL cannot compare text with a
+/// NUL in it), after the key is checked.
+#[tokio::test]
+async fn a_nul_in_an_id_a_cursor_or_a_query_parameter_is_a_400_naming_it() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let receiver = Receiver::start().await;
+    let (webhook_endpoint, _) =
+        crate::support::app::endpoint(&api, &receiver.url, json!(["*"])).await;
+    let plan = api.monthly_plan().await;
+    let customer = api.customer().await;
+    let sub = api.subscription(&customer, &plan).await;
+    app.deliver_webhooks().await;
+    let delivery = api
+        .get(&format!(
+            "/v1/webhook_endpoints/{webhook_endpoint}/deliveries"
+        ))
+        .await
+        .body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let invoice = api
+        .get(&format!("/v1/invoices?subscription={sub}"))
+        .await
+        .body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = api.get("/v1/api_keys").await.body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = api.get("/v1/events").await.body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    use reqwest::Method;
+    let (get, post, delete) = (Method::GET, Method::POST, Method::DELETE);
+    let routes: Vec<(Method, String)> = vec![
+        (get.clone(), format!("/v1/plans/{plan}%00")),
+        (post.clone(), format!("/v1/plans/{plan}%00")),
+        (post.clone(), format!("/v1/plans/{plan}%00/archive")),
+        (get.clone(), format!("/v1/customers/{customer}%00")),
+        (post.clone(), format!("/v1/customers/{customer}%00")),
+        (delete.clone(), format!("/v1/customers/%00{customer}")),
+        (get.clone(), format!("/v1/subscriptions/{sub}%00")),
+        (post.clone(), format!("/v1/subscriptions/{sub}%00")),
+        (post.clone(), format!("/v1/subscriptions/{sub}%00/cancel")),
+        (post.clone(), format!("/v1/subscriptions/{sub}%00/pause")),
+        (post.clone(), format!("/v1/subscriptions/{sub}%00/resume")),
+        (get.clone(), format!("/v1/invoices/{invoice}%00")),
+        (post.clone(), format!("/v1/invoices/{invoice}%00/void")),
+        (
+            get.clone(),
+            format!("/v1/invoices/{invoice}%00/payment_requests"),
+        ),
+        (get.clone(), format!("/v1/events/{event}%00")),
+        (post.clone(), format!("/v1/api_keys/{key}%00/revoke")),
+        (
+            get.clone(),
+            format!("/v1/webhook_endpoints/{webhook_endpoint}%00"),
+        ),
+        (
+            post.clone(),
+            format!("/v1/webhook_endpoints/{webhook_endpoint}%00"),
+        ),
+        (
+            delete.clone(),
+            format!("/v1/webhook_endpoints/{webhook_endpoint}%00"),
+        ),
+        (
+            post.clone(),
+            format!("/v1/webhook_endpoints/{webhook_endpoint}%00/rotate_secret"),
+        ),
+        (
+            get.clone(),
+            format!("/v1/webhook_endpoints/{webhook_endpoint}%00/deliveries"),
+        ),
+        (
+            get.clone(),
+            format!("/v1/webhook_deliveries/{delivery}%00/attempts"),
+        ),
+        (
+            post.clone(),
+            format!("/v1/webhook_deliveries/{delivery}%00/replay"),
+        ),
+        (delete.clone(), "/v1/node/peers/%00".to_owned()),
+        (post.clone(), "/v1/node/channels/%00/close".to_owned()),
+    ];
+    for (method, path) in &routes {
+        let r = api.send_raw(method.clone(), path, "{}").await;
+        assert_error_shape(&r, &format!("{method} {path}"));
+        assert_eq!(
+            (r.status, r.code(), r.param()),
+            (400, "parameter_invalid", "id"),
+            "{method} {path}: {r:?}"
+        );
+        // Without a valid key it is a 401, as for any other request.
+        let anonymous = app.api_with_key("pb_test_nope");
+        let r = anonymous.send_raw(method.clone(), path, "{}").await;
+        assert_eq!(r.status, 401, "{method} {path}: {r:?}");
+    }
+
+    let lists: Vec<(String, &[&str])> = vec![
+        ("/v1/plans".into(), &["status"]),
+        ("/v1/customers".into(), &[]),
+        ("/v1/subscriptions".into(), &["customer", "status"]),
+        (
+            "/v1/invoices".into(),
+            &["status", "customer", "subscription"],
+        ),
+        ("/v1/events".into(), &["type"]),
+        ("/v1/api_keys".into(), &[]),
+        ("/v1/webhook_endpoints".into(), &[]),
+        (
+            format!("/v1/webhook_endpoints/{webhook_endpoint}/deliveries"),
+            &[],
+        ),
+        (format!("/v1/webhook_deliveries/{delivery}/attempts"), &[]),
+    ];
+    for (path, filters) in &lists {
+        let params = ["limit", "starting_after", "ending_before"]
+            .iter()
+            .chain(filters.iter());
+        for param in params {
+            for value in ["%00", "a%00b", "sub_%00", "plan_1%00"] {
+                let url = format!("{path}?{param}={value}");
+                let r = api.get(&url).await;
+                assert_error_shape(&r, &url);
+                assert_eq!(
+                    (r.status, r.code(), r.param()),
+                    (400, "parameter_invalid", *param),
+                    "{url}: {r:?}"
+                );
+            }
+        }
+        // The parameter's name itself.
+        let url = format!("{path}?lim%00it=1");
+        let r = api.get(&url).await;
+        assert_eq!(r.status, 400, "{url}: {r:?}");
+        assert!(r.param().contains("lim"), "{url}: {r:?}");
+    }
 }

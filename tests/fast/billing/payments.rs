@@ -169,3 +169,107 @@ async fn issued_one_off_invoice() -> (TestApp, merchants::Model, invoices::Model
     app.issue_pending(Duration::hours(1)).await;
     (app, merchant, invoice)
 }
+
+/// Fails every request: `permanent` as LDK refuses an amount no BOLT11 can
+/// carry, or else a passing failure.
+struct FailingIssuer {
+    permanent: bool,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl payments::InvoiceIssuer for FailingIssuer {
+    async fn issue(
+        &self,
+        _: &payments::IssueRequest,
+    ) -> Result<payments::IssuedInvoice, payments::IssueError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(if self.permanent {
+            payments::IssueError::permanent("cannot create the invoice: InvalidAmount")
+        } else {
+            payments::IssueError::transient("cannot sign the invoice")
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_request_the_node_can_never_issue_fails_with_an_event_and_a_passing_failure_is_retried() {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let customer = app.customer(&merchant).await;
+    let invoice = invoicing::create_one_off(
+        &app.db,
+        app.now(),
+        &merchant.id,
+        &customer.id,
+        sat(2_100),
+        None,
+        Duration::hours(4),
+    )
+    .await
+    .unwrap();
+    async fn issue_with(app: &TestApp, issuer: &FailingIssuer) -> usize {
+        payments::issue_pending(&app.db, issuer, app.now(), Duration::hours(1), 100)
+            .await
+            .unwrap()
+    }
+    let passing = FailingIssuer {
+        permanent: false,
+        calls: Default::default(),
+    };
+    assert_eq!(issue_with(&app, &passing).await, 0);
+    assert_eq!(issue_with(&app, &passing).await, 0);
+    assert_eq!(passing.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let requests = app.payment_requests_of(&invoice.id).await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].status, "pending");
+    assert!(app.event_types(&requests[0].id).await.is_empty());
+
+    let never = FailingIssuer {
+        permanent: true,
+        calls: Default::default(),
+    };
+    assert_eq!(issue_with(&app, &never).await, 0);
+    // Failed for good: not asked again.
+    assert_eq!(issue_with(&app, &never).await, 0);
+    assert_eq!(never.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let requests = app.payment_requests_of(&invoice.id).await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].status, "failed");
+    assert_eq!(
+        requests[0].failure_reason.as_deref(),
+        Some("cannot create the invoice: InvalidAmount")
+    );
+    assert_eq!(
+        app.event_types(&requests[0].id).await,
+        ["payment_request.failed"]
+    );
+    assert_eq!(app.invoice(&invoice.id).await.status, "open");
+}
+
+#[tokio::test]
+async fn an_amount_no_bolt11_can_carry_is_refused() {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let customer = app.customer(&merchant).await;
+    let one_off = |amount: Msat| {
+        invoicing::create_one_off(
+            &app.db,
+            app.now(),
+            &merchant.id,
+            &customer.id,
+            amount,
+            None,
+            Duration::hours(1),
+        )
+    };
+    let above = Msat::from_msat(Msat::MAX_INVOICE.as_u64() + 1).unwrap();
+    for amount in [above, Msat::MAX] {
+        let r = one_off(amount).await;
+        assert!(
+            matches!(&r, Err(Error::Invalid { param, .. }) if param == "amount_msat"),
+            "{r:?}"
+        );
+    }
+    one_off(Msat::MAX_INVOICE).await.unwrap();
+}

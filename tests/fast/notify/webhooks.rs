@@ -227,6 +227,7 @@ async fn retry_after_is_honoured_when_longer_than_the_schedule() {
         status: 503,
         retry_after: Some("3600".into()),
         hang: false,
+        body: None,
     }]);
     let (endpoint_id, _) = endpoint(&api, &receiver.url, json!(["*"])).await;
     customer(&api, "bob@example.com").await;
@@ -466,6 +467,7 @@ async fn a_hanging_endpoint_does_not_delay_the_others() {
         status: 200,
         retry_after: None,
         hang: true,
+        body: None,
     }));
     let fast = Receiver::start().await;
     endpoint(&api, &slow.url, json!(["*"])).await;
@@ -537,4 +539,106 @@ async fn claims_take_one_message_per_endpoint_past_a_backlog() {
         claim().await.unwrap().is_empty(),
         "one in flight per endpoint"
     );
+}
+
+/// The start of a gzip stream: NUL bytes and bytes that are not UTF-8.
+const GZIP: &[u8] = &[
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xcb, 0x48, 0xcd, 0xc9, 0xc9,
+];
+
+/// A receiver answering binary (here: gzip) bodies. Each attempt is recorded
+/// with a storable excerpt, the delivery backs off along its schedule, and
+/// fails once the schedule runs out, on PostgreSQL too (which cannot store a
+/// NUL character in text).
+#[tokio::test]
+async fn a_binary_answer_is_recorded_and_the_delivery_backs_off_then_fails() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let receiver = Receiver::start().await;
+    let schedule = app.context.settings.webhooks.retry_schedule_secs.clone();
+    receiver.script(schedule.iter().map(|_| Answer::bytes(500, GZIP)));
+    let (endpoint_id, _) = endpoint(&api, &receiver.url, json!(["*"])).await;
+    customer(&api, "bob@example.com").await;
+
+    app.deliver_webhooks().await;
+    assert_eq!(receiver.count(), 1);
+    let first = &deliveries(&api, &endpoint_id).await[0];
+    assert_eq!(first["status"], "pending", "{first}");
+    assert_eq!(first["attempt_count"], 1);
+    assert_eq!(first["last_status_code"], 500);
+    let excerpt = first["last_response_excerpt"].as_str().unwrap();
+    assert!(!excerpt.contains('\0'), "{excerpt:?}");
+    assert!(excerpt.contains('\u{FFFD}'), "{excerpt:?}");
+    assert!(first["next_attempt_at"].as_str() > Some(app.now().to_rfc3339().as_str()));
+    // Backing off: not sent again before its time.
+    app.deliver_webhooks().await;
+    assert_eq!(receiver.count(), 1);
+
+    for _ in 1..schedule.len() {
+        // Past the longest step, with its jitter.
+        app.clock.advance(Duration::hours(11)).unwrap();
+        app.deliver_webhooks().await;
+    }
+    assert_eq!(receiver.count(), schedule.len());
+    let done = &deliveries(&api, &endpoint_id).await[0];
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["attempt_count"], schedule.len());
+    assert_eq!(done["next_attempt_at"], Value::Null);
+    let delivery = done["id"].as_str().unwrap();
+    let r = api
+        .get(&format!(
+            "/v1/webhook_deliveries/{delivery}/attempts?limit=100"
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["data"].as_array().unwrap().len(), schedule.len());
+    app.clock.advance(Duration::days(1)).unwrap();
+    app.deliver_webhooks().await;
+    assert_eq!(receiver.count(), schedule.len());
+}
+
+/// An attempt whose details the database refuses (PostgreSQL and a NUL
+/// character) is recorded without them: it still counts, so the delivery
+/// backs off instead of being resent every lease.
+#[tokio::test]
+async fn an_attempt_that_cannot_be_recorded_whole_still_counts() {
+    use pushbill::notify::webhooks::delivery::{self, Attempt};
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let receiver = Receiver::start().await;
+    let (endpoint_id, _) = endpoint(&api, &receiver.url, json!(["*"])).await;
+    customer(&api, "bob@example.com").await;
+    pushbill::notify::webhooks::fanout::fan_out(&app.db, app.now(), 100, None)
+        .await
+        .unwrap();
+    let claimed = delivery::claim_due(
+        &app.db,
+        app.now(),
+        chrono::Utc::now(),
+        Duration::seconds(60),
+        10,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let attempt = Attempt {
+        status: Some(500),
+        latency_ms: 3,
+        excerpt: Some("bad\0bytes".into()),
+        error: Some("endpoint answered 500\0".into()),
+        retry_after: None,
+    };
+    let schedule = &app.context.settings.webhooks.retry_schedule_secs;
+    delivery::record(&app.db, app.now(), schedule, &claimed[0], &attempt)
+        .await
+        .unwrap();
+    let d = &deliveries(&api, &endpoint_id).await[0];
+    assert_eq!(d["status"], "pending", "{d}");
+    assert_eq!(d["attempt_count"], 1);
+    assert_eq!(d["last_status_code"], 500);
+    assert!(d["next_attempt_at"].as_str() > Some(app.now().to_rfc3339().as_str()));
+    // Not resent at once: it waits for its retry.
+    app.deliver_webhooks().await;
+    assert_eq!(receiver.count(), 0);
 }

@@ -441,3 +441,60 @@ async fn a_second_node_on_the_same_folder_is_refused_and_the_identity_survives_a
     again.stop().await;
     chain.shutdown().await;
 }
+
+/// LDK cannot issue a BOLT11 above u64::MAX / 10 msat. A payment request for
+/// more (one from before the API refused such amounts) fails for good, with
+/// its event, instead of being tried every second forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_above_what_a_bolt11_can_carry_fails_with_an_event() {
+    let chain = simnet().await;
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(
+        node_config(&chain, dir.path(), "127.0.0.1:0".parse().unwrap()),
+        billing_sink(&app),
+    )
+    .await
+    .expect("merchant node");
+    let merchant = app.merchant().await;
+    let customer = app.customer(&merchant).await;
+    let invoice = invoicing::create_one_off(
+        &app.db,
+        app.now(),
+        &merchant.id,
+        &customer.id,
+        sat(1),
+        None,
+        chrono::Duration::hours(4),
+    )
+    .await
+    .unwrap();
+    let request = app.payment_requests_of(&invoice.id).await.remove(0);
+    let mut row = request.into_active_model();
+    row.amount_msat = Set(pushbill::domain::Msat::MAX_INVOICE.to_i64() + 1);
+    row.update(&app.db).await.unwrap();
+
+    let issuer = NodeIssuer(Arc::clone(&node));
+    for _ in 0..2 {
+        let issued =
+            payments::issue_pending(&app.db, &issuer, app.now(), chrono::Duration::hours(1), 10)
+                .await
+                .unwrap();
+        assert_eq!(issued, 0);
+    }
+    let request = app.payment_requests_of(&invoice.id).await.remove(0);
+    assert_eq!(request.status, "failed");
+    assert!(
+        request
+            .failure_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("cannot create the invoice")),
+        "{request:?}"
+    );
+    assert_eq!(
+        app.event_types(&request.id).await,
+        ["payment_request.failed"]
+    );
+    node.stop().await;
+    chain.shutdown().await;
+}

@@ -49,6 +49,7 @@ async fn sigkill_with_deliveries_pending_then_restart_delivers_every_event() {
         status: 200,
         retry_after: None,
         hang: true,
+        body: None,
     }]));
     let now = Utc::now();
     let merchant = catalog::merchants::create(&db, now, "Bobflix", "BOB")
