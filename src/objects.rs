@@ -126,6 +126,9 @@ pub struct Subscription {
     pub ended_at: Option<DateTime<Utc>>,
     pub paused_at: Option<DateTime<Utc>>,
     pub cancellation_reason: Option<String>,
+    /// Why billing this subscription failed (it is not billed until you
+    /// change it: change plan, pause and resume, or cancel); `null` normally.
+    pub billing_error: Option<String>,
     /// Your key-value strings.
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -152,6 +155,7 @@ impl From<&subscriptions::Model> for Subscription {
             ended_at: m.ended_at,
             paused_at: m.paused_at,
             cancellation_reason: m.cancellation_reason.clone(),
+            billing_error: m.billing_error.clone(),
             metadata: m.metadata.clone(),
             created_at: m.created_at,
             updated_at: m.updated_at,
