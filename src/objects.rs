@@ -30,6 +30,7 @@ pub struct Plan {
     /// Seconds after the due time at which an unpaid invoice is pushed again.
     #[schema(value_type = Vec<i64>)]
     pub retry_schedule_secs: Value,
+    /// Seconds after the due time before `grace_action`.
     pub grace_period_secs: i64,
     pub grace_action: String,
     /// active or archived.

@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::{dunning, lifecycle, periods, work};
 use crate::domain::{
-    EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, SubscriptionEvent,
+    EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, Period, SubscriptionEvent,
     SubscriptionStatus,
 };
 use crate::error::{Error, Result};
@@ -128,15 +128,14 @@ pub async fn issue_pending(
     Ok(issued)
 }
 
-/// "<merchant> - <plan> - <period start> to <period end>", as the payer's wallet shows it.
+/// "<merchant> - <plan> - <first day> to <last day>", as the payer's wallet
+/// shows it (both days included, see [`Period::days`]).
 fn describe(merchant: &str, invoice: &invoices::Model) -> String {
     let what = invoice.description.as_deref().unwrap_or(&invoice.number);
     match (invoice.period_start, invoice.period_end) {
-        (Some(s), Some(e)) => format!(
-            "{merchant} - {what} - {} to {}",
-            s.format("%Y-%m-%d"),
-            e.format("%Y-%m-%d")
-        ),
+        (Some(start), Some(end)) => {
+            format!("{merchant} - {what} - {}", Period { start, end }.days())
+        }
         _ => format!("{merchant} - {what}"),
     }
 }
