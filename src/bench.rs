@@ -85,6 +85,7 @@ pub async fn seed_due_subscriptions(
             ended_at: None,
             paused_at: None,
             cancellation_reason: None,
+            billing_error: None,
             metadata: serde_json::json!({}),
             created_at: now,
             updated_at: now,

@@ -30,6 +30,7 @@ pub struct Plan {
     /// Seconds after the due time at which an unpaid invoice is pushed again.
     #[schema(value_type = Vec<i64>)]
     pub retry_schedule_secs: Value,
+    /// Seconds after the due time before `grace_action`.
     pub grace_period_secs: i64,
     pub grace_action: String,
     /// active or archived.
@@ -126,6 +127,9 @@ pub struct Subscription {
     pub ended_at: Option<DateTime<Utc>>,
     pub paused_at: Option<DateTime<Utc>>,
     pub cancellation_reason: Option<String>,
+    /// Why billing this subscription failed (it is not billed until you
+    /// change it: change plan, pause and resume, or cancel); `null` normally.
+    pub billing_error: Option<String>,
     /// Your key-value strings.
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -152,6 +156,7 @@ impl From<&subscriptions::Model> for Subscription {
             ended_at: m.ended_at,
             paused_at: m.paused_at,
             cancellation_reason: m.cancellation_reason.clone(),
+            billing_error: m.billing_error.clone(),
             metadata: m.metadata.clone(),
             created_at: m.created_at,
             updated_at: m.updated_at,

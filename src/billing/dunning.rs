@@ -12,7 +12,7 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{invoicing, work};
+use super::{invoicing, periods, work};
 use crate::catalog::policy::{DunningAction, DunningPolicy, PlanRules};
 use crate::domain::{
     EventType, GraceAction, InvoiceEvent, InvoiceStatus, PaymentRequestStatus, SubscriptionEvent,
@@ -48,31 +48,73 @@ pub async fn run_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) ->
         })
         .collect();
     let mut events = EventBatch::new();
-    let mut policies: HashMap<String, DunningPolicy> = HashMap::new();
+    let mut policies: HashMap<String, Result<DunningPolicy, String>> = HashMap::new();
     for invoice in &due {
         let policy = match &invoice.plan_id {
             Some(plan_id) => match policies.get(plan_id) {
                 Some(p) => p.clone(),
                 None => {
-                    let plan = plans::Entity::find_by_id(plan_id)
-                        .one(&txn)
-                        .await?
-                        .ok_or_else(|| {
-                            Error::corrupt(format!("invoice {}: plan missing", invoice.id))
-                        })?;
-                    let p = PlanRules::from_model(&plan)?.dunning;
+                    let p = plan_policy(&txn, plan_id).await?;
                     policies.insert(plan_id.clone(), p.clone());
                     p
                 }
             },
-            None => DunningPolicy::default(),
+            None => Ok(DunningPolicy::default()),
         };
-        step(&txn, now, invoice.clone(), &policy, &mut events).await?;
+        let stepped = match policy {
+            Ok(policy) => step(&txn, now, invoice.clone(), &policy, &mut events).await,
+            Err(e) => Err(Error::corrupt(e)),
+        };
+        match stepped {
+            Ok(()) => {}
+            Err(Error::Database(e)) => return Err(e.into()),
+            // Every other error comes before the step writes anything.
+            Err(e) => record_dunning_error(&txn, now, invoice, &e, &mut events).await?,
+        }
     }
     let count = due.len();
     events.insert(&txn).await?;
     txn.commit().await?;
     Ok(count)
+}
+
+/// The dunning policy of a plan, or why it cannot be read (which fails only
+/// that plan's invoices).
+async fn plan_policy(
+    db: &impl ConnectionTrait,
+    plan_id: &str,
+) -> Result<Result<DunningPolicy, String>> {
+    Ok(match plans::Entity::find_by_id(plan_id).one(db).await? {
+        Some(plan) => PlanRules::from_model(&plan)
+            .map(|r| r.dunning)
+            .map_err(|e| format!("plan {plan_id}: {e}")),
+        None => Err(format!("plan {plan_id} missing")),
+    })
+}
+
+/// An invoice whose dunning step cannot run leaves the dunning queue, and the
+/// error goes on its subscription (see `periods::record_billing_error`).
+async fn record_dunning_error(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    invoice: &invoices::Model,
+    error: &Error,
+    events: &mut EventBatch,
+) -> Result<()> {
+    tracing::error!(invoice = %invoice.id, error = %error, "cannot run this invoice's dunning step");
+    let mut row = invoice.clone().into_active_model();
+    row.next_dunning_at = Set(None);
+    row.updated_at = Set(now);
+    row.update(db).await?;
+    let sub = match &invoice.subscription_id {
+        Some(id) => work::lock_one(subscriptions::Entity::find_by_id(id), db).await?,
+        None => None,
+    };
+    if let Some(mut sub) = sub {
+        periods::record_billing_error(&mut sub, error, now, events);
+        subscriptions::save(db, sub).await?;
+    }
+    Ok(())
 }
 
 async fn step(

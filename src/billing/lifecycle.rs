@@ -7,12 +7,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 use serde_json::Value;
 
 use super::invoicing;
-use super::periods::open_period;
+use super::periods::{end_at_period_end, end_with_schedule, open_period};
 use super::work;
 use crate::catalog;
 use crate::catalog::policy::PlanRules;
 use crate::domain::ids::SubscriptionId;
-use crate::domain::{EventType, Schedule, SubscriptionEvent, SubscriptionStatus};
+use crate::domain::{EventType, InvoiceStatus, Schedule, SubscriptionEvent, SubscriptionStatus};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
@@ -78,6 +78,7 @@ pub async fn create(
         ended_at: None,
         paused_at: None,
         cancellation_reason: None,
+        billing_error: None,
         metadata: new.metadata.unwrap_or_else(|| serde_json::json!({})),
         created_at: now,
         updated_at: now,
@@ -94,15 +95,11 @@ pub async fn create(
         sub.billing_anchor = new.billing_anchor.unwrap_or(trial_end);
     } else {
         let anchor = new.billing_anchor.unwrap_or(now);
-        draft = Some(open_period(
-            &mut sub,
-            &plan,
-            &rules,
-            anchor,
-            now,
-            customer.node_id.is_some(),
-            now,
-        )?);
+        let push = customer.node_id.is_some();
+        draft = Some(
+            open_period(&mut sub, &plan, &rules, anchor, now, push, now)?
+                .ok_or_else(|| Error::invalid("plan", "the plan's schedule fires no more"))?,
+        );
     }
     subscriptions::insert(&txn, sub.clone()).await?;
     events.push(
@@ -206,8 +203,12 @@ pub async fn pause(
     .await
 }
 
-/// Resumes a paused subscription. A period that has not ended yet carries on;
-/// otherwise a new period starts now (a new anchor) and is invoiced at once.
+/// Resumes a paused subscription: active, or past_due while an invoice of it
+/// is overdue (unpaid once that invoice's grace ended while it was paused),
+/// so dunning carries on where it was. A period that has not ended yet
+/// carries on; otherwise a new period starts now (a new anchor) and is
+/// invoiced at once, unless `cancel_at_period_end` (or a schedule that fires
+/// no more) ends the subscription at that period's end instead.
 pub async fn resume(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -216,23 +217,27 @@ pub async fn resume(
 ) -> Result<subscriptions::Model> {
     let txn = store::begin_write(db).await?;
     let mut sub = lock(&txn, merchant_id, id).await?;
-    let status = parse_status(&sub)?;
-    sub.status = status
+    let resumed = parse_status(&sub)?
         .apply(SubscriptionEvent::Resume)
-        .map_err(illegal)?
-        .as_str()
-        .to_owned();
+        .map_err(illegal)?;
+    let status = overdue_status(&txn, &sub.id, now).await?.unwrap_or(resumed);
+    sub.status = status.as_str().to_owned();
     sub.paused_at = None;
+    sub.billing_error = None;
     sub.updated_at = now;
     let mut events = EventBatch::new();
     let mut drafts = Vec::new();
-    if sub.current_period_end <= now {
-        drafts.push(restart_period(&txn, &mut sub, now).await?);
+    let mut event = EventType::SubscriptionResumed;
+    if status.bills() && sub.current_period_end <= now {
+        match restart_period(&txn, &mut sub, now, Anchor::Now).await? {
+            Some(draft) => drafts.push(draft),
+            None => event = EventType::SubscriptionCanceled,
+        }
     }
     subscriptions::save(&txn, sub.clone()).await?;
     events.push(
         merchant_id,
-        EventType::SubscriptionResumed,
+        event,
         "subscription",
         &sub.id,
         objects::Subscription::from(&sub),
@@ -244,27 +249,93 @@ pub async fn resume(
     Ok(sub)
 }
 
-/// Starts a fresh period at `now` under the pending (or current) plan, with
-/// `now` as the new anchor. Used when a dormant subscription comes back.
+/// The status of a subscription with an open overdue invoice: past_due, or
+/// unpaid once such an invoice's dunning has run out. `None` without one.
+async fn overdue_status(
+    db: &impl ConnectionTrait,
+    sub_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<SubscriptionStatus>> {
+    let overdue = invoices::Entity::find()
+        .filter(invoices::Column::SubscriptionId.eq(sub_id))
+        .filter(invoices::Column::Status.eq(InvoiceStatus::Open.as_str()))
+        .filter(invoices::Column::DueAt.lte(now))
+        .all(db)
+        .await?;
+    Ok(match overdue.iter().map(|i| i.next_dunning_at).min() {
+        None => None,
+        // At least one has no dunning step left: its grace is over.
+        Some(None) => Some(SubscriptionStatus::Unpaid),
+        Some(Some(_)) => Some(SubscriptionStatus::PastDue),
+    })
+}
+
+/// Where the period that brings a dormant subscription back is anchored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// `now` becomes the anchor: a full period starts now (resume).
+    Now,
+    /// The billing anchor stays (unless the plan change moves to another
+    /// schedule): the period runs from now to the cycle's next boundary
+    /// (an unpaid subscription paid up).
+    KeepCycle,
+}
+
+/// Brings back a subscription whose period ended while it did not bill
+/// (paused or unpaid). With `cancel_at_period_end` it ends at that period's
+/// end; otherwise a period starts at `now` under the pending (or current)
+/// plan, anchored as `anchor` says, and its invoice is returned. The periods
+/// in between are never billed. `None` when the subscription ended instead
+/// (`cancel_at_period_end`, or a schedule that fires no more).
 pub async fn restart_period(
     db: &impl ConnectionTrait,
     sub: &mut subscriptions::Model,
     now: DateTime<Utc>,
-) -> Result<invoicing::InvoiceDraft> {
-    let plan_id = sub
-        .next_plan_id
-        .take()
-        .unwrap_or_else(|| sub.plan_id.clone());
-    let plan = plans::Entity::find_by_id(&plan_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::corrupt(format!("subscription {}: plan missing", sub.id)))?;
-    let rules = PlanRules::from_model(&plan)?;
+    anchor: Anchor,
+) -> Result<Option<invoicing::InvoiceDraft>> {
+    if sub.cancel_at_period_end {
+        end_at_period_end(sub, now);
+        return Ok(None);
+    }
+    let (plan, rules) =
+        plan_rules(db, sub, sub.next_plan_id.as_deref().unwrap_or(&sub.plan_id)).await?;
+    let anchor = match anchor {
+        Anchor::KeepCycle if plan.id == sub.plan_id => sub.billing_anchor,
+        Anchor::KeepCycle
+            if plan_rules(db, sub, &sub.plan_id).await?.1.schedule == rules.schedule =>
+        {
+            sub.billing_anchor
+        }
+        _ => now,
+    };
     let push = crate::store::customers::Entity::find_by_id(&sub.customer_id)
         .one(db)
         .await?
         .is_some_and(|c| c.node_id.is_some());
-    open_period(sub, &plan, &rules, now, now, push, now)
+    match open_period(sub, &plan, &rules, anchor, now, push, now)? {
+        Some(draft) => {
+            sub.next_plan_id = None;
+            Ok(Some(draft))
+        }
+        None => {
+            let last_end = sub.current_period_end;
+            end_with_schedule(sub, last_end, now);
+            Ok(None)
+        }
+    }
+}
+
+async fn plan_rules(
+    db: &impl ConnectionTrait,
+    sub: &subscriptions::Model,
+    plan_id: &str,
+) -> Result<(plans::Model, PlanRules)> {
+    let plan = plans::Entity::find_by_id(plan_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::corrupt(format!("subscription {}: plan missing", sub.id)))?;
+    let rules = PlanRules::from_model(&plan)?;
+    Ok((plan, rules))
 }
 
 /// Switches to another plan when the current period ends (no proration).
@@ -292,6 +363,8 @@ pub async fn change_plan(
     }
     sub.next_plan_id = (plan.id != sub.plan_id).then_some(plan.id);
     sub.updated_at = now;
+    // The merchant's change is a new chance to bill it.
+    sub.billing_error = None;
     write_with_event(&txn, now, &sub, EventType::SubscriptionUpdated).await?;
     txn.commit().await?;
     Ok(sub)
@@ -313,6 +386,8 @@ where
     let status = parse_status(&sub)?;
     let event = apply(&mut sub, status)?;
     sub.updated_at = now;
+    // The merchant's change is a new chance to bill it.
+    sub.billing_error = None;
     write_with_event(&txn, now, &sub, event).await?;
     txn.commit().await?;
     Ok(sub)

@@ -7,13 +7,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use super::{dunning, lifecycle, work};
+use super::{dunning, lifecycle, periods, work};
 use crate::domain::{
-    EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, SubscriptionEvent,
+    EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, Period, SubscriptionEvent,
     SubscriptionStatus, text,
 };
 use crate::error::{Error, Result};
@@ -172,15 +172,14 @@ pub async fn issue_pending(
     Ok(issued)
 }
 
-/// "<merchant> - <plan> - <period start> to <period end>", as the payer's wallet shows it.
+/// "<merchant> - <plan> - <first day> to <last day>", as the payer's wallet
+/// shows it (both days included, see [`Period::days`]).
 fn describe(merchant: &str, invoice: &invoices::Model) -> String {
     let what = invoice.description.as_deref().unwrap_or(&invoice.number);
     match (invoice.period_start, invoice.period_end) {
-        (Some(s), Some(e)) => format!(
-            "{merchant} - {what} - {} to {}",
-            s.format("%Y-%m-%d"),
-            e.format("%Y-%m-%d")
-        ),
+        (Some(start), Some(end)) => {
+            format!("{merchant} - {what} - {}", Period { start, end }.days())
+        }
         _ => format!("{merchant} - {what}"),
     }
 }
@@ -283,9 +282,10 @@ pub async fn settle(
     paid_req.updated_at = now;
     store::save(&txn, paid_req).await?;
 
-    let status =
-        InvoiceStatus::parse(&invoice.status).map_err(|e| Error::corrupt(e.to_string()))?;
-    let Ok(paid) = status.apply(InvoiceEvent::Pay) else {
+    let payable = InvoiceStatus::parse(&invoice.status)
+        .ok()
+        .and_then(|s| s.apply(InvoiceEvent::Pay).ok());
+    let Some(paid) = payable else {
         tracing::warn!(invoice = %invoice.id, status = %invoice.status, "payment received for an invoice that cannot be paid");
         txn.commit().await?;
         return Ok(Settlement::RecordedOnly {
@@ -308,18 +308,53 @@ pub async fn settle(
         objects::Invoice::from(&invoice),
         now,
     );
-    if let Some(sub_id) = &invoice.subscription_id {
-        recover_subscription(&txn, now, sub_id, &mut events).await?;
-    }
     events.insert(&txn).await?;
+    if let Some(sub_id) = &invoice.subscription_id {
+        recover_or_record(&txn, now, sub_id).await?;
+    }
     txn.commit().await?;
     Ok(Settlement::InvoicePaid {
         invoice_id: invoice.id,
     })
 }
 
+/// [`recover_subscription`] in a savepoint: an error other than the
+/// database's is recorded against the subscription (`billing_error`,
+/// `subscription.billing_failed`) and never undoes the payment.
+async fn recover_or_record(
+    txn: &DatabaseTransaction,
+    now: DateTime<Utc>,
+    sub_id: &str,
+) -> Result<()> {
+    let savepoint = txn.begin().await?;
+    let mut events = EventBatch::new();
+    match recover_subscription(&savepoint, now, sub_id, &mut events).await {
+        Ok(()) => {
+            events.insert(&savepoint).await?;
+            savepoint.commit().await?;
+        }
+        Err(Error::Database(e)) => return Err(e.into()),
+        Err(e) => {
+            savepoint.rollback().await?;
+            let Some(mut sub) =
+                work::lock_one(subscriptions::Entity::find_by_id(sub_id), txn).await?
+            else {
+                return Ok(());
+            };
+            let mut events = EventBatch::new();
+            periods::record_billing_error(&mut sub, &e, now, &mut events);
+            subscriptions::save(txn, sub).await?;
+            events.insert(txn).await?;
+        }
+    }
+    Ok(())
+}
+
 /// A past-due or unpaid subscription whose overdue invoices are all paid
-/// becomes active. An unpaid one had stopped billing: it starts a new period now.
+/// becomes active. An unpaid one had stopped billing: its period carries on
+/// if it has not ended; otherwise it comes back to its cycle with a period
+/// from now to the cycle's next boundary (the periods it skipped are not
+/// billed), or ends if `cancel_at_period_end` asked for it.
 async fn recover_subscription(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -353,13 +388,17 @@ async fn recover_subscription(
     sub.status = to.as_str().to_owned();
     sub.updated_at = now;
     let mut drafts = Vec::new();
-    if status == SubscriptionStatus::Unpaid {
-        drafts.push(lifecycle::restart_period(db, &mut sub, now).await?);
+    let mut event = EventType::SubscriptionUpdated;
+    if status == SubscriptionStatus::Unpaid && sub.current_period_end <= now {
+        match lifecycle::restart_period(db, &mut sub, now, lifecycle::Anchor::KeepCycle).await? {
+            Some(draft) => drafts.push(draft),
+            None => event = EventType::SubscriptionCanceled,
+        }
     }
     subscriptions::save(db, sub.clone()).await?;
     events.push(
         &sub.merchant_id,
-        EventType::SubscriptionUpdated,
+        event,
         "subscription",
         &sub.id,
         objects::Subscription::from(&sub),

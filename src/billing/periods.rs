@@ -13,7 +13,7 @@ use sea_orm::{
 use super::invoicing::{self, InvoiceDraft};
 use super::work;
 use crate::catalog::policy::PlanRules;
-use crate::domain::{EventType, SubscriptionEvent, SubscriptionStatus};
+use crate::domain::{EventType, ScheduleError, SubscriptionEvent, SubscriptionStatus};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
@@ -33,6 +33,10 @@ pub struct RollPass {
 /// Moves `sub` into the period starting at `start` under `plan` and returns the
 /// invoice for it. The anchor is kept when the schedule is unchanged, so a
 /// monthly plan anchored on the 31st keeps ending on month ends.
+///
+/// `None` when the schedule has no period starting at `start` (a cron
+/// expression that fires no more): `sub` is left as it was, and the caller
+/// ends it with [`end_with_schedule`] (or refuses to start it).
 pub fn open_period(
     sub: &mut subscriptions::Model,
     plan: &plans::Model,
@@ -41,17 +45,18 @@ pub fn open_period(
     start: DateTime<Utc>,
     push: bool,
     now: DateTime<Utc>,
-) -> Result<InvoiceDraft> {
-    let period = rules
-        .schedule
-        .period_starting_at(anchor, start)
-        .map_err(|e| Error::corrupt(format!("subscription {}: {e}", sub.id)))?;
+) -> Result<Option<InvoiceDraft>> {
+    let period = match rules.schedule.period_starting_at(anchor, start) {
+        Ok(period) => period,
+        Err(ScheduleError::CronNeverFires(_)) => return Ok(None),
+        Err(e) => return Err(Error::corrupt(format!("subscription {}: {e}", sub.id))),
+    };
     sub.plan_id = plan.id.clone();
     sub.billing_anchor = anchor;
     sub.current_period_start = period.start;
     sub.current_period_end = period.end;
     sub.updated_at = now;
-    Ok(InvoiceDraft {
+    Ok(Some(InvoiceDraft {
         merchant_id: sub.merchant_id.clone(),
         customer_id: sub.customer_id.clone(),
         subscription_id: Some(sub.id.clone()),
@@ -63,7 +68,50 @@ pub fn open_period(
         // gives the customer the whole payment window.
         due_at: std::cmp::max(period.start, now) + rules.payment_due,
         push,
-    })
+    }))
+}
+
+/// Why a subscription whose plan's schedule has no more periods ended.
+pub const SCHEDULE_ENDED: &str = "schedule_ended";
+
+/// Ends `sub` at `at`, the end of its last period: its plan's schedule has no
+/// period after it. Recorded as `subscription.canceled` with the reason
+/// [`SCHEDULE_ENDED`].
+pub fn end_with_schedule(sub: &mut subscriptions::Model, at: DateTime<Utc>, now: DateTime<Utc>) {
+    sub.status = SubscriptionStatus::Canceled.as_str().to_owned();
+    sub.canceled_at = Some(now);
+    sub.ended_at = Some(at);
+    sub.cancellation_reason = Some(SCHEDULE_ENDED.to_owned());
+    sub.updated_at = now;
+}
+
+/// Ends `sub` at the end of its period, as `cancel_at_period_end` asked.
+pub fn end_at_period_end(sub: &mut subscriptions::Model, now: DateTime<Utc>) {
+    sub.status = SubscriptionStatus::Canceled.as_str().to_owned();
+    sub.ended_at = Some(sub.current_period_end);
+    sub.updated_at = now;
+}
+
+/// Records that the engine could not bill `sub`: the error goes on the row
+/// (which takes it out of the roll queue until a merchant's change clears it)
+/// and into `subscription.billing_failed`, so one bad row never stops the rest.
+pub fn record_billing_error(
+    sub: &mut subscriptions::Model,
+    error: &Error,
+    now: DateTime<Utc>,
+    events: &mut EventBatch,
+) {
+    tracing::error!(subscription = %sub.id, error = %error, "cannot bill this subscription");
+    sub.billing_error = Some(error.to_string());
+    sub.updated_at = now;
+    events.push(
+        &sub.merchant_id,
+        EventType::SubscriptionBillingFailed,
+        "subscription",
+        &sub.id,
+        objects::Subscription::from(&*sub),
+        now,
+    );
 }
 
 /// Rolls up to `batch` due subscriptions in one transaction; returns how many.
@@ -115,56 +163,25 @@ pub async fn roll_due(
     let mut drafts = Vec::new();
     let mut updated = Vec::with_capacity(due.len());
     for sub in &due {
-        let mut next = sub.clone();
-        next.updated_at = now;
-        let period_end = sub.current_period_end;
-        if sub.cancel_at_period_end {
-            next.status = SubscriptionStatus::Canceled.as_str().to_owned();
-            next.ended_at = Some(period_end);
-            events.push(
-                &sub.merchant_id,
-                EventType::SubscriptionCanceled,
-                "subscription",
-                &sub.id,
-                objects::Subscription::from(&next),
-                now,
-            );
-        } else {
-            let status = SubscriptionStatus::parse(&sub.status)
-                .map_err(|e| Error::corrupt(format!("subscription {}: {e}", sub.id)))?;
-            if status == SubscriptionStatus::Trialing {
-                next.status = status
-                    .apply(SubscriptionEvent::TrialEnded)
-                    .map_err(|e| Error::corrupt(e.to_string()))?
-                    .as_str()
-                    .to_owned();
+        match roll_one(sub, &plans, &pushable, now) {
+            Ok((next, draft, event)) => {
+                events.push(
+                    &sub.merchant_id,
+                    event,
+                    "subscription",
+                    &sub.id,
+                    objects::Subscription::from(&next),
+                    now,
+                );
+                drafts.extend(draft);
+                updated.push(next);
             }
-            let (plan, rules) = plans
-                .get(sub.next_plan_id.as_ref().unwrap_or(&sub.plan_id))
-                .ok_or_else(|| Error::corrupt(format!("subscription {}: plan missing", sub.id)))?;
-            let (_, current_rules) = plans
-                .get(&sub.plan_id)
-                .ok_or_else(|| Error::corrupt(format!("subscription {}: plan missing", sub.id)))?;
-            let anchor = if rules.schedule == current_rules.schedule {
-                sub.billing_anchor
-            } else {
-                period_end
-            };
-            next.next_plan_id = None;
-            let push = pushable.contains_key(&sub.customer_id);
-            drafts.push(open_period(
-                &mut next, plan, rules, anchor, period_end, push, now,
-            )?);
-            events.push(
-                &sub.merchant_id,
-                EventType::SubscriptionUpdated,
-                "subscription",
-                &sub.id,
-                objects::Subscription::from(&next),
-                now,
-            );
+            Err(e) => {
+                let mut failed = sub.clone();
+                record_billing_error(&mut failed, &e, now, &mut events);
+                updated.push(failed);
+            }
         }
-        updated.push(next);
     }
     subscriptions::save_all(&txn, updated).await?;
     // Everything that does not need an invoice number is written before the
@@ -180,6 +197,74 @@ pub async fn roll_due(
         last,
     })
 }
+
+/// The roll of one subscription whose period ended: the row as it is next,
+/// the invoice of its next period (none when it ends) and the event.
+fn roll_one(
+    sub: &subscriptions::Model,
+    plans: &LoadedPlans,
+    pushable: &HashMap<String, String>,
+    now: DateTime<Utc>,
+) -> Result<(subscriptions::Model, Option<InvoiceDraft>, EventType)> {
+    let mut next = sub.clone();
+    next.updated_at = now;
+    let period_end = sub.current_period_end;
+    if sub.cancel_at_period_end {
+        end_at_period_end(&mut next, now);
+        return Ok((next, None, EventType::SubscriptionCanceled));
+    }
+    let status = SubscriptionStatus::parse(&sub.status)
+        .map_err(|e| Error::corrupt(format!("subscription {}: {e}", sub.id)))?;
+    if status == SubscriptionStatus::Trialing {
+        next.status = status
+            .apply(SubscriptionEvent::TrialEnded)
+            .map_err(|e| Error::corrupt(e.to_string()))?
+            .as_str()
+            .to_owned();
+    }
+    let (plan, rules) = plan_of(
+        plans,
+        sub,
+        sub.next_plan_id.as_ref().unwrap_or(&sub.plan_id),
+    )?;
+    // A current plan that cannot be read counts as another schedule, so a
+    // plan change is the way out of it.
+    let same_schedule = matches!(plans.get(&sub.plan_id), Some((_, Ok(current))) if current.schedule == rules.schedule);
+    let anchor = if same_schedule {
+        sub.billing_anchor
+    } else {
+        period_end
+    };
+    let push = pushable.contains_key(&sub.customer_id);
+    match open_period(&mut next, plan, rules, anchor, period_end, push, now)? {
+        Some(draft) => {
+            next.next_plan_id = None;
+            Ok((next, Some(draft), EventType::SubscriptionUpdated))
+        }
+        None => {
+            end_with_schedule(&mut next, period_end, now);
+            Ok((next, None, EventType::SubscriptionCanceled))
+        }
+    }
+}
+
+fn plan_of<'a>(
+    plans: &'a LoadedPlans,
+    sub: &subscriptions::Model,
+    plan_id: &str,
+) -> Result<(&'a plans::Model, &'a PlanRules)> {
+    match plans.get(plan_id) {
+        Some((plan, Ok(rules))) => Ok((plan, rules)),
+        Some((_, Err(e))) => Err(Error::corrupt(format!("plan {plan_id}: {e}"))),
+        None => Err(Error::corrupt(format!(
+            "subscription {}: plan missing",
+            sub.id
+        ))),
+    }
+}
+
+/// Plans by id with their rules, or why the rules cannot be read.
+type LoadedPlans = HashMap<String, (plans::Model, std::result::Result<PlanRules, String>)>;
 
 /// Subscriptions that have an open invoice with a dunning step due before
 /// their period ends: that step must run first. Such a step is due (the
@@ -212,11 +297,12 @@ async fn blocked_by_dunning(
         .collect())
 }
 
-/// The current and pending plans of the subscriptions, with their rules.
+/// The current and pending plans of the subscriptions, with their rules. A
+/// plan whose rules cannot be read fails only its own subscriptions.
 async fn load_plans(
     db: &impl ConnectionTrait,
     subs: &[subscriptions::Model],
-) -> Result<HashMap<String, (plans::Model, PlanRules)>> {
+) -> Result<LoadedPlans> {
     let mut ids: Vec<&str> = subs.iter().map(|s| s.plan_id.as_str()).collect();
     ids.extend(subs.iter().filter_map(|s| s.next_plan_id.as_deref()));
     ids.sort_unstable();
@@ -227,7 +313,7 @@ async fn load_plans(
         .all(db)
         .await?
     {
-        let rules = PlanRules::from_model(&plan)?;
+        let rules = PlanRules::from_model(&plan).map_err(|e| e.to_string());
         out.insert(plan.id.clone(), (plan, rules));
     }
     Ok(out)

@@ -41,6 +41,7 @@ event_types! {
     SubscriptionCanceled => "subscription.canceled",
     SubscriptionPaused => "subscription.paused",
     SubscriptionResumed => "subscription.resumed",
+    SubscriptionBillingFailed => "subscription.billing_failed",
     InvoiceCreated => "invoice.created",
     InvoicePushed => "invoice.pushed",
     InvoicePushFailed => "invoice.push_failed",

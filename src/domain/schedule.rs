@@ -180,6 +180,18 @@ impl Period {
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.start <= t && t < self.end
     }
+
+    /// The days it covers, first and last both included, as people read
+    /// them: a month from 1 Dec to 1 Jan is "2027-12-01 to 2027-12-31". The
+    /// last day is the day of the last millisecond before the exclusive end.
+    pub fn days(&self) -> String {
+        let last = self.end - TimeDelta::milliseconds(1);
+        format!(
+            "{} to {}",
+            self.start.format("%Y-%m-%d"),
+            std::cmp::max(last, self.start).format("%Y-%m-%d")
+        )
+    }
 }
 
 impl Schedule {
@@ -338,6 +350,26 @@ fn add_months(anchor: DateTime<Utc>, months: i64) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_period_reads_as_its_first_and_last_day() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let month = Period {
+            start: at("2027-12-01T00:00:00Z"),
+            end: at("2028-01-01T00:00:00Z"),
+        };
+        assert_eq!(month.days(), "2027-12-01 to 2027-12-31");
+        let shifted = Period {
+            start: at("2027-12-10T08:00:00Z"),
+            end: at("2028-01-10T08:00:00Z"),
+        };
+        assert_eq!(shifted.days(), "2027-12-10 to 2028-01-10");
+        let one_day = Period {
+            start: at("2028-02-29T00:00:00Z"),
+            end: at("2028-03-01T00:00:00Z"),
+        };
+        assert_eq!(one_day.days(), "2028-02-29 to 2028-02-29");
+    }
     use super::*;
     use chrono::{NaiveDate, TimeZone};
     use proptest::prelude::*;

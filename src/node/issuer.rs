@@ -15,6 +15,8 @@ use crate::billing::payments::{
 };
 use crate::clock::Clock;
 use crate::domain::Msat;
+use crate::error::Error;
+use crate::store;
 use ln_node::events::hash_hex;
 use ln_node::{InvoiceError, Node, PaymentSink, Verdict};
 
@@ -41,10 +43,27 @@ impl PaymentSink for BillingSink {
         )
     }
 
+    /// An error makes LDK hand the payment again later, so only a database
+    /// that cannot be reached is one: any other error would come back on
+    /// every replay and block every later event. Those are logged and the
+    /// event completed (the settle path records what it can against the row).
     async fn claimed(&self, payment_hash: &PaymentHash, amount_msat: u64) -> anyhow::Result<()> {
         let amount = Msat::try_from(amount_msat)?;
-        let outcome =
-            payments::settle(&self.db, self.clock.now(), &hash_hex(payment_hash), amount).await?;
+        let outcome = match payments::settle(
+            &self.db,
+            self.clock.now(),
+            &hash_hex(payment_hash),
+            amount,
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(Error::Database(e)) if store::is_transient(&e) => return Err(e.into()),
+            Err(e) => {
+                tracing::error!(payment_hash = %payment_hash, amount_msat, error = %e, "a claimed payment cannot be recorded");
+                return Ok(());
+            }
+        };
         match outcome {
             Settlement::InvoicePaid { invoice_id } => {
                 tracing::info!(invoice = %invoice_id, "invoice paid")

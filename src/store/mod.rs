@@ -287,3 +287,57 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTra
         .await
     }
 }
+
+/// True for a database error that trying again can cure: no connection, a
+/// busy or locked SQLite file, a PostgreSQL serialization failure, deadlock
+/// or shutdown. A constraint, a value the database refuses or a bug in a
+/// statement comes back on every try.
+pub fn is_transient(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(_) | DbErr::Query(_) => {
+            let message = e.to_string().to_lowercase();
+            [
+                "database is locked",
+                "database is busy",
+                "could not serialize",
+                "deadlock",
+                "connection",
+                "timed out",
+                "shutting down",
+                "i/o",
+                "broken pipe",
+            ]
+            .iter()
+            .any(|m| message.contains(m))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbErr, RuntimeErr};
+
+    use super::is_transient;
+
+    #[test]
+    fn only_errors_a_retry_can_cure_are_transient() {
+        let exec = |m: &str| DbErr::Exec(RuntimeErr::Internal(m.to_owned()));
+        assert!(is_transient(&DbErr::ConnectionAcquire(
+            sea_orm::ConnAcquireErr::Timeout
+        )));
+        assert!(is_transient(&exec("database is locked")));
+        assert!(is_transient(&exec(
+            "could not serialize access due to concurrent update"
+        )));
+        assert!(!is_transient(&exec(
+            "UNIQUE constraint failed: invoices.id"
+        )));
+        assert!(!is_transient(&exec(
+            "invalid byte sequence for encoding \"UTF8\": 0x00"
+        )));
+        assert!(!is_transient(&DbErr::Custom("corrupt".into())));
+        assert!(!is_transient(&DbErr::RecordNotFound("x".into())));
+    }
+}

@@ -27,6 +27,9 @@ pub struct Model {
     pub ended_at: Option<DateTimeUtc>,
     pub paused_at: Option<DateTimeUtc>,
     pub cancellation_reason: Option<String>,
+    /// Why the engine could not bill it; while set, it is out of the roll
+    /// queue (see [`Model::with_queue_key`]). A merchant's change clears it.
+    pub billing_error: Option<String>,
     pub metadata: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
@@ -38,12 +41,11 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
-    /// Sets `next_roll_at`, the scheduler's queue key, from status and
-    /// period, and drops a pending trial notice once the trial is over.
+    /// Sets `next_roll_at`, the scheduler's queue key, from status, period
+    /// and billing error, and drops a pending trial notice once the trial is over.
     pub fn with_queue_key(mut self) -> Self {
         let status = crate::domain::SubscriptionStatus::parse(&self.status).ok();
-        self.next_roll_at = status
-            .is_some_and(|s| s.bills())
+        self.next_roll_at = (status.is_some_and(|s| s.bills()) && self.billing_error.is_none())
             .then_some(self.current_period_end);
         if status != Some(crate::domain::SubscriptionStatus::Trialing) {
             self.trial_notice_at = None;
@@ -92,6 +94,7 @@ pub async fn save_all(db: &impl sea_orm::ConnectionTrait, rows: Vec<Model>) -> R
             Column::EndedAt,
             Column::PausedAt,
             Column::CancellationReason,
+            Column::BillingError,
             Column::UpdatedAt,
         ],
     )

@@ -157,11 +157,7 @@ fn invoice_page(p: PayPage, token: &str) -> InvoicePage {
         description: inv.description.clone(),
         amount: sat_amount(inv.amount_msat),
         period: match (inv.period_start, inv.period_end) {
-            (Some(s), Some(e)) => Some(format!(
-                "{} to {}",
-                s.format("%Y-%m-%d"),
-                e.format("%Y-%m-%d")
-            )),
+            (Some(start), Some(end)) => Some(crate::domain::Period { start, end }.days()),
             _ => None,
         },
         status: inv.status.clone(),

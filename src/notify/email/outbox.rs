@@ -276,7 +276,7 @@ async fn fill_invoice(
     msg.invoice_number = invoice.number.clone();
     msg.amount = sat_amount(invoice.amount_msat);
     if let (Some(start), Some(end)) = (invoice.period_start, invoice.period_end) {
-        msg.period = format!("{} to {}", start.format("%Y-%m-%d"), end.format("%Y-%m-%d"));
+        msg.period = crate::domain::Period { start, end }.days();
     }
     msg.due = when(invoice.due_at);
     msg.paid = invoice.paid_at.map(when).unwrap_or_default();

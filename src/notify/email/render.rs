@@ -15,7 +15,7 @@ pub struct Msg {
     pub invoice_number: String,
     /// "10000 sat" or "10000.5 sat": exact to the msat.
     pub amount: String,
-    /// "2027-01-01 to 2027-02-01", or empty for a one-off invoice.
+    /// "2027-01-01 to 2027-01-31" (both days included), or empty for a one-off invoice.
     pub period: String,
     pub bolt11: Option<String>,
     pub pay_url: String,

@@ -45,7 +45,8 @@ pub struct CreatePlan {
     payment_due_secs: Option<u32>,
     /// Seconds after the due time at which an unpaid invoice is pushed again.
     retry_schedule_secs: Option<Vec<u32>>,
-    /// Seconds after the last retry before `grace_action`.
+    /// Seconds after the due time before `grace_action` (7 days by default);
+    /// every retry must come before it.
     grace_period_secs: Option<u32>,
     /// unpaid or cancel: what happens to the subscription when grace ends.
     grace_action: Option<String>,

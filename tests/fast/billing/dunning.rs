@@ -16,7 +16,7 @@ async fn count_failed(app: &TestApp, invoice_id: &str) -> usize {
 
 /// Default dunning: due after 1 day, retries at +1 h, +6 h, +1 d, +3 d, grace
 /// of 7 days, then `unpaid`. Each step's effects and events, in order; an
-/// unpaid subscription stops billing and paying it starts a fresh period.
+/// unpaid subscription stops billing and paying it brings it back to its cycle.
 #[tokio::test]
 async fn an_unpaid_invoice_walks_past_due_retries_and_unpaid_then_recovers() {
     let app = spawn_app().await;
@@ -87,14 +87,17 @@ async fn an_unpaid_invoice_walks_past_due_retries_and_unpaid_then_recovers() {
     app.advance_to(at("2028-01-20T00:00:00Z")).await;
     assert_eq!(app.invoices_of(&sub.id).await.len(), 1);
 
-    // Paying late reactivates with a new period starting now.
+    // Paying late reactivates it in its cycle: a period from now to the
+    // cycle's next boundary (the skipped days are not billed).
     app.pay(&invoice.id).await;
     let sub_now = app.subscription(&sub.id).await;
     assert_eq!(sub_now.status, "active");
     assert_eq!(sub_now.current_period_start, at("2028-01-20T00:00:00Z"));
+    assert_eq!(sub_now.current_period_end, at("2028-02-01T00:00:00Z"));
     let invoices = app.invoices_of(&sub.id).await;
     assert_eq!(invoices.len(), 2);
     assert_eq!(invoices[1].period_start, Some(at("2028-01-20T00:00:00Z")));
+    assert_eq!(invoices[1].period_end, Some(at("2028-02-01T00:00:00Z")));
     assert_eq!(
         app.event_types(&sub.id).await,
         [

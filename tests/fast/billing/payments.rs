@@ -273,3 +273,45 @@ async fn an_amount_no_bolt11_can_carry_is_refused() {
     }
     one_off(Msat::MAX_INVOICE).await.unwrap();
 }
+
+/// Keeps what the node was asked to issue.
+struct RecordingIssuer {
+    asked: std::sync::Mutex<Vec<payments::IssueRequest>>,
+    inner: crate::support::app::TestIssuer,
+}
+
+#[async_trait::async_trait]
+impl payments::InvoiceIssuer for RecordingIssuer {
+    async fn issue(
+        &self,
+        request: &payments::IssueRequest,
+    ) -> Result<payments::IssuedInvoice, payments::IssueError> {
+        self.asked.lock().unwrap().push(request.clone());
+        self.inner.issue(request).await
+    }
+}
+
+#[tokio::test]
+async fn the_bolt11_description_names_the_last_day_of_the_period() {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let plan = app.monthly_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    app.subscribe(&merchant, &customer, &plan, None).await;
+    let issuer = RecordingIssuer {
+        asked: Default::default(),
+        inner: crate::support::app::TestIssuer {
+            clock: app.clock.clone(),
+        },
+    };
+    payments::issue_pending(&app.db, &issuer, app.now(), Duration::hours(1), 10)
+        .await
+        .unwrap();
+    let asked = issuer.asked.lock().unwrap();
+    assert_eq!(asked.len(), 1);
+    // The period is [1 Dec, 1 Jan): its last day is 31 December.
+    assert_eq!(
+        asked[0].description,
+        "Bobflix - Monthly - 2027-12-01 to 2027-12-31"
+    );
+}

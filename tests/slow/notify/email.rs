@@ -222,10 +222,11 @@ async fn the_customer_gets_a_receipt_on_payment() {
         m["headers"]["subject"],
         format!("Bobflix: receipt for invoice {}", invoice.number)
     );
+    // The period's days, the last one included (its end is exclusive).
     let period = format!(
         "{} to {}",
         invoice.period_start.unwrap().format("%Y-%m-%d"),
-        invoice.period_end.unwrap().format("%Y-%m-%d")
+        (invoice.period_end.unwrap() - chrono::Duration::milliseconds(1)).format("%Y-%m-%d")
     );
     for body in [part(m, "text/plain"), part(m, "text/html")] {
         assert!(body.contains("10000.5 sat"), "{body}");

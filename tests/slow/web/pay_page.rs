@@ -63,10 +63,11 @@ async fn the_pay_page_shows_an_open_invoice_with_its_live_bolt11_then_expired_th
     );
     assert_eq!(text_of(&dom, "number"), Some(invoice.number.clone()));
     assert_eq!(text_of(&dom, "amount").as_deref(), Some("10000.5 sat"));
+    // The period's days, the last one included (its end is exclusive).
     let period = format!(
         "{} to {}",
         invoice.period_start.unwrap().format("%Y-%m-%d"),
-        invoice.period_end.unwrap().format("%Y-%m-%d")
+        (invoice.period_end.unwrap() - chrono::Duration::milliseconds(1)).format("%Y-%m-%d")
     );
     assert_eq!(text_of(&dom, "period"), Some(period));
     assert_eq!(text_of(&dom, "status").as_deref(), Some("open"));
