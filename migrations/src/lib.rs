@@ -23,6 +23,7 @@ mod m20261123_000013_merchant_node_operator;
 mod m20261123_000014_subscription_trial_notice;
 mod m20261123_000015_notify_digests_pay_links_attempts;
 mod m20261123_000016_push_delivery;
+mod m20261202_000101_customer_balance;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000014_subscription_trial_notice::Migration),
             Box::new(m20261123_000015_notify_digests_pay_links_attempts::Migration),
             Box::new(m20261123_000016_push_delivery::Migration),
+            Box::new(m20261202_000101_customer_balance::Migration),
         ]
     }
 }

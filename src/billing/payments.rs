@@ -11,6 +11,7 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::balance::{self, Unapplied};
 use super::{dunning, lifecycle, work};
 use crate::domain::{
     EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, SubscriptionEvent,
@@ -200,12 +201,15 @@ pub enum Settlement {
     /// This payment hash was settled before: nothing changed.
     AlreadySettled,
     /// Money arrived for an invoice that can no longer be paid (voided between
-    /// check and claim): the payment is recorded, the invoice left as it is.
+    /// check and claim, or paid meanwhile through another payment request):
+    /// the payment is recorded and held as the customer's credit
+    /// (`payment.unapplied`), the invoice left as it is.
     RecordedOnly { invoice_id: String },
 }
 
 /// Records a claimed payment: the payment request and the invoice become paid,
-/// `invoice.paid` is recorded, and a past-due or unpaid subscription with no
+/// `invoice.paid` is recorded (what was paid beyond the request goes to the
+/// customer's balance), and a past-due or unpaid subscription with no
 /// other overdue invoice becomes active again. Idempotent per payment hash.
 pub async fn settle(
     db: &DatabaseConnection,
@@ -237,12 +241,24 @@ pub async fn settle(
     paid_req.paid_at = Some(now);
     paid_req.amount_received_msat = Some(amount.to_i64());
     paid_req.updated_at = now;
-    store::save(&txn, paid_req).await?;
+    store::save(&txn, paid_req.clone()).await?;
 
+    let mut events = EventBatch::new();
     let status =
         InvoiceStatus::parse(&invoice.status).map_err(|e| Error::corrupt(e.to_string()))?;
     let Ok(paid) = status.apply(InvoiceEvent::Pay) else {
-        tracing::warn!(invoice = %invoice.id, status = %invoice.status, "payment received for an invoice that cannot be paid");
+        let why = Unapplied::InvoiceNotPayable(&invoice.status);
+        balance::hold_unapplied(
+            &txn,
+            now,
+            &paid_req,
+            &invoice,
+            amount.to_i64(),
+            why,
+            &mut events,
+        )
+        .await?;
+        events.insert(&txn).await?;
         txn.commit().await?;
         return Ok(Settlement::RecordedOnly {
             invoice_id: invoice.id,
@@ -255,7 +271,6 @@ pub async fn settle(
     invoice.next_dunning_at = None;
     invoice.updated_at = now;
     store::save(&txn, invoice.clone()).await?;
-    let mut events = EventBatch::new();
     events.push(
         &invoice.merchant_id,
         EventType::InvoicePaid,
@@ -264,6 +279,9 @@ pub async fn settle(
         objects::Invoice::from(&invoice),
         now,
     );
+    let excess = amount.to_i64() - req.amount_msat;
+    let why = Unapplied::Overpayment;
+    balance::hold_unapplied(&txn, now, &paid_req, &invoice, excess, why, &mut events).await?;
     if let Some(sub_id) = &invoice.subscription_id {
         recover_subscription(&txn, now, sub_id, &mut events).await?;
     }

@@ -1,5 +1,6 @@
 //! The books: subscription lifecycle, a year of periods, dunning, payments.
 
+mod balance;
 mod dunning;
 mod lifecycle;
 mod payments;
