@@ -33,7 +33,7 @@ pub struct Drained {
 }
 
 /// How sending one row ended.
-enum Sent {
+enum Outcome {
     Sent,
     Failed,
     Withdrawn,
@@ -53,9 +53,9 @@ pub async fn drain(state: &Context, mailer: &Mailer) -> Result<Drained, DbErr> {
         }
         for row in &claimed {
             match send_one(state, mailer, row).await? {
-                Sent::Sent => done.sent += 1,
-                Sent::Failed => done.failed_attempts += 1,
-                Sent::Withdrawn => done.withdrawn += 1,
+                Outcome::Sent => done.sent += 1,
+                Outcome::Failed => done.failed_attempts += 1,
+                Outcome::Withdrawn => done.withdrawn += 1,
             }
         }
     }
@@ -67,11 +67,11 @@ async fn send_one(
     state: &Context,
     mailer: &Mailer,
     row: &crate::store::outgoing_emails::Model,
-) -> Result<Sent, DbErr> {
+) -> Result<Outcome, DbErr> {
     if let Some(reason) = outbox::obsolete(&state.db, row).await? {
         tracing::info!(email = %row.id, kind = %row.kind, %reason, "email withdrawn: its invoice is no longer open");
         outbox::withdraw(&state.db, state.clock.now(), row, &reason).await?;
-        return Ok(Sent::Withdrawn);
+        return Ok(Outcome::Withdrawn);
     }
     let result = mailer.send(row).await;
     if let Err(e) = &result {
@@ -85,9 +85,9 @@ async fn send_one(
     }
     outbox::record(&state.db, state.clock.now(), row, &result).await?;
     Ok(if result.is_ok() {
-        Sent::Sent
+        Outcome::Sent
     } else {
-        Sent::Failed
+        Outcome::Failed
     })
 }
 
