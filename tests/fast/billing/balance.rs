@@ -3,7 +3,8 @@
 
 use chrono::Duration;
 use pushbill::billing::payments::{self, Settlement};
-use pushbill::store::events;
+use pushbill::catalog::pay_page;
+use pushbill::store::{events, pay_links};
 use serde_json::json;
 
 use crate::support::app::{Api, TestApp, sat, spawn_app};
@@ -210,4 +211,52 @@ async fn the_next_invoice_takes_the_balance_before_it_is_pushed() {
         on_invoices += inv.amount_msat;
     }
     assert_eq!(on_invoices + balance(&api, &customer).await, 2_600_000);
+}
+
+#[tokio::test]
+async fn a_payment_for_an_invoice_paid_meanwhile_through_another_request_goes_to_the_balance() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let customer = api.customer().await;
+    let invoice = issued_invoice(&app, &api, &customer, 1_000).await;
+    let first = live_hash(&app, &invoice).await;
+    assert_eq!(
+        payments::check_payment(&app.db, &first, sat(1_000))
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    // The first BOLT11 expires; the customer asks the pay page for a fresh
+    // one and pays that, while the first payment is still being claimed.
+    app.advance(Duration::hours(2)).await;
+    let model = app.invoice(&invoice).await;
+    let token = pay_links::token_for(&app.db, app.now(), &model)
+        .await
+        .unwrap();
+    pay_page::request_fresh(&app.db, app.now(), &token)
+        .await
+        .unwrap()
+        .expect("a known token");
+    assert_eq!(
+        app.pay(&invoice).await,
+        Settlement::InvoicePaid {
+            invoice_id: invoice.clone()
+        }
+    );
+
+    let late = payments::settle(&app.db, app.now(), &first, sat(1_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        late,
+        Settlement::RecordedOnly {
+            invoice_id: invoice.clone()
+        }
+    );
+    assert_eq!(balance(&api, &customer).await, 1_000_000);
+    let request = app.payment_requests_of(&invoice).await.remove(0);
+    assert_eq!(request.payment_hash.as_deref(), Some(first.as_str()));
+    let unapplied = event_data(&app, &request.id, "payment.unapplied").await;
+    assert_eq!(unapplied.len(), 1);
+    assert_eq!(unapplied[0]["reason"], "invoice_paid");
 }
