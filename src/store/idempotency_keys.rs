@@ -64,6 +64,15 @@ pub enum Claim {
     Taken,
 }
 
+enum ToClaim {
+    /// The request claimed its key already.
+    Nothing,
+    /// Another request holds the key: the request may not write.
+    Taken(String),
+    /// Insert this row.
+    Row(Model),
+}
+
 tokio::task_local! {
     static REQUEST: KeyedRequest;
 }
@@ -79,16 +88,20 @@ impl KeyedRequest {
         }
     }
 
-    /// The row to claim, unless a write transaction of the request claimed it.
-    fn unclaimed(&self) -> Option<Model> {
-        (self.claim.get() == Claim::None).then(|| Model {
-            merchant_id: self.merchant_id.clone(),
-            key: self.key.clone(),
-            request_hash: self.request_hash.clone(),
-            response_status: None,
-            response_body: None,
-            created_at: self.now,
-        })
+    /// What a write transaction of the request has to do about its key.
+    fn to_claim(&self) -> ToClaim {
+        match self.claim.get() {
+            Claim::Ours => ToClaim::Nothing,
+            Claim::Taken => ToClaim::Taken(self.key.clone()),
+            Claim::None => ToClaim::Row(Model {
+                merchant_id: self.merchant_id.clone(),
+                key: self.key.clone(),
+                request_hash: self.request_hash.clone(),
+                response_status: None,
+                response_body: None,
+                created_at: self.now,
+            }),
+        }
     }
 
     /// Runs `f` (the request) under its key, and says what became of the key.
@@ -103,10 +116,14 @@ impl KeyedRequest {
 /// claimed it yet) in `txn`, a write transaction just begun: the row commits
 /// with whatever else `txn` writes, or not at all. An expired row is replaced.
 /// Another request's live row (committed, or on PostgreSQL being committed:
-/// the insert waits for it) fails the transaction, and the request learns it.
+/// the insert waits for it) fails the transaction, and every later write
+/// transaction of the request, which learns it.
 pub(super) async fn claim_in(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
-    let Ok(Some(row)) = REQUEST.try_with(KeyedRequest::unclaimed) else {
-        return Ok(());
+    let row = match REQUEST.try_with(KeyedRequest::to_claim) {
+        Err(_) => return Ok(()),
+        Ok(ToClaim::Nothing) => return Ok(()),
+        Ok(ToClaim::Taken(key)) => return Err(taken(&key)),
+        Ok(ToClaim::Row(row)) => row,
     };
     delete_expired(txn, &row.merchant_id, &row.key, row.created_at).await?;
     let inserted = Entity::insert(row.clone().into_active_model().reset_all())
@@ -124,12 +141,15 @@ pub(super) async fn claim_in(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
     };
     let _ = REQUEST.try_with(|r| r.claim.set(claim));
     if claim == Claim::Taken {
-        return Err(DbErr::Custom(format!(
-            "Idempotency-Key {:?} is held by another request",
-            row.key
-        )));
+        return Err(taken(&row.key));
     }
     Ok(())
+}
+
+fn taken(key: &str) -> DbErr {
+    DbErr::Custom(format!(
+        "Idempotency-Key {key:?} is held by another request"
+    ))
 }
 
 async fn delete_expired(
