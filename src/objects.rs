@@ -76,6 +76,10 @@ pub struct Customer {
     pub external_id: Option<String>,
     pub node_id: Option<String>,
     pub node_address: Option<String>,
+    /// Credit held for the customer: money received that no invoice took
+    /// (an overpayment, or a payment that reached an invoice already paid or
+    /// voided). It is taken off their next invoice.
+    pub balance_msat: i64,
     /// Your key-value strings.
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -93,6 +97,7 @@ impl From<&customers::Model> for Customer {
             external_id: m.external_id.clone(),
             node_id: m.node_id.clone(),
             node_address: m.node_address.clone(),
+            balance_msat: m.balance_msat,
             metadata: m.metadata.clone(),
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -176,6 +181,11 @@ pub struct Invoice {
     pub period_start: Option<DateTime<Utc>>,
     pub period_end: Option<DateTime<Utc>>,
     pub amount_msat: i64,
+    /// The part of `amount_msat` paid from the customer's balance when the
+    /// invoice was created.
+    pub credit_applied_msat: i64,
+    /// What the customer is asked to pay: `amount_msat - credit_applied_msat`.
+    pub amount_due_msat: i64,
     pub currency: &'static str,
     pub status: String,
     pub due_at: DateTime<Utc>,
@@ -202,6 +212,8 @@ impl From<&invoices::Model> for Invoice {
             period_start: m.period_start,
             period_end: m.period_end,
             amount_msat: m.amount_msat,
+            credit_applied_msat: m.credit_applied_msat,
+            amount_due_msat: m.amount_due_msat(),
             currency: CURRENCY,
             status: m.status.clone(),
             due_at: m.due_at,
@@ -254,6 +266,25 @@ impl From<&payment_requests::Model> for PaymentRequest {
             created_at: m.created_at,
         }
     }
+}
+
+/// Money received that no invoice took, now in the customer's balance
+/// (the data of `payment.unapplied`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnappliedPayment {
+    pub object: &'static str,
+    /// The payment request that was paid (`pr_...`).
+    pub payment_request: String,
+    pub invoice: String,
+    pub customer: String,
+    /// What the payment brought in.
+    pub amount_received_msat: i64,
+    /// The part of it that went to the customer's balance.
+    pub amount_unapplied_msat: i64,
+    pub currency: &'static str,
+    /// `overpayment`, or why the invoice could not take it: `invoice_paid`,
+    /// `invoice_void`, `invoice_uncollectible`.
+    pub reason: String,
 }
 
 /// One delivery of a payment request to the customer's Lightning node.

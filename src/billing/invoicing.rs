@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
+use super::balance::{self, Credit};
 use crate::domain::ids::{InvoiceId, PaymentRequestId};
 use crate::domain::{EventType, InvoiceStatus, Msat, PaymentRequestStatus, Period};
 use crate::error::{Error, Result};
@@ -31,8 +32,11 @@ pub struct InvoiceDraft {
 }
 
 /// Creates the invoices, each open with a pending payment request for the
-/// Lightning node to issue (a zero amount is paid at once), and records
-/// `invoice.created` (and `invoice.paid`) events. Call inside a transaction.
+/// Lightning node to issue, and records `invoice.created` events. The
+/// customer's credit balance is taken off first (`customer.balance_updated`):
+/// the payment request asks for the rest, and an invoice the credit covers
+/// (or a zero amount) is paid at once (`invoice.paid`). Call inside a
+/// transaction.
 pub async fn create_invoices(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -40,6 +44,8 @@ pub async fn create_invoices(
     events: &mut EventBatch,
 ) -> Result<Vec<invoices::Model>> {
     let mut numbers = reserve_numbers(db, &drafts).await?;
+    let customer_ids = drafts.iter().map(|d| d.customer_id.clone()).collect();
+    let mut credit = Credit::of(db, customer_ids).await?;
     let mut invoice_rows = Vec::with_capacity(drafts.len());
     let mut request_rows = Vec::with_capacity(drafts.len());
     let mut created = Vec::with_capacity(drafts.len());
@@ -48,8 +54,7 @@ pub async fn create_invoices(
             .get_mut(&draft.merchant_id)
             .and_then(Iterator::next)
             .ok_or_else(|| Error::corrupt(format!("merchant {}", draft.merchant_id)))?;
-        let free = draft.amount == Msat::ZERO;
-        let model = invoices::Model {
+        let mut model = invoices::Model {
             id: InvoiceId::new().to_string(),
             merchant_id: draft.merchant_id,
             customer_id: draft.customer_id,
@@ -60,23 +65,29 @@ pub async fn create_invoices(
             period_start: draft.period.map(|p| p.start),
             period_end: draft.period.map(|p| p.end),
             amount_msat: draft.amount.to_i64(),
-            status: if free {
-                InvoiceStatus::Paid
-            } else {
-                InvoiceStatus::Open
-            }
-            .as_str()
-            .to_owned(),
+            credit_applied_msat: 0,
+            status: InvoiceStatus::Open.as_str().to_owned(),
             due_at: draft.due_at,
-            paid_at: free.then_some(now),
+            paid_at: None,
             voided_at: None,
             marked_uncollectible_at: None,
-            attempt_count: if free { 0 } else { 1 },
+            attempt_count: 1,
             dunning_step: 0,
-            next_dunning_at: (!free).then_some(draft.due_at),
+            next_dunning_at: Some(draft.due_at),
             created_at: now,
             updated_at: now,
         };
+        let credited = credit.take(db, now, &model).await?;
+        if let Some((taken, _)) = &credited {
+            model.credit_applied_msat = *taken;
+        }
+        let paid = model.amount_due_msat() == 0;
+        if paid {
+            model.status = InvoiceStatus::Paid.as_str().to_owned();
+            model.paid_at = Some(now);
+            model.attempt_count = 0;
+            model.next_dunning_at = None;
+        }
         let object = objects::Invoice::from(&model);
         events.push(
             &model.merchant_id,
@@ -86,7 +97,10 @@ pub async fn create_invoices(
             &object,
             now,
         );
-        if free {
+        if let Some((_, customer)) = &credited {
+            balance::record_update(customer, now, events);
+        }
+        if paid {
             events.push(
                 &model.merchant_id,
                 EventType::InvoicePaid,
@@ -116,7 +130,7 @@ pub fn new_payment_request(
         id: Set(PaymentRequestId::new().to_string()),
         merchant_id: Set(invoice.merchant_id.clone()),
         invoice_id: Set(invoice.id.clone()),
-        amount_msat: Set(invoice.amount_msat),
+        amount_msat: Set(invoice.amount_due_msat()),
         status: Set(PaymentRequestStatus::Pending.as_str().to_owned()),
         push: Set(push),
         bolt11: Set(None),

@@ -1,6 +1,7 @@
 //! The scheduler role: it decides when money is due. Period rolls, invoices,
 //! dunning, the subscription lifecycle, and recording payments.
 
+pub mod balance;
 pub mod dunning;
 pub mod engine;
 pub mod invoicing;

@@ -11,6 +11,7 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
+use super::balance::{self, Unapplied};
 use super::{dunning, lifecycle, periods, work};
 use crate::domain::{
     EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, Period, SubscriptionEvent,
@@ -243,12 +244,15 @@ pub enum Settlement {
     /// This payment hash was settled before: nothing changed.
     AlreadySettled,
     /// Money arrived for an invoice that can no longer be paid (voided between
-    /// check and claim): the payment is recorded, the invoice left as it is.
+    /// check and claim, or paid meanwhile through another payment request):
+    /// the payment is recorded and held as the customer's credit
+    /// (`payment.unapplied`), the invoice left as it is.
     RecordedOnly { invoice_id: String },
 }
 
 /// Records a claimed payment: the payment request and the invoice become paid,
-/// `invoice.paid` is recorded, and a past-due or unpaid subscription with no
+/// `invoice.paid` is recorded (what was paid beyond the request goes to the
+/// customer's balance), and a past-due or unpaid subscription with no
 /// other overdue invoice becomes active again. Idempotent per payment hash.
 pub async fn settle(
     db: &DatabaseConnection,
@@ -280,13 +284,26 @@ pub async fn settle(
     paid_req.paid_at = Some(now);
     paid_req.amount_received_msat = Some(amount.to_i64());
     paid_req.updated_at = now;
-    store::save(&txn, paid_req).await?;
+    store::save(&txn, paid_req.clone()).await?;
 
+    let mut events = EventBatch::new();
     let payable = InvoiceStatus::parse(&invoice.status)
         .ok()
         .and_then(|s| s.apply(InvoiceEvent::Pay).ok());
     let Some(paid) = payable else {
-        tracing::warn!(invoice = %invoice.id, status = %invoice.status, "payment received for an invoice that cannot be paid");
+        // Voided, paid meanwhile, or unreadable: the money is the customer's credit.
+        let why = Unapplied::InvoiceNotPayable(&invoice.status);
+        balance::hold_unapplied(
+            &txn,
+            now,
+            &paid_req,
+            &invoice,
+            amount.to_i64(),
+            why,
+            &mut events,
+        )
+        .await?;
+        events.insert(&txn).await?;
         txn.commit().await?;
         return Ok(Settlement::RecordedOnly {
             invoice_id: invoice.id,
@@ -299,7 +316,6 @@ pub async fn settle(
     invoice.next_dunning_at = None;
     invoice.updated_at = now;
     store::save(&txn, invoice.clone()).await?;
-    let mut events = EventBatch::new();
     events.push(
         &invoice.merchant_id,
         EventType::InvoicePaid,
@@ -308,6 +324,9 @@ pub async fn settle(
         objects::Invoice::from(&invoice),
         now,
     );
+    let excess = amount.to_i64() - req.amount_msat;
+    let why = Unapplied::Overpayment;
+    balance::hold_unapplied(&txn, now, &paid_req, &invoice, excess, why, &mut events).await?;
     events.insert(&txn).await?;
     if let Some(sub_id) = &invoice.subscription_id {
         recover_or_record(&txn, now, sub_id).await?;

@@ -58,6 +58,7 @@ pub async fn create(
         node_id,
         node_address: customer.node_address.map(|a| a.to_string()),
         metadata,
+        balance_msat: 0,
         deleted_at: None,
         created_at: now,
         updated_at: now,
@@ -138,7 +139,7 @@ pub async fn update(
     }
     row.updated_at = now;
     check_external_id_free(&txn, &row).await?;
-    store::save(&txn, row.clone())
+    customers::save_details(&txn, row.clone())
         .await
         .map_err(external_id_conflict)?;
     record(&txn, now, &row, EventType::CustomerUpdated).await?;
@@ -170,7 +171,7 @@ pub async fn delete(
     }
     row.deleted_at = Some(now);
     row.updated_at = now;
-    store::save(&txn, row.clone()).await?;
+    customers::save_details(&txn, row.clone()).await?;
     record(&txn, now, &row, EventType::CustomerDeleted).await?;
     txn.commit().await?;
     Ok(row)

@@ -1,6 +1,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter,
 };
 
 use crate::catalog::policy::{DEFAULT_PAYMENT_DUE_SECS, DunningPolicy};
@@ -8,7 +9,7 @@ use crate::domain::ids::PlanId;
 use crate::domain::{Msat, Schedule};
 use crate::error::{Error, Result};
 use crate::store::page::{self, Page, PageParams};
-use crate::store::plans;
+use crate::store::{self, plans};
 
 pub const ACTIVE: &str = "active";
 pub const ARCHIVED: &str = "archived";
@@ -58,8 +59,10 @@ impl NewPlan {
     }
 }
 
+/// Creates a plan (in a write transaction, so an `Idempotency-Key` commits
+/// with it).
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     now: DateTime<Utc>,
     merchant_id: &str,
     plan: NewPlan,
@@ -90,7 +93,10 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    Ok(row.insert(db).await?)
+    let txn = store::begin_write(db).await?;
+    let plan = row.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(plan)
 }
 
 /// The merchant's plan, or NotFound (also for another merchant's plan).

@@ -33,6 +33,7 @@ event_types! {
     CustomerCreated => "customer.created",
     CustomerUpdated => "customer.updated",
     CustomerDeleted => "customer.deleted",
+    CustomerBalanceUpdated => "customer.balance_updated",
     SubscriptionCreated => "subscription.created",
     SubscriptionUpdated => "subscription.updated",
     SubscriptionTrialWillEnd => "subscription.trial_will_end",
@@ -52,6 +53,7 @@ event_types! {
     InvoiceMarkedUncollectible => "invoice.marked_uncollectible",
     PaymentRequestExpired => "payment_request.expired",
     PaymentRequestFailed => "payment_request.failed",
+    PaymentUnapplied => "payment.unapplied",
     WebhookEndpointDisabled => "webhook_endpoint.disabled",
 }
 

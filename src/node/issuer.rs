@@ -72,7 +72,7 @@ impl PaymentSink for BillingSink {
                 tracing::info!(payment_hash = %payment_hash, "payment already recorded")
             }
             Settlement::RecordedOnly { invoice_id } => {
-                tracing::warn!(invoice = %invoice_id, "payment recorded for an invoice that could no longer be paid")
+                tracing::warn!(invoice = %invoice_id, "payment for an invoice that could no longer be paid: held as the customer's credit")
             }
         }
         Ok(())

@@ -16,6 +16,9 @@ pub struct Model {
     pub period_start: Option<DateTimeUtc>,
     pub period_end: Option<DateTimeUtc>,
     pub amount_msat: i64,
+    /// The part of `amount_msat` paid from the customer's balance when the
+    /// invoice was created; its payment requests ask for the rest.
+    pub credit_applied_msat: i64,
     pub status: String,
     pub due_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,
@@ -32,3 +35,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// What is left to pay once the credit is applied.
+    pub fn amount_due_msat(&self) -> i64 {
+        self.amount_msat - self.credit_applied_msat
+    }
+}

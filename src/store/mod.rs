@@ -274,18 +274,22 @@ where
 
 /// Begins a transaction that will write. On SQLite it takes the write lock up
 /// front (`BEGIN IMMEDIATE`), so a second process waits its turn instead of
-/// failing when its read lock cannot be upgraded.
+/// failing when its read lock cannot be upgraded. Under an `Idempotency-Key`
+/// the request's first write transaction also claims the key, so the key
+/// commits with the request's effect (see [`idempotency_keys::claim_in`]).
 pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    if is_postgres(db) {
-        db.begin().await
+    let txn = if is_postgres(db) {
+        db.begin().await?
     } else {
         db.begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         })
-        .await
-    }
+        .await?
+    };
+    idempotency_keys::claim_in(&txn).await?;
+    Ok(txn)
 }
 
 /// True for a database error that trying again can cure: no connection, a

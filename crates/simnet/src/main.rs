@@ -17,6 +17,8 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Info and above to stderr: stdout carries the RPC URL line.
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     simnet::cli::run(Cli::parse().args).await
 }

@@ -67,6 +67,14 @@ impl Kind {
             .find(|k| k.as_str() == s)
     }
 
+    /// Emails that ask the customer to pay an invoice: sent only while it is open.
+    pub fn asks_for_payment(self) -> bool {
+        matches!(
+            self,
+            Kind::PaymentRequest | Kind::PaymentFailed | Kind::InvoiceUnpaid
+        )
+    }
+
     /// The emails an event type sends.
     pub fn for_event(event_type: &str) -> &'static [Kind] {
         match event_type {

@@ -28,6 +28,15 @@ const POLL: std::time::Duration = std::time::Duration::from_secs(1);
 pub struct Drained {
     pub sent: usize,
     pub failed_attempts: usize,
+    /// Payment emails not sent because their invoice is no longer open.
+    pub withdrawn: usize,
+}
+
+/// How sending one row ended.
+enum Outcome {
+    Sent,
+    Failed,
+    Withdrawn,
 }
 
 /// Fans out waiting events (which queues their email) and sends every email
@@ -43,21 +52,27 @@ pub async fn drain(state: &Context, mailer: &Mailer) -> Result<Drained, DbErr> {
             return Ok(done);
         }
         for row in &claimed {
-            if send_one(state, mailer, row).await? {
-                done.sent += 1;
-            } else {
-                done.failed_attempts += 1;
+            match send_one(state, mailer, row).await? {
+                Outcome::Sent => done.sent += 1,
+                Outcome::Failed => done.failed_attempts += 1,
+                Outcome::Withdrawn => done.withdrawn += 1,
             }
         }
     }
 }
 
-/// Sends one row and records the outcome; true when sent.
+/// Sends one row and records the outcome. A payment email whose invoice is
+/// no longer open (paid meanwhile, voided) is withdrawn instead.
 async fn send_one(
     state: &Context,
     mailer: &Mailer,
     row: &crate::store::outgoing_emails::Model,
-) -> Result<bool, DbErr> {
+) -> Result<Outcome, DbErr> {
+    if let Some(reason) = outbox::obsolete(&state.db, row).await? {
+        tracing::info!(email = %row.id, kind = %row.kind, %reason, "email withdrawn: its invoice is no longer open");
+        outbox::withdraw(&state.db, state.clock.now(), row, &reason).await?;
+        return Ok(Outcome::Withdrawn);
+    }
     let result = mailer.send(row).await;
     if let Err(e) = &result {
         tracing::info!(
@@ -69,7 +84,11 @@ async fn send_one(
         );
     }
     outbox::record(&state.db, state.clock.now(), row, &result).await?;
-    Ok(result.is_ok())
+    Ok(if result.is_ok() {
+        Outcome::Sent
+    } else {
+        Outcome::Failed
+    })
 }
 
 /// The email loop of the worker role (the webhook loop queues the mail as it

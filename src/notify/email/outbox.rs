@@ -17,6 +17,7 @@ use super::messages::{CUSTOMER_KINDS, Kind, Preferences, UnpaidSummary};
 use super::render::{self, Msg, sat_amount, when};
 use super::send::SendError;
 use crate::billing::work;
+use crate::domain::InvoiceStatus;
 use crate::domain::ids::EmailId;
 use crate::store::{
     self, customers, events, invoices, merchant_users, merchants, outgoing_emails, pay_links,
@@ -27,6 +28,8 @@ use crate::store::{
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
+/// Never sent: a payment email whose invoice was no longer open at send time.
+pub const WITHDRAWN: &str = "withdrawn";
 
 /// Waits after failed attempts 1, 2, ...; the last one repeats for ever, so
 /// an SMTP outage delays mail but loses none.
@@ -400,6 +403,56 @@ pub async fn record(
     }
     outgoing_emails::Entity::update(update).exec(db).await?;
     Ok(())
+}
+
+/// Why `row` should no longer go out: it asks for payment (payment request,
+/// payment failed, invoice unpaid) of an invoice that is no longer open.
+/// Checked at send time, since the invoice may be paid after the mail was
+/// queued.
+pub async fn obsolete(
+    db: &impl ConnectionTrait,
+    row: &outgoing_emails::Model,
+) -> Result<Option<String>, DbErr> {
+    if !Kind::parse(&row.kind).is_some_and(Kind::asks_for_payment) {
+        return Ok(None);
+    }
+    let Some(event_id) = &row.event_id else {
+        return Ok(None);
+    };
+    let Some(event) = events::Entity::find_by_id(event_id).one(db).await? else {
+        return Ok(None);
+    };
+    if event.object_type != "invoice" {
+        return Ok(None);
+    }
+    let invoice = invoices::Entity::find_by_id(&event.object_id)
+        .one(db)
+        .await?;
+    Ok(match invoice {
+        Some(i) if i.status == InvoiceStatus::Open.as_str() => None,
+        Some(i) => Some(format!("invoice_{}", i.status)),
+        None => Some("invoice_missing".to_owned()),
+    })
+}
+
+/// Marks `row` withdrawn (never sent), with why.
+pub async fn withdraw(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    row: &outgoing_emails::Model,
+    reason: &str,
+) -> Result<(), DbErr> {
+    outgoing_emails::Entity::update(outgoing_emails::ActiveModel {
+        id: Set(row.id.clone()),
+        status: Set(WITHDRAWN.to_owned()),
+        next_attempt_at: Set(None),
+        last_error: Set(Some(reason.to_owned())),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(db)
+    .await
+    .map(|_| ())
 }
 
 #[cfg(test)]

@@ -1,33 +1,34 @@
 //! `Idempotency-Key` on POST requests, as middleware on /v1.
 //!
-//! The first request with a key claims a row, runs, and stores its response;
-//! a retry with the same key and the same request (method, path, body) within
-//! 24 hours gets that response again with `Idempotent-Replayed: true`. The
-//! same key on a different request is a 409, as is a retry while the first
-//! request still runs. Keys expire by wall-clock time: they guard against
-//! network retries, which happen in real time even when the sandbox clock is
-//! moved.
+//! A request with a key claims it in its first write transaction (see
+//! `store::idempotency_keys`), so the key and the request's effect commit
+//! together, and its answer is stored next (unless a 5xx). A retry with the
+//! same key and the same request (method, path, body) within 24 hours gets
+//! that answer again with `Idempotent-Replayed: true`. The same key on a
+//! different request is a 409, as is a retry while the first request runs or
+//! after its answer was lost (a crash between commit and storing): a retry
+//! never repeats an effect. Keys expire by wall-clock time: they guard against
+//! network retries, which happen in real time even when the sandbox clock
+//! moves.
 
+use actix_web::ResponseError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::auth::authenticate;
 use super::error::ApiError;
 use super::json::read_body;
 use crate::context::Context;
-use crate::store::idempotency_keys;
+use crate::store::idempotency_keys::{self, Claim, KeyedRequest};
 
 pub const HEADER: &str = "Idempotency-Key";
 pub const REPLAYED: &str = "Idempotent-Replayed";
 const MAX_KEY_LEN: usize = 255;
-const RETENTION_HOURS: i64 = 24;
-/// A claimed key whose request never finished (a crash) is free again after this.
-const ABANDONED_AFTER_SECS: i64 = 60;
 /// POST routes whose answer carries a secret: storing it for replay would
 /// keep the secret in clear in the database, so they refuse an
 /// Idempotency-Key. `path` is the one the router matches (percent-decoded).
@@ -59,51 +60,48 @@ pub async fn middleware(
         );
         return Ok(req.error_response(e));
     }
-    let prepared = match prepare(&mut req).await {
+    let p = match prepare(&mut req).await {
         Ok(p) => p,
         Err(e) => return Ok(req.error_response(e)),
     };
-    match claim(&prepared).await {
-        Ok(Claim::Ours) => {}
-        Ok(Claim::Replay(response)) => return Ok(req.into_response(response)),
+    let now = Utc::now();
+    match earlier_answer(&p, now).await {
+        Ok(None) => {}
+        Ok(Some(answer)) => return Ok(req.into_response(answer)),
         Err(e) => return Ok(req.error_response(e)),
     }
-    let result = next.call(req).await;
-    let Prepared {
-        state,
-        merchant_id,
-        key,
-        ..
-    } = prepared;
-    let res = match result {
-        Ok(res) => res,
-        Err(e) => {
-            release(&state, &merchant_id, &key).await;
-            return Err(e);
-        }
-    };
+    let keyed = KeyedRequest::new(&p.merchant_id, &p.key, &p.request_hash, now);
+    let (result, claim) = keyed.run(next.call(req)).await;
+    let res = result?;
+    if claim == Claim::Taken {
+        // A request with the same key wrote first: this one wrote nothing.
+        let (http_req, _) = res.into_parts();
+        let answer = match earlier_answer(&p, now).await {
+            Ok(Some(answer)) => answer,
+            Ok(None) => in_use().error_response(),
+            Err(e) => e.error_response(),
+        };
+        return Ok(ServiceResponse::new(http_req, answer));
+    }
     let (http_req, res) = res.into_parts();
     let (head, body) = res.into_parts();
-    let body = match actix_web::body::to_bytes(body).await {
-        Ok(b) => b,
-        Err(_) => {
-            release(&state, &merchant_id, &key).await;
-            return Err(actix_web::error::ErrorInternalServerError(
-                "response body unreadable",
-            ));
+    let body = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|_| actix_web::error::ErrorInternalServerError("response body unreadable"))?;
+    // A server error is not kept: the retry runs again (if the effect had
+    // committed, the retry finds the key without an answer: a 409).
+    if !head.status().is_server_error() {
+        let stored = idempotency_keys::store_response(
+            &p.state.db,
+            (&p.merchant_id, &p.key, &p.request_hash),
+            now,
+            head.status().as_u16(),
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+        .await;
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "idempotency: cannot store the response");
         }
-    };
-    let stored = idempotency_keys::complete(
-        &state.db,
-        &merchant_id,
-        &key,
-        head.status().as_u16(),
-        String::from_utf8_lossy(&body).into_owned(),
-    )
-    .await;
-    if let Err(e) = stored {
-        tracing::error!(error = %e, "idempotency: cannot store the response");
-        release(&state, &merchant_id, &key).await;
     }
     Ok(ServiceResponse::new(
         http_req,
@@ -116,11 +114,6 @@ struct Prepared {
     merchant_id: String,
     key: String,
     request_hash: String,
-}
-
-enum Claim {
-    Ours,
-    Replay(HttpResponse),
 }
 
 /// Checks the key, authenticates, and hashes the request (putting the body back).
@@ -166,60 +159,52 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, ApiError> {
     })
 }
 
-async fn claim(p: &Prepared) -> Result<Claim, ApiError> {
-    let db = &p.state.db;
-    // Twice at most: a second pass follows removing an expired or abandoned row.
-    for _ in 0..2 {
-        let now = Utc::now();
-        if idempotency_keys::claim(db, &p.merchant_id, &p.key, &p.request_hash, now).await? {
-            return Ok(Claim::Ours);
-        }
-        let Some(row) = idempotency_keys::find(db, &p.merchant_id, &p.key).await? else {
-            continue;
-        };
-        let age = now - row.created_at;
-        let expired = age > Duration::hours(RETENTION_HOURS)
-            || (row.response_status.is_none() && age > Duration::seconds(ABANDONED_AFTER_SECS));
-        if expired {
-            idempotency_keys::release(db, &p.merchant_id, &p.key).await?;
-            continue;
-        }
-        if row.request_hash != p.request_hash {
-            return Err(conflict(
-                "idempotency_key_reuse",
-                "This Idempotency-Key was already used with a different request.",
-            ));
-        }
-        let Some(status) = row.response_status else {
-            return Err(conflict(
-                "idempotency_key_in_use",
-                "A request with this Idempotency-Key is still running; retry later.",
-            ));
-        };
-        let status = u16::try_from(status)
-            .ok()
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let response = HttpResponse::build(status)
+/// What an earlier request with the key answers this one: its stored
+/// response, or a 409 (another request, or its answer is not stored);
+/// `None` when the key is free (never used, or expired).
+async fn earlier_answer(
+    p: &Prepared,
+    now: DateTime<Utc>,
+) -> Result<Option<HttpResponse>, ApiError> {
+    let Some(row) = idempotency_keys::find(&p.state.db, &p.merchant_id, &p.key).await? else {
+        return Ok(None);
+    };
+    if row.expired(now) {
+        return Ok(None);
+    }
+    if row.request_hash != p.request_hash {
+        return Err(conflict(
+            "idempotency_key_reuse",
+            "This Idempotency-Key was already used with a different request.",
+        ));
+    }
+    let Some(status) = row.response_status else {
+        return Err(in_use());
+    };
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Ok(Some(
+        HttpResponse::build(status)
             .content_type("application/json")
             .insert_header((REPLAYED, "true"))
-            .body(row.response_body.unwrap_or_default());
-        return Ok(Claim::Replay(response));
-    }
-    Err(conflict(
-        "idempotency_key_in_use",
-        "A request with this Idempotency-Key is still running; retry later.",
+            .body(row.response_body.unwrap_or_default()),
     ))
+}
+
+/// The key's request has written (or is writing) its effect, and its answer
+/// is not stored: running the request again could repeat the effect.
+fn in_use() -> ApiError {
+    conflict(
+        "idempotency_key_in_use",
+        "A request with this Idempotency-Key is still running, or it was applied and its answer \
+         was lost: retry later, or look the object up.",
+    )
 }
 
 fn conflict(code: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "idempotency_error", code, message)
-}
-
-async fn release(state: &Context, merchant_id: &str, key: &str) {
-    if let Err(e) = idempotency_keys::release(&state.db, merchant_id, key).await {
-        tracing::error!(error = %e, "idempotency: cannot release a key");
-    }
 }
 
 #[cfg(test)]

@@ -364,3 +364,63 @@ async fn payment_request_email_after(outcome: Outcome, event: &str) {
         );
     }
 }
+
+/// `invoice.push_failed` for an invoice the customer then paid (another way,
+/// before the worker sent the mail) sends no "please pay" email: it is
+/// withdrawn at send time, and only the receipt goes out.
+#[tokio::test]
+async fn no_payment_request_email_goes_out_for_an_invoice_paid_meanwhile() {
+    let (server, app) = mailing_app().await;
+    let merchant = app.merchant().await;
+    let plan = odd_plan(&app, &merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let invoice = app.invoices_of(&sub.id).await.remove(0);
+    app.issue_pending(Duration::hours(2)).await;
+    let claimed = queue::claim_due(
+        &app.db,
+        app.now(),
+        chrono::Utc::now(),
+        Duration::minutes(1),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let rejected = Outcome::Rejected {
+        reason: "already_paid".into(),
+    };
+    queue::finish(
+        &app.db,
+        app.now(),
+        &claimed[0],
+        rejected,
+        1,
+        Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    assert!(
+        app.event_types(&invoice.id)
+            .await
+            .contains(&"invoice.push_failed".to_owned())
+    );
+    app.pay(&invoice.id).await;
+
+    let done = drain(&app).await;
+    assert_eq!((done.sent, done.failed_attempts, done.withdrawn), (1, 0, 1));
+    let withdrawn = rows(&app, "payment_request").await.remove(0);
+    assert_eq!(withdrawn.status, outbox::WITHDRAWN);
+    assert_eq!(withdrawn.last_error.as_deref(), Some("invoice_paid"));
+    assert_eq!(withdrawn.attempt_count, 0);
+    let receipt = rows(&app, "receipt").await.remove(0);
+    assert_eq!(receipt.status, outbox::SENT);
+    let received = server.messages();
+    assert_eq!(received.len(), 1, "only the receipt: {received:#?}");
+    let message_id = received[0]["headers"]["message-id"].as_str().unwrap();
+    assert!(
+        message_id.starts_with(&format!("<{}@", receipt.id)),
+        "{message_id}"
+    );
+    assert_eq!(drain(&app).await, email::Drained::default());
+}
