@@ -1,6 +1,8 @@
-//! The books: subscription lifecycle, a year of periods, dunning, payments.
+//! The books: subscription lifecycle, a year of periods, dunning, payments,
+//! and the model-based property test of all of them (model/).
 
 mod dunning;
 mod lifecycle;
+mod model;
 mod payments;
 mod year;
