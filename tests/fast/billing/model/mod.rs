@@ -9,6 +9,7 @@
 
 mod invariants;
 mod ops;
+mod setup;
 mod world;
 
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -47,7 +48,7 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(if postgres { 48 } else { 256 })
+        .unwrap_or(if postgres { 16 } else { 256 })
 }
 
 pub fn fail<T>(message: String) -> Result<T, String> {
@@ -62,7 +63,7 @@ fn the_books_hold_after_every_step_of_random_lifecycles() {
             .build()
             .unwrap()
     };
-    let template = runtime().block_on(world::Template::new());
+    let template = runtime().block_on(setup::Template::new());
     let config = Config {
         cases: cases(),
         // The minimal case is printed below; nothing is written to the tree.
@@ -82,7 +83,7 @@ fn the_books_hold_after_every_step_of_random_lifecycles() {
 }
 
 /// Runs one case; the error names the step and what broke.
-async fn run(template: &world::Template, case: &ops::Case) -> Result<(), String> {
+async fn run(template: &setup::Template, case: &ops::Case) -> Result<(), String> {
     let mut world = world::World::new(template, case.start).await;
     let mut outcome = invariants::check_all(&mut world).await;
     for (i, op) in case.ops.iter().enumerate() {
