@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use pushbill::domain::{InvoiceEvent, InvoiceStatus, SubscriptionEvent, SubscriptionStatus};
 use pushbill::objects;
-use pushbill::store::{events, invoices, merchants, payment_requests, subscriptions};
+use pushbill::store::{customers, events, invoices, merchants, payment_requests, subscriptions};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 
 use super::world::{Outcome, World, check};
@@ -17,6 +17,7 @@ pub struct Snapshot {
     pub invoices: Vec<invoices::Model>,
     pub requests: Vec<payment_requests::Model>,
     pub merchants: Vec<merchants::Model>,
+    pub customers: Vec<customers::Model>,
     pub events: Vec<events::Model>,
 }
 
@@ -40,6 +41,11 @@ impl Snapshot {
                 .unwrap(),
             merchants: merchants::Entity::find()
                 .order_by_asc(merchants::Column::Id)
+                .all(db)
+                .await
+                .unwrap(),
+            customers: customers::Entity::find()
+                .order_by_asc(customers::Column::Id)
                 .all(db)
                 .await
                 .unwrap(),
@@ -224,10 +230,9 @@ fn overdue_matches_the_status(world: &World, snap: &Snapshot, now: DateTime<Utc>
     Ok(())
 }
 
-/// Money held for a customer that is on no invoice. The store records no
-/// such balance yet (defect 6 adds one): extend this with it when it lands.
-fn unapplied_msat(_snap: &Snapshot) -> i64 {
-    0
+/// Money held for customers that is on no invoice: their credit balances.
+fn unapplied_msat(snap: &Snapshot) -> i64 {
+    snap.customers.iter().map(|c| c.balance_msat).sum()
 }
 
 /// Every msat the node claimed is recorded once, and is on exactly one paid
@@ -250,14 +255,16 @@ fn every_msat_is_accounted_for(world: &World, snap: &Snapshot) -> Outcome {
         *received_on.entry(r.invoice_id.as_str()).or_default() +=
             r.amount_received_msat.unwrap_or(0);
     }
-    let mut applied = 0;
+    // Credit taken from a balance stays on its invoice (also when that
+    // invoice is later voided); what was paid is the rest of a paid invoice.
+    let mut applied: i64 = snap.invoices.iter().map(|i| i.credit_applied_msat).sum();
     for invoice in snap.invoices.iter().filter(|i| i.status == "paid") {
         let received = received_on.get(invoice.id.as_str()).copied().unwrap_or(0);
         check(
-            invoice.amount_msat == 0 || received > 0,
+            invoice.amount_due_msat() == 0 || received > 0,
             &format!("invoice {} is paid but received nothing", invoice.number),
         )?;
-        applied += invoice.amount_msat;
+        applied += invoice.amount_due_msat();
     }
     let unapplied = unapplied_msat(snap);
     check(
@@ -417,7 +424,11 @@ fn subscription_event_fits(event_type: &str, status: SubscriptionStatus) -> bool
         "subscription.created" => matches!(status, S::Trialing | S::Active),
         "subscription.canceled" => status == S::Canceled,
         "subscription.paused" => status == S::Paused,
-        "subscription.resumed" => matches!(status, S::Active | S::PastDue | S::Canceled),
+        // Back to its cycle, or to the status an overdue invoice gives it
+        // (unpaid when that invoice's grace ran out while paused).
+        "subscription.resumed" => {
+            matches!(status, S::Active | S::PastDue | S::Unpaid | S::Canceled)
+        }
         "subscription.past_due" => status == S::PastDue,
         "subscription.unpaid" => status == S::Unpaid,
         _ => true,
@@ -425,10 +436,12 @@ fn subscription_event_fits(event_type: &str, status: SubscriptionStatus) -> bool
 }
 
 /// A legal transition of the state machine, or a resume straight back to
-/// past_due (issue 12, defect 4: resuming keeps an overdue invoice's status).
+/// past_due or unpaid (issue 12, defect 4: resuming keeps an overdue
+/// invoice's status).
 fn subscription_step_is_legal(from: SubscriptionStatus, to: SubscriptionStatus) -> bool {
+    use SubscriptionStatus as S;
     from == to
-        || (from == SubscriptionStatus::Paused && to == SubscriptionStatus::PastDue)
+        || (from == S::Paused && matches!(to, S::PastDue | S::Unpaid))
         || SubscriptionEvent::ALL
             .iter()
             .any(|&e| from.apply(e) == Ok(to))

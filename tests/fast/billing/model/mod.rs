@@ -14,21 +14,6 @@ mod world;
 
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-/// Defect 1: a cron plan that stops firing aborts the run and `settle`.
-/// Until fixed, no plan's schedule runs out.
-pub const DEFECT_1_FIXED: bool = false;
-/// Defect 2: paying an `unpaid` subscription before its period ends starts a
-/// second period over the same days. Until fixed, no such payment.
-pub const DEFECT_2_FIXED: bool = false;
-/// Defect 3: resume (after the period ended) and the unpaid recovery forget
-/// cancel at period end. Until fixed, neither happens to such a subscription.
-pub const DEFECT_3_FIXED: bool = false;
-/// Defect 4: resume clears past_due. Until fixed, no resume while an
-/// invoice is overdue.
-pub const DEFECT_4_FIXED: bool = false;
-/// Defect 6: money for a withdrawn request, or above the amount, is kept with
-/// no record. Until fixed, payments are exact and only to live requests.
-pub const DEFECT_6_FIXED: bool = false;
 /// New defect A (found by this test): voiding the overdue invoice of a
 /// past_due or unpaid subscription leaves it past_due or unpaid with nothing
 /// to pay. Until fixed, no such void.

@@ -9,11 +9,10 @@ use pushbill::domain::{GraceAction, Interval, Msat, NodeId, Schedule};
 use pushbill::store::{self, customers, merchants, plans};
 use sea_orm::{ConnectionTrait, Database};
 
-use super::DEFECT_1_FIXED;
 use crate::support::app::{NODE, TestDatabase, fresh_database, sat, t0};
 
 /// The plans every merchant offers: months, days, weeks with a trial, cron,
-/// both grace actions, and (behind its gate) a cron schedule that stops firing.
+/// both grace actions, and a cron schedule that stops firing.
 fn plan_specs() -> Vec<NewPlan> {
     let every = |i, n| Schedule::every(i, n).unwrap();
     let monthly = NewPlan::new("Monthly", sat(10_000), every(Interval::Month, 1));
@@ -53,7 +52,7 @@ fn plan_specs() -> Vec<NewPlan> {
 pub const ENDING_PLAN: usize = 4;
 
 pub fn usable_plans() -> usize {
-    if DEFECT_1_FIXED { 5 } else { 4 }
+    5
 }
 
 /// The template database and what is in it.

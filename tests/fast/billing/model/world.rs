@@ -9,8 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use pushbill::billing::lifecycle::{self, NewSubscription};
 use pushbill::billing::payments::{self, PaymentRejection, Settlement};
 use pushbill::billing::{engine, invoicing};
+use pushbill::catalog::policy::PlanRules;
 use pushbill::clock::{Clock, TestClock};
-use pushbill::domain::{Msat, SubscriptionStatus};
+use pushbill::domain::{Msat, ScheduleError, SubscriptionStatus};
 use pushbill::error::Error;
 use pushbill::store::{
     self, customers, invoices, merchants, payment_requests, plans, subscriptions,
@@ -19,7 +20,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 
 use super::ops::{Op, Pay};
 use super::setup::{CaseDatabase, ENDING_PLAN, Template, usable_plans};
-use super::{DEFECT_2_FIXED, DEFECT_3_FIXED, DEFECT_4_FIXED, DEFECT_6_FIXED};
+
 use super::{NEW_DEFECT_TRIAL_RESUME_FIXED, NEW_DEFECT_VOID_FIXED, fail};
 use crate::support::app::{TestIssuer, sat};
 
@@ -175,6 +176,12 @@ impl World {
 
     async fn one_off(&mut self, customer: usize, amount_sat: u32) -> Outcome {
         let (m, customer) = self.customers[customer % self.customers.len()].clone();
+        let credit = customers::Entity::find_by_id(&customer.id)
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("the model's customer exists")
+            .balance_msat;
         let invoice = invoicing::create_one_off(
             &self.db,
             self.now(),
@@ -186,7 +193,16 @@ impl World {
         )
         .await
         .map_err(|e| format!("a one-off invoice failed: {e}"))?;
-        check(invoice.status == "open", "a one-off invoice is open")
+        // Credit that covers the whole amount pays it at once.
+        let expected = if credit >= invoice.amount_msat {
+            "paid"
+        } else {
+            "open"
+        };
+        check(
+            invoice.status == expected,
+            &format!("a one-off invoice with {credit} msat of credit is {expected}"),
+        )
     }
 
     /// The subscription an operation targets, and its row now.
@@ -282,6 +298,18 @@ impl World {
         )
     }
 
+    /// Whether the plan `sub` bills on once its period ended (the next plan
+    /// of a plan change, else its own) has no period starting at `from`: a
+    /// cron schedule that fires no more. Such a subscription ends.
+    fn schedule_over(&self, sub: &subscriptions::Model, from: DateTime<Utc>) -> bool {
+        let plan_id = sub.next_plan_id.as_ref().unwrap_or(&sub.plan_id);
+        let plan = self.plans.iter().flatten().find(|p| &p.id == plan_id);
+        let plan = plan.expect("the subscription's plan is one of the model's");
+        let rules = PlanRules::from_model(plan).expect("the model's plans are readable");
+        let next = rules.schedule.next_boundary_after(sub.billing_anchor, from);
+        matches!(next, Err(ScheduleError::CronNeverFires(_)))
+    }
+
     async fn resume(&mut self, sub: usize) -> Outcome {
         let Some((_, before)) = self.target(sub).await else {
             return Ok(());
@@ -289,16 +317,10 @@ impl World {
         let now = self.now();
         let paused = status(&before) == SubscriptionStatus::Paused;
         let ended = before.current_period_end <= now;
-        let overdue = !self
-            .overdue_open_invoices(&before.id, None)
-            .await
-            .is_empty();
-        if paused && !DEFECT_3_FIXED && before.cancel_at_period_end && ended {
-            return Ok(()); // gated: defect 3 (resume forgets cancel at period end)
-        }
-        if paused && !DEFECT_4_FIXED && overdue {
-            return Ok(()); // gated: defect 4 (resume clears past_due)
-        }
+        let overdue_invoices = self.overdue_open_invoices(&before.id, None).await;
+        let overdue = !overdue_invoices.is_empty();
+        // An overdue invoice whose dunning ran out while paused: grace is over.
+        let grace_over = overdue_invoices.iter().any(|i| i.next_dunning_at.is_none());
         let in_trial = before.trial_end.is_some_and(|end| end > now)
             && before.current_period_end == before.trial_end.unwrap();
         if paused && !NEW_DEFECT_TRIAL_RESUME_FIXED && in_trial {
@@ -309,7 +331,12 @@ impl World {
             return self.refused(result, &before).await;
         }
         let after = result.map_err(|e| format!("resume refused: {e}"))?;
-        let expected = if before.cancel_at_period_end && ended {
+        // Unpaid does not bill, so it does not end either until it is paid;
+        // a billing status whose period ended ends if nothing follows it.
+        let ends = ended && (before.cancel_at_period_end || self.schedule_over(&before, now));
+        let expected = if grace_over {
+            "unpaid"
+        } else if ends {
             "canceled"
         } else if overdue {
             "past_due"
@@ -427,22 +454,6 @@ impl World {
             Some(id) => Some(self.subscription(id).await),
             None => None,
         };
-        if let Some(sub) = &sub_before
-            && sub.status == "unpaid"
-        {
-            if !DEFECT_2_FIXED && now < sub.current_period_end {
-                return Ok(()); // gated: defect 2 (recovery bills days twice)
-            }
-            if !DEFECT_3_FIXED && sub.cancel_at_period_end {
-                return Ok(()); // gated: defect 3 (recovery forgets cancel at period end)
-            }
-        }
-        // gated: defect 6 (an overpayment's excess is kept with no record)
-        let how = if how == Pay::Over && !DEFECT_6_FIXED {
-            Pay::Full
-        } else {
-            how
-        };
         self.issue(Duration::hours(24)).await?;
         let Some(req) = self
             .payment_requests_of(&invoice.id)
@@ -513,7 +524,8 @@ impl World {
             let after = self.subscription(&before.id).await;
             let recovering = matches!(before.status.as_str(), "past_due" | "unpaid");
             if recovering && other_overdue.is_empty() {
-                let ended = before.cancel_at_period_end && before.current_period_end <= now;
+                let ended = before.current_period_end <= now
+                    && (before.cancel_at_period_end || self.schedule_over(&before, now));
                 let expected = if ended { "canceled" } else { "active" };
                 check(
                     after.status == expected,
@@ -530,9 +542,6 @@ impl World {
     }
 
     async fn pay_withdrawn(&mut self, request: usize) -> Outcome {
-        if !DEFECT_6_FIXED {
-            return Ok(()); // gated: defect 6 (money kept with no record)
-        }
         let withdrawn = payment_requests::Entity::find()
             .filter(payment_requests::Column::Status.is_in(["expired", "canceled"]))
             .filter(payment_requests::Column::PaymentHash.is_not_null())
