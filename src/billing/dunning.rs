@@ -12,7 +12,7 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{invoicing, periods, work};
+use super::{invoicing, periods};
 use crate::catalog::policy::{DunningAction, DunningPolicy, PlanRules};
 use crate::domain::{
     EventType, GraceAction, InvoiceEvent, InvoiceStatus, PaymentRequestStatus, SubscriptionEvent,
@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
 use crate::store::{
-    self, customers, invoices, payment_requests, plans, push_attempts, subscriptions,
+    self, customers, invoices, payment_requests, plans, push_attempts, queue, subscriptions,
 };
 
 /// Runs the due dunning step of up to `batch` invoices in one transaction;
@@ -35,7 +35,7 @@ pub async fn run_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) ->
         .order_by_asc(invoices::Column::NextDunningAt)
         .order_by_asc(invoices::Column::Id)
         .limit(batch);
-    let claimed = work::claim(query, &txn).await?;
+    let claimed = queue::claim(query, &txn).await?;
     let roll_due_at = subscription_rolls(&txn, &claimed).await?;
     let due: Vec<_> = claimed
         .into_iter()
@@ -107,7 +107,7 @@ async fn record_dunning_error(
     row.updated_at = Set(now);
     row.update(db).await?;
     let sub = match &invoice.subscription_id {
-        Some(id) => work::lock_one(subscriptions::Entity::find_by_id(id), db).await?,
+        Some(id) => queue::lock_one(subscriptions::Entity::find_by_id(id), db).await?,
         None => None,
     };
     if let Some(mut sub) = sub {
@@ -137,7 +137,7 @@ async fn step(
     next.updated_at = now;
     let sub = match &invoice.subscription_id {
         // Locked: a concurrent period roll of this subscription must finish first.
-        Some(id) => work::lock_one(subscriptions::Entity::find_by_id(id), db).await?,
+        Some(id) => queue::lock_one(subscriptions::Entity::find_by_id(id), db).await?,
         None => None,
     };
     let mut sub_change: Option<(SubscriptionStatus, EventType)> = None;

@@ -14,7 +14,7 @@ use crate::domain::{EventType, InvoiceStatus, Msat, PaymentRequestStatus, Period
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, invoices, merchants, payment_requests};
+use crate::store::{self, invoices, merchants, payment_requests, queue};
 
 /// An invoice to create.
 #[derive(Debug, Clone)]
@@ -253,7 +253,7 @@ pub async fn void(
     let txn = store::begin_write(db).await?;
     let query = invoices::Entity::find_by_id(invoice_id)
         .filter(invoices::Column::MerchantId.eq(merchant_id));
-    let mut invoice = super::work::lock_one(query, &txn)
+    let mut invoice = queue::lock_one(query, &txn)
         .await?
         .ok_or_else(|| Error::not_found("invoice", invoice_id))?;
     let status =

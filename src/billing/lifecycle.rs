@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::invoicing;
 use super::periods::{end_at_period_end, end_with_schedule, open_period};
-use super::work;
 use crate::catalog;
 use crate::catalog::policy::PlanRules;
 use crate::domain::ids::SubscriptionId;
@@ -16,7 +15,7 @@ use crate::domain::{EventType, InvoiceStatus, Schedule, SubscriptionEvent, Subsc
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, invoices, plans, subscriptions};
+use crate::store::{self, invoices, plans, queue, subscriptions};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewSubscription {
@@ -420,7 +419,7 @@ async fn lock(
 ) -> Result<subscriptions::Model> {
     let query = subscriptions::Entity::find_by_id(id)
         .filter(subscriptions::Column::MerchantId.eq(merchant_id));
-    work::lock_one(query, db)
+    queue::lock_one(query, db)
         .await?
         .ok_or_else(|| Error::not_found("subscription", id))
 }

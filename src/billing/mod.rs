@@ -10,4 +10,3 @@ pub mod payments;
 pub mod periods;
 pub mod scheduler;
 pub mod trials;
-pub(crate) mod work;

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::balance::{self, Unapplied};
-use super::{dunning, lifecycle, periods, work};
+use super::{dunning, lifecycle, periods};
 use crate::domain::{
     EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, Period, SubscriptionEvent,
     SubscriptionStatus, text,
@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
 use crate::store::{
-    self, customers, invoices, merchants, payment_requests, push_attempts, subscriptions,
+    self, customers, invoices, merchants, payment_requests, push_attempts, queue, subscriptions,
 };
 
 /// What the node is asked to issue.
@@ -94,7 +94,7 @@ pub async fn issue_pending(
         .order_by_asc(payment_requests::Column::CreatedAt)
         .order_by_asc(payment_requests::Column::Id)
         .limit(batch);
-    let pending = work::claim(query, &txn).await?;
+    let pending = queue::claim(query, &txn).await?;
     let mut events = EventBatch::new();
     let mut issued = 0;
     for req in pending {
@@ -270,10 +270,10 @@ pub async fn settle(
         .ok_or_else(|| Error::not_found("payment_request", payment_hash))?
         .invoice_id;
     // Lock order everywhere: invoice, then its payment requests, then the subscription.
-    let invoice = work::lock_one(invoices::Entity::find_by_id(&invoice_id), &txn)
+    let invoice = queue::lock_one(invoices::Entity::find_by_id(&invoice_id), &txn)
         .await?
         .ok_or_else(|| Error::corrupt(format!("invoice {invoice_id} missing")))?;
-    let req = work::lock_one(by_hash, &txn)
+    let req = queue::lock_one(by_hash, &txn)
         .await?
         .ok_or_else(|| Error::not_found("payment_request", payment_hash))?;
     if req.status == PaymentRequestStatus::Paid.as_str() {
@@ -356,7 +356,7 @@ async fn recover_or_record(
         Err(e) => {
             savepoint.rollback().await?;
             let Some(mut sub) =
-                work::lock_one(subscriptions::Entity::find_by_id(sub_id), txn).await?
+                queue::lock_one(subscriptions::Entity::find_by_id(sub_id), txn).await?
             else {
                 return Ok(());
             };
@@ -380,7 +380,8 @@ async fn recover_subscription(
     sub_id: &str,
     events: &mut EventBatch,
 ) -> Result<()> {
-    let Some(mut sub) = work::lock_one(subscriptions::Entity::find_by_id(sub_id), db).await? else {
+    let Some(mut sub) = queue::lock_one(subscriptions::Entity::find_by_id(sub_id), db).await?
+    else {
         return Ok(());
     };
     let status =

@@ -11,13 +11,12 @@ use sea_orm::{
 };
 
 use super::invoicing::{self, InvoiceDraft};
-use super::work;
 use crate::catalog::policy::PlanRules;
 use crate::domain::{EventType, ScheduleError, SubscriptionEvent, SubscriptionStatus};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, customers, invoices, plans, subscriptions};
+use crate::store::{self, customers, invoices, plans, queue, subscriptions};
 
 /// A position in the roll queue: `(next_roll_at, id)`.
 pub type QueueKey = (DateTime<Utc>, String);
@@ -144,7 +143,7 @@ pub async fn roll_due(
             .gt(Expr::tuple([Expr::value(*at), Expr::value(id.clone())])),
         );
     }
-    let claimed = work::claim(query, &txn).await?;
+    let claimed = queue::claim(query, &txn).await?;
     let last = claimed
         .last()
         .and_then(|s| s.next_roll_at.map(|at| (at, s.id.clone())));

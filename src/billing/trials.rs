@@ -5,12 +5,11 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::work;
 use crate::domain::EventType;
 use crate::error::Result;
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, subscriptions};
+use crate::store::{self, queue, subscriptions};
 
 /// Records the due trial notices of up to `batch` subscriptions in one
 /// transaction; returns how many.
@@ -21,7 +20,7 @@ pub async fn notify_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64)
         .order_by_asc(subscriptions::Column::TrialNoticeAt)
         .order_by_asc(subscriptions::Column::Id)
         .limit(batch);
-    let due = work::claim(query, &txn).await?;
+    let due = queue::claim(query, &txn).await?;
     let count = due.len();
     let mut events = EventBatch::new();
     let mut changed = Vec::with_capacity(count);

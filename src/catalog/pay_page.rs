@@ -6,12 +6,12 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use crate::billing::{invoicing, work};
+use crate::billing::invoicing;
 use crate::domain::{EventType, InvoiceStatus, PaymentRequestStatus};
 use crate::error::Result;
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, invoices, merchants, pay_links, payment_requests};
+use crate::store::{self, invoices, merchants, pay_links, payment_requests, queue};
 
 /// An invoice as its pay page shows it.
 #[derive(Debug, Clone)]
@@ -105,7 +105,7 @@ pub async fn request_fresh(
     let txn = store::begin_write(db).await?;
     // The invoice's row lock serialises two clicks on PostgreSQL.
     let Some(invoice) =
-        work::lock_one(invoices::Entity::find_by_id(&link.invoice_id), &txn).await?
+        queue::lock_one(invoices::Entity::find_by_id(&link.invoice_id), &txn).await?
     else {
         return Ok(None);
     };

@@ -11,11 +11,11 @@ use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::billing::work;
 use crate::domain::EventType;
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
+use crate::store::queue;
 use crate::store::{self, customers, invoices, merchants, payment_requests, push_attempts};
 use push_protocol::wire::{PushId, PushReply, ReplyStatus};
 
@@ -56,22 +56,21 @@ pub async fn claim_due(
                     .add(P::NextAttemptAt.is_null())
                     .add(P::NextAttemptAt.lte(now)),
             )
-            .filter(
-                Condition::any()
-                    .add(P::LockedUntil.is_null())
-                    .add(P::LockedUntil.lt(wall)),
-            )
+            .filter(queue::not_leased(P::LockedUntil, wall))
     };
-    // A plain read first: an idle node role does not take the write lock.
-    if due().one(db).await?.is_none() {
+    if !queue::any_due(due(), db).await? {
         return Ok(Vec::new());
     }
     let txn = store::begin_write(db).await?;
-    let rows = work::claim(
+    let rows = queue::claim_leased(
         due()
             .order_by_asc(P::NextAttemptAt)
             .order_by_asc(P::Id)
             .limit(limit),
+        queue::Lease {
+            column: P::LockedUntil,
+            until: wall + lease,
+        },
         &txn,
     )
     .await?;
@@ -82,11 +81,10 @@ pub async fn claim_due(
             None => {
                 let id = PushId::random();
                 push.push_id = Some(id.to_hex());
+                store::save(&txn, push.clone()).await?;
                 id
             }
         };
-        push.locked_until = Some(wall + lease);
-        store::save(&txn, push.clone()).await?;
         let request = payment_requests::Entity::find_by_id(&push.payment_request_id)
             .one(&txn)
             .await?
@@ -152,7 +150,7 @@ pub async fn finish(
 ) -> Result<()> {
     let txn = store::begin_write(db).await?;
     let Some(mut push) =
-        work::lock_one(push_attempts::Entity::find_by_id(&claimed.push.id), &txn).await?
+        queue::lock_one(push_attempts::Entity::find_by_id(&claimed.push.id), &txn).await?
     else {
         return Err(Error::corrupt(format!("push {} vanished", claimed.push.id)));
     };
@@ -241,7 +239,7 @@ pub async fn record_late_reply(
         ReplyStatus::Accepted | ReplyStatus::PendingApproval => return Ok(false),
     };
     let txn = store::begin_write(db).await?;
-    let push = work::lock_one(
+    let push = queue::lock_one(
         push_attempts::Entity::find()
             .filter(P::PushId.eq(reply.push_id.to_hex()))
             .filter(P::NodeId.eq(from_node))

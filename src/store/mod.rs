@@ -24,6 +24,7 @@ pub mod pay_links;
 pub mod payment_requests;
 pub mod plans;
 pub mod push_attempts;
+pub mod queue;
 pub mod sandbox_clock;
 pub mod subscriptions;
 pub mod unpaid_digest_items;

@@ -7,18 +7,18 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::messages::{CUSTOMER_KINDS, Kind, Preferences, UnpaidSummary};
 use super::render::{self, Msg, sat_amount, when};
 use super::send::SendError;
-use crate::billing::work;
 use crate::domain::InvoiceStatus;
 use crate::domain::ids::EmailId;
+use crate::store::queue;
 use crate::store::{
     self, customers, events, invoices, merchant_users, merchants, outgoing_emails, pay_links,
     payment_requests, plans, subscriptions, webhook_endpoints,
@@ -322,8 +322,9 @@ async fn fill_invoice(
 }
 
 /// Claims up to `limit` due rows, leasing them for `lease` (on the app
-/// clock): a sender that dies mid-send leaves rows that come due again.
-/// `SKIP LOCKED` on PostgreSQL, so several workers share the queue.
+/// clock): the claim pushes `next_attempt_at` back, so a sender that dies
+/// mid-send leaves rows that come due again. `SKIP LOCKED` on PostgreSQL,
+/// so several workers share the queue.
 pub async fn claim_due(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -336,27 +337,22 @@ pub async fn claim_due(
             .filter(C::Status.eq(PENDING))
             .filter(C::NextAttemptAt.lte(now))
     };
-    // A plain read first: an idle worker does not take the write lock.
-    if due().one(db).await?.is_none() {
+    if !queue::any_due(due(), db).await? {
         return Ok(Vec::new());
     }
     let txn = store::begin_write(db).await?;
-    let claimed = work::claim(
-        sea_orm::QuerySelect::limit(
-            due().order_by_asc(C::NextAttemptAt).order_by_asc(C::Id),
-            limit,
-        ),
+    let claimed = queue::claim_leased(
+        due()
+            .order_by_asc(C::NextAttemptAt)
+            .order_by_asc(C::Id)
+            .limit(limit),
+        queue::Lease {
+            column: C::NextAttemptAt,
+            until: now + lease,
+        },
         &txn,
     )
     .await?;
-    let ids: Vec<&str> = claimed.iter().map(|r| r.id.as_str()).collect();
-    for chunk in ids.chunks(store::IDS_PER_QUERY) {
-        outgoing_emails::Entity::update_many()
-            .col_expr(C::NextAttemptAt, Expr::value(now + lease))
-            .filter(C::Id.is_in(chunk.iter().copied()))
-            .exec(&txn)
-            .await?;
-    }
     txn.commit().await?;
     Ok(claimed)
 }

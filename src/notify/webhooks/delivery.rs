@@ -13,8 +13,8 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -23,13 +23,13 @@ use super::endpoints::{DISABLED, ENABLED};
 use super::signing::{Secret, signature_header};
 use super::ssrf::{self, GuardedResolver, Policy};
 use super::{FAILED, PENDING, SUCCEEDED, retry};
-use crate::billing::work;
 use crate::config::Settings;
 use crate::domain::EventType;
 use crate::domain::ids::WebhookAttemptId;
 use crate::domain::text;
 use crate::objects;
 use crate::store::events::EventBatch;
+use crate::store::queue;
 use crate::store::{
     self, events, webhook_deliveries, webhook_delivery_attempts, webhook_endpoints,
 };
@@ -234,13 +234,10 @@ pub async fn claim_due(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    // A plain read first: an idle worker does not take the write lock.
     let due = webhook_deliveries::Entity::find()
         .filter(D::Status.eq(PENDING))
-        .filter(D::NextAttemptAt.lte(now))
-        .one(db)
-        .await?;
-    if due.is_none() {
+        .filter(D::NextAttemptAt.lte(now));
+    if !queue::any_due(due, db).await? {
         return Ok(Vec::new());
     }
     let txn = store::begin_write(db).await?;
@@ -261,15 +258,11 @@ pub async fn claim_due(
             .from(webhook_deliveries::Entity)
             .and_where(Expr::col(D::LockedUntil).gte(wall))
             .to_owned();
-        let candidates = work::claim(
+        let candidates = queue::claim(
             webhook_deliveries::Entity::find()
                 .filter(D::Status.eq(PENDING))
                 .filter(D::NextAttemptAt.lte(now))
-                .filter(
-                    Condition::any()
-                        .add(D::LockedUntil.is_null())
-                        .add(D::LockedUntil.lt(wall)),
-                )
+                .filter(queue::not_leased(D::LockedUntil, wall))
                 .filter(D::EndpointId.in_subquery(enabled.clone()))
                 .filter(D::EndpointId.not_in_subquery(in_flight))
                 .filter(D::EndpointId.is_not_in(taken.iter().map(String::as_str)))
@@ -298,7 +291,7 @@ pub async fn claim_due(
     // endpoint locked, that look sees every committed claim, so an endpoint
     // never has two messages in flight, even across processes.
     let endpoint_ids: Vec<&str> = firsts.iter().map(|d| d.endpoint_id.as_str()).collect();
-    let endpoints = work::claim(
+    let endpoints = queue::claim(
         webhook_endpoints::Entity::find()
             .filter(webhook_endpoints::Column::Id.is_in(endpoint_ids.iter().copied()))
             .filter(webhook_endpoints::Column::Status.eq(ENABLED)),
@@ -324,12 +317,15 @@ pub async fn claim_due(
         txn.commit().await?;
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = chosen.iter().map(|d| d.id.as_str()).collect();
-    webhook_deliveries::Entity::update_many()
-        .col_expr(D::LockedUntil, Expr::value(wall + lease))
-        .filter(D::Id.is_in(ids.iter().copied()))
-        .exec(&txn)
-        .await?;
+    let chosen = queue::lease(
+        chosen,
+        queue::Lease {
+            column: D::LockedUntil,
+            until: wall + lease,
+        },
+        &txn,
+    )
+    .await?;
     let event_ids: Vec<&str> = chosen.iter().map(|d| d.event_id.as_str()).collect();
     let events = events::Entity::find()
         .filter(events::Column::Id.is_in(event_ids.iter().copied()))

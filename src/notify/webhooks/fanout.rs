@@ -15,8 +15,8 @@ use sea_orm::{
 
 use super::PENDING;
 use super::endpoints::{ENABLED, wants};
-use crate::billing::work;
 use crate::domain::ids::WebhookDeliveryId;
+use crate::store::queue;
 use crate::store::{self, events, webhook_deliveries, webhook_endpoints};
 
 /// Fans out up to `batch` events; returns how many were dispatched. With
@@ -36,7 +36,7 @@ pub async fn fan_out(
         return Ok(0);
     }
     let txn = store::begin_write(db).await?;
-    let claimed = work::claim(
+    let claimed = queue::claim(
         events::Entity::find()
             .filter(events::Column::DispatchedAt.is_null())
             .order_by_asc(events::Column::Id)
