@@ -1,5 +1,6 @@
 //! Pure domain types for pushbill: ids, money, schedules and state machines. No I/O.
 
+pub mod backoff;
 pub mod email;
 pub mod error;
 pub mod event_type;
@@ -10,6 +11,7 @@ pub mod schedule;
 pub mod subscription;
 pub mod text;
 
+pub use backoff::Backoff;
 pub use email::{EmailAddress, EmailError};
 pub use error::ParseEnumError;
 pub use event_type::EventType;

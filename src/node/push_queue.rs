@@ -11,7 +11,7 @@ use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::domain::EventType;
+use crate::domain::{Backoff, EventType};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
@@ -139,7 +139,8 @@ pub enum Outcome {
 }
 
 /// Records how a try ended and, on a final state, the event about it.
-/// `max_tries` and `backoff` (doubled after each try) decide retries.
+/// `max_tries` and `backoff` (doubled after each try, see
+/// [`Backoff::doubling`]) decide retries.
 pub async fn finish(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -187,13 +188,18 @@ pub async fn finish(
             push.tries += 1;
             push.attempted_at = Some(now);
             push.reason = Some(reason.to_owned());
-            if push.tries >= max_tries {
-                push.status = FAILED.to_owned();
-                Some(EventType::InvoicePushFailed)
-            } else {
-                let factor = 1i32 << (push.tries - 1).clamp(0, 16);
-                push.next_attempt_at = Some(now + backoff * factor);
-                None
+            let retry = Backoff::doubling(backoff)
+                .give_up_after(u32::try_from(max_tries).unwrap_or(0))
+                .wait(u32::try_from(push.tries).unwrap_or(0));
+            match retry {
+                Some(wait) => {
+                    push.next_attempt_at = Some(now + wait);
+                    None
+                }
+                None => {
+                    push.status = FAILED.to_owned();
+                    Some(EventType::InvoicePushFailed)
+                }
             }
         }
     };

@@ -16,8 +16,8 @@ use sea_orm::{
 use super::messages::{CUSTOMER_KINDS, Kind, Preferences, UnpaidSummary};
 use super::render::{self, Msg, sat_amount, when};
 use super::send::SendError;
-use crate::domain::InvoiceStatus;
 use crate::domain::ids::EmailId;
+use crate::domain::{Backoff, InvoiceStatus};
 use crate::store::queue;
 use crate::store::{
     self, customers, events, invoices, merchant_users, merchants, outgoing_emails, pay_links,
@@ -33,7 +33,14 @@ pub const WITHDRAWN: &str = "withdrawn";
 
 /// Waits after failed attempts 1, 2, ...; the last one repeats for ever, so
 /// an SMTP outage delays mail but loses none.
-pub const RETRY_SECS: [i64; 6] = [60, 300, 900, 3_600, 3 * 3_600, 6 * 3_600];
+pub const RETRY: Backoff = Backoff::listed(&[
+    Duration::minutes(1),
+    Duration::minutes(5),
+    Duration::minutes(15),
+    Duration::hours(1),
+    Duration::hours(3),
+    Duration::hours(6),
+]);
 
 /// What queueing needs besides the events: where the pay page lives.
 #[derive(Debug, Clone)]
@@ -357,14 +364,8 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-/// The wait after `attempts` failed attempts.
-pub fn backoff(attempts: i32) -> Duration {
-    let i = (attempts.max(1) as usize - 1).min(RETRY_SECS.len() - 1);
-    Duration::seconds(RETRY_SECS[i])
-}
-
 /// Records one attempt: sent; failed for good (permanent refusal); or
-/// pending again after a backoff.
+/// pending again after the [`RETRY`] wait.
 pub async fn record(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -389,11 +390,16 @@ pub async fn record(
             // The SMTP server's words: made storable.
             let error = crate::domain::text::excerpt(e.message.as_bytes(), 500);
             update.last_error = Set(Some(error));
-            if e.permanent {
-                update.status = Set(FAILED.to_owned());
-                update.next_attempt_at = Set(None);
-            } else {
-                update.next_attempt_at = Set(Some(now + backoff(attempts)));
+            let retry = match e.permanent {
+                true => None,
+                false => RETRY.wait(u32::try_from(attempts).unwrap_or(0)),
+            };
+            match retry {
+                Some(wait) => update.next_attempt_at = Set(Some(now + wait)),
+                None => {
+                    update.status = Set(FAILED.to_owned());
+                    update.next_attempt_at = Set(None);
+                }
             }
         }
     }
@@ -456,10 +462,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_then_stays_at_six_hours() {
-        assert_eq!(backoff(1), Duration::seconds(60));
-        assert_eq!(backoff(2), Duration::seconds(300));
-        assert_eq!(backoff(6), Duration::hours(6));
-        assert_eq!(backoff(60), Duration::hours(6));
+    fn retries_grow_then_stay_at_six_hours_for_ever() {
+        assert_eq!(RETRY.wait(1), Some(Duration::seconds(60)));
+        assert_eq!(RETRY.wait(2), Some(Duration::seconds(300)));
+        assert_eq!(RETRY.wait(6), Some(Duration::hours(6)));
+        assert_eq!(RETRY.wait(60), Some(Duration::hours(6)));
     }
 }

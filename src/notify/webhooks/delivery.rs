@@ -24,9 +24,8 @@ use super::signing::{Secret, signature_header};
 use super::ssrf::{self, GuardedResolver, Policy};
 use super::{FAILED, PENDING, SUCCEEDED, retry};
 use crate::config::Settings;
-use crate::domain::EventType;
 use crate::domain::ids::WebhookAttemptId;
-use crate::domain::text;
+use crate::domain::{Backoff, EventType, text};
 use crate::objects;
 use crate::store::events::EventBatch;
 use crate::store::queue;
@@ -354,7 +353,8 @@ pub async fn claim_due(
 /// cannot be written whole (something in what the endpoint answered) is
 /// written without its excerpt and error, so that it still counts: the
 /// delivery backs off and eventually fails instead of being resent every
-/// lease, holding up its endpoint.
+/// lease, holding up its endpoint. `schedule` is `webhooks.retry_schedule_secs`
+/// (see [`retry::backoff`]).
 pub async fn record(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -362,7 +362,8 @@ pub async fn record(
     claimed: &Claimed,
     attempt: &Attempt,
 ) -> Result<(), DbErr> {
-    let Err(e) = write(db, now, schedule, claimed, attempt).await else {
+    let backoff = &retry::backoff(schedule);
+    let Err(e) = write(db, now, backoff, claimed, attempt).await else {
         return Ok(());
     };
     tracing::warn!(error = %e, delivery = %claimed.delivery.id, "webhooks: cannot record the attempt whole; recording it without its excerpt");
@@ -371,13 +372,13 @@ pub async fn record(
         error: Some("the attempt's details could not be recorded".to_owned()),
         ..attempt.clone()
     };
-    write(db, now, schedule, claimed, &bare).await
+    write(db, now, backoff, claimed, &bare).await
 }
 
 async fn write(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
-    schedule: &[u64],
+    backoff: &Backoff,
     claimed: &Claimed,
     attempt: &Attempt,
 ) -> Result<(), DbErr> {
@@ -388,13 +389,7 @@ async fn write(
     } else if gone {
         (FAILED, None)
     } else {
-        let delay = retry::next_delay(
-            schedule,
-            attempts as u32,
-            attempt.retry_after,
-            &mut rand::rng(),
-        );
-        match delay {
+        match retry::next_delay(backoff, attempts as u32, attempt.retry_after) {
             Some(d) => (PENDING, Some(now + d)),
             None => (FAILED, None),
         }

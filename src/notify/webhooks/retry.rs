@@ -1,30 +1,40 @@
-//! When a failed delivery is tried again.
+//! When a failed delivery is tried again: the configured schedule as a
+//! [`Backoff`], and the endpoint's `Retry-After`.
 
 use chrono::{DateTime, Duration, Utc};
-use rand::Rng;
+
+use crate::domain::Backoff;
 
 /// `Retry-After` is honoured up to this long.
 const MAX_RETRY_AFTER_SECS: i64 = 86_400;
 
-/// What to do after attempt number `attempts` (1-based) failed, with the
-/// configured `schedule` (the delay before each attempt; the first, 0, is
-/// the immediate first attempt). `None`: no attempts are left. Later delays are lengthened by
-/// up to 10% so endpoints coming back are not hit by every retry at once;
-/// a longer `retry_after` wins.
+/// The back-off of `webhooks.retry_schedule_secs`, the delay before each
+/// attempt (the first, 0, is the immediate first attempt): each wait
+/// lengthened by up to 10% so endpoints coming back are not hit by every
+/// retry at once, and no retry after the last.
+pub fn backoff(schedule_secs: &[u64]) -> Backoff {
+    let waits = schedule_secs
+        .iter()
+        .skip(1)
+        .map(|s| {
+            let secs = i64::try_from(*s).unwrap_or(i64::MAX);
+            Duration::try_seconds(secs).unwrap_or(Duration::MAX)
+        })
+        .collect();
+    let attempts = u32::try_from(schedule_secs.len()).unwrap_or(u32::MAX);
+    Backoff::from_waits(waits)
+        .give_up_after(attempts)
+        .with_jitter()
+}
+
+/// The wait after attempt number `attempts` (1-based) failed: the
+/// back-off's, or a longer `retry_after`. `None`: no attempts are left.
 pub fn next_delay(
-    schedule: &[u64],
+    backoff: &Backoff,
     attempts: u32,
     retry_after: Option<Duration>,
-    rng: &mut impl Rng,
 ) -> Option<Duration> {
-    let base = *schedule.get(attempts as usize)?;
-    let base_ms = i64::try_from(base).unwrap_or(i64::MAX / 2_000) * 1000;
-    let jitter_ms = if base_ms > 0 {
-        rng.random_range(0..=base_ms / 10)
-    } else {
-        0
-    };
-    let delay = Duration::milliseconds(base_ms + jitter_ms);
+    let delay = backoff.wait(attempts)?;
     Some(match retry_after {
         Some(ra) if ra > delay => ra.min(Duration::seconds(MAX_RETRY_AFTER_SECS)),
         _ => delay,
@@ -54,31 +64,30 @@ mod tests {
 
     #[test]
     fn the_schedule_is_followed_with_bounded_jitter_then_gives_up() {
-        let mut rng = rand::rng();
+        let backoff = backoff(&SCHEDULE);
         for _ in 0..200 {
             for (attempts, base) in SCHEDULE.iter().enumerate().skip(1) {
-                let d = next_delay(&SCHEDULE, attempts as u32, None, &mut rng).unwrap();
+                let d = next_delay(&backoff, attempts as u32, None).unwrap();
                 let base = Duration::seconds(*base as i64);
                 assert!(d >= base && d <= base + base / 10, "{attempts}: {d}");
             }
         }
-        assert_eq!(next_delay(&SCHEDULE, 8, None, &mut rng), None);
-        assert_eq!(next_delay(&SCHEDULE, 100, None, &mut rng), None);
+        assert_eq!(next_delay(&backoff, 8, None), None);
+        assert_eq!(next_delay(&backoff, 100, None), None);
+        assert_eq!(next_delay(&super::backoff(&[0]), 1, None), None);
     }
 
     #[test]
     fn a_longer_retry_after_wins_a_shorter_one_does_not() {
-        let mut rng = rand::rng();
+        let backoff = backoff(&SCHEDULE);
         let long = Duration::seconds(60);
-        assert_eq!(next_delay(&SCHEDULE, 1, Some(long), &mut rng), Some(long));
+        assert_eq!(next_delay(&backoff, 1, Some(long)), Some(long));
         let short = Duration::seconds(1);
-        let d = next_delay(&SCHEDULE, 2, Some(short), &mut rng).unwrap();
+        let d = next_delay(&backoff, 2, Some(short)).unwrap();
         assert!(d >= Duration::seconds(300));
         let huge = Duration::days(30);
-        assert_eq!(
-            next_delay(&SCHEDULE, 1, Some(huge), &mut rng),
-            Some(Duration::days(1))
-        );
+        assert_eq!(next_delay(&backoff, 1, Some(huge)), Some(Duration::days(1)));
+        assert_eq!(next_delay(&backoff, 8, Some(long)), None);
     }
 
     #[test]

@@ -135,13 +135,18 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once() {
     assert_eq!(row.status, outbox::PENDING);
     assert_eq!(row.attempt_count, 1);
     assert!(row.last_error.is_some());
-    assert_eq!(row.next_attempt_at, Some(app.now() + outbox::backoff(1)));
+    assert_eq!(
+        row.next_attempt_at,
+        Some(app.now() + outbox::RETRY.wait(1).unwrap())
+    );
 
     // The server comes up; the retry is not due yet, then it is.
     let server = SmtpServer::start(port).await;
     assert_eq!(drain(&app).await, email::Drained::default());
     assert!(server.messages().is_empty());
-    app.clock.set(app.now() + outbox::backoff(1)).unwrap();
+    app.clock
+        .set(app.now() + outbox::RETRY.wait(1).unwrap())
+        .unwrap();
     assert_eq!(drain(&app).await.sent, 1);
     assert_eq!(drain(&app).await, email::Drained::default());
 
