@@ -7,6 +7,7 @@ pub mod event_type;
 pub mod ids;
 pub mod invoice;
 pub mod money;
+pub mod outbound;
 pub mod schedule;
 pub mod subscription;
 pub mod text;
@@ -22,5 +23,6 @@ pub use ids::{
 pub use invoice::{IllegalInvoiceTransition, InvoiceEvent, InvoiceStatus, PaymentRequestStatus};
 pub use ln_node::address::{NodeAddress, NodeError, NodeId};
 pub use money::{MoneyError, Msat};
+pub use outbound::{OutgoingEmailStatus, PushAttemptStatus, WebhookDeliveryStatus};
 pub use schedule::{CronSchedule, Interval, Period, Schedule, ScheduleError};
 pub use subscription::{GraceAction, IllegalTransition, SubscriptionEvent, SubscriptionStatus};

@@ -11,19 +11,13 @@ use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::domain::{Backoff, EventType};
+use crate::domain::{Backoff, EventType, PushAttemptStatus as PushStatus};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
 use crate::store::queue;
 use crate::store::{self, customers, invoices, merchants, payment_requests, push_attempts};
 use push_protocol::wire::{PushId, PushReply, ReplyStatus};
-
-pub const QUEUED: &str = "queued";
-pub const FAILED: &str = "failed";
-pub const REJECTED: &str = "rejected";
-pub const DROPPED: &str = "dropped";
-pub const PAID: &str = "paid";
 
 /// A push claimed for sending, with what goes into the message.
 #[derive(Debug, Clone)]
@@ -50,7 +44,7 @@ pub async fn claim_due(
     use push_attempts::Column as P;
     let due = || {
         push_attempts::Entity::find()
-            .filter(P::Status.eq(QUEUED))
+            .filter(P::Status.eq(PushStatus::Queued.as_str()))
             .filter(
                 Condition::any()
                     .add(P::NextAttemptAt.is_null())
@@ -155,7 +149,7 @@ pub async fn finish(
     else {
         return Err(Error::corrupt(format!("push {} vanished", claimed.push.id)));
     };
-    if push.status != QUEUED {
+    if push.status != PushStatus::Queued.as_str() {
         // Another process finished it after our lease ran out.
         txn.commit().await?;
         return Ok(());
@@ -164,7 +158,7 @@ pub async fn finish(
     push.updated_at = now;
     let event = match outcome {
         Outcome::Dropped { reason } => {
-            push.status = DROPPED.to_owned();
+            push.status = PushStatus::Dropped.as_str().to_owned();
             push.reason = Some(reason);
             None
         }
@@ -180,7 +174,7 @@ pub async fn finish(
             push.tries += 1;
             push.attempted_at = Some(now);
             push.replied_at = Some(now);
-            push.status = REJECTED.to_owned();
+            push.status = PushStatus::Rejected.as_str().to_owned();
             push.reason = Some(format!("rejected:{reason}"));
             Some(EventType::InvoicePushFailed)
         }
@@ -197,7 +191,7 @@ pub async fn finish(
                     None
                 }
                 None => {
-                    push.status = FAILED.to_owned();
+                    push.status = PushStatus::Failed.as_str().to_owned();
                     Some(EventType::InvoicePushFailed)
                 }
             }
@@ -240,8 +234,11 @@ pub async fn record_late_reply(
 ) -> Result<bool> {
     use push_attempts::Column as P;
     let (status, reason) = match reply.status {
-        ReplyStatus::Paid => (PAID, None),
-        ReplyStatus::Rejected(reason) => (REJECTED, Some(format!("rejected:{}", reason.name()))),
+        ReplyStatus::Paid => (PushStatus::Paid.as_str(), None),
+        ReplyStatus::Rejected(reason) => (
+            PushStatus::Rejected.as_str(),
+            Some(format!("rejected:{}", reason.name())),
+        ),
         ReplyStatus::Accepted | ReplyStatus::PendingApproval => return Ok(false),
     };
     let txn = store::begin_write(db).await?;
@@ -249,7 +246,7 @@ pub async fn record_late_reply(
         push_attempts::Entity::find()
             .filter(P::PushId.eq(reply.push_id.to_hex()))
             .filter(P::NodeId.eq(from_node))
-            .filter(P::Status.is_in(["accepted", "pending_approval"])),
+            .filter(P::Status.is_in(PushStatus::AWAITING_PAYMENT.map(PushStatus::as_str))),
         &txn,
     )
     .await?;
@@ -264,7 +261,7 @@ pub async fn record_late_reply(
         push.reason = reason;
     }
     store::save(&txn, push.clone()).await?;
-    if push.status == REJECTED {
+    if push.status == PushStatus::Rejected.as_str() {
         let request = payment_requests::Entity::find_by_id(&push.payment_request_id)
             .one(&txn)
             .await?

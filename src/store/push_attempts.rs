@@ -42,7 +42,7 @@ pub fn queued(
         merchant_id: Set(merchant_id.to_owned()),
         payment_request_id: Set(payment_request_id.to_owned()),
         node_id: Set(node_id.to_owned()),
-        status: Set("queued".to_owned()),
+        status: Set(crate::domain::PushAttemptStatus::Queued.as_str().to_owned()),
         reason: Set(None),
         attempted_at: Set(None),
         replied_at: Set(None),

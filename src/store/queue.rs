@@ -145,7 +145,7 @@ mod tests {
                 subject: Set("s".into()),
                 body_text: Set("t".into()),
                 body_html: Set("h".into()),
-                status: Set("pending".into()),
+                status: Set(crate::domain::OutgoingEmailStatus::Pending.as_str().into()),
                 attempt_count: Set(0),
                 next_attempt_at: Set(next),
                 last_error: Set(None),

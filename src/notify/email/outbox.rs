@@ -17,19 +17,12 @@ use super::messages::{CUSTOMER_KINDS, Kind, Preferences, UnpaidSummary};
 use super::render::{self, Msg, sat_amount, when};
 use super::send::SendError;
 use crate::domain::ids::EmailId;
-use crate::domain::{Backoff, InvoiceStatus};
+use crate::domain::{Backoff, InvoiceStatus, OutgoingEmailStatus};
 use crate::store::queue;
 use crate::store::{
     self, customers, events, invoices, merchant_users, merchants, outgoing_emails, pay_links,
     payment_requests, plans, subscriptions, webhook_endpoints,
 };
-
-/// Row statuses.
-pub const PENDING: &str = "pending";
-pub const SENT: &str = "sent";
-pub const FAILED: &str = "failed";
-/// Never sent: a payment email whose invoice was no longer open at send time.
-pub const WITHDRAWN: &str = "withdrawn";
 
 /// Waits after failed attempts 1, 2, ...; the last one repeats for ever, so
 /// an SMTP outage delays mail but loses none.
@@ -184,7 +177,7 @@ fn row(
         subject: Set(rendered.subject),
         body_text: Set(rendered.text),
         body_html: Set(rendered.html),
-        status: Set(PENDING.to_owned()),
+        status: Set(OutgoingEmailStatus::Pending.as_str().to_owned()),
         attempt_count: Set(0),
         next_attempt_at: Set(Some(now)),
         last_error: Set(None),
@@ -341,7 +334,7 @@ pub async fn claim_due(
     use outgoing_emails::Column as C;
     let due = || {
         outgoing_emails::Entity::find()
-            .filter(C::Status.eq(PENDING))
+            .filter(C::Status.eq(OutgoingEmailStatus::Pending.as_str()))
             .filter(C::NextAttemptAt.lte(now))
     };
     if !queue::any_due(due(), db).await? {
@@ -381,7 +374,7 @@ pub async fn record(
     };
     match result {
         Ok(()) => {
-            update.status = Set(SENT.to_owned());
+            update.status = Set(OutgoingEmailStatus::Sent.as_str().to_owned());
             update.sent_at = Set(Some(now));
             update.next_attempt_at = Set(None);
             update.last_error = Set(None);
@@ -397,7 +390,7 @@ pub async fn record(
             match retry {
                 Some(wait) => update.next_attempt_at = Set(Some(now + wait)),
                 None => {
-                    update.status = Set(FAILED.to_owned());
+                    update.status = Set(OutgoingEmailStatus::Failed.as_str().to_owned());
                     update.next_attempt_at = Set(None);
                 }
             }
@@ -446,7 +439,7 @@ pub async fn withdraw(
 ) -> Result<(), DbErr> {
     outgoing_emails::Entity::update(outgoing_emails::ActiveModel {
         id: Set(row.id.clone()),
-        status: Set(WITHDRAWN.to_owned()),
+        status: Set(OutgoingEmailStatus::Withdrawn.as_str().to_owned()),
         next_attempt_at: Set(None),
         last_error: Set(Some(reason.to_owned())),
         updated_at: Set(now),

@@ -20,12 +20,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::endpoints::{DISABLED, ENABLED};
+use super::retry;
 use super::signing::{Secret, signature_header};
 use super::ssrf::{self, GuardedResolver, Policy};
-use super::{FAILED, PENDING, SUCCEEDED, retry};
 use crate::config::Settings;
 use crate::domain::ids::WebhookAttemptId;
-use crate::domain::{Backoff, EventType, text};
+use crate::domain::{Backoff, EventType, WebhookDeliveryStatus, text};
 use crate::objects;
 use crate::store::events::EventBatch;
 use crate::store::queue;
@@ -234,7 +234,7 @@ pub async fn claim_due(
         return Ok(Vec::new());
     }
     let due = webhook_deliveries::Entity::find()
-        .filter(D::Status.eq(PENDING))
+        .filter(D::Status.eq(WebhookDeliveryStatus::Pending.as_str()))
         .filter(D::NextAttemptAt.lte(now));
     if !queue::any_due(due, db).await? {
         return Ok(Vec::new());
@@ -259,7 +259,7 @@ pub async fn claim_due(
             .to_owned();
         let candidates = queue::claim(
             webhook_deliveries::Entity::find()
-                .filter(D::Status.eq(PENDING))
+                .filter(D::Status.eq(WebhookDeliveryStatus::Pending.as_str()))
                 .filter(D::NextAttemptAt.lte(now))
                 .filter(queue::not_leased(D::LockedUntil, wall))
                 .filter(D::EndpointId.in_subquery(enabled.clone()))
@@ -384,14 +384,15 @@ async fn write(
 ) -> Result<(), DbErr> {
     let attempts = claimed.delivery.attempt_count + 1;
     let gone = attempt.status == Some(410);
+    use WebhookDeliveryStatus as S;
     let (status, next) = if attempt.succeeded() {
-        (SUCCEEDED, None)
+        (S::Succeeded, None)
     } else if gone {
-        (FAILED, None)
+        (S::Failed, None)
     } else {
         match retry::next_delay(backoff, attempts as u32, attempt.retry_after) {
-            Some(d) => (PENDING, Some(now + d)),
-            None => (FAILED, None),
+            Some(d) => (S::Pending, Some(now + d)),
+            None => (S::Failed, None),
         }
     };
     let txn = store::begin_write(db).await?;
@@ -414,14 +415,14 @@ async fn write(
         latency_ms: Set(attempt.latency_ms),
         response_excerpt: Set(attempt.excerpt.clone()),
         error: Set(attempt.error.clone()),
-        outcome: Set(status.to_owned()),
+        outcome: Set(status.as_str().to_owned()),
         created_at: Set(now),
     })
     .exec_without_returning(&txn)
     .await?;
     webhook_deliveries::ActiveModel {
         id: Set(claimed.delivery.id.clone()),
-        status: Set(status.to_owned()),
+        status: Set(status.as_str().to_owned()),
         attempt_count: Set(attempts),
         next_attempt_at: Set(next),
         last_attempt_at: Set(Some(now)),

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::signing::Secret;
 use super::ssrf::{self, Policy, Refused};
 use crate::config::{Network, Settings};
-use crate::domain::EventType;
 use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
+use crate::domain::{EventType, WebhookDeliveryStatus};
 use crate::error::Error;
 use crate::store::page::{self, Page, PageParams};
 use crate::store::{webhook_deliveries, webhook_delivery_attempts, webhook_endpoints};
@@ -351,7 +351,7 @@ pub async fn replay(
     webhook_deliveries::Entity::update_many()
         .col_expr(
             webhook_deliveries::Column::Status,
-            Expr::value(super::PENDING),
+            Expr::value(WebhookDeliveryStatus::Pending.as_str()),
         )
         .col_expr(webhook_deliveries::Column::NextAttemptAt, Expr::value(now))
         .col_expr(webhook_deliveries::Column::UpdatedAt, Expr::value(now))

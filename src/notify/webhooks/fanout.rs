@@ -13,8 +13,8 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::PENDING;
 use super::endpoints::{ENABLED, wants};
+use crate::domain::WebhookDeliveryStatus;
 use crate::domain::ids::WebhookDeliveryId;
 use crate::store::queue;
 use crate::store::{self, events, webhook_deliveries, webhook_endpoints};
@@ -78,7 +78,7 @@ pub async fn fan_out(
                     merchant_id: Set(event.merchant_id.clone()),
                     endpoint_id: Set(endpoint.id.clone()),
                     event_id: Set(event.id.clone()),
-                    status: Set(PENDING.to_owned()),
+                    status: Set(WebhookDeliveryStatus::Pending.as_str().to_owned()),
                     attempt_count: Set(0),
                     next_attempt_at: Set(Some(now)),
                     last_attempt_at: Set(None),

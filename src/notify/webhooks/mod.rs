@@ -19,11 +19,6 @@ use tokio_util::sync::CancellationToken;
 use crate::context::Context;
 use delivery::{Claimed, Sender};
 
-/// Delivery statuses.
-pub const PENDING: &str = "pending";
-pub const SUCCEEDED: &str = "succeeded";
-pub const FAILED: &str = "failed";
-
 /// Events fanned out per transaction.
 const FAN_OUT_BATCH: u64 = 200;
 

@@ -2,6 +2,7 @@
 //! transport, and a real SMTP server (aiosmtpd) on loopback.
 
 use chrono::Duration;
+use pushbill::domain::OutgoingEmailStatus;
 use pushbill::node::push_queue::{self as queue, Outcome};
 use pushbill::notify::email::{self, messages, outbox};
 use pushbill::store::pay_links;
@@ -132,7 +133,7 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once() {
     let done = drain(&app).await;
     assert_eq!((done.sent, done.failed_attempts), (0, 1));
     let row = rows(&app, "receipt").await.remove(0);
-    assert_eq!(row.status, outbox::PENDING);
+    assert_eq!(row.status, OutgoingEmailStatus::Pending.as_str());
     assert_eq!(row.attempt_count, 1);
     assert!(row.last_error.is_some());
     assert_eq!(
@@ -157,7 +158,7 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once() {
         format!("Bobflix: receipt for invoice {}", invoice.number)
     );
     let row = rows(&app, "receipt").await.remove(0);
-    assert_eq!(row.status, outbox::SENT);
+    assert_eq!(row.status, OutgoingEmailStatus::Sent.as_str());
     assert_eq!(row.attempt_count, 2);
     assert_eq!(row.last_error, None);
     assert!(row.sent_at.is_some());
@@ -415,11 +416,11 @@ async fn no_payment_request_email_goes_out_for_an_invoice_paid_meanwhile() {
     let done = drain(&app).await;
     assert_eq!((done.sent, done.failed_attempts, done.withdrawn), (1, 0, 1));
     let withdrawn = rows(&app, "payment_request").await.remove(0);
-    assert_eq!(withdrawn.status, outbox::WITHDRAWN);
+    assert_eq!(withdrawn.status, OutgoingEmailStatus::Withdrawn.as_str());
     assert_eq!(withdrawn.last_error.as_deref(), Some("invoice_paid"));
     assert_eq!(withdrawn.attempt_count, 0);
     let receipt = rows(&app, "receipt").await.remove(0);
-    assert_eq!(receipt.status, outbox::SENT);
+    assert_eq!(receipt.status, OutgoingEmailStatus::Sent.as_str());
     let received = server.messages();
     assert_eq!(received.len(), 1, "only the receipt: {received:#?}");
     let message_id = received[0]["headers"]["message-id"].as_str().unwrap();
