@@ -6,24 +6,20 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{invoicing, periods};
+use super::{payment_requests, periods};
 use crate::catalog::policy::{DunningAction, DunningPolicy, PlanRules};
 use crate::domain::{
-    EventType, GraceAction, InvoiceEvent, InvoiceStatus, PaymentRequestStatus, SubscriptionEvent,
-    SubscriptionStatus,
+    EventType, GraceAction, InvoiceEvent, InvoiceStatus, SubscriptionEvent, SubscriptionStatus,
 };
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{
-    self, customers, invoices, payment_requests, plans, push_attempts, queue, subscriptions,
-};
+use crate::store::{self, invoices, plans, queue, subscriptions};
 
 /// Runs the due dunning step of up to `batch` invoices in one transaction;
 /// returns how many. An invoice whose subscription has a period roll due
@@ -153,7 +149,7 @@ async fn step(
         }
         DunningAction::Retry { .. } => {
             next.attempt_count += 1;
-            retry_payment(db, now, &next, events).await?;
+            payment_requests::retry(db, now, &next, events).await?;
         }
         DunningAction::GraceEnded { .. } => {
             if policy.grace_action == GraceAction::Cancel {
@@ -163,7 +159,7 @@ async fn step(
                     .map_err(|e| Error::corrupt(e.to_string()))?;
                 next.status = status.as_str().to_owned();
                 next.marked_uncollectible_at = Some(now);
-                cancel_live_requests(db, now, &next.id).await?;
+                payment_requests::cancel_live(db, now, &next.id).await?;
             }
             // Only a past-due subscription moves; a canceled or paused one stays.
             let grace_expired = SubscriptionEvent::GraceExpired(policy.grace_action);
@@ -251,88 +247,4 @@ async fn subscription_rolls(
 fn sub_status(sub: &Option<subscriptions::Model>) -> Option<SubscriptionStatus> {
     sub.as_ref()
         .and_then(|s| SubscriptionStatus::parse(&s.status).ok())
-}
-
-/// Attempts payment again: a fresh payment request when the live one has
-/// expired (or there is none), otherwise a re-push of the live one.
-async fn retry_payment(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    invoice: &invoices::Model,
-    events: &mut EventBatch,
-) -> Result<()> {
-    let live = payment_requests::Entity::find()
-        .filter(payment_requests::Column::InvoiceId.eq(&invoice.id))
-        .filter(payment_requests::Column::Status.is_in(live_statuses()))
-        .one(db)
-        .await?;
-    let node_id = customers::Entity::find_by_id(&invoice.customer_id)
-        .select_only()
-        .column(customers::Column::NodeId)
-        .into_tuple::<Option<String>>()
-        .one(db)
-        .await?
-        .flatten();
-    match live {
-        // Still waiting for the node to issue it: it is pushed once issued.
-        Some(req) if req.status == PaymentRequestStatus::Pending.as_str() => {}
-        Some(req) if req.expires_at.is_some_and(|t| t > now) => {
-            if let Some(node_id) = node_id {
-                store::insert_all(
-                    db,
-                    vec![push_attempts::queued(
-                        &req.merchant_id,
-                        &req.id,
-                        &node_id,
-                        now,
-                    )],
-                )
-                .await?;
-            }
-        }
-        stale => {
-            if let Some(req) = stale {
-                let mut expired = req.clone();
-                expired.status = PaymentRequestStatus::Expired.as_str().to_owned();
-                expired.updated_at = now;
-                store::save(db, expired.clone()).await?;
-                events.push(
-                    &expired.merchant_id,
-                    EventType::PaymentRequestExpired,
-                    "payment_request",
-                    &expired.id,
-                    objects::PaymentRequest::from(&expired),
-                    now,
-                );
-            }
-            let fresh = invoicing::new_payment_request(invoice, node_id.is_some(), now);
-            store::insert_all(db, vec![fresh]).await?;
-        }
-    }
-    Ok(())
-}
-
-pub fn live_statuses() -> Vec<&'static str> {
-    [PaymentRequestStatus::Pending, PaymentRequestStatus::Issued]
-        .map(PaymentRequestStatus::as_str)
-        .to_vec()
-}
-
-/// Cancels the invoice's pending or issued payment requests.
-pub async fn cancel_live_requests(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    invoice_id: &str,
-) -> Result<()> {
-    payment_requests::Entity::update_many()
-        .col_expr(
-            payment_requests::Column::Status,
-            Expr::value(PaymentRequestStatus::Canceled.as_str()),
-        )
-        .col_expr(payment_requests::Column::UpdatedAt, Expr::value(now))
-        .filter(payment_requests::Column::InvoiceId.eq(invoice_id))
-        .filter(payment_requests::Column::Status.is_in(live_statuses()))
-        .exec(db)
-        .await?;
-    Ok(())
 }

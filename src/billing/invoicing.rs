@@ -5,16 +5,17 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
 use super::balance::{self, Credit};
-use crate::domain::ids::{InvoiceId, PaymentRequestId};
-use crate::domain::{EventType, InvoiceStatus, Msat, PaymentRequestStatus, Period};
+use super::payment_requests;
+use crate::domain::ids::InvoiceId;
+use crate::domain::{EventType, InvoiceStatus, Msat, Period};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, invoices, merchants, payment_requests, queue};
+use crate::store::{self, invoices, merchants, queue};
 
 /// An invoice to create.
 #[derive(Debug, Clone)]
@@ -110,7 +111,7 @@ pub async fn create_invoices(
                 now,
             );
         } else {
-            request_rows.push(new_payment_request(&model, draft.push, now));
+            request_rows.push(payment_requests::pending(&model, draft.push, now));
         }
         invoice_rows.push(invoices::ActiveModel::from(model.clone()));
         created.push(model);
@@ -118,31 +119,6 @@ pub async fn create_invoices(
     store::insert_all(db, invoice_rows).await?;
     store::insert_all(db, request_rows).await?;
     Ok(created)
-}
-
-/// A pending payment request for the Lightning node to issue as a BOLT11.
-pub fn new_payment_request(
-    invoice: &invoices::Model,
-    push: bool,
-    now: DateTime<Utc>,
-) -> payment_requests::ActiveModel {
-    payment_requests::ActiveModel {
-        id: Set(PaymentRequestId::new().to_string()),
-        merchant_id: Set(invoice.merchant_id.clone()),
-        invoice_id: Set(invoice.id.clone()),
-        amount_msat: Set(invoice.amount_due_msat()),
-        status: Set(PaymentRequestStatus::Pending.as_str().to_owned()),
-        push: Set(push),
-        bolt11: Set(None),
-        payment_hash: Set(None),
-        expires_at: Set(None),
-        issued_at: Set(None),
-        paid_at: Set(None),
-        amount_received_msat: Set(None),
-        failure_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
 }
 
 /// Takes the next invoice numbers of each merchant in the drafts: one UPDATE
@@ -266,7 +242,7 @@ pub async fn void(
     invoice.next_dunning_at = None;
     invoice.updated_at = now;
     store::save(&txn, invoice.clone()).await?;
-    super::dunning::cancel_live_requests(&txn, now, &invoice.id).await?;
+    payment_requests::cancel_live(&txn, now, &invoice.id).await?;
     let mut events = EventBatch::new();
     events.push(
         merchant_id,

@@ -7,22 +7,21 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::balance::{self, Unapplied};
-use super::{dunning, lifecycle, periods};
+use super::payment_requests as requests;
+use super::{lifecycle, periods};
 use crate::domain::{
     EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, Period, SubscriptionEvent,
-    SubscriptionStatus, text,
+    SubscriptionStatus,
 };
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{
-    self, customers, invoices, merchants, payment_requests, push_attempts, queue, subscriptions,
-};
+use crate::store::{self, invoices, merchants, payment_requests, queue, subscriptions};
 
 /// What the node is asked to issue.
 #[derive(Debug, Clone)]
@@ -34,14 +33,7 @@ pub struct IssueRequest {
     pub expiry: Duration,
 }
 
-/// A BOLT11 invoice the node issued.
-#[derive(Debug, Clone)]
-pub struct IssuedInvoice {
-    pub bolt11: String,
-    /// Hex of the 32-byte payment hash.
-    pub payment_hash: String,
-    pub expires_at: DateTime<Utc>,
-}
+pub use super::payment_requests::IssuedInvoice;
 
 #[derive(Debug, thiserror::Error)]
 #[error("the node could not issue an invoice: {message}")]
@@ -120,19 +112,7 @@ pub async fn issue_pending(
             Ok(b) => b,
             Err(e) if e.permanent => {
                 tracing::warn!(payment_request = %req.id, error = %e, "cannot be issued; failed");
-                let mut failed = req.clone();
-                failed.status = PaymentRequestStatus::Failed.as_str().to_owned();
-                failed.failure_reason = Some(text::excerpt(e.message.as_bytes(), 500));
-                failed.updated_at = now;
-                store::save(&txn, failed.clone()).await?;
-                events.push(
-                    &failed.merchant_id,
-                    EventType::PaymentRequestFailed,
-                    "payment_request",
-                    &failed.id,
-                    objects::PaymentRequest::from(&failed),
-                    now,
-                );
+                requests::fail(&txn, now, &req, &e.message, &mut events).await?;
                 continue;
             }
             Err(e) => {
@@ -140,32 +120,7 @@ pub async fn issue_pending(
                 continue;
             }
         };
-        let mut row = req.clone().into_active_model();
-        row.status = Set(PaymentRequestStatus::Issued.as_str().to_owned());
-        row.bolt11 = Set(Some(bolt11.bolt11));
-        row.payment_hash = Set(Some(bolt11.payment_hash));
-        row.expires_at = Set(Some(bolt11.expires_at));
-        row.issued_at = Set(Some(now));
-        row.updated_at = Set(now);
-        payment_requests::Entity::update(row).exec(&txn).await?;
-        if req.push {
-            let node_id = customers::Entity::find_by_id(&invoice.customer_id)
-                .one(&txn)
-                .await?
-                .and_then(|c| c.node_id);
-            if let Some(node_id) = node_id {
-                store::insert_all(
-                    &txn,
-                    vec![push_attempts::queued(
-                        &req.merchant_id,
-                        &req.id,
-                        &node_id,
-                        now,
-                    )],
-                )
-                .await?;
-            }
-        }
+        requests::issue(&txn, now, &req, &invoice, bolt11).await?;
         issued += 1;
     }
     events.insert(&txn).await?;
@@ -279,12 +234,7 @@ pub async fn settle(
     if req.status == PaymentRequestStatus::Paid.as_str() {
         return Ok(Settlement::AlreadySettled);
     }
-    let mut paid_req = req.clone();
-    paid_req.status = PaymentRequestStatus::Paid.as_str().to_owned();
-    paid_req.paid_at = Some(now);
-    paid_req.amount_received_msat = Some(amount.to_i64());
-    paid_req.updated_at = now;
-    store::save(&txn, paid_req.clone()).await?;
+    let paid_req = requests::mark_paid(&txn, now, &req, amount).await?;
 
     let mut events = EventBatch::new();
     let payable = InvoiceStatus::parse(&invoice.status)
@@ -309,7 +259,7 @@ pub async fn settle(
             invoice_id: invoice.id,
         });
     };
-    dunning::cancel_live_requests(&txn, now, &invoice.id).await?;
+    requests::cancel_live(&txn, now, &invoice.id).await?;
     let mut invoice = invoice;
     invoice.status = paid.as_str().to_owned();
     invoice.paid_at = Some(now);

@@ -6,10 +6,9 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use crate::billing::invoicing;
-use crate::domain::{EventType, InvoiceStatus, PaymentRequestStatus};
+use crate::billing::payment_requests as requests;
+use crate::domain::InvoiceStatus;
 use crate::error::Result;
-use crate::objects;
 use crate::store::events::EventBatch;
 use crate::store::{self, invoices, merchants, pay_links, payment_requests, queue};
 
@@ -40,13 +39,6 @@ fn takes_payment(invoice: &invoices::Model) -> bool {
     )
 }
 
-/// What a payment request's status and expiry say about it at `now`.
-fn is_live(r: &payment_requests::Model, now: DateTime<Utc>) -> bool {
-    r.status == PaymentRequestStatus::Issued.as_str()
-        && r.bolt11.is_some()
-        && r.expires_at.is_some_and(|at| at > now)
-}
-
 /// The page behind `token`; `None` for an unknown or forged one.
 pub async fn load(
     db: &impl ConnectionTrait,
@@ -70,17 +62,14 @@ pub async fn load(
     };
     let (mut live, mut preparing) = (None, false);
     if takes_payment(&invoice) {
-        let requests = payment_requests::Entity::find()
+        let all = payment_requests::Entity::find()
             .filter(payment_requests::Column::InvoiceId.eq(&invoice.id))
             .order_by_desc(payment_requests::Column::CreatedAt)
             .order_by_desc(payment_requests::Column::Id)
             .all(db)
             .await?;
-        live = requests.iter().find(|r| is_live(r, now)).cloned();
-        preparing = live.is_none()
-            && requests
-                .iter()
-                .any(|r| r.status == PaymentRequestStatus::Pending.as_str());
+        live = all.iter().find(|r| requests::is_payable(r, now)).cloned();
+        preparing = live.is_none() && all.iter().any(requests::is_pending);
     }
     Ok(Some(PayPage {
         merchant,
@@ -109,39 +98,9 @@ pub async fn request_fresh(
     else {
         return Ok(None);
     };
-    let requests = payment_requests::Entity::find()
-        .filter(payment_requests::Column::InvoiceId.eq(&invoice.id))
-        .all(&txn)
-        .await?;
-    let busy = requests
-        .iter()
-        .any(|r| is_live(r, now) || r.status == PaymentRequestStatus::Pending.as_str());
-    if takes_payment(&invoice) && !busy {
-        // An issued request past its expiry is expired first (at most one
-        // live request per invoice), with its event, as dunning does.
+    if takes_payment(&invoice) {
         let mut events = EventBatch::new();
-        for stale in requests
-            .into_iter()
-            .filter(|r| r.status == PaymentRequestStatus::Issued.as_str())
-        {
-            let mut expired = stale;
-            expired.status = PaymentRequestStatus::Expired.as_str().to_owned();
-            expired.updated_at = now;
-            store::save(&txn, expired.clone()).await?;
-            events.push(
-                &expired.merchant_id,
-                EventType::PaymentRequestExpired,
-                "payment_request",
-                &expired.id,
-                objects::PaymentRequest::from(&expired),
-                now,
-            );
-        }
-        store::insert_all(
-            &txn,
-            vec![invoicing::new_payment_request(&invoice, false, now)],
-        )
-        .await?;
+        requests::renew(&txn, now, &invoice, &mut events).await?;
         events.insert(&txn).await?;
     }
     txn.commit().await?;
