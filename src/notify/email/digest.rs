@@ -18,7 +18,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::messages::{Kind, Preferences};
+use super::messages::{self, Kind, Preferences};
 use super::outbox;
 use super::render::{self, Msg, UnpaidLine, sat_amount, when};
 use crate::domain::ids::{DigestItemId, EmailDigestId};
@@ -171,7 +171,7 @@ async fn summarise(
     let address = match count {
         // Nothing left to list (the invoices are gone): no email.
         0 => None,
-        _ => outbox::merchant_address(&txn, &merchant, &prefs).await?,
+        _ => messages::merchant_address(&txn, &merchant, &prefs).await?,
     };
     let email_id = match address {
         Some(to) => match render::render(Kind::MerchantUnpaidSummary, &msg) {

@@ -1,12 +1,15 @@
 //! Which emails exist, which event sends which, and the merchant's choices
 //! (kept in `merchants.settings` under `"email"`).
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder,
+};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::objects;
-use crate::store::merchants;
+use crate::store::{merchant_users, merchants};
 
 /// One kind of email. The storage string is the `kind` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,6 +353,25 @@ impl From<&Preferences> for objects::EmailSettings {
             unpaid_summary_hour: p.unpaid_summary_hour,
         }
     }
+}
+
+/// Where the merchant's own emails go: the address they set, else their
+/// oldest dashboard user's; `None` when there is neither.
+pub async fn merchant_address(
+    db: &impl ConnectionTrait,
+    merchant: &merchants::Model,
+    prefs: &Preferences,
+) -> Result<Option<String>, DbErr> {
+    if let Some(a) = &prefs.merchant_address {
+        return Ok(Some(a.clone()));
+    }
+    Ok(merchant_users::Entity::find()
+        .filter(merchant_users::Column::MerchantId.eq(&merchant.id))
+        .order_by_asc(merchant_users::Column::CreatedAt)
+        .order_by_asc(merchant_users::Column::Id)
+        .one(db)
+        .await?
+        .map(|u| u.email))
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! Email to customers and merchants: the outbox the webhook fan-out fills
-//! ([`outbox`]), the templates ([`render`]), the SMTP sender ([`send`]) and
-//! which event sends what ([`messages`]), and the merchant's daily unpaid
+//! Email to customers and merchants: the emails the webhook fan-out queues
+//! for its events ([`from_events`]), the outbox ([`outbox`]), the templates
+//! ([`render`]), the SMTP sender ([`send`]), which event sends what and the
+//! merchant's choices ([`messages`]), and the merchant's daily unpaid
 //! summary ([`digest`]). See docs/email.md.
 
 pub mod digest;
+pub mod from_events;
 pub mod messages;
 pub mod outbox;
 pub mod render;

@@ -1,10 +1,8 @@
-//! The email outbox (`outgoing_emails`): rows are written by the webhook
-//! fan-out, inside its transaction, for the events that send mail
-//! ([`enqueue`]); the sender claims due rows ([`claim_due`]) and records each
-//! attempt ([`record`]). Rows are rendered when queued, so what is sent is
-//! what the object looked like when the event happened.
-
-use std::collections::HashMap;
+//! The email outbox (`outgoing_emails`): rendered emails are queued
+//! ([`queue_all`] for the events' emails, see `super::from_events`;
+//! [`queue_one`] for the daily summary), the sender claims due rows
+//! ([`claim_due`]), withdraws the payment emails of invoices no longer open
+//! ([`obsolete`], [`withdraw`]) and records each attempt ([`record`]).
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
@@ -13,16 +11,12 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::messages::{CUSTOMER_KINDS, Kind, Preferences, UnpaidSummary};
-use super::render::{self, Msg, sat_amount, when};
+use super::messages::Kind;
+use super::render;
 use super::send::SendError;
 use crate::domain::ids::EmailId;
 use crate::domain::{Backoff, InvoiceStatus, OutgoingEmailStatus};
-use crate::store::queue;
-use crate::store::{
-    self, customers, events, invoices, merchant_users, merchants, outgoing_emails, pay_links,
-    payment_requests, plans, subscriptions, webhook_endpoints,
-};
+use crate::store::{self, events, invoices, outgoing_emails, queue};
 
 /// Waits after failed attempts 1, 2, ...; the last one repeats for ever, so
 /// an SMTP outage delays mail but loses none.
@@ -35,132 +29,8 @@ pub const RETRY: Backoff = Backoff::listed(&[
     Duration::hours(6),
 ]);
 
-/// What queueing needs besides the events: where the pay page lives.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub base_url: String,
-}
-
-impl Context {
-    /// `Some` when SMTP is configured: without it no mail is queued.
-    pub fn from_settings(settings: &crate::config::Settings) -> Option<Context> {
-        settings.smtp.as_ref().map(|_| Context {
-            base_url: settings.app.base_url.trim_end_matches('/').to_owned(),
-        })
-    }
-}
-
-/// Queues the emails `events` send; call inside the fan-out's transaction.
-/// Queueing twice for one event is harmless (unique on event, kind, address).
-pub async fn enqueue(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    ctx: &Context,
-    events: &[events::Model],
-) -> Result<usize, DbErr> {
-    let mut merchants_seen: HashMap<String, (merchants::Model, Preferences, Option<String>)> =
-        HashMap::new();
-    let mut rows = Vec::new();
-    for event in events {
-        let kinds = Kind::for_event(&event.event_type);
-        if kinds.is_empty() {
-            continue;
-        }
-        if !merchants_seen.contains_key(&event.merchant_id) {
-            let Some(merchant) = merchants::Entity::find_by_id(&event.merchant_id)
-                .one(db)
-                .await?
-            else {
-                continue;
-            };
-            let prefs = Preferences::from_settings(&merchant.settings);
-            let address = merchant_address(db, &merchant, &prefs).await?;
-            merchants_seen.insert(event.merchant_id.clone(), (merchant, prefs, address));
-        }
-        let (merchant, prefs, merchant_address) = &merchants_seen[&event.merchant_id];
-        let Some((msg, customer_address)) = message_for(db, now, ctx, merchant, event).await?
-        else {
-            continue;
-        };
-        for &kind in kinds {
-            let to = if CUSTOMER_KINDS.contains(&kind) {
-                if !prefs.allows(kind) {
-                    continue;
-                }
-                customer_address.clone()
-            } else {
-                if kind == Kind::MerchantUnpaid {
-                    match prefs.unpaid_summary {
-                        UnpaidSummary::Immediate => {}
-                        UnpaidSummary::Daily => {
-                            super::digest::hold(db, now, event).await?;
-                            continue;
-                        }
-                        UnpaidSummary::Off => continue,
-                    }
-                }
-                merchant_address.clone()
-            };
-            let Some(to) = to else { continue };
-            let rendered = match render::render(kind, &msg) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, kind = kind.as_str(), event = %event.id, "email: cannot render");
-                    continue;
-                }
-            };
-            rows.push(row(
-                now,
-                &event.merchant_id,
-                Some(&event.id),
-                kind,
-                to,
-                rendered,
-            ));
-        }
-    }
-    let queued = rows.len();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        // Rendered bodies are a few kilobytes: small statements.
-        let chunk: Vec<_> = rows.by_ref().take(8).collect();
-        outgoing_emails::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([
-                    outgoing_emails::Column::EventId,
-                    outgoing_emails::Column::Kind,
-                    outgoing_emails::Column::ToAddress,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(queued)
-}
-
-/// Where the merchant's own emails go: the address they set, else their
-/// oldest dashboard user's; `None` when there is neither.
-pub async fn merchant_address(
-    db: &impl ConnectionTrait,
-    merchant: &merchants::Model,
-    prefs: &Preferences,
-) -> Result<Option<String>, DbErr> {
-    if let Some(a) = &prefs.merchant_address {
-        return Ok(Some(a.clone()));
-    }
-    Ok(merchant_users::Entity::find()
-        .filter(merchant_users::Column::MerchantId.eq(&merchant.id))
-        .order_by_asc(merchant_users::Column::CreatedAt)
-        .order_by_asc(merchant_users::Column::Id)
-        .one(db)
-        .await?
-        .map(|u| u.email))
-}
-
-/// A pending outbox row, due now.
-fn row(
+/// A pending outbox row, due now, for [`queue_all`].
+pub fn row(
     now: DateTime<Utc>,
     merchant_id: &str,
     event_id: Option<&str>,
@@ -187,6 +57,34 @@ fn row(
     }
 }
 
+/// Queues rendered emails (from [`row`]); returns how many were given. An
+/// email already queued for the same event, kind and address is left as it
+/// is, so queueing twice for one event is harmless.
+pub async fn queue_all(
+    db: &impl ConnectionTrait,
+    rows: Vec<outgoing_emails::ActiveModel>,
+) -> Result<usize, DbErr> {
+    let queued = rows.len();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        // Rendered bodies are a few kilobytes: small statements.
+        let chunk: Vec<_> = rows.by_ref().take(8).collect();
+        outgoing_emails::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([
+                    outgoing_emails::Column::EventId,
+                    outgoing_emails::Column::Kind,
+                    outgoing_emails::Column::ToAddress,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(queued)
+}
+
 /// Queues one email that no event sends (e.g. a summary); returns its id.
 pub async fn queue_one(
     db: &impl ConnectionTrait,
@@ -202,123 +100,6 @@ pub async fn queue_one(
         .exec_without_returning(db)
         .await?;
     Ok(id)
-}
-
-/// The template fields for an event, and the customer's address if the
-/// event concerns a customer who has one. `None` when the object is gone.
-async fn message_for(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    ctx: &Context,
-    merchant: &merchants::Model,
-    event: &events::Model,
-) -> Result<Option<(Msg, Option<String>)>, DbErr> {
-    let mut msg = Msg {
-        merchant_name: merchant.name.clone(),
-        ..Msg::default()
-    };
-    let customer_id = match event.object_type.as_str() {
-        "invoice" => {
-            let Some(invoice) = invoices::Entity::find_by_id(&event.object_id)
-                .one(db)
-                .await?
-            else {
-                return Ok(None);
-            };
-            fill_invoice(db, now, ctx, &mut msg, &invoice, &event.event_type).await?;
-            Some(invoice.customer_id)
-        }
-        "subscription" => {
-            let Some(sub) = subscriptions::Entity::find_by_id(&event.object_id)
-                .one(db)
-                .await?
-            else {
-                return Ok(None);
-            };
-            msg.subscription_id = sub.id.clone();
-            msg.trial_end = sub.trial_end.map(when).unwrap_or_default();
-            Some(sub.customer_id)
-        }
-        "webhook_endpoint" => {
-            let Some(endpoint) = webhook_endpoints::Entity::find_by_id(&event.object_id)
-                .one(db)
-                .await?
-            else {
-                return Ok(None);
-            };
-            msg.endpoint_url = endpoint.url;
-            msg.disabled_reason = endpoint.disabled_reason.unwrap_or_default();
-            None
-        }
-        _ => return Ok(None),
-    };
-    let mut customer_address = None;
-    if let Some(id) = customer_id
-        && let Some(customer) = customers::Entity::find_by_id(&id).one(db).await?
-    {
-        msg.customer_name = customer
-            .name
-            .clone()
-            .or_else(|| customer.email.clone())
-            .unwrap_or_else(|| customer.id.clone());
-        if customer.deleted_at.is_none() {
-            customer_address = customer.email;
-        }
-    }
-    Ok(Some((msg, customer_address)))
-}
-
-async fn fill_invoice(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    ctx: &Context,
-    msg: &mut Msg,
-    invoice: &invoices::Model,
-    event_type: &str,
-) -> Result<(), DbErr> {
-    msg.invoice_number = invoice.number.clone();
-    msg.amount = sat_amount(invoice.amount_msat);
-    if let (Some(start), Some(end)) = (invoice.period_start, invoice.period_end) {
-        msg.period = crate::domain::Period { start, end }.days();
-    }
-    msg.due = when(invoice.due_at);
-    msg.paid = invoice.paid_at.map(when).unwrap_or_default();
-    // The pay page's link carries an unguessable token, not the invoice id
-    // (ids are in webhook payloads).
-    let token = pay_links::token_for(db, now, invoice).await?;
-    msg.pay_url = format!("{}/pay/{token}", ctx.base_url);
-    // The latest BOLT11 issued for the invoice (the pay page makes a fresh
-    // one if it has expired).
-    msg.bolt11 = payment_requests::Entity::find()
-        .filter(payment_requests::Column::InvoiceId.eq(&invoice.id))
-        .filter(payment_requests::Column::Bolt11.is_not_null())
-        .order_by_desc(payment_requests::Column::CreatedAt)
-        .order_by_desc(payment_requests::Column::Id)
-        .one(db)
-        .await?
-        .and_then(|r| r.bolt11);
-    let grace_action = match &invoice.plan_id {
-        Some(plan) => plans::Entity::find_by_id(plan)
-            .one(db)
-            .await?
-            .map(|p| p.grace_action),
-        None => None,
-    };
-    msg.next_step = match event_type {
-        "invoice.payment_failed" => match invoice.next_dunning_at {
-            Some(at) => format!(
-                "We will try again on {}. Paying now, by Lightning or on the web, stops the reminders.",
-                when(at)
-            ),
-            None => "Paying now, by Lightning or on the web, stops the reminders.".to_owned(),
-        },
-        _ => match grace_action.as_deref() {
-            Some("cancel") => "the subscription is canceled. Paying this invoice still settles what is owed.".to_owned(),
-            Some(_) => "the subscription is marked unpaid and no new invoices are issued. Paying this invoice restarts it with a new period.".to_owned(),
-            None => "the invoice stays open until it is paid.".to_owned(),
-        },
-    };
-    Ok(())
 }
 
 /// Claims up to `limit` due rows, leasing them for `lease` (on the app

@@ -25,7 +25,7 @@ pub async fn fan_out(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     batch: u64,
-    email: Option<&crate::notify::email::outbox::Context>,
+    email: Option<&crate::notify::email::from_events::Context>,
 ) -> Result<usize, DbErr> {
     // A plain read first: an idle worker does not take the write lock.
     let waiting = events::Entity::find()
@@ -109,7 +109,7 @@ pub async fn fan_out(
             .await?;
     }
     if let Some(ctx) = email {
-        crate::notify::email::outbox::enqueue(&txn, now, ctx, &claimed).await?;
+        crate::notify::email::from_events::enqueue(&txn, now, ctx, &claimed).await?;
     }
     let ids: Vec<&str> = claimed.iter().map(|e| e.id.as_str()).collect();
     for chunk in ids.chunks(store::IDS_PER_QUERY) {
