@@ -1,12 +1,13 @@
 //! The scheduler role: it decides when money is due. Period rolls, invoices,
-//! dunning, the subscription lifecycle, payment requests, and recording
-//! payments.
+//! dunning, the subscription lifecycle, payment requests (and what the pay
+//! page shows of them), and recording payments.
 
 pub mod balance;
 pub mod dunning;
 pub mod engine;
 pub mod invoicing;
 pub mod lifecycle;
+pub mod pay_page;
 pub mod payment_requests;
 pub mod payments;
 pub mod periods;

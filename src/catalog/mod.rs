@@ -6,7 +6,6 @@ pub mod customers;
 pub mod events;
 pub mod invoices;
 pub mod merchants;
-pub mod pay_page;
 pub mod plans;
 pub mod policy;
 pub mod subscriptions;

@@ -11,7 +11,7 @@ use askama::Template;
 use qrcode::QrCode;
 use qrcode::render::svg;
 
-use crate::catalog::pay_page::{self, PayPage};
+use crate::billing::pay_page::{self, PayPage};
 use crate::context::Context;
 use crate::notify::email::render::{sat_amount, when};
 

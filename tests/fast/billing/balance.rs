@@ -2,8 +2,8 @@
 //! an invoice could not take is held as credit, and the next invoice takes it.
 
 use chrono::Duration;
+use pushbill::billing::pay_page;
 use pushbill::billing::payments::{self, Settlement};
-use pushbill::catalog::pay_page;
 use pushbill::store::{events, pay_links};
 use serde_json::json;
 

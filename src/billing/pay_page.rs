@@ -6,7 +6,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use crate::billing::payment_requests as requests;
+use super::payment_requests as requests;
 use crate::domain::InvoiceStatus;
 use crate::error::Result;
 use crate::store::events::EventBatch;
