@@ -20,14 +20,14 @@ use crate::store::{
 
 /// What queueing needs besides the events: where the pay page lives.
 #[derive(Debug, Clone)]
-pub struct Context {
+pub struct Queueing {
     pub base_url: String,
 }
 
-impl Context {
+impl Queueing {
     /// `Some` when SMTP is configured: without it no mail is queued.
-    pub fn from_settings(settings: &crate::config::Settings) -> Option<Context> {
-        settings.smtp.as_ref().map(|_| Context {
+    pub fn from_settings(settings: &crate::config::Settings) -> Option<Queueing> {
+        settings.smtp.as_ref().map(|_| Queueing {
             base_url: settings.app.base_url.trim_end_matches('/').to_owned(),
         })
     }
@@ -38,7 +38,7 @@ impl Context {
 pub async fn enqueue(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
-    ctx: &Context,
+    ctx: &Queueing,
     events: &[events::Model],
 ) -> Result<usize, DbErr> {
     let mut merchants_seen: HashMap<String, (merchants::Model, Preferences, Option<String>)> =
@@ -110,7 +110,7 @@ pub async fn enqueue(
 async fn message_for(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
-    ctx: &Context,
+    ctx: &Queueing,
     merchant: &merchants::Model,
     event: &events::Model,
 ) -> Result<Option<(Msg, Option<String>)>, DbErr> {
@@ -172,7 +172,7 @@ async fn message_for(
 async fn fill_invoice(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
-    ctx: &Context,
+    ctx: &Queueing,
     msg: &mut Msg,
     invoice: &invoices::Model,
     event_type: &str,

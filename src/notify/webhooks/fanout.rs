@@ -25,7 +25,7 @@ pub async fn fan_out(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     batch: u64,
-    email: Option<&crate::notify::email::from_events::Context>,
+    email: Option<&crate::notify::email::from_events::Queueing>,
 ) -> Result<usize, DbErr> {
     // A plain read first: an idle worker does not take the write lock.
     let waiting = events::Entity::find()

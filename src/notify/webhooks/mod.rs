@@ -35,7 +35,7 @@ pub struct Drained {
 /// role runs [`run`].
 pub async fn drain(state: &Context, sender: &Sender) -> Result<Drained, DbErr> {
     let mut done = Drained::default();
-    let email = crate::notify::email::from_events::Context::from_settings(&state.settings);
+    let email = crate::notify::email::from_events::Queueing::from_settings(&state.settings);
     loop {
         let now = state.clock.now();
         loop {
@@ -147,7 +147,7 @@ pub async fn run(state: Context, shutdown: CancellationToken) {
 
 /// Fans out every waiting event (queueing their emails when SMTP is configured).
 pub(crate) async fn fan_out_all(state: &Context, now: chrono::DateTime<Utc>) -> Result<(), DbErr> {
-    let email = crate::notify::email::from_events::Context::from_settings(&state.settings);
+    let email = crate::notify::email::from_events::Queueing::from_settings(&state.settings);
     while fanout::fan_out(&state.db, now, FAN_OUT_BATCH, email.as_ref()).await? > 0 {}
     Ok(())
 }
