@@ -202,7 +202,8 @@ pub async fn pause(
     .await
 }
 
-/// Resumes a paused subscription: active, or past_due while an invoice of it
+/// Resumes a paused subscription: active (trialing if its trial has not
+/// ended yet), or past_due while an invoice of it
 /// is overdue (unpaid once that invoice's grace ended while it was paused),
 /// so dunning carries on where it was. A period that has not ended yet
 /// carries on; otherwise a new period starts now (a new anchor) and is
@@ -219,7 +220,20 @@ pub async fn resume(
     let resumed = parse_status(&sub)?
         .apply(SubscriptionEvent::Resume)
         .map_err(illegal)?;
-    let status = overdue_status(&txn, &sub.id, now).await?.unwrap_or(resumed);
+    let status = match overdue_status(&txn, &sub.id, now).await? {
+        Some(overdue) => overdue,
+        None if in_trial(&sub, now) => {
+            // Back in its trial: the trial-ending notice it had not had yet
+            // (the pause dropped it) is due again.
+            let notice = sub.trial_end.map(|end| end - TRIAL_NOTICE);
+            let sent_before_pause = sub.paused_at.zip(notice).is_some_and(|(p, n)| n <= p);
+            if !sent_before_pause {
+                sub.trial_notice_at = notice.map(|n| std::cmp::max(now, n));
+            }
+            SubscriptionStatus::Trialing
+        }
+        None => resumed,
+    };
     sub.status = status.as_str().to_owned();
     sub.paused_at = None;
     sub.billing_error = None;
@@ -246,6 +260,12 @@ pub async fn resume(
     events.insert(&txn).await?;
     txn.commit().await?;
     Ok(sub)
+}
+
+/// Whether `sub`'s current period is its trial and the trial has not ended.
+fn in_trial(sub: &subscriptions::Model, now: DateTime<Utc>) -> bool {
+    sub.trial_end
+        .is_some_and(|end| end > now && end == sub.current_period_end)
 }
 
 /// The status of a subscription with an open overdue invoice: past_due, or

@@ -178,3 +178,57 @@ async fn a_subscription_whose_grace_ended_while_paused_resumes_unpaid() {
         "unpaid bills nothing"
     );
 }
+
+/// Found by the model test: a subscription paused in its trial and resumed
+/// before the trial ends goes back to its trial (not `active` with nothing
+/// invoiced), gets the trial-ending notice the pause dropped, and is
+/// invoiced when the trial ends.
+#[tokio::test]
+async fn a_subscription_paused_in_its_trial_resumes_into_the_rest_of_it() {
+    use pushbill::catalog::plans::NewPlan;
+    use pushbill::domain::{Interval, Schedule};
+
+    use crate::support::app::{sat, t0};
+
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let mut plan = NewPlan::new(
+        "Trial plan",
+        sat(5_000),
+        Schedule::every(Interval::Month, 1).unwrap(),
+    );
+    plan.trial = Duration::days(14);
+    let plan = app.plan(&merchant, plan).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let trial_end = t0() + Duration::days(14);
+
+    app.advance(Duration::days(2)).await;
+    lifecycle::pause(&app.db, app.now(), &merchant.id, &sub.id)
+        .await
+        .unwrap();
+    app.advance(Duration::days(3)).await;
+    let resumed = lifecycle::resume(&app.db, app.now(), &merchant.id, &sub.id)
+        .await
+        .unwrap();
+    assert_eq!(resumed.status, "trialing");
+    assert_eq!(resumed.current_period_end, trial_end);
+    assert_eq!(resumed.trial_notice_at, Some(trial_end - Duration::days(3)));
+    assert!(app.invoices_of(&sub.id).await.is_empty());
+
+    app.advance_to(trial_end - Duration::days(3)).await;
+    let events = app.event_types(&sub.id).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "subscription.trial_will_end")
+            .count(),
+        1,
+        "{events:?}"
+    );
+    app.advance_to(trial_end).await;
+    assert_eq!(status(&app, &sub.id).await, "active");
+    let invoices = app.invoices_of(&sub.id).await;
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0].period_start, Some(trial_end));
+}

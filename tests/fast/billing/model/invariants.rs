@@ -424,11 +424,12 @@ fn subscription_event_fits(event_type: &str, status: SubscriptionStatus) -> bool
         "subscription.created" => matches!(status, S::Trialing | S::Active),
         "subscription.canceled" => status == S::Canceled,
         "subscription.paused" => status == S::Paused,
-        // Back to its cycle, or to the status an overdue invoice gives it
-        // (unpaid when that invoice's grace ran out while paused).
-        "subscription.resumed" => {
-            matches!(status, S::Active | S::PastDue | S::Unpaid | S::Canceled)
-        }
+        // Back to its cycle or its trial, or to the status an overdue
+        // invoice gives it (unpaid when that invoice's grace ran out while paused).
+        "subscription.resumed" => matches!(
+            status,
+            S::Active | S::Trialing | S::PastDue | S::Unpaid | S::Canceled
+        ),
         "subscription.past_due" => status == S::PastDue,
         "subscription.unpaid" => status == S::Unpaid,
         _ => true,
@@ -437,11 +438,11 @@ fn subscription_event_fits(event_type: &str, status: SubscriptionStatus) -> bool
 
 /// A legal transition of the state machine, or a resume straight back to
 /// past_due or unpaid (issue 12, defect 4: resuming keeps an overdue
-/// invoice's status).
+/// invoice's status) or into the rest of the trial.
 fn subscription_step_is_legal(from: SubscriptionStatus, to: SubscriptionStatus) -> bool {
     use SubscriptionStatus as S;
     from == to
-        || (from == S::Paused && matches!(to, S::PastDue | S::Unpaid))
+        || (from == S::Paused && matches!(to, S::PastDue | S::Unpaid | S::Trialing))
         || SubscriptionEvent::ALL
             .iter()
             .any(|&e| from.apply(e) == Ok(to))

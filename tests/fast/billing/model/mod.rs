@@ -19,12 +19,6 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 /// to pay. Until fixed, no such void.
 pub const NEW_DEFECT_VOID_FIXED: bool = false;
 
-/// New defect B (found by this test): resuming a subscription paused during
-/// its trial makes it `active` with no invoice for the rest of the trial (and
-/// its trial_will_end notice is dropped at the pause). Until fixed, no resume
-/// before the trial ends.
-pub const NEW_DEFECT_TRIAL_RESUME_FIXED: bool = false;
-
 /// Operations per case, at most.
 const MAX_OPS: usize = 30;
 

@@ -21,7 +21,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use super::ops::{Op, Pay};
 use super::setup::{CaseDatabase, ENDING_PLAN, Template, usable_plans};
 
-use super::{NEW_DEFECT_TRIAL_RESUME_FIXED, NEW_DEFECT_VOID_FIXED, fail};
+use super::{NEW_DEFECT_VOID_FIXED, fail};
 use crate::support::app::{TestIssuer, sat};
 
 pub type Outcome = Result<(), String>;
@@ -323,9 +323,6 @@ impl World {
         let grace_over = overdue_invoices.iter().any(|i| i.next_dunning_at.is_none());
         let in_trial = before.trial_end.is_some_and(|end| end > now)
             && before.current_period_end == before.trial_end.unwrap();
-        if paused && !NEW_DEFECT_TRIAL_RESUME_FIXED && in_trial {
-            return Ok(()); // gated: new defect B (resume ends the trial without an invoice)
-        }
         let result = lifecycle::resume(&self.db, now, &before.merchant_id, &before.id).await;
         if !paused {
             return self.refused(result, &before).await;
