@@ -15,7 +15,7 @@ use crate::domain::{EventType, InvoiceStatus, Msat, Period};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, invoices, merchants, queue};
+use crate::store::{self, invoices, merchants};
 
 /// An invoice to create.
 #[derive(Debug, Clone)]
@@ -211,47 +211,6 @@ pub async fn create_one_off(
         .await?
         .pop()
         .ok_or_else(|| Error::corrupt("one-off invoice not created"))?;
-    events.insert(&txn).await?;
-    txn.commit().await?;
-    Ok(invoice)
-}
-
-/// Voids an open (or uncollectible) invoice: it can no longer be paid, its
-/// payment requests are canceled and dunning stops.
-pub async fn void(
-    db: &sea_orm::DatabaseConnection,
-    now: DateTime<Utc>,
-    merchant_id: &str,
-    invoice_id: &str,
-) -> Result<invoices::Model> {
-    use crate::domain::InvoiceEvent;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let txn = store::begin_write(db).await?;
-    let query = invoices::Entity::find_by_id(invoice_id)
-        .filter(invoices::Column::MerchantId.eq(merchant_id));
-    let mut invoice = queue::lock_one(query, &txn)
-        .await?
-        .ok_or_else(|| Error::not_found("invoice", invoice_id))?;
-    let status =
-        InvoiceStatus::parse(&invoice.status).map_err(|e| Error::corrupt(e.to_string()))?;
-    let voided = status
-        .apply(InvoiceEvent::Void)
-        .map_err(|e| Error::conflict("invoice_not_voidable", e.to_string()))?;
-    invoice.status = voided.as_str().to_owned();
-    invoice.voided_at = Some(now);
-    invoice.next_dunning_at = None;
-    invoice.updated_at = now;
-    store::save(&txn, invoice.clone()).await?;
-    payment_requests::cancel_live(&txn, now, &invoice.id).await?;
-    let mut events = EventBatch::new();
-    events.push(
-        merchant_id,
-        EventType::InvoiceVoided,
-        "invoice",
-        &invoice.id,
-        objects::Invoice::from(&invoice),
-        now,
-    );
     events.insert(&txn).await?;
     txn.commit().await?;
     Ok(invoice)

@@ -3,15 +3,20 @@
 //! the change and its events.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
 use serde_json::Value;
 
-use super::invoicing;
-use super::periods::{end_at_period_end, end_with_schedule, open_period};
+use super::periods::{end_at_period_end, end_with_schedule, open_period, record_billing_error};
+use super::{invoicing, payment_requests};
 use crate::catalog;
 use crate::catalog::policy::PlanRules;
 use crate::domain::ids::SubscriptionId;
-use crate::domain::{EventType, InvoiceStatus, Schedule, SubscriptionEvent, SubscriptionStatus};
+use crate::domain::{
+    EventType, InvoiceEvent, InvoiceStatus, Schedule, SubscriptionEvent, SubscriptionStatus,
+};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
@@ -451,4 +456,138 @@ fn parse_status(sub: &subscriptions::Model) -> Result<SubscriptionStatus> {
 
 fn illegal(e: crate::domain::IllegalTransition) -> Error {
     Error::conflict("illegal_transition", e.to_string())
+}
+
+/// Voids an open (or uncollectible) invoice: it can no longer be paid, its
+/// payment requests are canceled and dunning stops.
+pub async fn void(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    invoice_id: &str,
+) -> Result<invoices::Model> {
+    let txn = store::begin_write(db).await?;
+    let query = invoices::Entity::find_by_id(invoice_id)
+        .filter(invoices::Column::MerchantId.eq(merchant_id));
+    let mut invoice = queue::lock_one(query, &txn)
+        .await?
+        .ok_or_else(|| Error::not_found("invoice", invoice_id))?;
+    let status =
+        InvoiceStatus::parse(&invoice.status).map_err(|e| Error::corrupt(e.to_string()))?;
+    let voided = status
+        .apply(InvoiceEvent::Void)
+        .map_err(|e| Error::conflict("invoice_not_voidable", e.to_string()))?;
+    invoice.status = voided.as_str().to_owned();
+    invoice.voided_at = Some(now);
+    invoice.next_dunning_at = None;
+    invoice.updated_at = now;
+    store::save(&txn, invoice.clone()).await?;
+    payment_requests::cancel_live(&txn, now, &invoice.id).await?;
+    let mut events = EventBatch::new();
+    events.push(
+        merchant_id,
+        EventType::InvoiceVoided,
+        "invoice",
+        &invoice.id,
+        objects::Invoice::from(&invoice),
+        now,
+    );
+    events.insert(&txn).await?;
+    // Its subscription may have been past_due or unpaid for this invoice alone.
+    if let Some(sub_id) = &invoice.subscription_id {
+        recover_or_record(&txn, now, sub_id).await?;
+    }
+    txn.commit().await?;
+    Ok(invoice)
+}
+
+/// [`recover_subscription`] in a savepoint: an error other than the
+/// database's is recorded against the subscription (`billing_error`,
+/// `subscription.billing_failed`) and never undoes the payment.
+pub async fn recover_or_record(
+    txn: &DatabaseTransaction,
+    now: DateTime<Utc>,
+    sub_id: &str,
+) -> Result<()> {
+    let savepoint = txn.begin().await?;
+    let mut events = EventBatch::new();
+    match recover_subscription(&savepoint, now, sub_id, &mut events).await {
+        Ok(()) => {
+            events.insert(&savepoint).await?;
+            savepoint.commit().await?;
+        }
+        Err(Error::Database(e)) => return Err(e.into()),
+        Err(e) => {
+            savepoint.rollback().await?;
+            let Some(mut sub) =
+                queue::lock_one(subscriptions::Entity::find_by_id(sub_id), txn).await?
+            else {
+                return Ok(());
+            };
+            let mut events = EventBatch::new();
+            record_billing_error(&mut sub, &e, now, &mut events);
+            subscriptions::save(txn, sub).await?;
+            events.insert(txn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A past-due or unpaid subscription whose overdue invoices are all paid (or voided)
+/// becomes active. An unpaid one had stopped billing: its period carries on
+/// if it has not ended; otherwise it comes back to its cycle with a period
+/// from now to the cycle's next boundary (the periods it skipped are not
+/// billed), or ends if `cancel_at_period_end` asked for it.
+async fn recover_subscription(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    sub_id: &str,
+    events: &mut EventBatch,
+) -> Result<()> {
+    let Some(mut sub) = queue::lock_one(subscriptions::Entity::find_by_id(sub_id), db).await?
+    else {
+        return Ok(());
+    };
+    let status =
+        SubscriptionStatus::parse(&sub.status).map_err(|e| Error::corrupt(e.to_string()))?;
+    if !matches!(
+        status,
+        SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid
+    ) {
+        return Ok(());
+    }
+    let still_overdue = invoices::Entity::find()
+        .filter(invoices::Column::SubscriptionId.eq(sub_id))
+        .filter(invoices::Column::Status.eq(InvoiceStatus::Open.as_str()))
+        .filter(invoices::Column::DueAt.lte(now))
+        .one(db)
+        .await?
+        .is_some();
+    if still_overdue {
+        return Ok(());
+    }
+    let to = status
+        .apply(SubscriptionEvent::AllOverdueInvoicesPaid)
+        .map_err(|e| Error::corrupt(e.to_string()))?;
+    sub.status = to.as_str().to_owned();
+    sub.updated_at = now;
+    let mut drafts = Vec::new();
+    let mut event = EventType::SubscriptionUpdated;
+    if status == SubscriptionStatus::Unpaid && sub.current_period_end <= now {
+        match restart_period(db, &mut sub, now, Anchor::KeepCycle).await? {
+            Some(draft) => drafts.push(draft),
+            None => event = EventType::SubscriptionCanceled,
+        }
+    }
+    subscriptions::save(db, sub.clone()).await?;
+    events.push(
+        &sub.merchant_id,
+        event,
+        "subscription",
+        &sub.id,
+        objects::Subscription::from(&sub),
+        now,
+    );
+    invoicing::create_invoices(db, now, drafts, events).await?;
+    Ok(())
 }

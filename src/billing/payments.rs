@@ -7,21 +7,18 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use super::balance::{self, Unapplied};
+use super::lifecycle;
 use super::payment_requests as requests;
-use super::{lifecycle, periods};
-use crate::domain::{
-    EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, Period, SubscriptionEvent,
-    SubscriptionStatus,
-};
+use crate::domain::{EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, Period};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, invoices, merchants, payment_requests, queue, subscriptions};
+use crate::store::{self, invoices, merchants, payment_requests, queue};
 
 /// What the node is asked to issue.
 #[derive(Debug, Clone)]
@@ -279,101 +276,10 @@ pub async fn settle(
     balance::hold_unapplied(&txn, now, &paid_req, &invoice, excess, why, &mut events).await?;
     events.insert(&txn).await?;
     if let Some(sub_id) = &invoice.subscription_id {
-        recover_or_record(&txn, now, sub_id).await?;
+        lifecycle::recover_or_record(&txn, now, sub_id).await?;
     }
     txn.commit().await?;
     Ok(Settlement::InvoicePaid {
         invoice_id: invoice.id,
     })
-}
-
-/// [`recover_subscription`] in a savepoint: an error other than the
-/// database's is recorded against the subscription (`billing_error`,
-/// `subscription.billing_failed`) and never undoes the payment.
-async fn recover_or_record(
-    txn: &DatabaseTransaction,
-    now: DateTime<Utc>,
-    sub_id: &str,
-) -> Result<()> {
-    let savepoint = txn.begin().await?;
-    let mut events = EventBatch::new();
-    match recover_subscription(&savepoint, now, sub_id, &mut events).await {
-        Ok(()) => {
-            events.insert(&savepoint).await?;
-            savepoint.commit().await?;
-        }
-        Err(Error::Database(e)) => return Err(e.into()),
-        Err(e) => {
-            savepoint.rollback().await?;
-            let Some(mut sub) =
-                queue::lock_one(subscriptions::Entity::find_by_id(sub_id), txn).await?
-            else {
-                return Ok(());
-            };
-            let mut events = EventBatch::new();
-            periods::record_billing_error(&mut sub, &e, now, &mut events);
-            subscriptions::save(txn, sub).await?;
-            events.insert(txn).await?;
-        }
-    }
-    Ok(())
-}
-
-/// A past-due or unpaid subscription whose overdue invoices are all paid
-/// becomes active. An unpaid one had stopped billing: its period carries on
-/// if it has not ended; otherwise it comes back to its cycle with a period
-/// from now to the cycle's next boundary (the periods it skipped are not
-/// billed), or ends if `cancel_at_period_end` asked for it.
-async fn recover_subscription(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    sub_id: &str,
-    events: &mut EventBatch,
-) -> Result<()> {
-    let Some(mut sub) = queue::lock_one(subscriptions::Entity::find_by_id(sub_id), db).await?
-    else {
-        return Ok(());
-    };
-    let status =
-        SubscriptionStatus::parse(&sub.status).map_err(|e| Error::corrupt(e.to_string()))?;
-    if !matches!(
-        status,
-        SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid
-    ) {
-        return Ok(());
-    }
-    let still_overdue = invoices::Entity::find()
-        .filter(invoices::Column::SubscriptionId.eq(sub_id))
-        .filter(invoices::Column::Status.eq(InvoiceStatus::Open.as_str()))
-        .filter(invoices::Column::DueAt.lte(now))
-        .one(db)
-        .await?
-        .is_some();
-    if still_overdue {
-        return Ok(());
-    }
-    let to = status
-        .apply(SubscriptionEvent::AllOverdueInvoicesPaid)
-        .map_err(|e| Error::corrupt(e.to_string()))?;
-    sub.status = to.as_str().to_owned();
-    sub.updated_at = now;
-    let mut drafts = Vec::new();
-    let mut event = EventType::SubscriptionUpdated;
-    if status == SubscriptionStatus::Unpaid && sub.current_period_end <= now {
-        match lifecycle::restart_period(db, &mut sub, now, lifecycle::Anchor::KeepCycle).await? {
-            Some(draft) => drafts.push(draft),
-            None => event = EventType::SubscriptionCanceled,
-        }
-    }
-    subscriptions::save(db, sub.clone()).await?;
-    events.push(
-        &sub.merchant_id,
-        event,
-        "subscription",
-        &sub.id,
-        objects::Subscription::from(&sub),
-        now,
-    );
-    super::invoicing::create_invoices(db, now, drafts, events).await?;
-    Ok(())
 }

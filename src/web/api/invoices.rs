@@ -12,7 +12,7 @@ use super::json::ApiJson;
 use super::pagination::{List, list_query};
 use super::query::ApiQuery;
 use super::subscriptions::Empty;
-use crate::billing::invoicing;
+use crate::billing::{invoicing, lifecycle};
 use crate::catalog::invoices::{self, Filter};
 use crate::context::Context;
 use crate::domain::{InvoiceId, Msat};
@@ -139,7 +139,7 @@ pub async fn void(
     id: PathId,
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
-    let invoice = invoicing::void(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
+    let invoice = lifecycle::void(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
     Ok(ok(&invoice))
 }
 

@@ -232,3 +232,40 @@ async fn a_subscription_paused_in_its_trial_resumes_into_the_rest_of_it() {
     assert_eq!(invoices.len(), 1);
     assert_eq!(invoices[0].period_start, Some(trial_end));
 }
+
+/// Found by the model test: voiding the invoice that made a subscription
+/// past_due or unpaid returns it to its cycle, as paying it would (it was
+/// stranded with nothing left to pay).
+#[tokio::test]
+async fn voiding_the_overdue_invoice_returns_the_subscription_to_its_cycle() {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let plan = app.monthly_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    let past_due = app.subscribe(&merchant, &customer, &plan, None).await;
+    let unpaid = app.subscribe(&merchant, &customer, &plan, None).await;
+    let void_first_invoice = async |sub: &str| {
+        let invoice = app.invoices_of(sub).await.remove(0);
+        lifecycle::void(&app.db, app.now(), &merchant.id, &invoice.id)
+            .await
+            .unwrap();
+        let back = app.subscription(sub).await;
+        assert_eq!(back.status, "active", "{sub}");
+        // Its period carries on: the next invoice is the next period's.
+        assert_eq!(back.current_period_end, at("2028-01-01T00:00:00Z"));
+    };
+    app.advance_to(at("2027-12-03T00:00:00Z")).await;
+    assert_eq!(status(&app, &past_due.id).await, "past_due");
+    void_first_invoice(&past_due.id).await;
+    app.advance_to(at("2027-12-10T00:00:00Z")).await;
+    assert_eq!(status(&app, &unpaid.id).await, "unpaid");
+    void_first_invoice(&unpaid.id).await;
+    assert_eq!(status(&app, &past_due.id).await, "active");
+    app.advance_to(at("2028-01-01T00:00:00Z")).await;
+    for sub in [&past_due, &unpaid] {
+        let invoices = app.invoices_of(&sub.id).await;
+        assert_eq!(invoices.len(), 2);
+        assert_eq!(invoices[1].period_start, Some(at("2028-01-01T00:00:00Z")));
+        assert_no_overlap(&invoices);
+    }
+}

@@ -1,6 +1,6 @@
 use chrono::Duration;
-use pushbill::billing::invoicing;
 use pushbill::billing::payments::{self, PaymentRejection, Settlement};
+use pushbill::billing::{invoicing, lifecycle};
 use pushbill::domain::Msat;
 use pushbill::error::Error;
 use pushbill::store::{invoices, merchants};
@@ -124,7 +124,7 @@ async fn a_voided_invoice_cannot_be_paid() {
         .payment_hash
         .unwrap();
 
-    let voided = invoicing::void(&app.db, app.now(), &merchant.id, &invoice.id)
+    let voided = lifecycle::void(&app.db, app.now(), &merchant.id, &invoice.id)
         .await
         .unwrap();
     assert_eq!(voided.status, "void");
@@ -134,7 +134,7 @@ async fn a_voided_invoice_cannot_be_paid() {
             .unwrap(),
         Err(PaymentRejection::RequestNotLive("canceled".into()))
     );
-    let again = invoicing::void(&app.db, app.now(), &merchant.id, &invoice.id).await;
+    let again = lifecycle::void(&app.db, app.now(), &merchant.id, &invoice.id).await;
     assert!(matches!(
         again,
         Err(Error::Conflict {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use bitcoin::hashes::{Hash, sha256};
 use lightning::types::payment::PaymentHash;
 use ln_node::{Node, PaymentSink, RefuseIncoming, Verdict};
-use pushbill::billing::invoicing;
 use pushbill::billing::payments;
+use pushbill::billing::{invoicing, lifecycle};
 use pushbill::node::issuer::{BillingSink, NodeIssuer};
 use pushbill::store::payment_requests;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
@@ -174,7 +174,7 @@ async fn payments_for_a_void_invoice_or_too_small_an_amount_are_failed_back() {
     // Voided after its BOLT11 was issued: the payment is refused.
     let (void_id, void_request) = net.issued_invoice(5_000).await;
     let merchant_id = app.invoice(&void_id).await.merchant_id;
-    invoicing::void(&app.db, app.now(), &merchant_id, &void_id)
+    lifecycle::void(&app.db, app.now(), &merchant_id, &void_id)
         .await
         .unwrap();
     let refused = net

@@ -14,11 +14,6 @@ mod world;
 
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-/// New defect A (found by this test): voiding the overdue invoice of a
-/// past_due or unpaid subscription leaves it past_due or unpaid with nothing
-/// to pay. Until fixed, no such void.
-pub const NEW_DEFECT_VOID_FIXED: bool = false;
-
 /// Operations per case, at most.
 const MAX_OPS: usize = 30;
 

@@ -21,7 +21,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use super::ops::{Op, Pay};
 use super::setup::{CaseDatabase, ENDING_PLAN, Template, usable_plans};
 
-use super::{NEW_DEFECT_VOID_FIXED, fail};
+use super::fail;
 use crate::support::app::{TestIssuer, sat};
 
 pub type Outcome = Result<(), String>;
@@ -565,17 +565,7 @@ impl World {
             return Ok(());
         }
         let invoice = voidable[invoice % voidable.len()].clone();
-        if !NEW_DEFECT_VOID_FIXED
-            && let Some(sub_id) = &invoice.subscription_id
-            && invoice.due_at <= self.now()
-            && matches!(
-                self.subscription(sub_id).await.status.as_str(),
-                "past_due" | "unpaid"
-            )
-        {
-            return Ok(()); // gated: new defect A (voiding the overdue invoice strands the status)
-        }
-        let voided = invoicing::void(&self.db, self.now(), &invoice.merchant_id, &invoice.id)
+        let voided = lifecycle::void(&self.db, self.now(), &invoice.merchant_id, &invoice.id)
             .await
             .map_err(|e| format!("void failed: {e}"))?;
         check(voided.status == "void", "void voids")
