@@ -199,6 +199,17 @@ impl TestApp {
         .await
     }
 
+    /// A monthly 5,000 sat plan with a 14-day trial.
+    pub async fn trial_plan(&self, merchant: &merchants::Model) -> plans::Model {
+        let mut plan = NewPlan::new(
+            "Trial plan",
+            sat(5_000),
+            Schedule::every(Interval::Month, 1).unwrap(),
+        );
+        plan.trial = Duration::days(14);
+        self.plan(merchant, plan).await
+    }
+
     pub async fn plan(&self, merchant: &merchants::Model, plan: NewPlan) -> plans::Model {
         catalog::plans::create(&self.db, self.now(), &merchant.id, plan)
             .await

@@ -185,20 +185,11 @@ async fn a_subscription_whose_grace_ended_while_paused_resumes_unpaid() {
 /// invoiced when the trial ends.
 #[tokio::test]
 async fn a_subscription_paused_in_its_trial_resumes_into_the_rest_of_it() {
-    use pushbill::catalog::plans::NewPlan;
-    use pushbill::domain::{Interval, Schedule};
-
-    use crate::support::app::{sat, t0};
+    use crate::support::app::t0;
 
     let app = spawn_app().await;
     let merchant = app.merchant().await;
-    let mut plan = NewPlan::new(
-        "Trial plan",
-        sat(5_000),
-        Schedule::every(Interval::Month, 1).unwrap(),
-    );
-    plan.trial = Duration::days(14);
-    let plan = app.plan(&merchant, plan).await;
+    let plan = app.trial_plan(&merchant).await;
     let customer = app.customer(&merchant).await;
     let sub = app.subscribe(&merchant, &customer, &plan, None).await;
     let trial_end = t0() + Duration::days(14);

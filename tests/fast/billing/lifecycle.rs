@@ -10,13 +10,7 @@ use crate::support::app::{at, sat, spawn_app, t0};
 async fn a_trial_bills_nothing_then_activates_and_invoices_at_its_end() {
     let app = spawn_app().await;
     let merchant = app.merchant().await;
-    let mut plan = NewPlan::new(
-        "Trial plan",
-        sat(5_000),
-        Schedule::every(Interval::Month, 1).unwrap(),
-    );
-    plan.trial = Duration::days(14);
-    let plan = app.plan(&merchant, plan).await;
+    let plan = app.trial_plan(&merchant).await;
     let customer = app.customer(&merchant).await;
     let sub = app.subscribe(&merchant, &customer, &plan, None).await;
     assert_eq!(sub.status, "trialing");
