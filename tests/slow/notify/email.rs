@@ -5,11 +5,11 @@ use chrono::Duration;
 use pushbill::domain::OutgoingEmailStatus;
 use pushbill::node::push_queue::{self as queue, Outcome};
 use pushbill::notify::email::{self, messages, outbox};
-use pushbill::store::pay_links;
+use pushbill::store::{invoices, pay_links};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::support::app::odd_plan;
+use crate::support::app::{TestApp, odd_plan};
 use crate::support::email::{FROM, app_with_smtp, drain, mailing_app, rows, with_subject};
 use crate::support::smtp::{SmtpServer, free_port, part, require_aiosmtpd};
 use crate::support::webhook_receiver::{Answer, Receiver};
@@ -310,7 +310,12 @@ async fn a_failed_push_sends_the_customer_the_payment_request() {
     payment_request_email_after(unreachable, "invoice.push_failed").await;
 }
 
-async fn payment_request_email_after(outcome: Outcome, event: &str) {
+/// A subscription's first invoice issued and its push ended with `outcome`
+/// (one try allowed, so a failure is final at once), recorded as `event`.
+async fn push_ends(
+    outcome: Outcome,
+    event: &str,
+) -> (SmtpServer, TestApp, invoices::Model, Vec<queue::Claimed>) {
     let (server, app) = mailing_app().await;
     let merchant = app.merchant().await;
     let plan = odd_plan(&app, &merchant).await;
@@ -328,7 +333,6 @@ async fn payment_request_email_after(outcome: Outcome, event: &str) {
     .await
     .unwrap();
     assert_eq!(claimed.len(), 1, "one push queued for the customer's node");
-    // One try allowed: a failure is final at once.
     queue::finish(
         &app.db,
         app.now(),
@@ -344,6 +348,11 @@ async fn payment_request_email_after(outcome: Outcome, event: &str) {
             .await
             .contains(&event.to_owned())
     );
+    (server, app, invoice, claimed)
+}
+
+async fn payment_request_email_after(outcome: Outcome, event: &str) {
+    let (server, app, invoice, claimed) = push_ends(outcome, event).await;
 
     let done = drain(&app).await;
     assert_eq!(done.failed_attempts, 0);
@@ -376,41 +385,10 @@ async fn payment_request_email_after(outcome: Outcome, event: &str) {
 /// withdrawn at send time, and only the receipt goes out.
 #[tokio::test]
 async fn no_payment_request_email_goes_out_for_an_invoice_paid_meanwhile() {
-    let (server, app) = mailing_app().await;
-    let merchant = app.merchant().await;
-    let plan = odd_plan(&app, &merchant).await;
-    let customer = app.customer(&merchant).await;
-    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
-    let invoice = app.invoices_of(&sub.id).await.remove(0);
-    app.issue_pending(Duration::hours(2)).await;
-    let claimed = queue::claim_due(
-        &app.db,
-        app.now(),
-        chrono::Utc::now(),
-        Duration::minutes(1),
-        10,
-    )
-    .await
-    .unwrap();
-    assert_eq!(claimed.len(), 1);
     let rejected = Outcome::Rejected {
         reason: "already_paid".into(),
     };
-    queue::finish(
-        &app.db,
-        app.now(),
-        &claimed[0],
-        rejected,
-        1,
-        Duration::minutes(1),
-    )
-    .await
-    .unwrap();
-    assert!(
-        app.event_types(&invoice.id)
-            .await
-            .contains(&"invoice.push_failed".to_owned())
-    );
+    let (server, app, invoice, _) = push_ends(rejected, "invoice.push_failed").await;
     app.pay(&invoice.id).await;
 
     let done = drain(&app).await;
