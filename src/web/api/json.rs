@@ -104,7 +104,9 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             },
         );
     }
-    refuse_unstorable_text(body)?;
+    if may_hold_unstorable_text(body) {
+        refuse_unstorable_text(body)?;
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(to_api_error)?;
     de.end().map_err(|e| {
@@ -115,6 +117,16 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         )
     })?;
     Ok(value)
+}
+
+/// Whether a body can hold a NUL or a lone surrogate at all: in JSON text
+/// either needs a `\u` escape, or a raw control character (which JSON
+/// forbids in strings). Most bodies have neither and are parsed once.
+fn may_hold_unstorable_text(body: &[u8]) -> bool {
+    body.windows(2).any(|w| w == b"\\u")
+        || body
+            .iter()
+            .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
 }
 
 /// Refuses a string or key, at any depth, that holds a NUL character or is not
@@ -315,6 +327,13 @@ mod tests {
         // A NUL in an unknown top-level key is named, escaped.
         let e = err(r#"{"na\u0000me": "x"}"#);
         assert_eq!(e.param.as_deref(), Some("na\\u0000me"), "{e:?}");
+        // Only a body with an escape or a raw control character is scanned twice.
+        assert!(!may_hold_unstorable_text(
+            br#"{"name": "Bob's plan", "n": 1}"#
+        ));
+        assert!(!may_hold_unstorable_text(b"{\n\t\"name\": \"x\"\r\n}"));
+        assert!(may_hold_unstorable_text(br#"{"name": "\u00e9"}"#));
+        assert!(may_hold_unstorable_text(b"{\"name\": \"a\0b\"}"));
         // A surrogate pair is one character, and fine.
         let ok: Nested = parse(r#"{"name": "\ud83d\ude00"}"#.as_bytes()).unwrap();
         assert_eq!(ok.name.as_deref(), Some("\u{1F600}"));
