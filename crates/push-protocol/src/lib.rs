@@ -4,6 +4,7 @@
 //!
 //! - [`wire`]: the two custom BOLT #1 messages, their TLV streams, reason
 //!   codes and the init feature bit; bytes in and out, no I/O, no LDK
+//! - [`vectors`]: the spec's test vectors as data
 //! - `handler` (feature `ldk`): LDK's `CustomMessageHandler` for those messages
 //!
 //! Another implementation (a Core Lightning plugin, an LND client) can depend
@@ -11,4 +12,5 @@
 
 #[cfg(feature = "ldk")]
 pub mod handler;
+pub mod vectors;
 pub mod wire;
