@@ -706,6 +706,9 @@ mod tests {
         assert_eq!(truncate_utf8("abc", 2), "ab");
         assert_eq!(truncate_utf8("é", 1), "");
         assert_eq!(truncate_utf8("éa", 3), "éa");
+        // 400 two-byte characters cut to BOLT11's 639-byte description bound.
+        let long = "é".repeat(400);
+        assert_eq!(truncate_utf8(&long, 639), "é".repeat(319));
     }
 
     proptest::proptest! {

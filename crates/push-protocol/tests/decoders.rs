@@ -17,8 +17,11 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
+/// A decoder, its result without the message.
+type Decode = fn(&[u8]) -> Result<(), WireError>;
+
 /// Every decoder of the crate, by name.
-const DECODERS: &[(&str, fn(&[u8]) -> Result<(), WireError>)] = &[
+const DECODERS: &[(&str, Decode)] = &[
     ("push_invoice", |p| PushInvoice::decode(p).map(drop)),
     ("push_reply", |p| PushReply::decode(p).map(drop)),
 ];
@@ -141,7 +144,7 @@ fn tlv_stream() -> impl Strategy<Value = Vec<u8>> {
 fn the_decoders_never_panic_and_allocate_at_most_their_input() {
     // A length of 2^60 (or 2^64 - 1) is truncated input: the decoder
     // allocates nothing for it, only the texts of the records before it.
-    let allocated_by = |decode: fn(&[u8]) -> Result<(), WireError>, payload: &[u8]| {
+    let allocated_by = |decode: Decode, payload: &[u8]| {
         let region = Region::new(GLOBAL);
         let result = decode(payload);
         (result, region.change().bytes_allocated)
