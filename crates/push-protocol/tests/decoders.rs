@@ -1,4 +1,5 @@
-//! The decoders fed arbitrary bytes, mutations of the spec's vectors and
+//! Every decoder (push_invoice, push_reply, the subscribe handshake and
+//! grant-end messages) fed arbitrary bytes, mutations of the spec's vectors and
 //! random TLV streams (with lengths up to 2^64 - 1): they never panic, and
 //! they never allocate more than the bytes they were given (a length field
 //! of 2^60 fails as `Truncated` having allocated nothing).
@@ -10,8 +11,12 @@ use std::alloc::System;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use push_protocol::subscribe::{
+    GRANT_END_ACK_TYPE, GRANT_END_TYPE, GrantMessage, SUBSCRIBE_ACCEPT_TYPE,
+    SUBSCRIBE_REQUEST_TYPE, SUBSCRIBE_RESULT_TYPE, SUBSCRIBE_TERMS_TYPE,
+};
 use push_protocol::vectors::{self, Message};
-use push_protocol::wire::{PushInvoice, PushReply, WireError};
+use push_protocol::wire::{PUSH_INVOICE_TYPE, PUSH_REPLY_TYPE, PushInvoice, PushReply, WireError};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -20,10 +25,40 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 /// A decoder, its result without the message.
 type Decode = fn(&[u8]) -> Result<(), WireError>;
 
+/// The subscribe handshake's and grant-end messages, by type.
+const GRANT_TYPES: [u16; 6] = [
+    SUBSCRIBE_REQUEST_TYPE,
+    SUBSCRIBE_TERMS_TYPE,
+    SUBSCRIBE_ACCEPT_TYPE,
+    SUBSCRIBE_RESULT_TYPE,
+    GRANT_END_TYPE,
+    GRANT_END_ACK_TYPE,
+];
+
+fn grant_message(message_type: u16, payload: &[u8]) -> Result<GrantMessage, WireError> {
+    GrantMessage::decode(message_type, payload).expect("one of the six types")
+}
+
 /// Every decoder of the crate, by name.
 const DECODERS: &[(&str, Decode)] = &[
     ("push_invoice", |p| PushInvoice::decode(p).map(drop)),
     ("push_reply", |p| PushReply::decode(p).map(drop)),
+    ("subscribe_request", |p| {
+        grant_message(SUBSCRIBE_REQUEST_TYPE, p).map(drop)
+    }),
+    ("subscribe_terms", |p| {
+        grant_message(SUBSCRIBE_TERMS_TYPE, p).map(drop)
+    }),
+    ("subscribe_accept", |p| {
+        grant_message(SUBSCRIBE_ACCEPT_TYPE, p).map(drop)
+    }),
+    ("subscribe_result", |p| {
+        grant_message(SUBSCRIBE_RESULT_TYPE, p).map(drop)
+    }),
+    ("grant_end", |p| grant_message(GRANT_END_TYPE, p).map(drop)),
+    ("grant_end_ack", |p| {
+        grant_message(GRANT_END_ACK_TYPE, p).map(drop)
+    }),
 ];
 
 /// Decodes `payload` with every decoder, counting what each allocates; a
@@ -45,18 +80,45 @@ fn check(payload: &[u8]) -> Result<(), TestCaseError> {
             prop_assert_eq!(message.reencode(&again), Ok(again.clone()));
         }
     }
+    for t in GRANT_TYPES {
+        if let Ok(decoded) = grant_message(t, payload) {
+            prop_assert_eq!(grant_message(t, &decoded.encode()), Ok(decoded));
+        }
+    }
     Ok(())
 }
 
+/// Every vector of the crate, and every hex payload or message the spec
+/// shows (the type stripped from full messages): the seeds of mutations.
 fn seeds() -> Vec<Vec<u8>> {
     let valid = vectors::VALID.iter().map(|v| v.payload_hex);
     let failing = vectors::MUST_FAIL.iter().map(|v| v.payload_hex);
     let accepted = vectors::MUST_ACCEPT.iter().map(|v| v.payload_hex);
-    valid
+    let mut seeds: Vec<Vec<u8>> = valid
         .chain(failing)
         .chain(accepted)
         .map(|h| hex::decode(h).unwrap())
-        .collect()
+        .collect();
+    let spec = include_str!("../../../docs/push-invoices.md");
+    let types: Vec<[u8; 2]> = [PUSH_INVOICE_TYPE, PUSH_REPLY_TYPE]
+        .into_iter()
+        .chain(GRANT_TYPES)
+        .map(u16::to_be_bytes)
+        .collect();
+    for quoted in spec.split('`').skip(1).step_by(2) {
+        let Ok(bytes) = hex::decode(quoted) else {
+            continue;
+        };
+        if bytes.len() < 4 {
+            continue;
+        }
+        let payload = match types.iter().any(|t| bytes.starts_with(t)) {
+            true => bytes[2..].to_vec(),
+            false => bytes,
+        };
+        seeds.push(payload);
+    }
+    seeds
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +254,12 @@ fn the_decoders_never_panic_and_allocate_at_most_their_input() {
         .unwrap();
 
     let seeds = seeds();
+    for t in GRANT_TYPES {
+        assert!(
+            seeds.iter().any(|s| grant_message(t, s).is_ok()),
+            "the spec shows no valid message of type {t}"
+        );
+    }
     let mut runner = TestRunner::new(cases(4096));
     runner
         .run(
