@@ -140,24 +140,6 @@ impl PushSender {
                 reason: "bad_node_id".into(),
             };
         };
-        if self.node.peer_supports_push(&node_id).is_none()
-            && let Err(reason) = self.connect(node_id, c.node_address.as_deref()).await
-        {
-            return Outcome::NotDelivered { reason };
-        }
-        match self.node.peer_supports_push(&node_id) {
-            Some(true) => {}
-            Some(false) => {
-                return Outcome::NotDelivered {
-                    reason: "unsupported",
-                };
-            }
-            None => {
-                return Outcome::NotDelivered {
-                    reason: "unreachable",
-                };
-            }
-        }
         // Texts are cut to the protocol's bounds by `encode`; a BOLT11
         // cannot be cut (ours, with at most the customer's own route hints
         // and a 639-byte description, are far below the bound).
@@ -181,6 +163,24 @@ impl PushSender {
             return Outcome::Dropped {
                 reason: "invoice_too_long".into(),
             };
+        }
+        if self.node.peer_supports_push(&node_id).is_none()
+            && let Err(reason) = self.connect(node_id, c.node_address.as_deref()).await
+        {
+            return Outcome::NotDelivered { reason };
+        }
+        match self.node.peer_supports_push(&node_id) {
+            Some(true) => {}
+            Some(false) => {
+                return Outcome::NotDelivered {
+                    reason: "unsupported",
+                };
+            }
+            None => {
+                return Outcome::NotDelivered {
+                    reason: "unreachable",
+                };
+            }
         }
         let reply = self.node.expect_push_reply(c.push_id, node_id);
         self.node
