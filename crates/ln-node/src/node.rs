@@ -50,7 +50,7 @@ use crate::types::{
     PeerManager, Router, Scorer, Store,
 };
 use crate::{PaymentSink, seed};
-use push_protocol::handler::{IncomingPush, PushHandler};
+use push_protocol::handler::{IncomingGrantMessage, IncomingPush, PushHandler};
 
 /// What a node needs to start.
 #[derive(Debug, Clone)]
@@ -69,6 +69,16 @@ pub struct NodeConfig {
     pub minimum_depth: u32,
 }
 
+/// Where a node hands incoming protocol messages (docs/push-invoices.md).
+#[derive(Debug, Default)]
+pub struct Inboxes {
+    /// Push invoices: set on a subscriber's node, which then advertises the
+    /// push feature bit.
+    pub pushes: Option<mpsc::UnboundedSender<IncomingPush>>,
+    /// Subscribe handshake and grant-end messages, with the sending peer.
+    pub grants: Option<mpsc::UnboundedSender<IncomingGrantMessage>>,
+}
+
 /// A running node. Cheap to share behind an `Arc`.
 pub struct Node {
     pub(crate) channel_manager: Arc<ChannelManager>,
@@ -76,6 +86,8 @@ pub struct Node {
     pub(crate) outbound: Arc<OutboundPayments>,
     pub(crate) peers: Arc<PeerBook>,
     pub(crate) push: Arc<PushHandler>,
+    /// Signs the BOLT11 invoices the node builds (`operations::create_invoice`).
+    pub(crate) keys: Arc<KeysManager>,
     listen_addr: SocketAddr,
     network: bitcoin::Network,
     stop_background: tokio::sync::watch::Sender<()>,
@@ -110,6 +122,19 @@ impl Node {
         config: NodeConfig,
         sink: Arc<dyn PaymentSink>,
         push_inbox: Option<mpsc::UnboundedSender<IncomingPush>>,
+    ) -> anyhow::Result<Arc<Node>> {
+        let inboxes = Inboxes {
+            pushes: push_inbox,
+            grants: None,
+        };
+        Self::start_with_inboxes(config, sink, inboxes).await
+    }
+
+    /// [`Node::start`] with the owner's inboxes for incoming protocol messages.
+    pub async fn start_with_inboxes(
+        config: NodeConfig,
+        sink: Arc<dyn PaymentSink>,
+        inboxes: Inboxes,
     ) -> anyhow::Result<Arc<Node>> {
         // Step 1: one node per folder, held until the node stops.
         let lock = dir_lock::lock(&config.data_dir)
@@ -280,7 +305,11 @@ impl Node {
             None::<Arc<dyn UtxoLookup + Send + Sync>>,
             Arc::clone(&logger),
         ));
-        let push = Arc::new(PushHandler::new(push_inbox));
+        let mut push = PushHandler::new(inboxes.pushes);
+        if let Some(grants) = inboxes.grants {
+            push = push.with_grant_inbox(grants);
+        }
+        let push = Arc::new(push);
         let mut ephemeral = [0u8; 32];
         rand::fill(&mut ephemeral);
         let peer_manager = Arc::new(PeerManager::new(
@@ -373,6 +402,7 @@ impl Node {
             outbound,
             peers,
             push,
+            keys,
             listen_addr,
             network: config.network,
             stop_background,

@@ -174,7 +174,7 @@ impl PayerState {
             .allowance_for(&invoice.payee)
             .filter(|a| a.until.is_none_or(|until| now.timestamp() < until))
         else {
-            return Decision::Reject(RejectReason::UnknownPayee);
+            return Decision::Reject(RejectReason::NoGrant);
         };
         let window_start = allowance.per.window_start(now);
         let spent = self.spent(&invoice.payee, window_start);
@@ -276,7 +276,7 @@ mod tests {
         let now = at("2028-03-10T10:00:00Z");
         assert_eq!(
             state.decide(&invoice("h1", 1_000), now),
-            Decision::Reject(RejectReason::UnknownPayee)
+            Decision::Reject(RejectReason::NoGrant)
         );
         state.set_allowance(Allowance {
             payee: PAYEE.into(),
@@ -336,7 +336,7 @@ mod tests {
         ));
         assert_eq!(
             state.decide(&invoice("h", 1_000), now + chrono::Duration::hours(1)),
-            Decision::Reject(RejectReason::UnknownPayee)
+            Decision::Reject(RejectReason::NoGrant)
         );
         assert!(state.remove_allowance(PAYEE));
         assert!(!state.remove_allowance(PAYEE));
