@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 use crate::billing;
-use crate::clock::{SharedClock, SystemClock, TestClock};
+use crate::clock::{Clocks, SystemClock, TestClock};
 use crate::config::{ClockMode, Role, Settings};
 use crate::context::Context;
 use crate::node::role::NodeRole;
@@ -46,7 +46,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = store::connect(settings.database_url(), settings.database.max_connections).await?;
         store::migrate(&db).await?;
-        let (clock, test_clock) = build_clock(&settings, &db).await?;
+        let clocks = build_clocks(&settings, &db).await?;
         let (listener, port) = if settings.has_role(Role::Web) {
             let address = format!("{}:{}", settings.http.host, settings.http.port);
             let listener = TcpListener::bind(&address)
@@ -62,8 +62,7 @@ impl Application {
         };
         let context = Context {
             db,
-            clock,
-            test_clock,
+            clocks,
             settings: Arc::new(settings),
         };
         let node_role = if context.settings.has_role(Role::Node) {
@@ -162,24 +161,21 @@ impl Application {
     }
 }
 
-async fn build_clock(
-    settings: &Settings,
-    db: &DatabaseConnection,
-) -> Result<(SharedClock, Option<Arc<TestClock>>), DbErr> {
+async fn build_clocks(settings: &Settings, db: &DatabaseConnection) -> Result<Clocks, DbErr> {
     match settings.clock.mode {
-        ClockMode::System => Ok((Arc::new(SystemClock), None)),
+        ClockMode::System => Ok(Clocks::One(Arc::new(SystemClock))),
         ClockMode::Test => {
             // The persisted time wins, so a restart never moves time backwards.
-            let start = match store::sandbox_clock::load(db).await? {
+            let deployment = store::sandbox_clock::DEPLOYMENT;
+            let start = match store::sandbox_clock::load(db, deployment).await? {
                 Some(saved) => saved,
                 None => {
                     let start = settings.clock.start.unwrap_or_else(chrono::Utc::now);
-                    store::sandbox_clock::save(db, start).await?;
+                    store::sandbox_clock::save(db, deployment, start).await?;
                     start
                 }
             };
-            let clock = Arc::new(TestClock::new(start));
-            Ok((clock.clone(), Some(clock)))
+            Ok(Clocks::Sandbox(Arc::new(TestClock::new(start))))
         }
     }
 }

@@ -214,7 +214,8 @@ pub async fn billing(
     // Peak memory from here on is the billing run's (Linux: resets VmHWM).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
-    let outcome = engine::run_due_concurrently(db, now, batch, workers).await?;
+    let outcome =
+        engine::run_due_concurrently(db, now, batch, workers, &engine::Scope::All).await?;
     Ok(BillingReport {
         backend: if store::is_postgres(db) {
             "postgresql"

@@ -1,18 +1,18 @@
-//! What every role takes: the database, the clock and the settings. A leaf:
+//! What every role takes: the database, the clocks and the settings. A leaf:
 //! it imports no role, so roles depend on it and never on `app`.
 
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::clock::{SharedClock, TestClock};
+use crate::clock::Clocks;
 use crate::config::Settings;
 
 #[derive(Clone, Debug)]
 pub struct Context {
     pub db: DatabaseConnection,
-    pub clock: SharedClock,
-    /// Set when the clock is the sandbox's test clock, which can be advanced.
-    pub test_clock: Option<Arc<TestClock>>,
+    /// The deployment's time (`clocks.now()`) and each merchant's billing
+    /// time (`clocks.now_for(..)`), which differ only in the sandbox.
+    pub clocks: Clocks,
     pub settings: Arc<Settings>,
 }

@@ -294,10 +294,12 @@ async fn create_merchant(
     let now = match settings.clock.mode {
         ClockMode::System => SystemClock.now(),
         // The sandbox's clock, so the merchant is not created in its future.
-        ClockMode::Test => match store::sandbox_clock::load(&db).await? {
-            Some(saved) => saved,
-            None => settings.clock.start.unwrap_or_else(|| SystemClock.now()),
-        },
+        ClockMode::Test => {
+            match store::sandbox_clock::load(&db, store::sandbox_clock::DEPLOYMENT).await? {
+                Some(saved) => saved,
+                None => settings.clock.start.unwrap_or_else(|| SystemClock.now()),
+            }
+        }
     };
     let mode = Mode::for_network(settings.app.network);
     let (merchant, key) = catalog::merchants::create_with_api_key(

@@ -409,7 +409,7 @@ pub struct CreatedApiKey {
     pub secret: String,
 }
 
-/// The sandbox's test clock after it moved.
+/// A merchant's sandbox test clock.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TestClock {
     pub object: &'static str,

@@ -11,6 +11,7 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::scope::Scope;
 use super::{payment_requests, periods};
 use crate::catalog::policy::{DunningAction, DunningPolicy, PlanRules};
 use crate::domain::{
@@ -21,16 +22,23 @@ use crate::objects;
 use crate::store::events::EventBatch;
 use crate::store::{self, invoices, plans, queue, subscriptions};
 
-/// Runs the due dunning step of up to `batch` invoices in one transaction;
+/// Runs the due dunning step of up to `batch` invoices (of `scope`'s
+/// merchants) in one transaction;
 /// returns how many. An invoice whose subscription has a period roll due
 /// before this step waits for the roll (see `periods::roll_due`).
-pub async fn run_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) -> Result<usize> {
+pub async fn run_due(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    batch: u64,
+    scope: &Scope,
+) -> Result<usize> {
     let txn = store::begin_write(db).await?;
     let query = invoices::Entity::find()
         .filter(invoices::Column::NextDunningAt.lte(now))
         .order_by_asc(invoices::Column::NextDunningAt)
         .order_by_asc(invoices::Column::Id)
         .limit(batch);
+    let query = scope.filter(query, invoices::Column::MerchantId);
     let claimed = queue::claim(query, &txn).await?;
     let roll_due_at = subscription_rolls(&txn, &claimed).await?;
     let due: Vec<_> = claimed

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
+pub use super::scope::Scope;
 use super::{dunning, periods, trials};
 use crate::error::Result;
 
@@ -24,11 +25,13 @@ pub async fn run_due_concurrently(
     now: DateTime<Utc>,
     batch: u64,
     workers: u32,
+    scope: &Scope,
 ) -> Result<RunOutcome> {
     let mut runs = tokio::task::JoinSet::new();
     for _ in 0..workers.max(1) {
         let db = db.clone();
-        runs.spawn(async move { run_due(&db, now, batch).await });
+        let scope = scope.clone();
+        runs.spawn(async move { run_due(&db, now, batch, &scope).await });
     }
     let mut total = RunOutcome::default();
     while let Some(joined) = runs.join_next().await {
@@ -42,21 +45,23 @@ pub async fn run_due_concurrently(
 }
 
 /// Catches up to `now`: rolls every ended period and runs every due dunning
-/// step. A subscription that missed several periods is billed once for each,
-/// oldest first; nothing after `now` is billed.
+/// step of the subscriptions and invoices in `scope`. A subscription that
+/// missed several periods is billed once for each, oldest first; nothing
+/// after `now` is billed.
 pub async fn run_due(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     batch: u64,
+    scope: &Scope,
 ) -> Result<RunOutcome> {
     let mut outcome = RunOutcome::default();
     let mut after = None;
     loop {
         // Notices first: a trial's notice comes before its end, also when a
         // long downtime is caught up.
-        let noticed = trials::notify_due(db, now, batch).await?;
-        let pass = periods::roll_due(db, now, batch, after.as_ref()).await?;
-        let dunned = dunning::run_due(db, now, batch).await?;
+        let noticed = trials::notify_due(db, now, batch, scope).await?;
+        let pass = periods::roll_due(db, now, batch, after.as_ref(), scope).await?;
+        let dunned = dunning::run_due(db, now, batch, scope).await?;
         outcome.periods_rolled += pass.rolled;
         outcome.dunning_steps += dunned;
         outcome.trial_notices += noticed;

@@ -12,4 +12,5 @@ pub mod payment_requests;
 pub mod payments;
 pub mod periods;
 pub mod scheduler;
+pub mod scope;
 pub mod trials;

@@ -1,12 +1,12 @@
 //! What the hosted pay page (`/pay/{token}`) shows: the invoice behind a pay
 //! link, its merchant, and the BOLT11 a customer can pay now.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
 
 use super::payment_requests as requests;
+use crate::clock::Clocks;
 use crate::domain::InvoiceStatus;
 use crate::error::Result;
 use crate::store::events::EventBatch;
@@ -39,10 +39,11 @@ fn takes_payment(invoice: &invoices::Model) -> bool {
     )
 }
 
-/// The page behind `token`; `None` for an unknown or forged one.
+/// The page behind `token`; `None` for an unknown or forged one. What is
+/// payable is judged at the invoice's merchant's time.
 pub async fn load(
     db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
+    clocks: &Clocks,
     token: &str,
 ) -> Result<Option<PayPage>> {
     let Some(link) = pay_links::find(db, token).await? else {
@@ -62,6 +63,7 @@ pub async fn load(
     };
     let (mut live, mut preparing) = (None, false);
     if takes_payment(&invoice) {
+        let now = clocks.now_for(db, &invoice.merchant_id).await?;
         let all = payment_requests::Entity::find()
             .filter(payment_requests::Column::InvoiceId.eq(&invoice.id))
             .order_by_desc(payment_requests::Column::CreatedAt)
@@ -82,10 +84,11 @@ pub async fn load(
 /// The customer asks for a fresh BOLT11 (the last one expired, or dunning
 /// canceled it): queues a payment request for the node to issue (not
 /// pushed: the customer is on the page), unless the invoice no longer takes
-/// payment or one is already live or pending. `None` for an unknown token.
+/// payment or one is already live or pending (at the invoice's merchant's
+/// time). `None` for an unknown token.
 pub async fn request_fresh(
     db: &DatabaseConnection,
-    now: DateTime<Utc>,
+    clocks: &Clocks,
     token: &str,
 ) -> Result<Option<()>> {
     let Some(link) = pay_links::find(db, token).await? else {
@@ -99,6 +102,7 @@ pub async fn request_fresh(
         return Ok(None);
     };
     if takes_payment(&invoice) {
+        let now = clocks.now_for(&txn, &invoice.merchant_id).await?;
         let mut events = EventBatch::new();
         requests::renew(&txn, now, &invoice, &mut events).await?;
         events.insert(&txn).await?;

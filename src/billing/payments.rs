@@ -14,6 +14,7 @@ use sea_orm::{
 use super::balance::{self, Unapplied};
 use super::lifecycle;
 use super::payment_requests as requests;
+use crate::clock::Clocks;
 use crate::domain::{EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, Period};
 use crate::error::{Error, Result};
 use crate::objects;
@@ -211,9 +212,10 @@ pub enum Settlement {
 /// `invoice.paid` is recorded (what was paid beyond the request goes to the
 /// customer's balance), and a past-due or unpaid subscription with no
 /// other overdue invoice becomes active again. Idempotent per payment hash.
+/// Dated at the invoice's merchant's time (`clocks`).
 pub async fn settle(
     db: &DatabaseConnection,
-    now: DateTime<Utc>,
+    clocks: &Clocks,
     payment_hash: &str,
     amount: Msat,
 ) -> Result<Settlement> {
@@ -236,6 +238,7 @@ pub async fn settle(
     if req.status == PaymentRequestStatus::Paid.as_str() {
         return Ok(Settlement::AlreadySettled);
     }
+    let now = clocks.now_for(&txn, &invoice.merchant_id).await?;
     let paid_req = requests::mark_paid(&txn, now, &req, amount).await?;
 
     let mut events = EventBatch::new();

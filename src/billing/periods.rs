@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 use super::invoicing::{self, InvoiceDraft};
+use super::scope::Scope;
 use crate::catalog::policy::PlanRules;
 use crate::domain::{EventType, ScheduleError, SubscriptionEvent, SubscriptionStatus};
 use crate::error::{Error, Result};
@@ -113,7 +114,8 @@ pub fn record_billing_error(
     );
 }
 
-/// Rolls up to `batch` due subscriptions in one transaction; returns how many.
+/// Rolls up to `batch` due subscriptions (of `scope`'s merchants) in one
+/// transaction; returns how many.
 /// A subscription whose invoice still has dunning due before its period end
 /// waits for that dunning first (see [`blocked_by_dunning`]), so each
 /// subscription's history is applied in time order even when a long downtime
@@ -127,13 +129,15 @@ pub async fn roll_due(
     now: DateTime<Utc>,
     batch: u64,
     after: Option<&QueueKey>,
+    scope: &Scope,
 ) -> Result<RollPass> {
     let txn = store::begin_write(db).await?;
-    let mut query = subscriptions::Entity::find()
+    let query = subscriptions::Entity::find()
         .filter(subscriptions::Column::NextRollAt.lte(now))
         .order_by_asc(subscriptions::Column::NextRollAt)
         .order_by_asc(subscriptions::Column::Id)
         .limit(batch);
+    let mut query = scope.filter(query, subscriptions::Column::MerchantId);
     if let Some((at, id)) = after {
         query = query.filter(
             Expr::tuple([

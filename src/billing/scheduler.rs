@@ -3,11 +3,11 @@
 
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::engine;
+use super::engine::{self, Scope};
 use crate::context::Context;
-use crate::store;
 
 pub async fn run(state: Context, shutdown: CancellationToken) {
     let schedule = match cron::Schedule::from_str(&state.settings.scheduler.tick) {
@@ -31,32 +31,48 @@ pub async fn run(state: Context, shutdown: CancellationToken) {
     }
 }
 
-/// One billing run at the clock's current time. Errors are logged and the
-/// run is retried at the next tick: every batch is its own transaction, so
-/// nothing is half done.
+/// One billing run at the clocks' current time: with one clock, one run for
+/// every merchant; in the sandbox, one run per merchant at that merchant's
+/// own time. Errors are logged and the run is retried at the next tick:
+/// every batch is its own transaction, so nothing is half done.
 pub async fn tick(state: &Context) {
-    if let Some(test_clock) = &state.test_clock {
-        // Another process may have advanced the shared sandbox clock.
-        match store::sandbox_clock::load(&state.db).await {
-            Ok(Some(saved)) => {
-                let _ = test_clock.set(saved);
+    // Another process may have advanced the shared sandbox clock.
+    if let Err(e) = state.clocks.catch_up(&state.db).await {
+        tracing::warn!(error = %e, "scheduler: cannot read the sandbox clock");
+    }
+    match state.clocks.merchant_times(&state.db).await {
+        Ok(None) => bill(state, state.clocks.now(), &Scope::All).await,
+        Ok(Some(merchants)) => {
+            for (merchant, now) in merchants {
+                bill(state, now, &Scope::Merchant(merchant)).await;
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "scheduler: cannot read the sandbox clock"),
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "scheduler: cannot read the merchants' clocks; retrying at the next tick")
         }
     }
-    let now = state.clock.now();
+}
+
+/// One billing run of `scope` at `now`, logged.
+pub async fn bill(state: &Context, now: DateTime<Utc>, scope: &Scope) {
     let batch = u64::from(state.settings.scheduler.batch_size);
     let workers = state.settings.scheduler.workers;
-    match engine::run_due_concurrently(&state.db, now, batch, workers).await {
+    let merchant = match scope {
+        Scope::All => None,
+        Scope::Merchant(id) => Some(id.as_str()),
+    };
+    match engine::run_due_concurrently(&state.db, now, batch, workers, scope).await {
         Ok(outcome) if outcome != engine::RunOutcome::default() => {
             tracing::info!(
+                merchant,
                 periods_rolled = outcome.periods_rolled,
                 dunning_steps = outcome.dunning_steps,
                 "billing run"
             );
         }
         Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "billing run failed; retrying at the next tick"),
+        Err(e) => {
+            tracing::error!(merchant, error = %e, "billing run failed; retrying at the next tick")
+        }
     }
 }

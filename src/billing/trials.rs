@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::scope::Scope;
 use crate::domain::EventType;
 use crate::error::Result;
 use crate::objects;
@@ -12,14 +13,20 @@ use crate::store::events::EventBatch;
 use crate::store::{self, queue, subscriptions};
 
 /// Records the due trial notices of up to `batch` subscriptions in one
-/// transaction; returns how many.
-pub async fn notify_due(db: &DatabaseConnection, now: DateTime<Utc>, batch: u64) -> Result<usize> {
+/// transaction (of `scope`'s merchants); returns how many.
+pub async fn notify_due(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    batch: u64,
+    scope: &Scope,
+) -> Result<usize> {
     let txn = store::begin_write(db).await?;
     let query = subscriptions::Entity::find()
         .filter(subscriptions::Column::TrialNoticeAt.lte(now))
         .order_by_asc(subscriptions::Column::TrialNoticeAt)
         .order_by_asc(subscriptions::Column::Id)
         .limit(batch);
+    let query = scope.filter(query, subscriptions::Column::MerchantId);
     let due = queue::claim(query, &txn).await?;
     let count = due.len();
     let mut events = EventBatch::new();

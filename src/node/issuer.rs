@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::billing::payments::{
     self, InvoiceIssuer, IssueError, IssueRequest, IssuedInvoice, Settlement,
 };
-use crate::clock::Clock;
+use crate::clock::{Clock, Clocks};
 use crate::domain::Msat;
 use crate::error::Error;
 use crate::store;
@@ -23,10 +23,10 @@ use ln_node::events::hash_hex;
 use ln_node::{InvoiceError, Node, PaymentSink, Verdict};
 
 /// Checks incoming payments against the payment requests in the database and
-/// settles them once claimed.
+/// settles them once claimed (at the invoice's merchant's time).
 pub struct BillingSink {
     pub db: DatabaseConnection,
-    pub clock: Arc<dyn Clock>,
+    pub clocks: Clocks,
 }
 
 #[async_trait::async_trait]
@@ -53,7 +53,7 @@ impl PaymentSink for BillingSink {
         let amount = Msat::try_from(amount_msat)?;
         let outcome = match payments::settle(
             &self.db,
-            self.clock.now(),
+            &self.clocks,
             &hash_hex(payment_hash),
             amount,
         )

@@ -71,7 +71,7 @@ impl NodeRole {
         };
         let sink = Arc::new(BillingSink {
             db: context.db.clone(),
-            clock: context.clock.clone(),
+            clocks: context.clocks.clone(),
         });
         let node = Node::start(config, sink).await?;
         Ok(NodeRole { node, simnet })
@@ -83,14 +83,14 @@ impl NodeRole {
         let expiry = chrono::Duration::seconds(i64::from(ln.invoice_expiry_secs));
         let pusher = PushSender {
             db: context.db.clone(),
-            clock: context.clock.clone(),
+            clock: context.clocks.deployment(),
             node: Arc::clone(&self.node),
             policy: push_policy(&context.settings),
         };
         let (result, ()) = tokio::join!(
             run_issuer(
                 context.db.clone(),
-                context.clock.clone(),
+                context.clocks.deployment(),
                 Arc::clone(&self.node),
                 expiry,
                 Duration::from_secs(1),

@@ -8,7 +8,6 @@ pub mod webhooks;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
-use crate::store;
 
 /// Runs the worker role's loops until `shutdown`.
 pub async fn run(state: Context, shutdown: CancellationToken) {
@@ -20,13 +19,7 @@ pub async fn run(state: Context, shutdown: CancellationToken) {
 
 /// Another process may have advanced the shared sandbox clock: catch up.
 pub async fn sync_test_clock(state: &Context) {
-    if let Some(test_clock) = &state.test_clock {
-        match store::sandbox_clock::load(&state.db).await {
-            Ok(Some(saved)) => {
-                let _ = test_clock.set(saved);
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "worker: cannot read the sandbox clock"),
-        }
+    if let Err(e) = state.clocks.catch_up(&state.db).await {
+        tracing::warn!(error = %e, "worker: cannot read the sandbox clock");
     }
 }

@@ -57,7 +57,7 @@ struct NotFoundPage {
 
 /// GET /pay/{token}
 pub async fn page(state: web::Data<Context>, token: web::Path<String>) -> HttpResponse {
-    match pay_page::load(&state.db, state.clock.now(), token.as_str()).await {
+    match pay_page::load(&state.db, &state.clocks, token.as_str()).await {
         Ok(Some(p)) => html(StatusCode::OK, invoice_page(p, token.as_str()).render()),
         Ok(None) => not_found(),
         Err(e) => {
@@ -70,7 +70,7 @@ pub async fn page(state: web::Data<Context>, token: web::Path<String>) -> HttpRe
 /// POST /pay/{token}/refresh: the customer asks for a fresh BOLT11; back
 /// to the page (303), which shows it once the node has issued it.
 pub async fn refresh(state: web::Data<Context>, token: web::Path<String>) -> HttpResponse {
-    match pay_page::request_fresh(&state.db, state.clock.now(), token.as_str()).await {
+    match pay_page::request_fresh(&state.db, &state.clocks, token.as_str()).await {
         Ok(Some(())) => HttpResponse::SeeOther()
             .insert_header((LOCATION, format!("/pay/{}", token.as_str())))
             .insert_header((CACHE_CONTROL, "no-store"))

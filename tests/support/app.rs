@@ -13,9 +13,11 @@ use pushbill::context::Context;
 use pushbill::domain::{Interval, Msat, NodeId, Schedule};
 use pushbill::notify::webhooks;
 use pushbill::store::{
-    self, customers, events, invoices, merchants, payment_requests, plans, subscriptions,
+    self, customers, events, invoices, merchants, payment_requests, plans, sandbox_clock,
+    subscriptions,
 };
 use pushbill::telemetry;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -101,7 +103,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let context = app.context().clone();
-    let clock = context.test_clock.clone().expect("test clock");
+    let clock = Arc::clone(context.clocks.test_clock().expect("test clock"));
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move { app.run_until_stopped(stop).await });
@@ -155,14 +157,24 @@ impl TestApp {
         self.clock.now()
     }
 
-    /// Moves the test clock and runs the billing engine, as a scheduler tick would.
+    /// Time passes for everyone, as it does off the sandbox: moves the
+    /// deployment's clock and every merchant's clock, then runs the billing
+    /// engine for everyone, as a scheduler tick would. (One merchant moving
+    /// its own clock: [`Api::advance`].)
     pub async fn advance(&self, by: Duration) -> engine::RunOutcome {
-        self.clock.advance(by).unwrap();
-        self.run_billing().await
+        self.advance_to(self.now() + by).await
     }
 
     pub async fn advance_to(&self, to: DateTime<Utc>) -> engine::RunOutcome {
         self.clock.set(to).unwrap();
+        sandbox_clock::Entity::update_many()
+            .col_expr(sandbox_clock::Column::Now, Expr::value(to))
+            .col_expr(sandbox_clock::Column::UpdatedAt, Expr::value(to))
+            .filter(sandbox_clock::Column::Id.ne(sandbox_clock::DEPLOYMENT))
+            .filter(sandbox_clock::Column::Now.lt(to))
+            .exec(&self.db)
+            .await
+            .unwrap();
         self.run_billing().await
     }
 
@@ -175,8 +187,10 @@ impl TestApp {
             .expect("webhook delivery")
     }
 
+    /// A billing run for everyone at the deployment's time (where
+    /// [`TestApp::advance`] keeps every merchant's clock).
     pub async fn run_billing(&self) -> engine::RunOutcome {
-        engine::run_due(&self.db, self.now(), 50)
+        engine::run_due(&self.db, self.now(), 50, &engine::Scope::All)
             .await
             .expect("billing run")
     }
@@ -319,7 +333,7 @@ impl TestApp {
                 .unwrap(),
             Ok(())
         );
-        payments::settle(&self.db, self.now(), &hash, amount)
+        payments::settle(&self.db, &self.context.clocks, &hash, amount)
             .await
             .unwrap()
     }
@@ -429,6 +443,27 @@ impl Api {
             .await
             .expect("request sent");
         reply(res).await
+    }
+
+    /// This merchant moves its own test clock by `secs` (the billing engine
+    /// runs for it); returns the clock's new time.
+    pub async fn advance(&self, secs: i64) -> DateTime<Utc> {
+        let r = self
+            .post("/v1/test_clock/advance", json!({"seconds": secs}))
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body["now"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// This merchant's test clock.
+    pub async fn test_clock(&self) -> DateTime<Utc> {
+        let r = self.get("/v1/test_clock").await;
+        assert_eq!(
+            (r.status, r.body["object"].clone()),
+            (200, json!("test_clock")),
+            "{r:?}"
+        );
+        r.body["now"].as_str().unwrap().parse().unwrap()
     }
 
     /// A monthly plan at 10,000 sat.

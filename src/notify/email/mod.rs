@@ -45,11 +45,11 @@ enum Outcome {
 /// due at the clock's time, once each, waiting for each answer: for tests
 /// and tools; the worker role runs [`run`].
 pub async fn drain(state: &Context, mailer: &Mailer) -> Result<Drained, DbErr> {
-    super::webhooks::fan_out_all(state, state.clock.now()).await?;
-    digest::send_due(&state.db, state.clock.now()).await?;
+    super::webhooks::fan_out_all(state, state.clocks.now()).await?;
+    digest::send_due(&state.db, state.clocks.now()).await?;
     let mut done = Drained::default();
     loop {
-        let claimed = outbox::claim_due(&state.db, state.clock.now(), LEASE, CLAIM_BATCH).await?;
+        let claimed = outbox::claim_due(&state.db, state.clocks.now(), LEASE, CLAIM_BATCH).await?;
         if claimed.is_empty() {
             return Ok(done);
         }
@@ -72,7 +72,7 @@ async fn send_one(
 ) -> Result<Outcome, DbErr> {
     if let Some(reason) = outbox::obsolete(&state.db, row).await? {
         tracing::info!(email = %row.id, kind = %row.kind, %reason, "email withdrawn: its invoice is no longer open");
-        outbox::withdraw(&state.db, state.clock.now(), row, &reason).await?;
+        outbox::withdraw(&state.db, state.clocks.now(), row, &reason).await?;
         return Ok(Outcome::Withdrawn);
     }
     let result = mailer.send(row).await;
@@ -85,7 +85,7 @@ async fn send_one(
             "email not sent"
         );
     }
-    outbox::record(&state.db, state.clock.now(), row, &result).await?;
+    outbox::record(&state.db, state.clocks.now(), row, &result).await?;
     Ok(if result.is_ok() {
         Outcome::Sent
     } else {
@@ -109,11 +109,11 @@ pub async fn run(state: Context, shutdown: CancellationToken) {
     };
     loop {
         super::sync_test_clock(&state).await;
-        if let Err(e) = digest::send_due(&state.db, state.clock.now()).await {
+        if let Err(e) = digest::send_due(&state.db, state.clocks.now()).await {
             tracing::error!(error = %e, "email: making the unpaid summaries failed; retrying");
         }
         let mut busy = false;
-        match outbox::claim_due(&state.db, state.clock.now(), LEASE, CLAIM_BATCH).await {
+        match outbox::claim_due(&state.db, state.clocks.now(), LEASE, CLAIM_BATCH).await {
             Ok(claimed) => {
                 busy = !claimed.is_empty();
                 for row in &claimed {

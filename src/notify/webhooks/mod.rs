@@ -37,7 +37,7 @@ pub async fn drain(state: &Context, sender: &Sender) -> Result<Drained, DbErr> {
     let mut done = Drained::default();
     let email = crate::notify::email::from_events::Queueing::from_settings(&state.settings);
     loop {
-        let now = state.clock.now();
+        let now = state.clocks.now();
         loop {
             let n = fanout::fan_out(&state.db, now, FAN_OUT_BATCH, email.as_ref()).await?;
             done.dispatched += n;
@@ -68,7 +68,7 @@ pub async fn drain(state: &Context, sender: &Sender) -> Result<Drained, DbErr> {
 
 /// Sends one claimed delivery and records the outcome.
 async fn deliver(state: &Context, sender: &Sender, claimed: &Claimed) -> Result<(), DbErr> {
-    let attempt = sender.send(claimed, state.clock.now()).await;
+    let attempt = sender.send(claimed, state.clocks.now()).await;
     if !attempt.succeeded() {
         tracing::info!(
             delivery = %claimed.delivery.id,
@@ -80,7 +80,7 @@ async fn deliver(state: &Context, sender: &Sender, claimed: &Claimed) -> Result<
     }
     delivery::record(
         &state.db,
-        state.clock.now(),
+        state.clocks.now(),
         &state.settings.webhooks.retry_schedule_secs,
         claimed,
         &attempt,
@@ -107,7 +107,7 @@ pub async fn run(state: Context, shutdown: CancellationToken) {
     let mut busy_tasks: HashMap<tokio::task::Id, String> = HashMap::new();
     loop {
         super::sync_test_clock(&state).await;
-        let now = state.clock.now();
+        let now = state.clocks.now();
         if let Err(e) = fan_out_all(&state, now).await {
             tracing::error!(error = %e, "webhooks: fan-out failed; retrying");
         }

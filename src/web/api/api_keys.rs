@@ -67,8 +67,14 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     let mode = Mode::for_network(state.settings.app.network);
-    let created =
-        api_keys::create(&state.db, state.clock.now(), &merchant.id, &body.name, mode).await?;
+    let created = api_keys::create(
+        &state.db,
+        state.clocks.now(),
+        &merchant.id,
+        &body.name,
+        mode,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(objects::CreatedApiKey {
         key: objects::ApiKey::from(&created.key),
         secret: created.secret,
@@ -92,6 +98,6 @@ pub async fn revoke(
     id: PathId,
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = api_keys::revoke(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
+    let key = api_keys::revoke(&state.db, state.clocks.now(), &merchant.id, id.as_str()).await?;
     Ok(HttpResponse::Ok().json(objects::ApiKey::from(&key)))
 }

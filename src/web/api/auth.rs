@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::{LocalBoxFuture, Shared};
 
@@ -17,6 +18,10 @@ use crate::web::WebState;
 #[derive(Debug, Clone)]
 pub struct Merchant {
     pub id: String,
+    /// The merchant's billing time for this request (its own test clock in
+    /// the sandbox, see `clock::Clocks`): what the request's billing facts
+    /// (periods, due dates, `created_at`, `canceled_at`, ...) are dated with.
+    pub now: DateTime<Utc>,
 }
 
 impl FromRequest for Merchant {
@@ -63,7 +68,7 @@ fn start(req: &HttpRequest) -> impl Future<Output = Result<Merchant, ApiError>> 
             return Err(ApiError::internal());
         };
         let secret = secret?;
-        let owner = api_keys::authenticate(&state.db, state.clock.now(), &secret)
+        let owner = api_keys::authenticate(&state.db, state.clocks.now(), &secret)
             .await?
             .ok_or_else(|| {
                 ApiError::unauthorized(
@@ -74,8 +79,10 @@ fn start(req: &HttpRequest) -> impl Future<Output = Result<Merchant, ApiError>> 
         limiter
             .check(&owner.key_id)
             .map_err(ApiError::rate_limited)?;
+        let now = state.clocks.now_for(&state.db, &owner.merchant_id).await?;
         Ok(Merchant {
             id: owner.merchant_id,
+            now,
         })
     }
 }

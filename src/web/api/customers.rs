@@ -92,8 +92,7 @@ pub async fn create(
     merchant: Merchant,
     ApiJson(body): ApiJson<CreateCustomer>,
 ) -> Result<HttpResponse, ApiError> {
-    let customer =
-        customers::create(&state.db, state.clock.now(), &merchant.id, body.parse()?).await?;
+    let customer = customers::create(&state.db, merchant.now, &merchant.id, body.parse()?).await?;
     Ok(HttpResponse::Ok().json(objects::Customer::from(&customer)))
 }
 
@@ -191,7 +190,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let customer = customers::update(
         &state.db,
-        state.clock.now(),
+        merchant.now,
         &merchant.id,
         id.as_str(),
         body.parse()?,
@@ -215,8 +214,7 @@ pub async fn delete(
     merchant: Merchant,
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let customer =
-        customers::delete(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
+    let customer = customers::delete(&state.db, merchant.now, &merchant.id, id.as_str()).await?;
     Ok(HttpResponse::Ok().json(objects::Deleted {
         id: customer.id,
         object: "customer",

@@ -92,6 +92,6 @@ pub async fn update(
         unpaid_summary: body.unpaid_summary,
         unpaid_summary_hour: body.unpaid_summary_hour,
     };
-    let prefs = messages::update(&state.db, state.clock.now(), &merchant.id, change).await?;
+    let prefs = messages::update(&state.db, merchant.now, &merchant.id, change).await?;
     Ok(HttpResponse::Ok().json(objects::EmailSettings::from(&prefs)))
 }

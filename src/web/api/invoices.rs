@@ -58,7 +58,7 @@ pub async fn create(
     let due_in = Duration::seconds(body.due_in_secs.unwrap_or(DEFAULT_DUE_IN_SECS).into());
     let invoice = invoicing::create_one_off(
         &state.db,
-        state.clock.now(),
+        merchant.now,
         &merchant.id,
         &body.customer,
         body.amount_msat,
@@ -139,7 +139,7 @@ pub async fn void(
     id: PathId,
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
-    let invoice = lifecycle::void(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
+    let invoice = lifecycle::void(&state.db, merchant.now, &merchant.id, id.as_str()).await?;
     Ok(ok(&invoice))
 }
 

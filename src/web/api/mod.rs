@@ -124,6 +124,7 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(api_keys::revoke)
         .service(email_settings::get)
         .service(email_settings::update)
+        .service(test_clock::get)
         .service(test_clock::advance)
         .service(webhook_endpoints::create)
         .service(webhook_endpoints::list)

@@ -39,7 +39,7 @@ const OPENAPI_OPERATION: &str = "get_openapi";
         (name = "Webhook endpoints", description = "Where signed events are sent (Standard Webhooks), and each delivery's attempts."),
         (name = "Settings", description = "The merchant's settings: which emails go out and where."),
         (name = "API keys", description = "The merchant's keys; a secret is shown once."),
-        (name = "Test clock", description = "Sandbox only: move time to watch billing happen."),
+        (name = "Test clock", description = "Sandbox only: each merchant's own clock; move it to watch its billing happen."),
         (name = "Node", description = "The deployment's Lightning node: peers and channels. Node operator merchants only."),
         (name = "Meta", description = "This document."),
     ),

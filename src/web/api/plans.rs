@@ -138,7 +138,7 @@ pub async fn create(
     merchant: Merchant,
     ApiJson(body): ApiJson<CreatePlan>,
 ) -> Result<HttpResponse, ApiError> {
-    let plan = plans::create(&state.db, state.clock.now(), &merchant.id, body.parse()?).await?;
+    let plan = plans::create(&state.db, merchant.now, &merchant.id, body.parse()?).await?;
     Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
 }
 
@@ -265,7 +265,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let plan = plans::update(
         &state.db,
-        state.clock.now(),
+        merchant.now,
         &merchant.id,
         id.as_str(),
         body.parse()?,
@@ -290,6 +290,6 @@ pub async fn archive(
     id: PathId,
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
-    let plan = plans::archive(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
+    let plan = plans::archive(&state.db, merchant.now, &merchant.id, id.as_str()).await?;
     Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
 }

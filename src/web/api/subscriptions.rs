@@ -71,7 +71,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateSubscription>,
 ) -> Result<HttpResponse, ApiError> {
     let (sub, _invoice) =
-        lifecycle::create(&state.db, state.clock.now(), &merchant.id, body.parse()?).await?;
+        lifecycle::create(&state.db, merchant.now, &merchant.id, body.parse()?).await?;
     Ok(ok(&sub))
 }
 
@@ -152,7 +152,7 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let sub = lifecycle::cancel(
         &state.db,
-        state.clock.now(),
+        merchant.now,
         &merchant.id,
         id.as_str(),
         body.at_period_end,
@@ -183,7 +183,7 @@ pub async fn pause(
     id: PathId,
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
-    let sub = lifecycle::pause(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
+    let sub = lifecycle::pause(&state.db, merchant.now, &merchant.id, id.as_str()).await?;
     Ok(ok(&sub))
 }
 
@@ -202,7 +202,7 @@ pub async fn resume(
     id: PathId,
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
-    let sub = lifecycle::resume(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
+    let sub = lifecycle::resume(&state.db, merchant.now, &merchant.id, id.as_str()).await?;
     Ok(ok(&sub))
 }
 
@@ -233,7 +233,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let sub = lifecycle::change_plan(
         &state.db,
-        state.clock.now(),
+        merchant.now,
         &merchant.id,
         id.as_str(),
         &body.plan,

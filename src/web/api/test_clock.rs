@@ -1,6 +1,7 @@
-//! POST /v1/test_clock/advance: sandbox only.
+//! GET /v1/test_clock and POST /v1/test_clock/advance: the caller's own
+//! test clock, sandbox only.
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -40,10 +41,27 @@ impl AdvanceBody {
     }
 }
 
+/// Retrieve the test clock
+///
+/// Sandbox only, with the test clock on (404 otherwise): the caller's test
+/// clock. Every merchant has its own, which starts at the deployment's time
+/// and moves only when that merchant advances it.
+#[utoipa::path(
+    tag = "Test clock",
+    operation_id = "get_test_clock",
+    responses((status = 200, description = "The clock's time.", body = crate::objects::TestClock)),
+)]
+#[get("/test_clock")]
+pub async fn get(state: web::Data<Context>, merchant: Merchant) -> Result<HttpResponse, ApiError> {
+    let now = sandbox::clock(&state, &merchant.id).await?;
+    Ok(answer(now))
+}
+
 /// Advance the test clock
 ///
-/// Sandbox only, with the test clock on (404 otherwise): moves the clock and
-/// runs the billing engine up to the new time.
+/// Sandbox only, with the test clock on (404 otherwise): moves the caller's
+/// test clock and runs the billing engine for the caller up to the new time.
+/// Other merchants' clocks and subscriptions are not touched.
 #[utoipa::path(
     tag = "Test clock",
     operation_id = "advance_test_clock",
@@ -53,12 +71,16 @@ impl AdvanceBody {
 #[post("/test_clock/advance")]
 pub async fn advance(
     state: web::Data<Context>,
-    _merchant: Merchant,
+    merchant: Merchant,
     ApiJson(body): ApiJson<AdvanceBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = sandbox::advance_clock(&state, body.parse()?).await?;
-    Ok(HttpResponse::Ok().json(crate::objects::TestClock {
+    let now = sandbox::advance_clock(&state, &merchant.id, body.parse()?).await?;
+    Ok(answer(now))
+}
+
+fn answer(now: DateTime<Utc>) -> HttpResponse {
+    HttpResponse::Ok().json(crate::objects::TestClock {
         object: "test_clock",
         now,
-    }))
+    })
 }

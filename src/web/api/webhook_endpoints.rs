@@ -84,8 +84,7 @@ pub async fn create(
         description: body.description,
     };
     let policy = endpoints::policy(&state.settings);
-    let created =
-        endpoints::create(&state.db, policy, state.clock.now(), &merchant.id, new).await?;
+    let created = endpoints::create(&state.db, policy, merchant.now, &merchant.id, new).await?;
     Ok(HttpResponse::Ok().json(with_secret(created)))
 }
 
@@ -176,7 +175,7 @@ pub async fn update(
     let endpoint = endpoints::update(
         &state.db,
         policy,
-        state.clock.now(),
+        merchant.now,
         &merchant.id,
         id.as_str(),
         change,
@@ -236,9 +235,11 @@ pub async fn rotate_secret(
     id: PathId,
     ApiJson(body): ApiJson<RotateWebhookSecret>,
 ) -> Result<HttpResponse, ApiError> {
+    // The deployment's time: the delivery worker checks the old secret's
+    // expiry on that clock.
     let rotated = endpoints::rotate_secret(
         &state.db,
-        state.clock.now(),
+        state.clocks.now(),
         &merchant.id,
         id.as_str(),
         body.expires_in,
@@ -326,7 +327,8 @@ pub async fn replay(
     id: PathId,
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
+    // Queued for the delivery worker, on the deployment's clock.
     let delivery =
-        endpoints::replay(&state.db, state.clock.now(), &merchant.id, id.as_str()).await?;
+        endpoints::replay(&state.db, state.clocks.now(), &merchant.id, id.as_str()).await?;
     Ok(HttpResponse::Ok().json(objects::WebhookDelivery::from(&delivery)))
 }

@@ -67,7 +67,7 @@ async fn a_payment_for_an_invoice_voided_between_check_and_claim_goes_to_the_bal
     assert_eq!(r.status, 200, "{r:?}");
 
     // The node claimed the payment before the void: the money is here.
-    let settled = payments::settle(&app.db, app.now(), &hash, sat(1_000))
+    let settled = payments::settle(&app.db, &app.context.clocks, &hash, sat(1_000))
         .await
         .unwrap();
     assert_eq!(
@@ -89,7 +89,7 @@ async fn a_payment_for_an_invoice_voided_between_check_and_claim_goes_to_the_bal
     assert_eq!(updated[0]["balance_msat"], 1_000_000);
 
     // Settling the same payment again changes nothing.
-    let again = payments::settle(&app.db, app.now(), &hash, sat(1_000))
+    let again = payments::settle(&app.db, &app.context.clocks, &hash, sat(1_000))
         .await
         .unwrap();
     assert_eq!(again, Settlement::AlreadySettled);
@@ -103,7 +103,7 @@ async fn an_overpayment_leaves_the_excess_in_the_balance() {
     let customer = api.customer().await;
     let invoice = issued_invoice(&app, &api, &customer, 1_000).await;
     let hash = live_hash(&app, &invoice).await;
-    let settled = payments::settle(&app.db, app.now(), &hash, sat(1_500))
+    let settled = payments::settle(&app.db, &app.context.clocks, &hash, sat(1_500))
         .await
         .unwrap();
     assert_eq!(
@@ -129,7 +129,7 @@ async fn an_overpayment_leaves_the_excess_in_the_balance() {
         "the credit was taken first"
     );
     let hash = live_hash(&app, &exact).await;
-    payments::settle(&app.db, app.now(), &hash, sat(1_500))
+    payments::settle(&app.db, &app.context.clocks, &hash, sat(1_500))
         .await
         .unwrap();
     assert_eq!(balance(&api, &customer).await, 0);
@@ -147,7 +147,7 @@ async fn the_next_invoice_takes_the_balance_before_it_is_pushed() {
     let customer = api.customer().await;
     let first = issued_invoice(&app, &api, &customer, 1_000).await;
     let hash = live_hash(&app, &first).await;
-    payments::settle(&app.db, app.now(), &hash, sat(2_000))
+    payments::settle(&app.db, &app.context.clocks, &hash, sat(2_000))
         .await
         .unwrap();
     assert_eq!(balance(&api, &customer).await, 1_000_000);
@@ -249,7 +249,7 @@ async fn a_payment_for_an_invoice_paid_meanwhile_through_another_request_goes_to
     let token = pay_links::token_for(&app.db, app.now(), &model)
         .await
         .unwrap();
-    pay_page::request_fresh(&app.db, app.now(), &token)
+    pay_page::request_fresh(&app.db, &app.context.clocks, &token)
         .await
         .unwrap()
         .expect("a known token");
@@ -260,7 +260,7 @@ async fn a_payment_for_an_invoice_paid_meanwhile_through_another_request_goes_to
         }
     );
 
-    let late = payments::settle(&app.db, app.now(), &first, sat(1_000))
+    let late = payments::settle(&app.db, &app.context.clocks, &first, sat(1_000))
         .await
         .unwrap();
     assert_eq!(

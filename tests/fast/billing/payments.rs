@@ -86,7 +86,7 @@ async fn payments_are_checked_before_claiming_and_settled_once() {
         Ok(())
     );
 
-    let first = payments::settle(&app.db, app.now(), &hash, sat(1_000))
+    let first = payments::settle(&app.db, &app.context.clocks, &hash, sat(1_000))
         .await
         .unwrap();
     assert_eq!(
@@ -95,7 +95,7 @@ async fn payments_are_checked_before_claiming_and_settled_once() {
             invoice_id: invoice.id.clone()
         }
     );
-    let second = payments::settle(&app.db, app.now(), &hash, sat(1_000))
+    let second = payments::settle(&app.db, &app.context.clocks, &hash, sat(1_000))
         .await
         .unwrap();
     assert_eq!(second, Settlement::AlreadySettled);

@@ -23,13 +23,6 @@ async fn deliveries(api: &Api, endpoint: &str) -> Vec<Value> {
     r.body["data"].as_array().unwrap().clone()
 }
 
-async fn advance(api: &Api, secs: i64) {
-    let r = api
-        .post("/v1/test_clock/advance", json!({"seconds": secs}))
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
-}
-
 #[tokio::test]
 async fn every_event_of_a_subscriptions_life_arrives_signed_in_order_with_its_object() {
     let app = spawn_app().await;
@@ -57,11 +50,11 @@ async fn every_event_of_a_subscriptions_life_arrives_signed_in_order_with_its_ob
     app.deliver_webhooks().await;
     // Through the trial's end and two periods, delivering as time passes.
     for _ in 0..3 {
-        advance(&api, 8 * 86_400).await;
+        api.advance(8 * 86_400).await;
         app.deliver_webhooks().await;
     }
     for _ in 0..2 {
-        advance(&api, 31 * 86_400).await;
+        api.advance(31 * 86_400).await;
         app.deliver_webhooks().await;
     }
     let r = api
@@ -346,7 +339,7 @@ async fn an_endpoint_hears_only_of_events_after_it_was_created() {
     let api = app.api().await;
     let receiver = Receiver::start().await;
     customer(&api, "before@example.com").await;
-    app.clock.advance(Duration::seconds(1)).unwrap();
+    app.advance(Duration::seconds(1)).await;
     endpoint(&api, &receiver.url, json!(["*"])).await;
     customer(&api, "after@example.com").await;
     app.deliver_webhooks().await;
@@ -508,7 +501,7 @@ async fn claims_take_one_message_per_endpoint_past_a_backlog() {
     fanout::fan_out(&app.db, app.now(), 100, None)
         .await
         .unwrap();
-    app.clock.advance(Duration::seconds(1)).unwrap();
+    app.advance(Duration::seconds(1)).await;
     let (b, _) = endpoint(&api, "http://127.0.0.1:9/b", json!(["*"])).await;
     customer(&api, "late@example.com").await;
     fanout::fan_out(&app.db, app.now(), 100, None)

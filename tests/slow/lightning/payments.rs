@@ -32,7 +32,7 @@ struct Network {
 fn billing_sink(app: &TestApp) -> Arc<BillingSink> {
     Arc::new(BillingSink {
         db: app.db.clone(),
-        clock: app.clock.clone(),
+        clocks: app.context.clocks.clone(),
     })
 }
 

@@ -84,7 +84,7 @@ impl Shop {
         let books = Arc::new(GatedBooks {
             books: BillingSink {
                 db: app.db.clone(),
-                clock: app.clock.clone(),
+                clocks: app.context.clocks.clone(),
             },
             open: AtomicBool::new(true),
             held: AtomicBool::new(false),

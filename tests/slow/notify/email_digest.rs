@@ -262,7 +262,9 @@ async fn all_mail_sent(db: &sea_orm::DatabaseConnection) -> bool {
 /// Moves the sandbox clock every process shares.
 async fn share_clock(app: &TestApp, to: DateTime<Utc>) {
     app.clock.set(to).unwrap();
-    store::sandbox_clock::save(&app.db, to).await.unwrap();
+    store::sandbox_clock::save(&app.db, store::sandbox_clock::DEPLOYMENT, to)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

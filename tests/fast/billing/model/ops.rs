@@ -60,8 +60,12 @@ pub enum Op {
     Advance {
         secs: i64,
     },
-    /// A scheduler tick: the billing engine catches up to now.
-    RunEngine,
+    /// A scheduler tick: the billing engine catches up to now, in one run
+    /// for every merchant, or in one run per merchant (as the sandbox's
+    /// scheduler runs each merchant at its own clock's time).
+    RunEngine {
+        per_merchant: bool,
+    },
     /// The node issues every pending payment request, valid for that long.
     NodeIssues {
         expiry_hours: u8,
@@ -126,7 +130,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => index().prop_map(|sub| Op::Resume { sub }),
         1 => (index(), index()).prop_map(|(sub, plan)| Op::ChangePlan { sub, plan }),
         5 => secs.prop_map(|secs| Op::Advance { secs }),
-        4 => Just(Op::RunEngine),
+        4 => any::<bool>().prop_map(|per_merchant| Op::RunEngine { per_merchant }),
         1 => prop_oneof![Just(1u8), Just(24u8)]
             .prop_map(|expiry_hours| Op::NodeIssues { expiry_hours }),
         4 => (index(), pay).prop_map(|(invoice, how)| Op::Pay { invoice, how }),

@@ -6,11 +6,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use pushbill::billing::engine::Scope;
 use pushbill::billing::lifecycle::{self, NewSubscription};
 use pushbill::billing::payments::{self, PaymentRejection, Settlement};
 use pushbill::billing::{engine, invoicing};
 use pushbill::catalog::policy::PlanRules;
-use pushbill::clock::{Clock, TestClock};
+use pushbill::clock::{Clock, Clocks, TestClock};
 use pushbill::domain::{Msat, ScheduleError, SubscriptionStatus};
 use pushbill::error::Error;
 use pushbill::store::{
@@ -80,6 +81,12 @@ impl World {
         self.clock.now()
     }
 
+    /// One clock for every merchant (as off the sandbox): what the node's
+    /// settling dates a payment with.
+    fn clocks(&self) -> Clocks {
+        Clocks::One(self.clock.clone())
+    }
+
     pub async fn apply(&mut self, op: &Op) -> Outcome {
         match *op {
             Op::Subscribe {
@@ -105,10 +112,20 @@ impl World {
                 self.caught_up = false;
                 Ok(())
             }
-            Op::RunEngine => {
-                engine::run_due(&self.db, self.now(), 50)
-                    .await
-                    .map_err(|e| format!("the billing run failed (defect 1?): {e}"))?;
+            Op::RunEngine { per_merchant } => {
+                let scopes = match per_merchant {
+                    false => vec![Scope::All],
+                    true => self
+                        .merchants
+                        .iter()
+                        .map(|m| Scope::Merchant(m.id.clone()))
+                        .collect(),
+                };
+                for scope in &scopes {
+                    engine::run_due(&self.db, self.now(), 50, scope)
+                        .await
+                        .map_err(|e| format!("the billing run failed (defect 1?): {e}"))?;
+                }
                 self.caught_up = true;
                 Ok(())
             }
@@ -493,7 +510,7 @@ impl World {
             Some(id) => self.overdue_open_invoices(id, Some(&invoice.id)).await,
             None => Vec::new(),
         };
-        let settled = payments::settle(db, now, &hash, sent_msat)
+        let settled = payments::settle(db, &self.clocks(), &hash, sent_msat)
             .await
             .map_err(|e| format!("settle failed (defect 1?): {e}"))?;
         self.received_msat += sent;
@@ -505,7 +522,7 @@ impl World {
             &format!("the payment pays the invoice: {settled:?}"),
         )?;
         if how == Pay::Twice {
-            let again = payments::settle(db, now, &hash, sent_msat)
+            let again = payments::settle(db, &self.clocks(), &hash, sent_msat)
                 .await
                 .map_err(|e| format!("settle failed: {e}"))?;
             check(
@@ -552,7 +569,7 @@ impl World {
         let req = &withdrawn[request % withdrawn.len()];
         let amount = Msat::from_msat(req.amount_msat as u64).unwrap();
         let hash = req.payment_hash.as_deref().unwrap();
-        payments::settle(&self.db, self.now(), hash, amount)
+        payments::settle(&self.db, &self.clocks(), hash, amount)
             .await
             .map_err(|e| format!("settle failed: {e}"))?;
         self.received_msat += req.amount_msat;
