@@ -14,3 +14,4 @@ mod plans;
 mod rate_limit;
 mod subscriptions;
 mod tenancy;
+mod test_clock;

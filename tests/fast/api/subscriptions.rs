@@ -1,4 +1,4 @@
-//! /v1/subscriptions and the sandbox's /v1/test_clock/advance.
+//! /v1/subscriptions.
 
 use serde_json::json;
 
@@ -95,57 +95,4 @@ async fn invalid_subscriptions_are_400s_naming_the_field() {
         let r = api.post("/v1/subscriptions", body).await;
         assert_eq!((r.status, r.param()), (400, field), "{r:?}");
     }
-}
-
-#[tokio::test]
-async fn advancing_the_test_clock_bills_the_next_period() {
-    let app = spawn_app().await;
-    let api = app.api().await;
-    let plan = api.monthly_plan().await;
-    let customer = api.customer().await;
-    let sub = api.subscription(&customer, &plan).await;
-    assert_eq!(app.invoices_of(&sub).await.len(), 1);
-    app.pay_all_open().await;
-
-    let r = api
-        .post("/v1/test_clock/advance", json!({"seconds": 86_400}))
-        .await;
-    assert_eq!(
-        (r.status, r.body["now"].clone()),
-        (200, json!("2027-12-02T00:00:00Z")),
-        "{r:?}"
-    );
-    assert_eq!(app.invoices_of(&sub).await.len(), 1);
-
-    let r = api
-        .post(
-            "/v1/test_clock/advance",
-            json!({"to": "2028-01-01T00:00:00Z"}),
-        )
-        .await;
-    assert_eq!(r.body["now"], "2028-01-01T00:00:00Z");
-    let invoices = app.invoices_of(&sub).await;
-    assert_eq!(invoices.len(), 2);
-    assert_eq!(
-        invoices[1].period_start,
-        Some("2028-01-01T00:00:00Z".parse().unwrap())
-    );
-    let r = api.get(&format!("/v1/subscriptions/{sub}")).await;
-    assert_eq!(r.body["status"], "active");
-    assert_eq!(r.body["current_period_end"], "2028-02-01T00:00:00Z");
-
-    let r = api
-        .post(
-            "/v1/test_clock/advance",
-            json!({"to": "2027-12-01T00:00:00Z"}),
-        )
-        .await;
-    assert_eq!((r.status, r.param()), (400, "to"), "never backwards");
-    let r = api
-        .post(
-            "/v1/test_clock/advance",
-            json!({"seconds": 1, "to": "2029-01-01T00:00:00Z"}),
-        )
-        .await;
-    assert_eq!(r.status, 400);
 }
