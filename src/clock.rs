@@ -7,7 +7,7 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QuerySelect};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryOrder, QuerySelect};
 
 use crate::store::{self, merchants, sandbox_clock};
 
@@ -142,7 +142,7 @@ impl Clocks {
         }
     }
 
-    /// Every merchant with its billing time, oldest merchant first (starting
+    /// Every merchant with its billing time, in id order (starting
     /// the clocks of those that have none); `None` with one clock, where
     /// every merchant's time is [`Clocks::now`].
     pub async fn merchant_times(
@@ -153,6 +153,7 @@ impl Clocks {
             return Ok(None);
         };
         let ids: Vec<String> = merchants::Entity::find()
+            .order_by_asc(merchants::Column::Id)
             .select_only()
             .column(merchants::Column::Id)
             .into_tuple()
