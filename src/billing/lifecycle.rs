@@ -573,11 +573,19 @@ async fn recover_subscription(
     sub.updated_at = now;
     let mut drafts = Vec::new();
     let mut event = EventType::SubscriptionUpdated;
-    if status == SubscriptionStatus::Unpaid && sub.current_period_end <= now {
-        match restart_period(db, &mut sub, now, Anchor::KeepCycle).await? {
-            Some(draft) => drafts.push(draft),
-            None => event = EventType::SubscriptionCanceled,
+    if sub.current_period_end <= now {
+        if status == SubscriptionStatus::Unpaid {
+            match restart_period(db, &mut sub, now, Anchor::KeepCycle).await? {
+                Some(draft) => drafts.push(draft),
+                None => event = EventType::SubscriptionCanceled,
+            }
+        } else if sub.cancel_at_period_end {
+            // Past due, paid after its period ended but before the roll that
+            // would end it: it ends now, at that period's end.
+            end_at_period_end(&mut sub, now);
+            event = EventType::SubscriptionCanceled;
         }
+        // A past-due one otherwise rolls at the next run, as it would have.
     }
     subscriptions::save(db, sub.clone()).await?;
     events.push(

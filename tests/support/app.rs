@@ -166,6 +166,13 @@ impl TestApp {
     }
 
     pub async fn advance_to(&self, to: DateTime<Utc>) -> engine::RunOutcome {
+        self.set_time(to).await;
+        self.run_billing().await
+    }
+
+    /// Moves every clock to `to`, as [`TestApp::advance_to`] does, but
+    /// before the scheduler's next run.
+    pub async fn set_time(&self, to: DateTime<Utc>) {
         self.clock.set(to).unwrap();
         sandbox_clock::Entity::update_many()
             .col_expr(sandbox_clock::Column::Now, Expr::value(to))
@@ -175,7 +182,6 @@ impl TestApp {
             .exec(&self.db)
             .await
             .unwrap();
-        self.run_billing().await
     }
 
     /// Fans out every waiting event and sends every webhook due at the test

@@ -273,3 +273,34 @@ async fn voiding_the_overdue_invoice_returns_the_subscription_to_its_cycle() {
         assert_no_overlap(&invoices);
     }
 }
+
+/// Found by the model test: a past-due subscription set to cancel at period
+/// end, paid after that end but before the engine's next run, ends at its
+/// period's end at once (no `active` in between, no new period).
+#[tokio::test]
+async fn paying_a_past_due_subscription_after_its_period_ended_keeps_cancel_at_period_end() {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let plan = app.monthly_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    app.advance(Duration::days(2)).await;
+    assert_eq!(status(&app, &sub.id).await, "past_due");
+    lifecycle::cancel(&app.db, app.now(), &merchant.id, &sub.id, true)
+        .await
+        .unwrap();
+    // The period ends; the customer pays before the scheduler has run.
+    app.set_time(at("2028-01-01T00:00:00Z")).await;
+    app.pay_all_open().await;
+
+    let ended = app.subscription(&sub.id).await;
+    assert_eq!(ended.status, "canceled");
+    assert_eq!(ended.ended_at, Some(at("2028-01-01T00:00:00Z")));
+    let events = app.event_types(&sub.id).await;
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("subscription.canceled")
+    );
+    app.advance(Duration::days(60)).await;
+    assert_eq!(app.invoices_of(&sub.id).await.len(), 1, "no new invoice");
+}

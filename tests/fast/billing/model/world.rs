@@ -538,8 +538,13 @@ impl World {
             let after = self.subscription(&before.id).await;
             let recovering = matches!(before.status.as_str(), "past_due" | "unpaid");
             if recovering && other_overdue.is_empty() {
+                // Ended at its period's end when asked to; an unpaid one
+                // also when its schedule has no next period (a past-due one
+                // finds that out at its next roll).
+                let unpaid = before.status == "unpaid";
                 let ended = before.current_period_end <= now
-                    && (before.cancel_at_period_end || self.schedule_over(&before, now));
+                    && (before.cancel_at_period_end
+                        || (unpaid && self.schedule_over(&before, now)));
                 let expected = if ended { "canceled" } else { "active" };
                 check(
                     after.status == expected,
