@@ -2,10 +2,11 @@
 //! answers the subscribe handshake ([`super::subscribe`]), applies the
 //! subscriber's `grant_end` (the subscription then cancels at period end)
 //! and acknowledges it, and tells subscribers' nodes about grants ended on
-//! the merchant's side with `grant_end`, again whenever their node connects
-//! and every minute, until `grant_end_ack` comes back.
+//! the merchant's side with `grant_end` (within seconds to a connected
+//! node, again whenever it connects, and to every such node every minute,
+//! connecting to it), until `grant_end_ack` comes back.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,20 +87,20 @@ impl GrantService {
     }
 
     /// Sends `grant_end` for every ended grant whose node has not
-    /// acknowledged it: to nodes that are connected, and with `connect`, to
-    /// the others after connecting (at the customer's `node_address`).
-    /// `skip` names nodes not to send to this time. Returns the nodes sent to.
+    /// acknowledged it and that is not in `sent` (grant id -> node, sent to
+    /// while that node stayed connected): to nodes that are connected, and
+    /// with `connect`, to the others after connecting (at the customer's
+    /// `node_address`). Adds what it sent to `sent`.
     pub async fn send_end_notices(
         &self,
         connect: bool,
-        skip: &HashSet<PublicKey>,
-    ) -> Result<HashSet<PublicKey>> {
-        let mut sent = HashSet::new();
+        sent: &mut HashMap<String, PublicKey>,
+    ) -> Result<()> {
         for grant in grants::pending_end_notices(&self.db).await? {
             let Ok(peer) = PublicKey::from_str(&grant.node_id) else {
                 continue;
             };
-            if skip.contains(&peer) {
+            if sent.contains_key(&grant.id) {
                 continue;
             }
             if self.node.peer_supports_push(&peer).is_none() {
@@ -128,9 +129,9 @@ impl GrantService {
                     message: Some("the subscription was canceled".into()),
                 }),
             );
-            sent.insert(peer);
+            sent.insert(grant.id, peer);
         }
-        Ok(sent)
+        Ok(())
     }
 }
 
@@ -171,14 +172,15 @@ pub async fn subscriber_ended(
 }
 
 /// The node role's grant loop until `shutdown`: answers incoming messages,
-/// sends pending `grant_end`s to nodes as they connect, and to all of them
-/// (connecting) every [`NOTICE_EVERY`].
+/// sends each pending `grant_end` to its node once while it stays
+/// connected (again when it connects anew), and to all of them, connecting,
+/// every [`NOTICE_EVERY`].
 pub async fn run(
     service: GrantService,
     mut inbox: mpsc::UnboundedReceiver<IncomingGrantMessage>,
     shutdown: CancellationToken,
 ) {
-    let mut connected: HashSet<PublicKey> = HashSet::new();
+    let mut sent: HashMap<String, PublicKey> = HashMap::new();
     let mut last_round: Option<Instant> = None;
     let mut tick = tokio::time::interval(CONNECTED_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -191,21 +193,16 @@ pub async fn run(
             },
             _ = tick.tick() => {
                 let full = last_round.is_none_or(|t| t.elapsed() >= NOTICE_EVERY);
-                // A node that was connected at the last check has had its notice.
-                let skip = if full { HashSet::new() } else { connected.clone() };
-                match service.send_end_notices(full, &skip).await {
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "sending grant ends failed"),
-                }
                 if full {
+                    sent.clear();
                     last_round = Some(Instant::now());
+                } else {
+                    // A node that disconnected gets its notice again when it is back.
+                    sent.retain(|_, peer| service.node.peer_supports_push(peer).is_some());
                 }
-                connected = service
-                    .node
-                    .list_peers()
-                    .into_iter()
-                    .filter_map(|p| PublicKey::from_str(&p.node_id).ok())
-                    .collect();
+                if let Err(e) = service.send_end_notices(full, &mut sent).await {
+                    tracing::error!(error = %e, "sending grant ends failed");
+                }
             }
         }
     }
