@@ -24,7 +24,7 @@ mod types;
 use lightning::types::payment::PaymentHash;
 
 pub use address::{NodeAddress, NodeError, NodeId};
-pub use node::{Node, NodeConfig};
+pub use node::{Inboxes, Node, NodeConfig};
 pub use operations::{InvoiceError, OpError};
 
 /// Whether an incoming payment may be claimed.

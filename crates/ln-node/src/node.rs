@@ -50,7 +50,7 @@ use crate::types::{
     PeerManager, Router, Scorer, Store,
 };
 use crate::{PaymentSink, seed};
-use push_protocol::handler::{IncomingPush, PushHandler};
+use push_protocol::handler::{IncomingGrantMessage, IncomingPush, PushHandler};
 
 /// What a node needs to start.
 #[derive(Debug, Clone)]
@@ -67,6 +67,16 @@ pub struct NodeConfig {
     pub reconnect_interval: Duration,
     /// Confirmations asked of channels opened to this node.
     pub minimum_depth: u32,
+}
+
+/// Where a node hands incoming protocol messages (docs/push-invoices.md).
+#[derive(Debug, Default)]
+pub struct Inboxes {
+    /// Push invoices: set on a subscriber's node, which then advertises the
+    /// push feature bit.
+    pub pushes: Option<mpsc::UnboundedSender<IncomingPush>>,
+    /// Subscribe handshake and grant-end messages, with the sending peer.
+    pub grants: Option<mpsc::UnboundedSender<IncomingGrantMessage>>,
 }
 
 /// A running node. Cheap to share behind an `Arc`.
@@ -110,6 +120,19 @@ impl Node {
         config: NodeConfig,
         sink: Arc<dyn PaymentSink>,
         push_inbox: Option<mpsc::UnboundedSender<IncomingPush>>,
+    ) -> anyhow::Result<Arc<Node>> {
+        let inboxes = Inboxes {
+            pushes: push_inbox,
+            grants: None,
+        };
+        Self::start_with_inboxes(config, sink, inboxes).await
+    }
+
+    /// [`Node::start`] with the owner's inboxes for incoming protocol messages.
+    pub async fn start_with_inboxes(
+        config: NodeConfig,
+        sink: Arc<dyn PaymentSink>,
+        inboxes: Inboxes,
     ) -> anyhow::Result<Arc<Node>> {
         // Step 1: one node per folder, held until the node stops.
         let lock = dir_lock::lock(&config.data_dir)
@@ -280,7 +303,11 @@ impl Node {
             None::<Arc<dyn UtxoLookup + Send + Sync>>,
             Arc::clone(&logger),
         ));
-        let push = Arc::new(PushHandler::new(push_inbox));
+        let mut push = PushHandler::new(inboxes.pushes);
+        if let Some(grants) = inboxes.grants {
+            push = push.with_grant_inbox(grants);
+        }
+        let push = Arc::new(push);
         let mut ephemeral = [0u8; 32];
         rand::fill(&mut ephemeral);
         let peer_manager = Arc::new(PeerManager::new(

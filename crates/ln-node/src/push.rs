@@ -6,6 +6,7 @@ use tokio::sync::oneshot;
 
 use crate::Node;
 use push_protocol::handler::PushMessage;
+use push_protocol::subscribe::GrantMessage;
 use push_protocol::wire::{PushId, PushReply, supports_push};
 
 impl Node {
@@ -21,6 +22,11 @@ impl Node {
     pub fn send_push_message(&self, to: PublicKey, message: PushMessage) {
         self.push.queue(to, message);
         self.peer_manager.process_events();
+    }
+
+    /// Sends a subscribe handshake or grant-end message to a connected peer now.
+    pub fn send_grant_message(&self, to: PublicKey, message: GrantMessage) {
+        self.send_push_message(to, PushMessage::Grant(message));
     }
 
     /// Waits for the reply to `push_id` from `from` (register before sending).

@@ -370,6 +370,7 @@ mod tests {
             created_at: 0,
             offer_id: None,
             merchant_address: None,
+            email: None,
         }
     }
 

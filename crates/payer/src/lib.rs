@@ -19,7 +19,6 @@
 pub mod cli;
 pub mod control;
 mod display;
-mod grant_line;
 pub mod sandbox;
 pub mod state;
 pub mod subscribe;
@@ -42,14 +41,17 @@ use tokio_util::sync::CancellationToken;
 
 use self::control::{Command, Reply};
 use self::state::{CheckedInvoice, Decision, Limits, PayerState, Payment, Status};
-use ln_node::{Node, NodeConfig, PaymentSink, Verdict};
-use push_protocol::handler::{IncomingPush, PushMessage};
+use ln_node::{Inboxes, Node, NodeConfig, PaymentSink, Verdict};
+use push_protocol::handler::{IncomingGrantMessage, IncomingPush, PushMessage};
 use push_protocol::wire::{PushInvoice, PushReply, RejectReason, ReplyStatus};
 
 /// How long LDK keeps retrying one payment.
 const PAYMENT_RETRY: Duration = Duration::from_secs(60);
 /// How often queued CLI commands are looked for.
 const COMMAND_POLL: Duration = Duration::from_millis(200);
+
+/// How often the grants' notices to merchants are looked at.
+const NOTICE_POLL: Duration = Duration::from_secs(1);
 
 /// Where the payer's time comes from (grant windows, ends, request days).
 pub type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -78,6 +80,7 @@ struct Core {
     state: Mutex<PayerState>,
     /// Queued commands that talk to the node or a merchant, being handled.
     in_flight: Mutex<std::collections::HashSet<String>>,
+    handshakes: subscribe::Handshakes,
     /// Payments that ended (hash, paid or why not), for the loop to reply.
     ended: mpsc::UnboundedSender<(String, Result<(), String>)>,
 }
@@ -189,18 +192,25 @@ impl Payer {
             options,
             state: Mutex::new(state),
             in_flight: Mutex::default(),
+            handshakes: subscribe::Handshakes::default(),
             ended: ended_tx,
         });
         let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+        let (grants_tx, grants_rx) = mpsc::unbounded_channel();
         node.data_dir = data_dir.join("node");
+        let inboxes = Inboxes {
+            pushes: Some(inbox_tx),
+            grants: Some(grants_tx),
+        };
         let node =
-            Node::start_with(node, Arc::new(PayerSink(Arc::clone(&core))), Some(inbox_tx)).await?;
+            Node::start_with_inboxes(node, Arc::new(PayerSink(Arc::clone(&core))), inboxes).await?;
         settle_interrupted(&node, &core)?;
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(
             Arc::clone(&node),
             Arc::clone(&core),
             inbox_rx,
+            grants_rx,
             ended_rx,
             shutdown.clone(),
         ));
@@ -258,16 +268,30 @@ async fn run(
     node: Arc<Node>,
     core: Arc<Core>,
     mut inbox: mpsc::UnboundedReceiver<IncomingPush>,
+    mut grants: mpsc::UnboundedReceiver<IncomingGrantMessage>,
     mut ended: mpsc::UnboundedReceiver<(String, Result<(), String>)>,
     shutdown: CancellationToken,
 ) {
     pay_approved(&node, &core);
     let mut commands = tokio::time::interval(COMMAND_POLL);
     commands.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut notices = tokio::time::interval(NOTICE_POLL);
+    notices.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut notices_task: Option<JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             Some((peer, push)) = inbox.recv() => on_push(&node, &core, peer, push),
+            Some((peer, message)) = grants.recv() => subscribe::on_message(&node, &core, peer, message),
+            _ = notices.tick() => {
+                // Its own task: connecting to a merchant may take seconds.
+                if notices_task.as_ref().is_none_or(|t| t.is_finished()) {
+                    let (node, core) = (Arc::clone(&node), Arc::clone(&core));
+                    notices_task = Some(tokio::spawn(async move {
+                        subscribe::send_due_notices(&node, &core).await
+                    }));
+                }
+            }
             Some((hash, outcome)) = ended.recv() => {
                 let payment = core.state.lock().expect("payer state").payments.get(&hash).cloned();
                 if let Some(p) = payment {
@@ -310,7 +334,9 @@ async fn node_command(node: Arc<Node>, core: Arc<Core>, q: control::Queued) {
             data: Some(node_status(&node)),
             ..Reply::ok("running")
         },
-        _ => Reply::refused("not available yet"),
+        Command::FetchTerms(request) => subscribe::fetch_terms(&node, &core, request).await,
+        Command::Accept(acceptance) => subscribe::accept(&node, &core, acceptance).await,
+        _ => Reply::refused("not a node command"),
     };
     let id = q.id.clone();
     q.done(&reply);
@@ -540,7 +566,7 @@ fn check_invoice(
     }
     let grant = match invoice.description() {
         lightning_invoice::Bolt11InvoiceDescriptionRef::Direct(d) => {
-            grant_line::committed_grant(&d.as_inner().0)
+            push_protocol::grant::committed_grant(&d.as_inner().0).map(|g| g.to_hex())
         }
         lightning_invoice::Bolt11InvoiceDescriptionRef::Hash(_) => None,
     };

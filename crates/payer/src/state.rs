@@ -112,6 +112,9 @@ pub struct Grant {
     /// Where the merchant's node listens (`host:port`), to tell it of an end.
     #[serde(default)]
     pub merchant_address: Option<String>,
+    /// Given to the merchant for receipts.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 impl Grant {
@@ -275,9 +278,6 @@ impl Default for Limits {
     }
 }
 
-/// `request_limit` (code 10): held requests from this peer are over the limit for today.
-pub const REQUEST_LIMIT: RejectReason = RejectReason::Other(10);
-
 impl PayerState {
     pub fn path(dir: &Path) -> PathBuf {
         dir.join("state.json")
@@ -385,7 +385,7 @@ impl PayerState {
                     .filter(|p| p.held && p.peer == peer && p.received_at >= today)
                     .count();
                 if held_today >= limits.max_requests_per_peer_per_day as usize {
-                    Decision::Reject(REQUEST_LIMIT)
+                    Decision::Reject(RejectReason::RequestLimit)
                 } else {
                     Decision::Hold(hold)
                 }
@@ -555,6 +555,7 @@ mod tests {
             created_at: 0,
             offer_id: None,
             merchant_address: None,
+            email: None,
         }
     }
 
@@ -804,13 +805,13 @@ mod tests {
         }
         assert_eq!(
             state.decide(&request, PEER, now, &limits),
-            Decision::Reject(REQUEST_LIMIT)
+            Decision::Reject(RejectReason::RequestLimit)
         );
         // Approving or rejecting does not give the day's slots back.
         state.payments.get_mut("held0").unwrap().status = Status::Rejected;
         assert_eq!(
             state.decide(&request, PEER, now, &limits),
-            Decision::Reject(REQUEST_LIMIT)
+            Decision::Reject(RejectReason::RequestLimit)
         );
         // Another peer has its own bound, and so has the next day.
         assert_eq!(
@@ -825,7 +826,7 @@ mod tests {
         state.grants.push(grant(500, Window::Month));
         assert_eq!(
             state.decide(&invoice("h", 1_000), PEER, now, &limits),
-            Decision::Reject(REQUEST_LIMIT)
+            Decision::Reject(RejectReason::RequestLimit)
         );
         // A push inside a grant is never bounded.
         assert!(matches!(

@@ -1,7 +1,10 @@
 //! LDK's side of the push-invoice protocol: a `CustomMessageHandler` that
-//! reads and writes the two messages of [`crate::wire`], hands replies to whoever waits
-//! for them (the merchant's sender) and incoming pushes to the subscriber's
-//! payer, and advertises the feature bit when a payer is plugged in.
+//! reads and writes the two messages of [`crate::wire`] and the six of
+//! [`crate::subscribe`], hands replies to whoever waits for them (the
+//! merchant's sender), incoming pushes to the subscriber's payer and
+//! incoming grant messages to whichever owner takes them (the merchant's
+//! node role, the payer), each with the BOLT 8-authenticated peer's node id,
+//! and advertises the feature bit when a payer is plugged in.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,15 +18,24 @@ use lightning::types::features::{InitFeatures, NodeFeatures};
 use lightning::util::ser::{LengthLimitedRead, Writeable, Writer};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::subscribe::GrantMessage;
 use crate::wire::{
     FEATURE_BIT, PUSH_INVOICE_TYPE, PUSH_REPLY_TYPE, PushId, PushInvoice, PushReply,
 };
 
-/// One of the two push messages.
+/// One of the protocol's messages: the two push messages, or one of the
+/// subscribe handshake and grant-end messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushMessage {
     Invoice(PushInvoice),
     Reply(PushReply),
+    Grant(GrantMessage),
+}
+
+impl From<GrantMessage> for PushMessage {
+    fn from(message: GrantMessage) -> Self {
+        Self::Grant(message)
+    }
 }
 
 impl Writeable for PushMessage {
@@ -31,6 +43,7 @@ impl Writeable for PushMessage {
         let bytes = match self {
             Self::Invoice(m) => m.encode(),
             Self::Reply(m) => m.encode(),
+            Self::Grant(m) => m.encode(),
         };
         w.write_all(&bytes)
     }
@@ -41,12 +54,17 @@ impl Type for PushMessage {
         match self {
             Self::Invoice(_) => PUSH_INVOICE_TYPE,
             Self::Reply(_) => PUSH_REPLY_TYPE,
+            Self::Grant(m) => m.type_id(),
         }
     }
 }
 
 /// A push invoice as it arrived: who delivered it, and what it says.
 pub type IncomingPush = (PublicKey, PushInvoice);
+
+/// A grant message as it arrived: the peer's node id (proven by the BOLT 8
+/// handshake, the only trustworthy sender) and the message.
+pub type IncomingGrantMessage = (PublicKey, GrantMessage);
 
 #[derive(Default)]
 pub struct PushHandler {
@@ -58,6 +76,8 @@ pub struct PushHandler {
     /// Where incoming pushes go: set on a subscriber's node, which then
     /// advertises the feature bit. A node without it ignores pushes.
     inbox: Option<mpsc::UnboundedSender<IncomingPush>>,
+    /// Where incoming grant messages go; a node without it ignores them.
+    grant_inbox: Option<mpsc::UnboundedSender<IncomingGrantMessage>>,
 }
 
 impl PushHandler {
@@ -66,6 +86,12 @@ impl PushHandler {
             inbox,
             ..Self::default()
         }
+    }
+
+    /// Incoming grant messages (subscribe handshake, grant end) go to `inbox`.
+    pub fn with_grant_inbox(mut self, inbox: mpsc::UnboundedSender<IncomingGrantMessage>) -> Self {
+        self.grant_inbox = Some(inbox);
+        self
     }
 
     /// Queues a message; the peer manager sends it on its next `process_events`.
@@ -101,7 +127,10 @@ impl CustomMessageReader for PushHandler {
         message_type: u16,
         buffer: &mut R,
     ) -> Result<Option<PushMessage>, DecodeError> {
-        if message_type != PUSH_INVOICE_TYPE && message_type != PUSH_REPLY_TYPE {
+        if message_type != PUSH_INVOICE_TYPE
+            && message_type != PUSH_REPLY_TYPE
+            && !GrantMessage::is_grant_type(message_type)
+        {
             return Ok(None);
         }
         // BOLT #1 messages are at most 65535 bytes.
@@ -113,10 +142,13 @@ impl CustomMessageReader for PushHandler {
         buffer
             .read_exact(&mut bytes)
             .map_err(|_| DecodeError::ShortRead)?;
-        let decoded = if message_type == PUSH_INVOICE_TYPE {
-            PushInvoice::decode(&bytes).map(PushMessage::Invoice)
-        } else {
-            PushReply::decode(&bytes).map(PushMessage::Reply)
+        let decoded = match message_type {
+            PUSH_INVOICE_TYPE => PushInvoice::decode(&bytes).map(PushMessage::Invoice),
+            PUSH_REPLY_TYPE => PushReply::decode(&bytes).map(PushMessage::Reply),
+            _ => match GrantMessage::decode(message_type, &bytes) {
+                Some(decoded) => decoded.map(PushMessage::Grant),
+                None => return Ok(None),
+            },
         };
         match decoded {
             Ok(m) => Ok(Some(m)),
@@ -159,6 +191,14 @@ impl CustomMessageHandler for PushHandler {
                         .push((sender_node_id, reply));
                 }
             }
+            PushMessage::Grant(message) => match &self.grant_inbox {
+                Some(inbox) => {
+                    let _ = inbox.send((sender_node_id, message));
+                }
+                None => {
+                    tracing::debug!(peer = %sender_node_id, message_type = message.type_id(), "grant message ignored: this node takes none")
+                }
+            },
         }
         Ok(())
     }
@@ -238,6 +278,40 @@ mod tests {
             .unwrap();
         assert_eq!(rx.try_recv().unwrap(), reply);
         assert!(handler.take_late_replies().is_empty());
+    }
+
+    #[test]
+    fn grant_messages_go_to_the_grant_inbox_with_the_peer() {
+        use crate::grant::GrantId;
+        use crate::subscribe::{GRANT_END_ACK_TYPE, GrantEndAck, SUBSCRIBE_REQUEST_TYPE};
+        let ack = GrantMessage::GrantEndAck(GrantEndAck {
+            grant_id: GrantId([3; 16]),
+        });
+        // Without a grant inbox the message is dropped (and nothing panics).
+        PushHandler::new(None)
+            .handle_custom_message(ack.clone().into(), key(1))
+            .unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let handler = PushHandler::new(None).with_grant_inbox(tx);
+        let bytes = PushMessage::from(ack.clone()).encode();
+        let read = handler
+            .read(GRANT_END_ACK_TYPE, &mut bytes.as_slice())
+            .unwrap()
+            .expect("a grant message");
+        assert_eq!(read.type_id(), GRANT_END_ACK_TYPE);
+        handler.handle_custom_message(read, key(2)).unwrap();
+        assert_eq!(rx.try_recv().unwrap(), (key(2), ack));
+        // A malformed one is ignored, the connection kept.
+        assert_eq!(
+            handler
+                .read(SUBSCRIBE_REQUEST_TYPE, &mut [0u8, 0].as_slice())
+                .unwrap(),
+            None
+        );
+        // Taking grant messages does not advertise the push feature bit.
+        assert!(!supports_push(
+            handler.provided_init_features(key(1)).le_flags()
+        ));
     }
 
     #[test]

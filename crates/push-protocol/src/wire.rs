@@ -45,6 +45,12 @@ pub enum WireError {
     TooLong(u64),
     #[error("unknown status {0}")]
     BadStatus(u8),
+    #[error("unknown window {0}")]
+    BadWindow(u8),
+    #[error("unknown ended_by {0}")]
+    BadEndedBy(u8),
+    #[error("TLV type {0} must not be zero")]
+    Zero(u64),
 }
 
 /// A 32-byte id chosen by the sender, the same on every re-send of one push.
@@ -127,11 +133,12 @@ pub enum RejectReason {
     WrongNetwork,
     Expired,
     AmountMismatch,
-    UnknownPayee,
+    NoGrant,
     OverAllowance,
     DuplicatePaymentHash,
     Declined,
     PaymentFailed,
+    RequestLimit,
     Other(u16),
 }
 
@@ -142,11 +149,12 @@ impl RejectReason {
             Self::WrongNetwork => 2,
             Self::Expired => 3,
             Self::AmountMismatch => 4,
-            Self::UnknownPayee => 5,
+            Self::NoGrant => 5,
             Self::OverAllowance => 6,
             Self::DuplicatePaymentHash => 7,
             Self::Declined => 8,
             Self::PaymentFailed => 9,
+            Self::RequestLimit => 10,
             Self::Other(n) => n,
         }
     }
@@ -157,11 +165,12 @@ impl RejectReason {
             2 => Self::WrongNetwork,
             3 => Self::Expired,
             4 => Self::AmountMismatch,
-            5 => Self::UnknownPayee,
+            5 => Self::NoGrant,
             6 => Self::OverAllowance,
             7 => Self::DuplicatePaymentHash,
             8 => Self::Declined,
             9 => Self::PaymentFailed,
+            10 => Self::RequestLimit,
             n => Self::Other(n),
         }
     }
@@ -172,11 +181,12 @@ impl RejectReason {
             Self::WrongNetwork => "wrong_network".into(),
             Self::Expired => "expired".into(),
             Self::AmountMismatch => "amount_mismatch".into(),
-            Self::UnknownPayee => "unknown_payee".into(),
+            Self::NoGrant => "no_grant".into(),
             Self::OverAllowance => "over_allowance".into(),
             Self::DuplicatePaymentHash => "duplicate_payment_hash".into(),
             Self::Declined => "declined".into(),
             Self::PaymentFailed => "payment_failed".into(),
+            Self::RequestLimit => "request_limit".into(),
             Self::Other(n) => format!("code_{n}"),
         }
     }
@@ -320,7 +330,7 @@ pub fn supports_push(le_flags: &[u8]) -> bool {
 
 // ---- BOLT #1 primitives ----
 
-fn put_bigsize(out: &mut Vec<u8>, n: u64) {
+pub(crate) fn put_bigsize(out: &mut Vec<u8>, n: u64) {
     match n {
         0..=0xfc => out.push(n as u8),
         0xfd..=0xffff => {
@@ -338,21 +348,21 @@ fn put_bigsize(out: &mut Vec<u8>, n: u64) {
     }
 }
 
-fn put_record(out: &mut Vec<u8>, t: u64, value: &[u8]) {
+pub(crate) fn put_record(out: &mut Vec<u8>, t: u64, value: &[u8]) {
     put_bigsize(out, t);
     put_bigsize(out, value.len() as u64);
     out.extend_from_slice(value);
 }
 
 /// A truncated u64: big-endian without leading zero bytes (0 is empty).
-fn tu64(n: u64) -> Vec<u8> {
+pub(crate) fn tu64(n: u64) -> Vec<u8> {
     let bytes = n.to_be_bytes();
     let skip = bytes.iter().take_while(|b| **b == 0).count();
     bytes[skip..].to_vec()
 }
 
 /// Reads a BigSize from the front of `input`, returning it and the rest.
-fn take_bigsize(input: &[u8]) -> Result<(u64, &[u8]), WireError> {
+pub(crate) fn take_bigsize(input: &[u8]) -> Result<(u64, &[u8]), WireError> {
     let (&first, rest) = input.split_first().ok_or(WireError::Truncated)?;
     let (width, min) = match first {
         0xfd => (2, 0xfd),
@@ -372,14 +382,14 @@ fn take_bigsize(input: &[u8]) -> Result<(u64, &[u8]), WireError> {
 }
 
 /// The records of a TLV stream, checking BOLT #1's ordering rule.
-struct Records<'a> {
+pub(crate) struct Records<'a> {
     rest: &'a [u8],
     last: Option<u64>,
     failed: bool,
 }
 
 impl<'a> Records<'a> {
-    fn new(payload: &'a [u8]) -> Self {
+    pub(crate) fn new(payload: &'a [u8]) -> Self {
         Self {
             rest: payload,
             last: None,
@@ -417,11 +427,11 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
-fn fixed<const N: usize>(t: u64, value: &[u8]) -> Result<[u8; N], WireError> {
+pub(crate) fn fixed<const N: usize>(t: u64, value: &[u8]) -> Result<[u8; N], WireError> {
     value.try_into().map_err(|_| WireError::BadLength(t))
 }
 
-fn read_tu64(t: u64, value: &[u8]) -> Result<u64, WireError> {
+pub(crate) fn read_tu64(t: u64, value: &[u8]) -> Result<u64, WireError> {
     if value.len() > 8 {
         return Err(WireError::BadLength(t));
     }
@@ -431,7 +441,7 @@ fn read_tu64(t: u64, value: &[u8]) -> Result<u64, WireError> {
     Ok(value.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
 }
 
-fn text(t: u64, value: &[u8], max: usize) -> Result<String, WireError> {
+pub(crate) fn text(t: u64, value: &[u8], max: usize) -> Result<String, WireError> {
     if value.len() > max {
         return Err(WireError::TooLong(t));
     }
@@ -537,7 +547,7 @@ mod tests {
         assert_eq!(hex::encode(paid.encode()), VECTOR_REPLY_PAID_HEX);
         let rejected = PushReply {
             push_id: PushId([0x22; 32]),
-            status: ReplyStatus::Rejected(RejectReason::UnknownPayee),
+            status: ReplyStatus::Rejected(RejectReason::NoGrant),
             message: Some("unknown payee".into()),
         };
         assert_eq!(hex::encode(rejected.encode()), VECTOR_REPLY_REJECTED_HEX);
@@ -569,10 +579,11 @@ mod tests {
             };
             assert_eq!(PushReply::decode(&reply.encode()).unwrap(), reply);
         }
-        for code in 1..=9u16 {
+        for code in 1..=10u16 {
             assert_eq!(RejectReason::from_code(code).code(), code);
         }
-        assert_eq!(RejectReason::UnknownPayee.name(), "unknown_payee");
+        assert_eq!(RejectReason::NoGrant.name(), "no_grant");
+        assert_eq!(RejectReason::RequestLimit.name(), "request_limit");
     }
 
     #[test]

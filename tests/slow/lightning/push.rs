@@ -370,9 +370,9 @@ async fn unknown_payees_are_rejected_and_pushes_over_the_allowance_wait_for_appr
     let unknown = shop.one_off_invoice(&customer, 1_000).await;
     let push = shop.push(&unknown.id).await;
     assert_eq!(push.status, "rejected");
-    assert_eq!(push.reason.as_deref(), Some("rejected:unknown_payee"));
+    assert_eq!(push.reason.as_deref(), Some("rejected:no_grant"));
     let event = shop.event(&unknown.id, "invoice.push_failed").await;
-    assert_eq!(event["push"]["reason"], "rejected:unknown_payee");
+    assert_eq!(event["push"]["reason"], "rejected:no_grant");
     assert_eq!(app.invoice(&unknown.id).await.status, "open");
     assert!(payer.state().payments.is_empty());
 
@@ -465,7 +465,7 @@ async fn unknown_payees_are_rejected_and_pushes_over_the_allowance_wait_for_appr
         .unwrap();
     assert_eq!(
         relayed(own.bolt11.clone(), 1_000_000).await,
-        ReplyStatus::Rejected(RejectReason::UnknownPayee)
+        ReplyStatus::Rejected(RejectReason::NoGrant)
     );
     // A push whose amount differs from its invoice's is refused.
     assert_eq!(
