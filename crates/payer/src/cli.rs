@@ -518,10 +518,15 @@ async fn status(dir: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<(
 }
 
 async fn run_node(dir: PathBuf, args: RunArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let (bitcoind, connect) = match &args.sandbox {
+    let (bitcoind, connect, sandbox_node) = match &args.sandbox {
         Some(data) => {
             let chain = SandboxChain::read(data)?;
             let connect = args.connect.clone().or(chain.merchant_node.clone());
+            let node = chain
+                .merchant_node
+                .as_deref()
+                .and_then(|n| n.split('@').next())
+                .map(str::to_owned);
             (
                 RpcAuth {
                     url: chain.url,
@@ -529,6 +534,7 @@ async fn run_node(dir: PathBuf, args: RunArgs, out: &mut dyn Write) -> anyhow::R
                     password: chain.password,
                 },
                 connect,
+                node,
             )
         }
         None => (
@@ -541,6 +547,7 @@ async fn run_node(dir: PathBuf, args: RunArgs, out: &mut dyn Write) -> anyhow::R
                     .context("--bitcoind-password (or PUSHBILL_PAYER_BITCOIND_PASSWORD)")?,
             },
             args.connect.clone(),
+            None,
         ),
     };
     let config = NodeConfig {
@@ -557,6 +564,7 @@ async fn run_node(dir: PathBuf, args: RunArgs, out: &mut dyn Write) -> anyhow::R
             max_requests_per_peer_per_day: args.max_requests_per_peer_per_day,
         },
         now: Arc::new(Utc::now),
+        sandbox_node,
     };
     let payer = Payer::start_with(dir, config, options).await?;
     writeln!(

@@ -60,8 +60,13 @@ pub type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 #[derive(Clone)]
 pub struct PayerOptions {
     pub limits: Limits,
-    /// The wall clock by default; tests (and the sandbox) set another.
+    /// The wall clock by default; tests set another.
     pub now: Now,
+    /// In the sandbox, the deployment's node (hex): the period start of a
+    /// push it signs and delivers itself moves this payer's time forward to
+    /// it, so grant windows follow the sandbox's test clock. `None` on real
+    /// networks: wall time only.
+    pub sandbox_node: Option<String>,
 }
 
 impl Default for PayerOptions {
@@ -69,6 +74,7 @@ impl Default for PayerOptions {
         Self {
             limits: Limits::default(),
             now: Arc::new(Utc::now),
+            sandbox_node: None,
         }
     }
 }
@@ -81,13 +87,33 @@ struct Core {
     /// Queued commands that talk to the node or a merchant, being handled.
     in_flight: Mutex<std::collections::HashSet<String>>,
     handshakes: subscribe::Handshakes,
+    /// The payer's time is never before this (unix seconds; see `sandbox_node`).
+    time_floor: std::sync::atomic::AtomicI64,
     /// Payments that ended (hash, paid or why not), for the loop to reply.
     ended: mpsc::UnboundedSender<(String, Result<(), String>)>,
 }
 
 impl Core {
     fn now(&self) -> DateTime<Utc> {
-        (self.options.now)()
+        let now = (self.options.now)();
+        let floor = self.time_floor.load(std::sync::atomic::Ordering::SeqCst);
+        match DateTime::from_timestamp(floor, 0) {
+            Some(floor) if floor > now => floor,
+            _ => now,
+        }
+    }
+
+    /// The sandbox's node pushed an invoice of a period starting at `start`:
+    /// its test clock is there at least.
+    fn follow_sandbox(&self, peer: &str, payee: &str, start: Option<u64>) {
+        let ours = self.options.sandbox_node.as_deref();
+        if let Some(start) = start.and_then(|s| i64::try_from(s).ok())
+            && ours == Some(peer)
+            && ours == Some(payee)
+        {
+            self.time_floor
+                .fetch_max(start, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 
     /// Changes the state and writes it before returning.
@@ -193,6 +219,7 @@ impl Payer {
             state: Mutex::new(state),
             in_flight: Mutex::default(),
             handshakes: subscribe::Handshakes::default(),
+            time_floor: std::sync::atomic::AtomicI64::new(i64::MIN),
             ended: ended_tx,
         });
         let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
@@ -462,6 +489,7 @@ fn on_push(node: &Node, core: &Core, peer: PublicKey, push: PushInvoice) {
             return reply_to(node, &peer_hex, &push_id, ReplyStatus::Rejected(reason));
         }
     };
+    core.follow_sandbox(&peer_hex, &checked.payee, push.period_start);
     let now = core.now();
     let decision = core.state.lock().expect("payer state").decide(
         &checked,
