@@ -345,8 +345,10 @@ async fn run(
                     q.done(&reply);
                 }
                 pay_approved(&node, &core);
+                // Held pushes whose BOLT11 expired (by the wall clock, as LDK checks).
                 let wall = Utc::now();
-                if let Err(e) = core.update(|s| s.expire(wall)) {
+                let due = core.state.lock().expect("payer state").has_expired(wall);
+                if due && let Err(e) = core.update(|s| s.expire(wall)) {
                     tracing::error!(error = %e, "cannot record expired requests");
                 }
             }

@@ -410,6 +410,14 @@ impl PayerState {
         self.payments.insert(payment_hash, payment);
     }
 
+    /// Whether a held push's BOLT11 has expired at `now` ([`Self::expire`] has work).
+    pub fn has_expired(&self, now: DateTime<Utc>) -> bool {
+        self.payments.values().any(|p| {
+            p.status == Status::PendingApproval
+                && p.expires_at.is_some_and(|t| t <= now.timestamp())
+        })
+    }
+
     /// Held pushes whose BOLT11 has expired leave the pending list; true if any did.
     pub fn expire(&mut self, now: DateTime<Utc>) -> bool {
         let mut changed = false;
@@ -863,7 +871,9 @@ mod tests {
         assert_eq!(status(&state, "h1"), Status::Superseded);
         assert_eq!(status(&state, "h4"), Status::Superseded);
 
+        assert!(!state.has_expired(DateTime::from_timestamp(999, 0).unwrap()));
         assert!(!state.expire(DateTime::from_timestamp(999, 0).unwrap()));
+        assert!(state.has_expired(DateTime::from_timestamp(1_000, 0).unwrap()));
         assert!(state.expire(DateTime::from_timestamp(1_000, 0).unwrap()));
         assert_eq!(status(&state, "h5"), Status::Expired);
         assert_eq!(status(&state, "h1"), Status::Superseded);
