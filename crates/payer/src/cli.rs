@@ -385,7 +385,12 @@ fn payments(state: &PayerState, held_only: bool, now: DateTime<Utc>, json: bool)
                     && p.expires_at.is_none_or(|t| t > now.timestamp()))
         })
         .collect();
-    list.sort_by(|(ha, a), (hb, b)| b.received_at.cmp(&a.received_at).then(hb.cmp(ha)));
+    // Newest first; at one time, the later-issued (later-expiring) first.
+    list.sort_by(|(ha, a), (hb, b)| {
+        (b.received_at, b.expires_at)
+            .cmp(&(a.received_at, a.expires_at))
+            .then(hb.cmp(ha))
+    });
     if json {
         let rows: Vec<_> = list
             .iter()
