@@ -101,6 +101,7 @@ impl Application {
             let web_state = web::Data::new(self.web.clone());
             let server = HttpServer::new(move || {
                 App::new()
+                    .wrap(crate::web::security_headers())
                     .wrap(TracingLogger::default())
                     .app_data(context.clone())
                     .app_data(web_state.clone())

@@ -161,7 +161,9 @@ async fn step(
                 next.marked_uncollectible_at = Some(now);
                 payment_requests::cancel_live(db, now, &next.id).await?;
             }
-            // Only a past-due subscription moves; a canceled or paused one stays.
+            // A past-due subscription moves; a paused one is canceled when
+            // the plan cancels on nonpayment, and otherwise stays paused
+            // (it resumes unpaid); a canceled one stays.
             let grace_expired = SubscriptionEvent::GraceExpired(policy.grace_action);
             if let Some(to) = sub_status(&sub).and_then(|s| s.apply(grace_expired).ok()) {
                 let event = match to {

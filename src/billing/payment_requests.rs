@@ -270,7 +270,11 @@ async fn queue_push(
 }
 
 /// The node id of the customer, when they gave one.
-async fn customer_node(db: &impl ConnectionTrait, customer_id: &str) -> Result<Option<String>> {
+/// The customer's node id, if it gave one.
+pub(super) async fn customer_node(
+    db: &impl ConnectionTrait,
+    customer_id: &str,
+) -> Result<Option<String>> {
     Ok(customers::Entity::find_by_id(customer_id)
         .select_only()
         .column(customers::Column::NodeId)

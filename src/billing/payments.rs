@@ -28,6 +28,10 @@ pub struct IssueRequest {
     /// "<merchant> - <plan or description> - <period>"
     pub description: String,
     pub expiry: Duration,
+    /// The customer's node id, when it has one: the BOLT11's route hints
+    /// name only the merchant node's channels with it (none without), never
+    /// another customer's.
+    pub customer_node_id: Option<String>,
 }
 
 pub use super::payment_requests::IssuedInvoice;
@@ -104,6 +108,7 @@ pub async fn issue_pending(
             amount: Msat::try_from(req.amount_msat).map_err(|e| Error::corrupt(e.to_string()))?,
             description: describe(&merchant.name, &invoice),
             expiry,
+            customer_node_id: requests::customer_node(&txn, &invoice.customer_id).await?,
         };
         let bolt11 = match issuer.issue(&request).await {
             Ok(b) => b,

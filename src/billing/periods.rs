@@ -279,14 +279,23 @@ async fn blocked_by_dunning(
     let Some(latest_end) = ends.values().max() else {
         return Ok(HashSet::new());
     };
-    let due_dunning: Vec<(Option<String>, Option<DateTime<Utc>>)> = invoices::Entity::find()
-        .select_only()
-        .column(invoices::Column::SubscriptionId)
-        .column(invoices::Column::NextDunningAt)
-        .filter(invoices::Column::NextDunningAt.lt(*latest_end))
-        .into_tuple()
-        .all(db)
-        .await?;
+    // Only these subscriptions' invoices (the `period` index leads with
+    // subscription_id), not every merchant's dunning queue.
+    let ids: Vec<&str> = ends.keys().copied().collect();
+    let mut due_dunning: Vec<(Option<String>, Option<DateTime<Utc>>)> = Vec::new();
+    for chunk in ids.chunks(store::IDS_PER_QUERY) {
+        due_dunning.extend(
+            invoices::Entity::find()
+                .select_only()
+                .column(invoices::Column::SubscriptionId)
+                .column(invoices::Column::NextDunningAt)
+                .filter(invoices::Column::SubscriptionId.is_in(chunk.iter().copied()))
+                .filter(invoices::Column::NextDunningAt.lt(*latest_end))
+                .into_tuple::<(Option<String>, Option<DateTime<Utc>>)>()
+                .all(db)
+                .await?,
+        );
+    }
     Ok(due_dunning
         .into_iter()
         .filter_map(|(sub, at)| {

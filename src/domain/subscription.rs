@@ -75,7 +75,10 @@ impl SubscriptionStatus {
             (S::Active | S::PastDue, E::InvoiceOverdue) => Ok(S::PastDue),
             (S::PastDue | S::Unpaid, E::AllOverdueInvoicesPaid) => Ok(S::Active),
             (S::PastDue, E::GraceExpired(GraceAction::MarkUnpaid)) => Ok(S::Unpaid),
-            (S::PastDue, E::GraceExpired(GraceAction::Cancel)) => Ok(S::Canceled),
+            // Pausing does not forgive the debt: a plan that cancels on
+            // nonpayment cancels a paused subscription too. (One that marks
+            // unpaid leaves it paused; it resumes unpaid.)
+            (S::PastDue | S::Paused, E::GraceExpired(GraceAction::Cancel)) => Ok(S::Canceled),
             (S::Trialing | S::Active | S::PastDue, E::Pause) => Ok(S::Paused),
             (S::Paused, E::Resume) => Ok(S::Active),
             (from, E::Cancel) if from != S::Canceled => Ok(S::Canceled),
@@ -195,7 +198,7 @@ mod tests {
     use SubscriptionStatus as S;
 
     /// The complete list of legal transitions.
-    const LEGAL: [(S, E, S); 16] = [
+    const LEGAL: [(S, E, S); 17] = [
         (S::Trialing, E::TrialEnded, S::Active),
         (S::Active, E::InvoiceOverdue, S::PastDue),
         (S::PastDue, E::InvoiceOverdue, S::PastDue),
@@ -203,6 +206,7 @@ mod tests {
         (S::Unpaid, E::AllOverdueInvoicesPaid, S::Active),
         (S::PastDue, E::GraceExpired(MarkUnpaid), S::Unpaid),
         (S::PastDue, E::GraceExpired(Cancel), S::Canceled),
+        (S::Paused, E::GraceExpired(Cancel), S::Canceled),
         (S::Trialing, E::Pause, S::Paused),
         (S::Active, E::Pause, S::Paused),
         (S::PastDue, E::Pause, S::Paused),

@@ -2,9 +2,11 @@
 //! payment requests the billing engine queues, and it checks and records
 //! incoming payments against them (see `billing::payments`).
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bitcoin::secp256k1::PublicKey;
 use chrono::{DateTime, Utc};
 use lightning::types::payment::PaymentHash;
 use sea_orm::DatabaseConnection;
@@ -89,9 +91,14 @@ impl InvoiceIssuer for NodeIssuer {
             .expiry
             .to_std()
             .map_err(|e| IssueError::permanent(format!("expiry: {e}")))?;
+        // A node id that does not parse names no channel: no route hints.
+        let payer = request
+            .customer_node_id
+            .as_deref()
+            .and_then(|id| PublicKey::from_str(id).ok());
         let invoice = self
             .0
-            .create_invoice(request.amount.as_u64(), &request.description, expiry)
+            .create_invoice(request.amount.as_u64(), &request.description, expiry, payer)
             .map_err(|e| match e {
                 InvoiceError::Refused(m) => IssueError::permanent(m),
                 InvoiceError::Failed(m) => IssueError::transient(m),

@@ -3,6 +3,11 @@
 //! sends `push_invoice` and waits for `push_reply`; how it ended is recorded
 //! by [`super::push_queue::finish`] (with its event), and a push that was not
 //! delivered is tried again with a doubling back-off until its tries run out.
+//!
+//! Each push is tried on its own task ([`run`]), at most
+//! [`PushPolicy::max_in_flight`] at once, and recorded as soon as its own
+//! try ends: a subscriber that never answers holds its own push (and one
+//! slot) until the reply timeout, never anyone else's.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -12,6 +17,7 @@ use bitcoin::secp256k1::PublicKey;
 use chrono::Utc;
 use lightning_invoice::Bolt11Invoice;
 use sea_orm::DatabaseConnection;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::push_queue::{self as queue, Claimed, Outcome};
@@ -32,8 +38,8 @@ pub struct PushPolicy {
     pub max_tries: i32,
     /// Wait before the second try; doubled for each further one.
     pub backoff: chrono::Duration,
-    /// Pushes sent at once.
-    pub batch: u64,
+    /// Pushes in flight at once (each on its own task).
+    pub max_in_flight: usize,
 }
 
 pub struct PushSender {
@@ -44,38 +50,61 @@ pub struct PushSender {
 }
 
 impl PushSender {
-    /// One round: records late answers (`paid`, `rejected`), then delivers
-    /// the due pushes. Returns how many pushes were tried.
+    /// One round, all in this task: records late answers, then tries the
+    /// due pushes (at most `max_in_flight`) side by side, each recorded as
+    /// soon as it ends, and returns once all have. Returns how many were
+    /// tried. The node role runs [`run`] instead, which claims more as
+    /// soon as a slot frees up.
     pub async fn run_once(&self) -> crate::error::Result<usize> {
+        self.record_late_replies().await?;
+        let claimed = self.claim(self.policy.max_in_flight).await?;
+        let tried = claimed.len();
+        let results =
+            futures::future::join_all(claimed.into_iter().map(|c| self.try_push(c))).await;
+        results
+            .into_iter()
+            .collect::<crate::error::Result<Vec<()>>>()?;
+        Ok(tried)
+    }
+
+    /// Records the answers that came after `accepted` or `pending_approval`
+    /// (`paid`, `rejected`).
+    async fn record_late_replies(&self) -> crate::error::Result<()> {
         for (from, reply) in self.node.take_late_push_replies() {
             queue::record_late_reply(&self.db, self.clock.now(), &from.to_string(), &reply).await?;
         }
-        // The lease covers connecting, the reply timeout and a margin.
+        Ok(())
+    }
+
+    /// Claims up to `limit` due pushes, each leased for one try: connecting,
+    /// the reply timeout and a margin.
+    async fn claim(&self, limit: usize) -> crate::error::Result<Vec<Claimed>> {
         let lease = chrono::Duration::from_std(self.policy.reply_timeout)
             .unwrap_or(chrono::Duration::seconds(30))
             + chrono::Duration::seconds(30);
-        let claimed = queue::claim_due(
+        queue::claim_due(
             &self.db,
             self.clock.now(),
             Utc::now(),
             lease,
-            self.policy.batch,
+            u64::try_from(limit).unwrap_or(u64::MAX),
         )
-        .await?;
-        let outcomes = futures::future::join_all(claimed.iter().map(|c| self.deliver(c))).await;
-        for (c, outcome) in claimed.iter().zip(outcomes) {
-            tracing::info!(push = %c.push.id, outcome = ?outcome, "push tried");
-            queue::finish(
-                &self.db,
-                self.clock.now(),
-                c,
-                outcome,
-                self.policy.max_tries,
-                self.policy.backoff,
-            )
-            .await?;
-        }
-        Ok(claimed.len())
+        .await
+    }
+
+    /// One try of one claimed push, recorded (with its event) when it ends.
+    async fn try_push(&self, c: Claimed) -> crate::error::Result<()> {
+        let outcome = self.deliver(&c).await;
+        tracing::info!(push = %c.push.id, outcome = ?outcome, "push tried");
+        queue::finish(
+            &self.db,
+            self.clock.now(),
+            &c,
+            outcome,
+            self.policy.max_tries,
+            self.policy.backoff,
+        )
+        .await
     }
 
     /// One try of one push.
@@ -111,6 +140,30 @@ impl PushSender {
                 reason: "bad_node_id".into(),
             };
         };
+        // Texts are cut to the protocol's bounds by `encode`; a BOLT11
+        // cannot be cut (ours, with at most the customer's own route hints
+        // and a 639-byte description, are far below the bound).
+        let message = PushInvoice {
+            push_id: c.push_id,
+            invoice: bolt11.to_string(),
+            amount_msat: u64::try_from(c.request.amount_msat).unwrap_or_default(),
+            merchant_name: c.merchant_name.clone(),
+            invoice_number: c.invoice.number.clone(),
+            plan_name: c.plan_name.clone(),
+            period_start: c
+                .invoice
+                .period_start
+                .and_then(|t| u64::try_from(t.timestamp()).ok()),
+            period_end: c
+                .invoice
+                .period_end
+                .and_then(|t| u64::try_from(t.timestamp()).ok()),
+        };
+        if !message.invoice_fits() {
+            return Outcome::Dropped {
+                reason: "invoice_too_long".into(),
+            };
+        }
         if self.node.peer_supports_push(&node_id).is_none()
             && let Err(reason) = self.connect(node_id, c.node_address.as_deref()).await
         {
@@ -129,22 +182,6 @@ impl PushSender {
                 };
             }
         }
-        let message = PushInvoice {
-            push_id: c.push_id,
-            invoice: bolt11.to_string(),
-            amount_msat: u64::try_from(c.request.amount_msat).unwrap_or_default(),
-            merchant_name: c.merchant_name.clone(),
-            invoice_number: c.invoice.number.clone(),
-            plan_name: c.plan_name.clone(),
-            period_start: c
-                .invoice
-                .period_start
-                .and_then(|t| u64::try_from(t.timestamp()).ok()),
-            period_end: c
-                .invoice
-                .period_end
-                .and_then(|t| u64::try_from(t.timestamp()).ok()),
-        };
         let reply = self.node.expect_push_reply(c.push_id, node_id);
         self.node
             .send_push_message(node_id, PushMessage::Invoice(message));
@@ -192,22 +229,52 @@ impl PushSender {
     }
 }
 
-/// The node role's push loop: a round every `every`, until `shutdown`.
+/// The node role's push loop, until `shutdown`: each claimed push is tried
+/// on its own task, at most `max_in_flight` at once, and recorded when its
+/// own try ends. It claims again as soon as a try ends, and every `every`.
+/// At shutdown the tries in flight are dropped: their leases run out and
+/// they are sent again later with the same `push_id`.
 pub async fn run(sender: PushSender, every: Duration, shutdown: CancellationToken) {
+    let sender = Arc::new(sender);
+    let slots = sender.policy.max_in_flight.max(1);
+    let mut tries: JoinSet<crate::error::Result<()>> = JoinSet::new();
     loop {
-        loop {
-            match sender.run_once().await {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "pushing invoices failed; retrying");
-                    break;
+        while let Some(ended) = tries.try_join_next() {
+            log_ended(ended);
+        }
+        if let Err(e) = sender.record_late_replies().await {
+            tracing::error!(error = %e, "recording late push replies failed; retrying");
+        }
+        let room = slots.saturating_sub(tries.len());
+        if room > 0 {
+            match sender.claim(room).await {
+                Ok(claimed) => {
+                    for c in claimed {
+                        let sender = Arc::clone(&sender);
+                        tries.spawn(async move { sender.try_push(c).await });
+                    }
                 }
+                Err(e) => tracing::error!(error = %e, "claiming pushes failed; retrying"),
             }
         }
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
+            Some(ended) = tries.join_next(), if !tries.is_empty() => log_ended(ended),
             _ = tokio::time::sleep(every) => {}
         }
+    }
+    tries.shutdown().await;
+}
+
+/// A try that could not be recorded keeps its lease until it runs out; the
+/// push is then claimed and sent again (same `push_id`).
+fn log_ended(ended: Result<crate::error::Result<()>, tokio::task::JoinError>) {
+    match ended {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "recording a push failed; it is sent again after its lease")
+        }
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => {}
     }
 }

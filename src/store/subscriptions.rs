@@ -43,11 +43,17 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Model {
     /// Sets `next_roll_at`, the scheduler's queue key, from status, period
     /// and billing error, and drops a pending trial notice once the trial is over.
+    /// A subscription that bills rolls at its period end; an unpaid or
+    /// paused one set to cancel at period end is ended there.
     pub fn with_queue_key(mut self) -> Self {
-        let status = crate::domain::SubscriptionStatus::parse(&self.status).ok();
-        self.next_roll_at = (status.is_some_and(|s| s.bills()) && self.billing_error.is_none())
-            .then_some(self.current_period_end);
-        if status != Some(crate::domain::SubscriptionStatus::Trialing) {
+        use crate::domain::SubscriptionStatus as S;
+        let status = S::parse(&self.status).ok();
+        let ends_at_period_end =
+            self.cancel_at_period_end && matches!(status, Some(S::Unpaid | S::Paused));
+        let rolls = status.is_some_and(|s| s.bills()) || ends_at_period_end;
+        self.next_roll_at =
+            (rolls && self.billing_error.is_none()).then_some(self.current_period_end);
+        if status != Some(S::Trialing) {
             self.trial_notice_at = None;
         }
         self

@@ -9,8 +9,11 @@ use self::api::rate_limit::RateLimiter;
 
 pub mod api;
 mod docs;
+mod headers;
 mod health;
 mod pay;
+
+pub use self::headers::security_headers;
 
 /// What only the web role holds, beside the [`crate::context::Context`]
 /// every role takes. Both are app data; a handler asks for what it needs.

@@ -27,6 +27,9 @@ struct InvoicePage {
     number: String,
     description: Option<String>,
     amount: String,
+    /// The customer's credit taken off `amount` and what is left to pay,
+    /// when credit was applied.
+    credit: Option<(String, String)>,
     period: Option<String>,
     /// The status word (`open`, `paid`...) and a sentence about it.
     status: String,
@@ -156,6 +159,12 @@ fn invoice_page(p: PayPage, token: &str) -> InvoicePage {
         number: inv.number.clone(),
         description: inv.description.clone(),
         amount: sat_amount(inv.amount_msat),
+        credit: (inv.credit_applied_msat > 0).then(|| {
+            (
+                sat_amount(inv.credit_applied_msat),
+                sat_amount(inv.amount_due_msat()),
+            )
+        }),
         period: match (inv.period_start, inv.period_end) {
             (Some(start), Some(end)) => Some(crate::domain::Period { start, end }.days()),
             _ => None,

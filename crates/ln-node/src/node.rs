@@ -86,6 +86,8 @@ pub struct Node {
     pub(crate) outbound: Arc<OutboundPayments>,
     pub(crate) peers: Arc<PeerBook>,
     pub(crate) push: Arc<PushHandler>,
+    /// Signs the BOLT11 invoices the node builds (`operations::create_invoice`).
+    pub(crate) keys: Arc<KeysManager>,
     listen_addr: SocketAddr,
     network: bitcoin::Network,
     stop_background: tokio::sync::watch::Sender<()>,
@@ -400,6 +402,7 @@ impl Node {
             outbound,
             peers,
             push,
+            keys,
             listen_addr,
             network: config.network,
             stop_background,

@@ -8,14 +8,18 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use bitcoin::secp256k1::PublicKey;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bitcoin::hashes::{Hash, sha256};
 use lightning::ln::channelmanager::{
-    Bolt11InvoiceParameters, Bolt11PaymentError, PaymentId, RecentPaymentDetails, Retry,
+    Bolt11PaymentError, MIN_FINAL_CLTV_EXPIRY_DELTA, PaymentId, RecentPaymentDetails, Retry,
 };
-use lightning::routing::router::RouteParametersConfig;
+use lightning::routing::gossip::RoutingFees;
+use lightning::routing::router::{RouteHint, RouteHintHop, RouteParametersConfig};
+use lightning::sign::{NodeSigner, Recipient};
 use lightning::types::payment::PaymentPreimage;
-use lightning_invoice::{
-    Bolt11Invoice, Bolt11InvoiceDescription, Description, SignOrCreationError,
-};
+use lightning_invoice::{Bolt11Invoice, Currency, InvoiceBuilder};
+use push_protocol::wire::truncate_utf8;
 
 use crate::address::{NodeAddress, NodeError, NodeId};
 use crate::node::Node;
@@ -327,33 +331,58 @@ impl Node {
         Ok(id.to_string())
     }
 
-    /// Issues a BOLT11 invoice for `amount_msat`.
+    /// Issues a BOLT11 invoice for `amount_msat`, built here rather than by
+    /// `ChannelManager::create_bolt11_invoice` so that we choose its route
+    /// hints: LDK's would name up to three of the node's private channels,
+    /// i.e. other customers' node ids and channels. Only the node's usable
+    /// channels with `payer` (the customer the invoice is for, when it has
+    /// a node) are named; with no `payer`, none.
     pub fn create_invoice(
         &self,
         amount_msat: u64,
         description: &str,
         expiry: Duration,
+        payer: Option<PublicKey>,
     ) -> Result<NewInvoice, InvoiceError> {
-        let description = Description::new(truncate(description, MAX_DESCRIPTION_BYTES).to_owned())
-            .map_err(|e| InvoiceError::Refused(format!("invoice description: {e:?}")))?;
+        let description = truncate_utf8(description, MAX_DESCRIPTION_BYTES).to_owned();
         let expiry_secs = u32::try_from(expiry.as_secs())
             .map_err(|_| InvoiceError::Refused("invoice expiry too long".into()))?;
-        let invoice = self
+        let (payment_hash, payment_secret) = self
             .channel_manager
-            .create_bolt11_invoice(Bolt11InvoiceParameters {
-                amount_msats: Some(amount_msat),
-                description: Bolt11InvoiceDescription::Direct(description),
-                invoice_expiry_delta_secs: Some(expiry_secs),
-                ..Default::default()
-            })
-            .map_err(|e| match e {
-                SignOrCreationError::CreationError(e) => {
-                    InvoiceError::Refused(format!("cannot create the invoice: {e}"))
-                }
-                SignOrCreationError::SignError(e) => {
-                    InvoiceError::Failed(format!("cannot sign the invoice: {e:?}"))
-                }
+            .create_inbound_payment(Some(amount_msat), expiry_secs, None)
+            .map_err(|()| {
+                InvoiceError::Refused("cannot create the invoice: invalid amount".into())
             })?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| InvoiceError::Failed("the system clock is before 1970".into()))?;
+        let mut builder = InvoiceBuilder::new(Currency::from(self.network()))
+            .description(description)
+            .duration_since_epoch(now)
+            .payee_pub_key(self.node_id())
+            .payment_hash(sha256::Hash::from_byte_array(payment_hash.0))
+            .payment_secret(payment_secret)
+            .basic_mpp()
+            .min_final_cltv_expiry_delta(u64::from(MIN_FINAL_CLTV_EXPIRY_DELTA))
+            .expiry_time(Duration::from_secs(u64::from(expiry_secs)))
+            .amount_milli_satoshis(amount_msat);
+        if let Some(payer) = payer {
+            for hint in self.route_hints_for(payer) {
+                builder = builder.private_route(hint);
+            }
+        }
+        let raw = builder
+            .build_raw()
+            .map_err(|e| InvoiceError::Refused(format!("cannot create the invoice: {e}")))?;
+        let signature = self
+            .keys
+            .sign_invoice(&raw, Recipient::Node)
+            .map_err(|()| InvoiceError::Failed("cannot sign the invoice".into()))?;
+        let signed = raw
+            .sign::<_, ()>(|_| Ok(signature))
+            .map_err(|()| InvoiceError::Failed("cannot sign the invoice".into()))?;
+        let invoice = Bolt11Invoice::from_signed(signed)
+            .map_err(|e| InvoiceError::Failed(format!("cannot sign the invoice: {e}")))?;
         let expires_at = invoice
             .expires_at()
             .map(|d| d.as_secs())
@@ -363,6 +392,31 @@ impl Node {
             bolt11: invoice.to_string(),
             expires_at,
         })
+    }
+
+    /// Route hints for the node's ready channels with `payer` (at most
+    /// three), as LDK writes them: the hop from `payer` into the node.
+    fn route_hints_for(&self, payer: PublicKey) -> Vec<RouteHint> {
+        self.channel_manager
+            .list_channels_with_counterparty(&payer)
+            .into_iter()
+            .filter(|c| c.is_channel_ready)
+            .filter_map(|c| {
+                let forwarding = c.counterparty.forwarding_info.as_ref()?;
+                Some(RouteHint(vec![RouteHintHop {
+                    src_node_id: c.counterparty.node_id,
+                    short_channel_id: c.get_inbound_payment_scid()?,
+                    fees: RoutingFees {
+                        base_msat: forwarding.fee_base_msat,
+                        proportional_millionths: forwarding.fee_proportional_millionths,
+                    },
+                    cltv_expiry_delta: forwarding.cltv_expiry_delta,
+                    htlc_minimum_msat: c.inbound_htlc_minimum_msat,
+                    htlc_maximum_msat: c.inbound_htlc_maximum_msat,
+                }]))
+            })
+            .take(3)
+            .collect()
     }
 
     /// Pays a BOLT11 invoice and waits for the outcome. The payment id is the
@@ -441,30 +495,5 @@ fn channel_info(c: lightning::ln::channel_state::ChannelDetails) -> ChannelInfo 
         is_outbound: c.is_outbound,
         is_channel_ready: c.is_channel_ready,
         is_usable: c.is_usable,
-    }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truncate;
-
-    #[test]
-    fn descriptions_are_cut_on_a_character_boundary() {
-        assert_eq!(truncate("abc", 639), "abc");
-        let long = "é".repeat(400); // 800 bytes
-        let cut = truncate(&long, 639);
-        assert_eq!(cut.len(), 638);
-        assert!(cut.chars().all(|c| c == 'é'));
     }
 }

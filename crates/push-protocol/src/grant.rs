@@ -76,17 +76,9 @@ id16!(
     OfferId
 );
 
-/// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
-pub fn clip(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+/// The longest prefix of `s` of at most `max` bytes that ends on a char
+/// boundary (the wire format's one text cutter).
+pub use crate::wire::truncate_utf8 as clip;
 
 /// An invoice description: `text` with every `\n` and `\r` made a space,
 /// cut on a char boundary so that the whole is at most `max_bytes`, then,

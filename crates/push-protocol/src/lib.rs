@@ -7,6 +7,7 @@
 //! - [`grant`]: grant ids, the commitment in a BOLT11's description, and
 //!   subscribe codes
 //! - [`subscribe`]: the subscribe handshake and grant-end messages
+//! - [`vectors`]: the spec's test vectors as data
 //! - `handler` (feature `ldk`): LDK's `CustomMessageHandler` for those messages
 //!
 //! Another implementation (a Core Lightning plugin, an LND client) can depend
@@ -16,4 +17,5 @@ pub mod grant;
 #[cfg(feature = "ldk")]
 pub mod handler;
 pub mod subscribe;
+pub mod vectors;
 pub mod wire;

@@ -24,13 +24,27 @@ pub const MAX_INVOICE_BYTES: usize = 8192;
 /// Longest text field (names, numbers, messages).
 pub const MAX_TEXT_BYTES: usize = 1024;
 
+/// `s` cut to at most `max` bytes, on a character boundary (so still UTF-8).
+pub fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// Why a payload could not be decoded. Decoding never panics.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
     #[error("truncated")]
     Truncated,
-    #[error("non-minimal BigSize or truncated integer encoding")]
+    #[error("non-minimal BigSize")]
     NonCanonical,
+    #[error("TLV type {0}: tu64 with a leading zero byte")]
+    NonMinimalTu64(u64),
     #[error("TLV types are not strictly increasing at type {0}")]
     NotIncreasing(u64),
     #[error("unknown even TLV type {0}")]
@@ -209,15 +223,19 @@ const STATUS_PAID: u8 = 2;
 const STATUS_REJECTED: u8 = 3;
 
 impl PushInvoice {
+    /// The payload. Every text is cut to its bound on a character boundary
+    /// (see [`truncate_utf8`]), so [`Self::decode`] takes whatever this
+    /// writes. A BOLT11 longer than [`MAX_INVOICE_BYTES`] cannot be cut into
+    /// a valid one: a sender checks [`Self::invoice_fits`] before sending.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         put_record(&mut out, 0, &self.push_id.0);
-        put_record(&mut out, 2, self.invoice.as_bytes());
+        put_text(&mut out, 2, &self.invoice, MAX_INVOICE_BYTES);
         put_record(&mut out, 4, &tu64(self.amount_msat));
-        put_record(&mut out, 6, self.merchant_name.as_bytes());
-        put_record(&mut out, 8, self.invoice_number.as_bytes());
+        put_text(&mut out, 6, &self.merchant_name, MAX_TEXT_BYTES);
+        put_text(&mut out, 8, &self.invoice_number, MAX_TEXT_BYTES);
         if let Some(plan) = &self.plan_name {
-            put_record(&mut out, 9, plan.as_bytes());
+            put_text(&mut out, 9, plan, MAX_TEXT_BYTES);
         }
         if let Some(start) = self.period_start {
             put_record(&mut out, 11, &tu64(start));
@@ -226,6 +244,12 @@ impl PushInvoice {
             put_record(&mut out, 13, &tu64(end));
         }
         out
+    }
+
+    /// Whether the BOLT11 is within [`MAX_INVOICE_BYTES`] (texts are cut by
+    /// [`Self::encode`], an invoice cannot be).
+    pub fn invoice_fits(&self) -> bool {
+        self.invoice.len() <= MAX_INVOICE_BYTES
     }
 
     pub fn decode(payload: &[u8]) -> Result<Self, WireError> {
@@ -280,11 +304,13 @@ impl PushReply {
             put_record(&mut out, 4, &reason.code().to_be_bytes());
         }
         if let Some(message) = &self.message {
-            put_record(&mut out, 5, message.as_bytes());
+            put_text(&mut out, 5, message, MAX_TEXT_BYTES);
         }
         out
     }
 
+    /// A `reason` (type 4) with any status but `rejected` is read (it must
+    /// be 2 bytes) and ignored: the status decides.
     pub fn decode(payload: &[u8]) -> Result<Self, WireError> {
         let mut push_id = None;
         let mut status = None;
@@ -318,14 +344,14 @@ impl PushReply {
     }
 }
 
-/// Whether a peer's init features (little-endian flags) advertise push invoices.
+/// Whether a peer's init features (little-endian flags) advertise push
+/// invoices: bit 453 only. The even bit 452 is not used (a node requiring
+/// it could not even connect to a node that does not take pushes, such as
+/// every merchant's), so a peer setting it alone does not take pushes.
 pub fn supports_push(le_flags: &[u8]) -> bool {
-    let bit_set = |bit: usize| {
-        le_flags
-            .get(bit / 8)
-            .is_some_and(|byte| byte & (1 << (bit % 8)) != 0)
-    };
-    bit_set(FEATURE_BIT) || bit_set(FEATURE_BIT - 1)
+    le_flags
+        .get(FEATURE_BIT / 8)
+        .is_some_and(|byte| byte & (1 << (FEATURE_BIT % 8)) != 0)
 }
 
 // ---- BOLT #1 primitives ----
@@ -352,6 +378,11 @@ pub(crate) fn put_record(out: &mut Vec<u8>, t: u64, value: &[u8]) {
     put_bigsize(out, t);
     put_bigsize(out, value.len() as u64);
     out.extend_from_slice(value);
+}
+
+/// A text record, cut to `max` bytes as [`text`] reads it back.
+fn put_text(out: &mut Vec<u8>, t: u64, value: &str, max: usize) {
+    put_record(out, t, truncate_utf8(value, max).as_bytes());
 }
 
 /// A truncated u64: big-endian without leading zero bytes (0 is empty).
@@ -436,7 +467,7 @@ pub(crate) fn read_tu64(t: u64, value: &[u8]) -> Result<u64, WireError> {
         return Err(WireError::BadLength(t));
     }
     if value.first() == Some(&0) {
-        return Err(WireError::NonCanonical);
+        return Err(WireError::NonMinimalTu64(t));
     }
     Ok(value.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
 }
@@ -451,6 +482,7 @@ pub(crate) fn text(t: u64, value: &[u8], max: usize) -> Result<String, WireError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vectors;
 
     /// The vectors of docs/push-invoices.md: payloads only (LDK writes the type).
     const INVOICE_ID: [u8; 32] = [0x11; 32];
@@ -607,120 +639,148 @@ mod tests {
     }
 
     #[test]
-    fn unknown_odd_types_are_skipped_and_unknown_even_types_refused() {
-        let mut bytes = vector_invoice().encode();
-        bytes.extend_from_slice(&hex::decode("fd01f30161").unwrap()); // type 499, odd
-        assert_eq!(PushInvoice::decode(&bytes).unwrap(), vector_invoice());
-        let mut bytes = vector_invoice().encode();
-        bytes.extend_from_slice(&hex::decode("fd01f20161").unwrap()); // type 498, even
-        assert_eq!(
-            PushInvoice::decode(&bytes),
-            Err(WireError::UnknownEvenType(498))
-        );
+    fn every_prefix_of_vector_1_fails_or_decodes_as_the_spec_says() {
+        let good = hex::decode(vectors::VECTOR_1).unwrap();
+        assert_eq!(good, vector_invoice().encode());
+        for end in 0..=good.len() {
+            let decoded = PushInvoice::decode(&good[..end]);
+            if vectors::VECTOR_1_VALID_CUTS.contains(&end) {
+                // The optional records after the cut are simply absent.
+                assert_eq!(decoded.unwrap().encode(), &good[..end], "cut at {end}");
+            } else if let Some((_, t)) = vectors::VECTOR_1_MISSING_AT
+                .iter()
+                .find(|(at, _)| *at == end)
+            {
+                assert_eq!(decoded, Err(WireError::Missing(*t)), "cut at {end}");
+            } else {
+                assert_eq!(decoded, Err(WireError::Truncated), "cut at {end}");
+            }
+        }
     }
 
     #[test]
-    fn malformed_payloads_are_errors_never_panics() {
-        let good = vector_invoice().encode();
-        // Cut anywhere: before the end of the required records it fails;
-        // after, only a cut between records decodes (without the optional
-        // records cut off), and a cut inside a record fails.
-        let required = PushInvoice {
-            plan_name: None,
-            period_start: None,
-            period_end: None,
-            ..vector_invoice()
+    fn every_must_fail_vector_fails_for_its_own_rule_only() {
+        for v in vectors::MUST_FAIL {
+            let bad = hex::decode(v.payload_hex).unwrap();
+            assert_eq!(v.message.reencode(&bad), Err(v.error.clone()), "{}", v.rule);
+            let repaired = hex::decode(v.repaired_hex).unwrap();
+            assert!(
+                v.message.reencode(&repaired).is_ok(),
+                "{}: the repaired payload fails",
+                v.rule
+            );
         }
-        .encode()
-        .len();
-        for end in 0..good.len() {
-            match PushInvoice::decode(&good[..end]) {
-                Ok(decoded) => {
-                    assert!(end >= required, "cut at {end} decoded");
-                    assert_eq!(decoded.encode(), &good[..end]);
-                }
-                Err(_) => assert!(end != required, "cut at {end} failed"),
-            }
+        for v in vectors::MUST_ACCEPT {
+            let payload = hex::decode(v.payload_hex).unwrap();
+            let same = hex::decode(v.same_as_hex).unwrap();
+            assert_eq!(
+                v.message.reencode(&payload).unwrap(),
+                v.message.reencode(&same).unwrap(),
+                "{}",
+                v.rule
+            );
         }
-        assert_eq!(
-            PushInvoice::decode(&good[..good.len() - 1]),
-            Err(WireError::Truncated)
-        );
-        // Types out of order.
-        let swapped = hex::decode(concat!(
-            "020b6c6e626372743174657374",
-            "0020",
-            "1111111111111111111111111111111111111111111111111111111111111111"
-        ))
-        .unwrap();
-        assert_eq!(
-            PushInvoice::decode(&swapped),
-            Err(WireError::NotIncreasing(0))
-        );
-        // A repeated type.
-        let repeated = [good.clone(), hex::decode("0d0101").unwrap()].concat();
-        assert_eq!(
-            PushInvoice::decode(&repeated),
-            Err(WireError::NotIncreasing(13))
-        );
-        // Non-minimal BigSize (0xfd then a value below 0xfd).
-        let mut bad = good.clone();
-        bad.extend_from_slice(&hex::decode("fd0011").unwrap());
-        assert_eq!(PushInvoice::decode(&bad), Err(WireError::NonCanonical));
-        // Non-minimal tu64 (leading zero).
-        let zero_lead = hex::decode(concat!(
-            "0020",
-            "1111111111111111111111111111111111111111111111111111111111111111",
-            "020b6c6e626372743174657374",
-            "04020001",
-            "06000800"
-        ))
-        .unwrap();
-        assert_eq!(
-            PushInvoice::decode(&zero_lead),
-            Err(WireError::NonCanonical)
-        );
-        // Bad UTF-8 in the merchant name.
-        let bad_utf8 = hex::decode(concat!(
-            "0020",
-            "1111111111111111111111111111111111111111111111111111111111111111",
-            "020b6c6e626372743174657374",
-            "0400",
-            "0601ff",
-            "0800"
-        ))
-        .unwrap();
-        assert_eq!(PushInvoice::decode(&bad_utf8), Err(WireError::BadUtf8(6)));
-        // Oversize text.
+        for v in vectors::VALID {
+            let payload = hex::decode(v.payload_hex).unwrap();
+            assert_eq!(v.message.reencode(&payload).unwrap(), payload, "{}", v.name);
+        }
+    }
+
+    #[test]
+    fn texts_over_their_bound_are_refused_and_never_sent() {
         let oversize = PushInvoice {
             merchant_name: "m".repeat(MAX_TEXT_BYTES + 1),
             ..vector_invoice()
         };
-        assert_eq!(
-            PushInvoice::decode(&oversize.encode()),
-            Err(WireError::TooLong(6))
-        );
-        // A short push id, a missing field, an unknown status, a reject without reason.
-        assert_eq!(
-            PushInvoice::decode(&hex::decode("000111").unwrap()),
-            Err(WireError::BadLength(0))
-        );
-        assert_eq!(PushInvoice::decode(&[]), Err(WireError::Missing(0)));
+        let mut raw = Vec::new();
+        put_record(&mut raw, 0, &oversize.push_id.0);
+        put_record(&mut raw, 2, oversize.invoice.as_bytes());
+        put_record(&mut raw, 4, &[]);
+        put_record(&mut raw, 6, oversize.merchant_name.as_bytes());
+        put_record(&mut raw, 8, &[]);
+        assert_eq!(PushInvoice::decode(&raw), Err(WireError::TooLong(6)));
+        // encode cuts it to the bound, on a character boundary.
+        let emoji = PushInvoice {
+            plan_name: Some("\u{1F600}".repeat(500)), // 2,000 bytes
+            ..vector_invoice()
+        };
+        let decoded = PushInvoice::decode(&emoji.encode()).unwrap();
+        let plan = decoded.plan_name.unwrap();
+        assert_eq!(plan.len(), 1024);
+        assert_eq!(plan, "\u{1F600}".repeat(256));
+        assert!(emoji.invoice_fits());
+        let huge = PushInvoice {
+            invoice: "l".repeat(MAX_INVOICE_BYTES + 1),
+            ..vector_invoice()
+        };
+        assert!(!huge.invoice_fits());
+        assert_eq!(truncate_utf8("abc", 2), "ab");
+        assert_eq!(truncate_utf8("é", 1), "");
+        assert_eq!(truncate_utf8("éa", 3), "éa");
+        // 400 two-byte characters cut to BOLT11's 639-byte description bound.
+        let long = "é".repeat(400);
+        assert_eq!(truncate_utf8(&long, 639), "é".repeat(319));
+    }
+
+    proptest::proptest! {
+        /// Whatever the texts, `encode` writes what `decode` takes: each
+        /// text cut to its bound on a character boundary.
+        #[test]
+        fn any_texts_round_trip_cut_to_their_bounds(
+            invoice in ".{0,40}|.{8150,8250}",
+            merchant_name in ".{0,40}|.{240,1100}",
+            invoice_number in ".{0,1100}",
+            plan_name in proptest::option::of(".{0,1100}"),
+            message in proptest::option::of(".{0,1100}"),
+            amount_msat in proptest::prelude::any::<u64>(),
+            period_start in proptest::option::of(proptest::prelude::any::<u64>()),
+        ) {
+            let push = PushInvoice {
+                push_id: PushId::random(),
+                invoice: invoice.clone(),
+                amount_msat,
+                merchant_name: merchant_name.clone(),
+                invoice_number: invoice_number.clone(),
+                plan_name: plan_name.clone(),
+                period_start,
+                period_end: None,
+            };
+            let cut = |s: &str, max| truncate_utf8(s, max).to_owned();
+            let expected = PushInvoice {
+                invoice: cut(&invoice, MAX_INVOICE_BYTES),
+                merchant_name: cut(&merchant_name, MAX_TEXT_BYTES),
+                invoice_number: cut(&invoice_number, MAX_TEXT_BYTES),
+                plan_name: plan_name.as_deref().map(|p| cut(p, MAX_TEXT_BYTES)),
+                ..push.clone()
+            };
+            proptest::prop_assert_eq!(PushInvoice::decode(&push.encode()), Ok(expected));
+            let reply = PushReply {
+                push_id: push.push_id,
+                status: ReplyStatus::Rejected(RejectReason::Declined),
+                message: message.clone(),
+            };
+            let expected = PushReply {
+                message: message.as_deref().map(|m| cut(m, MAX_TEXT_BYTES)),
+                ..reply.clone()
+            };
+            proptest::prop_assert_eq!(PushReply::decode(&reply.encode()), Ok(expected));
+        }
+    }
+
+    #[test]
+    fn a_reason_on_a_status_other_than_rejected_must_still_be_two_bytes() {
         let reply = |tail: &str| {
             PushReply::decode(&hex::decode(format!("0020{}{tail}", "22".repeat(32))).unwrap())
         };
-        assert_eq!(reply("020109"), Err(WireError::BadStatus(9)));
-        assert_eq!(reply("020103"), Err(WireError::Missing(4)));
-        assert_eq!(reply("02020000"), Err(WireError::BadLength(2)));
-        // A length that does not fit in memory is just truncated input.
+        assert_eq!(reply("020100040105"), Err(WireError::BadLength(4)));
         assert_eq!(
-            PushReply::decode(&hex::decode("00ffffffffffffffffff").unwrap()),
-            Err(WireError::Truncated)
+            reply("02010004020005").unwrap().status,
+            ReplyStatus::Accepted
         );
     }
 
     #[test]
-    fn the_spec_shows_these_vectors_as_full_messages() {
+    fn the_spec_shows_these_vectors() {
         let spec = include_str!("../../../docs/push-invoices.md");
         for (message_type, payload) in [
             (PUSH_INVOICE_TYPE, VECTOR_INVOICE_HEX),
@@ -731,11 +791,35 @@ mod tests {
             let full = format!("{}{payload}", hex::encode(message_type.to_be_bytes()));
             assert!(spec.contains(&full), "docs/push-invoices.md lacks {full}");
         }
+        for v in vectors::VALID {
+            let full = format!(
+                "{}{}",
+                hex::encode(v.message.type_id().to_be_bytes()),
+                v.payload_hex
+            );
+            assert!(
+                spec.contains(&full),
+                "docs/push-invoices.md lacks {}",
+                v.name
+            );
+        }
+        // The spec's tables show the payloads (after the type) in full.
+        for payload in vectors::MUST_FAIL
+            .iter()
+            .map(|v| v.payload_hex)
+            .chain(vectors::MUST_ACCEPT.iter().map(|v| v.payload_hex))
+        {
+            let shown = format!("`{payload}`");
+            assert!(spec.contains(&shown), "docs/push-invoices.md lacks {shown}");
+        }
     }
 
     #[test]
     fn the_feature_bit_is_read_from_init_flags() {
         let mut flags = vec![0u8; 57];
+        assert!(!supports_push(&flags));
+        // The even bit 452 alone is not support.
+        flags[FEATURE_BIT / 8] |= 1 << ((FEATURE_BIT - 1) % 8);
         assert!(!supports_push(&flags));
         flags[FEATURE_BIT / 8] |= 1 << (FEATURE_BIT % 8);
         assert!(supports_push(&flags));

@@ -229,11 +229,12 @@ async fn lines(
             .await?
             .map(|c| c.name.or(c.email).unwrap_or(c.id))
             .unwrap_or_default();
-        total = total.saturating_add(invoice.amount_msat);
+        let due = invoice.amount_due_msat();
+        total = total.saturating_add(due);
         out.push(UnpaidLine {
             number: invoice.number,
             customer,
-            amount: sat_amount(invoice.amount_msat),
+            amount: sat_amount(due),
             went_unpaid: when(item.went_unpaid_at),
         });
     }

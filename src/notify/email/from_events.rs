@@ -179,6 +179,10 @@ async fn fill_invoice(
 ) -> Result<(), DbErr> {
     msg.invoice_number = invoice.number.clone();
     msg.amount = sat_amount(invoice.amount_msat);
+    if invoice.credit_applied_msat > 0 {
+        msg.credit = sat_amount(invoice.credit_applied_msat);
+        msg.amount_due = sat_amount(invoice.amount_due_msat());
+    }
     if let (Some(start), Some(end)) = (invoice.period_start, invoice.period_end) {
         msg.period = crate::domain::Period { start, end }.days();
     }

@@ -15,6 +15,10 @@ pub struct Msg {
     pub invoice_number: String,
     /// "10000 sat" or "10000.5 sat": exact to the msat.
     pub amount: String,
+    /// The customer's credit taken off `amount`, and what is left to pay;
+    /// both empty when no credit was applied.
+    pub credit: String,
+    pub amount_due: String,
     /// "2027-01-01 to 2027-01-31" (both days included), or empty for a one-off invoice.
     pub period: String,
     pub bolt11: Option<String>,
@@ -31,6 +35,16 @@ pub struct Msg {
     /// (`amount` is then their total).
     pub summary_date: String,
     pub unpaid: Vec<UnpaidLine>,
+}
+
+impl Msg {
+    /// What the customer still has to pay: the amount less any credit.
+    fn to_pay(&self) -> &str {
+        match self.amount_due.is_empty() {
+            true => &self.amount,
+            false => &self.amount_due,
+        }
+    }
 }
 
 /// One invoice in the merchant's unpaid summary.
@@ -144,7 +158,9 @@ pub fn render(kind: Kind, m: &Msg) -> Result<Rendered, askama::Error> {
         Kind::PaymentRequest => (
             format!(
                 "{}: invoice {} for {}",
-                m.merchant_name, m.invoice_number, m.amount
+                m.merchant_name,
+                m.invoice_number,
+                m.to_pay()
             ),
             PaymentRequestText { m }.render()?,
             PaymentRequestHtml { m }.render()?,
@@ -184,7 +200,7 @@ pub fn render(kind: Kind, m: &Msg) -> Result<Rendered, askama::Error> {
             TrialHtml { m }.render()?,
         ),
         Kind::MerchantUnpaid => (
-            format!("Unpaid invoice {} ({})", m.invoice_number, m.amount),
+            format!("Unpaid invoice {} ({})", m.invoice_number, m.to_pay()),
             MerchantUnpaidText { m }.render()?,
             MerchantUnpaidHtml { m }.render()?,
         ),
@@ -223,6 +239,41 @@ mod tests {
         assert_eq!(sat_amount(10_000_500), "10000.5 sat");
         assert_eq!(sat_amount(1), "0.001 sat");
         assert_eq!(sat_amount(1_010), "1.01 sat");
+    }
+
+    #[test]
+    fn applied_credit_shows_with_what_is_left_to_pay() {
+        let m = Msg {
+            merchant_name: "Bob".into(),
+            invoice_number: "BOB-000002".into(),
+            amount: "1000 sat".into(),
+            credit: "400 sat".into(),
+            amount_due: "600 sat".into(),
+            ..Msg::default()
+        };
+        let r = render(Kind::PaymentRequest, &m).unwrap();
+        assert_eq!(r.subject, "Bob: invoice BOB-000002 for 600 sat");
+        assert!(
+            r.text.contains("Credit:   400 sat\nTo pay:   600 sat\n"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.html.contains("<td>To pay</td><td>600 sat</td>"),
+            "{}",
+            r.html
+        );
+        let plain = render(
+            Kind::PaymentRequest,
+            &Msg {
+                credit: String::new(),
+                amount_due: String::new(),
+                ..m
+            },
+        )
+        .unwrap();
+        assert_eq!(plain.subject, "Bob: invoice BOB-000002 for 1000 sat");
+        assert!(!plain.text.contains("To pay"));
     }
 
     #[test]

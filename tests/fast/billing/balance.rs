@@ -196,6 +196,22 @@ async fn the_next_invoice_takes_the_balance_before_it_is_pushed() {
         .map(|d| d["balance_msat"].as_i64().unwrap())
         .collect();
     assert_eq!(balances, [1_000_000, 400_000, 0]);
+    // The pay page tells the customer what is left to pay, as the BOLT11 asks.
+    let token = pay_links::token_for(&app.db, app.now(), &app.invoice(&partly).await)
+        .await
+        .unwrap();
+    let page = app
+        .http
+        .get(format!("{}/pay/{token}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"id="amount">1000 sat<"#), "{page}");
+    assert!(page.contains(r#"id="credit">400 sat<"#), "{page}");
+    assert!(page.contains(r#"id="amount-due">600 sat<"#), "{page}");
     assert_eq!(
         app.pay(&partly).await,
         Settlement::InvoicePaid {

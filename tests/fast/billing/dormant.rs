@@ -71,8 +71,10 @@ async fn paying_an_unpaid_subscription_after_its_period_returns_it_to_its_cycle(
     assert_no_overlap(&invoices);
 }
 
+/// A paused subscription set to cancel at period end ends there by itself:
+/// it need not be resumed first, and cannot be resumed afterwards.
 #[tokio::test]
-async fn cancel_at_period_end_is_kept_through_pause_and_resume() {
+async fn cancel_at_period_end_ends_a_paused_subscription_at_its_period_end() {
     let app = spawn_app().await;
     let merchant = app.merchant().await;
     let plan = app.monthly_plan(&merchant).await;
@@ -88,11 +90,14 @@ async fn cancel_at_period_end_is_kept_through_pause_and_resume() {
         .unwrap();
     app.advance_to(at("2028-01-15T00:00:00Z")).await;
 
-    let resumed = lifecycle::resume(&app.db, app.now(), &merchant.id, &sub.id)
-        .await
-        .unwrap();
-    assert_eq!(resumed.status, "canceled");
-    assert_eq!(resumed.ended_at, Some(at("2028-01-01T00:00:00Z")));
+    let ended = app.subscription(&sub.id).await;
+    assert_eq!(ended.status, "canceled");
+    assert_eq!(ended.ended_at, Some(at("2028-01-01T00:00:00Z")));
+    assert!(
+        lifecycle::resume(&app.db, app.now(), &merchant.id, &sub.id)
+            .await
+            .is_err()
+    );
     app.advance(Duration::days(60)).await;
     assert_eq!(app.invoices_of(&sub.id).await.len(), 1, "no new invoice");
     assert_eq!(
@@ -106,8 +111,10 @@ async fn cancel_at_period_end_is_kept_through_pause_and_resume() {
     );
 }
 
+/// An unpaid subscription set to cancel at period end ends there; its
+/// overdue invoice stays owed and can still be paid, which bills nothing new.
 #[tokio::test]
-async fn cancel_at_period_end_is_kept_when_an_unpaid_subscription_is_paid() {
+async fn cancel_at_period_end_ends_an_unpaid_subscription_whose_debt_can_still_be_paid() {
     let app = spawn_app().await;
     let merchant = app.merchant().await;
     let plan = app.monthly_plan(&merchant).await;
@@ -117,13 +124,19 @@ async fn cancel_at_period_end_is_kept_when_an_unpaid_subscription_is_paid() {
     lifecycle::cancel(&app.db, app.now(), &merchant.id, &sub.id, true)
         .await
         .unwrap();
-    app.advance_to(at("2028-01-15T00:00:00Z")).await;
+    app.advance_to(at("2027-12-20T00:00:00Z")).await;
     assert_eq!(status(&app, &sub.id).await, "unpaid");
-
-    app.pay_all_open().await;
+    app.advance_to(at("2028-01-15T00:00:00Z")).await;
     let ended = app.subscription(&sub.id).await;
     assert_eq!(ended.status, "canceled");
     assert_eq!(ended.ended_at, Some(at("2028-01-01T00:00:00Z")));
+    let owed = app.invoices_of(&sub.id).await.remove(0);
+    assert_eq!(owed.status, "open");
+
+    app.pay_all_open().await;
+    assert_eq!(app.invoice(&owed.id).await.status, "paid");
+    assert_eq!(status(&app, &sub.id).await, "canceled");
+    app.advance(Duration::days(60)).await;
     assert_eq!(app.invoices_of(&sub.id).await.len(), 1, "no new invoice");
     assert_eq!(
         app.event_types(&sub.id).await.last().map(String::as_str),

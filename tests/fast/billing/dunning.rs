@@ -1,4 +1,5 @@
 use chrono::Duration;
+use pushbill::billing::lifecycle;
 use pushbill::catalog::plans::NewPlan;
 use pushbill::domain::{GraceAction, Interval, Schedule};
 use pushbill::store::push_attempts;
@@ -190,4 +191,49 @@ async fn a_plan_that_cancels_on_nonpayment_writes_the_invoice_off() {
     // Canceled: no more weekly invoices.
     app.advance(Duration::days(30)).await;
     assert_eq!(app.invoices_of(&sub.id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn pausing_does_not_escape_a_plan_that_cancels_on_nonpayment() {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let mut plan = NewPlan::new(
+        "Strict",
+        sat(1_000),
+        Schedule::every(Interval::Week, 1).unwrap(),
+    );
+    plan.dunning.retries = vec![Duration::hours(12)];
+    plan.dunning.grace = Duration::days(2);
+    plan.dunning.grace_action = GraceAction::Cancel;
+    let plan = app.plan(&merchant, plan).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let invoice = app.invoices_of(&sub.id).await.remove(0);
+
+    app.advance_to(invoice.due_at + Duration::hours(1)).await;
+    assert_eq!(app.subscription(&sub.id).await.status, "past_due");
+    lifecycle::pause(&app.db, app.now(), &merchant.id, &sub.id)
+        .await
+        .unwrap();
+    app.advance_to(invoice.due_at + Duration::days(2)).await;
+
+    let sub_now = app.subscription(&sub.id).await;
+    assert_eq!(sub_now.status, "canceled");
+    assert_eq!(sub_now.cancellation_reason.as_deref(), Some("nonpayment"));
+    assert_eq!(app.invoice(&invoice.id).await.status, "uncollectible");
+    assert_eq!(
+        app.event_types(&sub.id).await,
+        [
+            "subscription.created",
+            "subscription.past_due",
+            "subscription.paused",
+            "subscription.canceled"
+        ]
+    );
+    // Nothing left to resume.
+    assert!(
+        lifecycle::resume(&app.db, app.now(), &merchant.id, &sub.id)
+            .await
+            .is_err()
+    );
 }

@@ -72,7 +72,7 @@ fn policy() -> PushPolicy {
         max_tries: 3,
         // Retries are due at once: the test drives the rounds.
         backoff: chrono::Duration::zero(),
-        batch: 16,
+        max_in_flight: 16,
     }
 }
 
@@ -136,13 +136,22 @@ impl Shop {
     }
 
     async fn one_off_invoice(&self, customer: &customers::Model, sat: u64) -> invoices::Model {
+        self.one_off_described(customer, sat, "Lunch").await
+    }
+
+    async fn one_off_described(
+        &self,
+        customer: &customers::Model,
+        sat: u64,
+        description: &str,
+    ) -> invoices::Model {
         let invoice = pushbill::billing::invoicing::create_one_off(
             &self.app.db,
             self.app.now(),
             &self.merchant.id,
             &customer.id,
             crate::support::app::sat(sat),
-            Some("Lunch".into()),
+            Some(description.into()),
             chrono::Duration::days(1),
         )
         .await
@@ -461,7 +470,7 @@ async fn unknown_payees_are_rejected_and_pushes_over_the_allowance_wait_for_appr
     );
     // The relay's own invoice: no allowance for the relay.
     let own = relay
-        .create_invoice(1_000_000, "relay", Duration::from_secs(600))
+        .create_invoice(1_000_000, "relay", Duration::from_secs(600), None)
         .unwrap();
     assert_eq!(
         relayed(own.bolt11.clone(), 1_000_000).await,
@@ -638,6 +647,176 @@ async fn a_payer_restarted_between_accepting_and_paid_pays_once() {
     let paid = app.payment_requests_of(&invoice.id).await.remove(0);
     assert_eq!(paid.amount_received_msat, Some(2_000_000));
 
+    payer.stop().await;
+    shop.stop().await;
+}
+
+/// The BOLT11 of the invoice's first payment request.
+async fn bolt11_of(app: &TestApp, invoice_id: &str) -> lightning_invoice::Bolt11Invoice {
+    let bolt11 = app.payment_requests_of(invoice_id).await[0]
+        .bolt11
+        .clone()
+        .expect("issued");
+    bolt11.parse().expect("a BOLT11")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_invoice_names_no_other_customer_in_its_route_hints() {
+    let shop = Shop::open().await;
+    let app = &shop.app;
+    let (dir_1, dir_2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let payer_1 = payer_with_channel(&shop, dir_1.path()).await;
+    let payer_2 = payer_with_channel(&shop, dir_2.path()).await;
+    allow(&shop, &payer_1, dir_1.path(), 50_000_000).await;
+    let (node_1, node_2) = (payer_1.node().node_id(), payer_2.node().node_id());
+    let with_2 = shop
+        .merchant_node
+        .list_channels()
+        .into_iter()
+        .filter(|c| c.counterparty_node_id == node_2.to_string() && c.is_usable)
+        .count();
+    assert_eq!(with_2, 1, "a usable channel with customer 2");
+    let customer_1 = shop
+        .customer(&node_1.to_string(), payer_1.node().listen_addr())
+        .await;
+    shop.customer(&node_2.to_string(), payer_2.node().listen_addr())
+        .await;
+
+    // Pushed to customer 1: one hint, its own channel into the merchant's
+    // node; nothing names customer 2 (a hint for its channel would start
+    // at its node).
+    let invoice = shop.one_off_invoice(&customer_1, 3_000).await;
+    let bolt11 = bolt11_of(app, &invoice.id).await;
+    let hints = bolt11.route_hints();
+    assert_eq!(hints.len(), 1, "{hints:?}");
+    assert_eq!(hints[0].0.len(), 1);
+    assert_eq!(hints[0].0[0].src_node_id, node_1);
+    assert!(
+        !hints
+            .iter()
+            .flat_map(|h| &h.0)
+            .any(|hop| hop.src_node_id == node_2)
+    );
+    // Customer 1 still pays it.
+    assert_eq!(shop.push(&invoice.id).await.status, "accepted");
+    wait_paid(app, &invoice.id).await;
+
+    // A customer without a node (the pay page's): no route hints at all.
+    let no_node = catalog::customers::create(
+        &app.db,
+        app.now(),
+        &shop.merchant.id,
+        NewCustomer::default(),
+    )
+    .await
+    .unwrap();
+    let invoice = shop.one_off_invoice(&no_node, 1_000).await;
+    assert!(bolt11_of(app, &invoice.id).await.route_hints().is_empty());
+
+    payer_1.stop().await;
+    payer_2.stop().await;
+    shop.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_subscriber_delays_only_its_own_push() {
+    let shop = Shop::open().await;
+    let app = &shop.app;
+    // A node that takes pushes (it advertises the feature bit) and never
+    // answers one: they pile up in an inbox nobody reads.
+    let silent_dir = tempfile::tempdir().unwrap();
+    let (inbox, mut silent_pushes) = tokio::sync::mpsc::unbounded_channel();
+    let silent = Node::start_with(
+        node_config(&shop.chain, silent_dir.path(), loopback()),
+        Arc::new(RefuseIncoming),
+        Some(inbox),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let payer = payer_with_channel(&shop, dir.path()).await;
+    allow(&shop, &payer, dir.path(), 50_000_000).await;
+    let silent_customer = shop
+        .customer(&silent.node_id().to_string(), silent.listen_addr())
+        .await;
+    let customer = shop
+        .customer(
+            &payer.node().node_id().to_string(),
+            payer.node().listen_addr(),
+        )
+        .await;
+    // The silent one is queued first. The good one's description is 500
+    // emoji (2,000 bytes): the push carries it cut to 1,024 bytes, which
+    // the payer takes (it drops a longer one, unanswered).
+    let unanswered = shop.one_off_invoice(&silent_customer, 1_000).await;
+    let emoji = "\u{1F600}".repeat(500);
+    let answered = shop.one_off_described(&customer, 2_000, &emoji).await;
+
+    // The node role's loop, with a reply timeout far longer than a push
+    // that is answered takes.
+    let sender = PushSender {
+        policy: PushPolicy {
+            reply_timeout: Duration::from_secs(30),
+            ..policy()
+        },
+        ..shop.sender()
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let sending = tokio::spawn(pushbill::node::push_sender::run(
+        sender,
+        Duration::from_millis(100),
+        stop.clone(),
+    ));
+    wait_for("the answered push", || async {
+        shop.pushes(&answered.id).await[0].status != "queued"
+    })
+    .await;
+    let good = shop.pushes(&answered.id).await.remove(0);
+    // (`paid` may already have come back too.)
+    assert!(
+        ["accepted", "paid"].contains(&good.status.as_str()),
+        "{}",
+        good.status
+    );
+    assert_eq!(
+        shop.event(&answered.id, "invoice.pushed").await["push"]["status"],
+        "accepted"
+    );
+    // The silent subscriber got its push and is still being waited for:
+    // no try of it is recorded yet.
+    let delivered = tokio::time::timeout(Duration::from_secs(30), silent_pushes.recv())
+        .await
+        .expect("the silent node got its push")
+        .unwrap();
+    assert_eq!(delivered.1.invoice_number, unanswered.number);
+    let waiting = shop.pushes(&unanswered.id).await.remove(0);
+    assert_eq!(
+        (waiting.status.as_str(), waiting.tries, waiting.attempted_at),
+        ("queued", 0, None),
+        "the silent push is in flight"
+    );
+    assert!(waiting.locked_until.is_some_and(|t| t > chrono::Utc::now()));
+    let held = payer.state();
+    let paying = held.payments.values().next().expect("the payer's payment");
+    assert_eq!(
+        paying.plan_name.as_deref(),
+        Some("\u{1F600}".repeat(256).as_str())
+    );
+    wait_paid(app, &answered.id).await;
+
+    // Its timeout is recorded after the answered push, by the service's clock.
+    app.clock.advance(chrono::Duration::minutes(1)).unwrap();
+    wait_for("the silent push's timeout", || async {
+        shop.pushes(&unanswered.id).await[0].tries == 1
+    })
+    .await;
+    let timed_out = shop.pushes(&unanswered.id).await.remove(0);
+    assert_eq!(timed_out.reason.as_deref(), Some("timeout"));
+    assert!(timed_out.attempted_at.unwrap() > good.replied_at.unwrap());
+    stop.cancel();
+    sending.await.unwrap();
+
+    silent.stop().await;
     payer.stop().await;
     shop.stop().await;
 }

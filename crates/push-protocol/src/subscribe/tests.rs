@@ -358,7 +358,7 @@ fn each_must_fail_payload_fails_for_its_own_rule() {
         WireError::BadWindow(5),
         WireError::BadLength(14),
         WireError::Missing(12),
-        WireError::NonCanonical,
+        WireError::NonMinimalTu64(10),
         WireError::Zero(4),
         WireError::BadLength(2),
         WireError::BadUtf8(11),
