@@ -158,7 +158,7 @@ pub async fn run_with(
         PayerAction::Grants { action } => match action {
             GrantsAction::List => {
                 let state = crate::read_state(&dir)?;
-                writeln!(out, "{}", grants(&state, Utc::now(), json))?;
+                writeln!(out, "{}", grants(&state, state.time(Utc::now()), json))?;
                 Ok(())
             }
             GrantsAction::Revoke { id } => say(out, &dir, Command::Revoke { grant: id }).await,
@@ -450,7 +450,7 @@ async fn status(dir: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<(
         None => Some(ask::<serde_json::Value>(dir, Command::Status, REPLY_TIMEOUT).await?),
     };
     let state = crate::read_state(dir)?;
-    let now = Utc::now();
+    let now = state.time(Utc::now());
     if json {
         let grants: serde_json::Value =
             serde_json::from_str(&grants(&state, now, true)).unwrap_or_default();

@@ -87,8 +87,6 @@ struct Core {
     /// Queued commands that talk to the node or a merchant, being handled.
     in_flight: Mutex<std::collections::HashSet<String>>,
     handshakes: subscribe::Handshakes,
-    /// The payer's time is never before this (unix seconds; see `sandbox_node`).
-    time_floor: std::sync::atomic::AtomicI64,
     /// Payments that ended (hash, paid or why not), for the loop to reply.
     ended: mpsc::UnboundedSender<(String, Result<(), String>)>,
 }
@@ -96,23 +94,29 @@ struct Core {
 impl Core {
     fn now(&self) -> DateTime<Utc> {
         let now = (self.options.now)();
-        let floor = self.time_floor.load(std::sync::atomic::Ordering::SeqCst);
-        match DateTime::from_timestamp(floor, 0) {
-            Some(floor) if floor > now => floor,
-            _ => now,
-        }
+        self.state.lock().expect("payer state").time(now)
     }
 
     /// The sandbox's node pushed an invoice of a period starting at `start`:
-    /// its test clock is there at least.
+    /// its test clock is there at least (kept in the state, so it survives
+    /// a restart and the listings see it).
     fn follow_sandbox(&self, peer: &str, payee: &str, start: Option<u64>) {
         let ours = self.options.sandbox_node.as_deref();
-        if let Some(start) = start.and_then(|s| i64::try_from(s).ok())
-            && ours == Some(peer)
+        let Some(start) = start.and_then(|s| i64::try_from(s).ok()) else {
+            return;
+        };
+        let ahead = self
+            .state
+            .lock()
+            .expect("payer state")
+            .sandbox_time
+            .is_none_or(|t| start > t);
+        if ours == Some(peer)
             && ours == Some(payee)
+            && ahead
+            && let Err(e) = self.update(|s| s.sandbox_time = Some(start))
         {
-            self.time_floor
-                .fetch_max(start, std::sync::atomic::Ordering::SeqCst);
+            tracing::error!(error = %e, "cannot record the sandbox's time");
         }
     }
 
@@ -219,7 +223,6 @@ impl Payer {
             state: Mutex::new(state),
             in_flight: Mutex::default(),
             handshakes: subscribe::Handshakes::default(),
-            time_floor: std::sync::atomic::AtomicI64::new(i64::MIN),
             ended: ended_tx,
         });
         let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();

@@ -199,6 +199,10 @@ pub struct PayerState {
     pub grants: Vec<Grant>,
     /// Every payment hash ever seen (hex), so none is paid twice.
     pub payments: BTreeMap<String, Payment>,
+    /// In the sandbox, the latest period start its node pushed (unix
+    /// seconds): the payer's time is never before it (see [`Self::time`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_time: Option<i64>,
     /// The allowances of payers before grants: read and dropped (they bound
     /// consent to a payee key alone, which any merchant of a deployment has).
     #[serde(default, rename = "allowances", skip_serializing)]
@@ -303,6 +307,17 @@ impl PayerState {
     /// Writes the state atomically and durably.
     pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
         write_atomically(&Self::path(dir), &serde_json::to_vec_pretty(self)?)
+    }
+
+    /// The payer's time, given the clock's: never before the sandbox's time.
+    pub fn time(&self, clock: DateTime<Utc>) -> DateTime<Utc> {
+        match self
+            .sandbox_time
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+        {
+            Some(sandbox) if sandbox > clock => sandbox,
+            _ => clock,
+        }
     }
 
     pub fn grant(&self, id: &str) -> Option<&Grant> {
@@ -622,6 +637,19 @@ mod tests {
             at("2028-02-28T00:00:00Z").timestamp()
         );
         assert_eq!(start(Window::Month), at("2028-02-01T00:00:00Z").timestamp());
+    }
+
+    #[test]
+    fn the_sandbox_time_only_moves_the_clock_forward() {
+        let mut state = PayerState::default();
+        let clock = at("2028-03-10T10:00:00Z");
+        assert_eq!(state.time(clock), clock);
+        state.sandbox_time = Some(at("2028-04-01T00:00:00Z").timestamp());
+        assert_eq!(state.time(clock), at("2028-04-01T00:00:00Z"));
+        assert_eq!(
+            state.time(at("2028-05-01T00:00:00Z")),
+            at("2028-05-01T00:00:00Z")
+        );
     }
 
     #[test]
