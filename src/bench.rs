@@ -61,6 +61,7 @@ pub async fn seed_due_subscriptions(
             external_id: Set(None),
             node_id: Set((i % 2 == 0).then(|| node.clone())),
             node_address: Set(None),
+            node_id_verified: Set(false),
             metadata: Set(serde_json::json!({})),
             balance_msat: Set(0),
             deleted_at: Set(None),

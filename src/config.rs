@@ -221,6 +221,10 @@ pub struct LightningSettings {
     pub push_max_tries: u32,
     /// Wait before trying an undelivered push again (doubled each time).
     pub push_retry_secs: u64,
+    /// `host:port` where subscribers' nodes reach this node, written into
+    /// subscribe codes; `listen` when unset.
+    #[serde(default)]
+    pub public_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -379,6 +383,16 @@ impl Settings {
             return Err(ConfigError::new(
                 "lightning.minimum_depth",
                 "must be 1 to 144",
+            ));
+        }
+        if ln
+            .public_address
+            .as_deref()
+            .is_some_and(|a| !push_protocol::grant::valid_address(a))
+        {
+            return Err(ConfigError::new(
+                "lightning.public_address",
+                "must be host:port (a port 1 to 65535, at most 256 bytes)",
             ));
         }
         if self.has_role(Role::Node)

@@ -7,8 +7,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::store::{
-    api_keys, customers, events, invoices, payment_requests, plans, push_attempts, subscriptions,
-    webhook_deliveries, webhook_delivery_attempts, webhook_endpoints,
+    api_keys, customers, events, grants, invoices, payment_requests, plans, push_attempts,
+    subscribe_codes, subscriptions, webhook_deliveries, webhook_delivery_attempts,
+    webhook_endpoints,
 };
 
 pub const CURRENCY: &str = "BTC";
@@ -76,6 +77,10 @@ pub struct Customer {
     pub external_id: Option<String>,
     pub node_id: Option<String>,
     pub node_address: Option<String>,
+    /// Whether `node_id` was proven by the customer's node in a subscribe
+    /// handshake. A node id typed into the API is not: pushes to it commit
+    /// to no grant, so the subscriber's node can only hold them for approval.
+    pub node_id_verified: bool,
     /// Credit held for the customer: money received that no invoice took
     /// (an overpayment, or a payment that reached an invoice already paid or
     /// voided). It is taken off their next invoice.
@@ -97,6 +102,7 @@ impl From<&customers::Model> for Customer {
             external_id: m.external_id.clone(),
             node_id: m.node_id.clone(),
             node_address: m.node_address.clone(),
+            node_id_verified: m.node_id_verified,
             balance_msat: m.balance_msat,
             metadata: m.metadata.clone(),
             created_at: m.created_at,
@@ -316,6 +322,96 @@ impl From<&push_attempts::Model> for PushAttempt {
             tries: m.tries,
             attempted_at: m.attempted_at,
             replied_at: m.replied_at,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// A subscriber's consent, made by their node in the subscribe handshake:
+/// invoices of this merchant for the subscription (or, for an account
+/// grant, the customer's one-off invoices) commit to it, and the
+/// subscriber's node pays them automatically within the caps.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Grant {
+    pub id: String,
+    pub object: &'static str,
+    /// The grant id the subscriber's node chose (32 hex digits), as the
+    /// invoices' descriptions name it (`pushbill-grant:<key>`).
+    pub grant_key: String,
+    pub customer: String,
+    /// `null` for an account grant.
+    pub subscription: Option<String>,
+    /// The subscriber's node (proven by the handshake).
+    pub node_id: String,
+    /// The most the subscriber's node pays per window.
+    pub cap_msat: i64,
+    /// minute | hour | day | week | month (calendar windows, UTC)
+    pub window: String,
+    pub per_invoice_max_msat: Option<i64>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// active | ended
+    pub status: String,
+    /// subscriber | merchant, once ended
+    pub ended_by: Option<String>,
+    /// Ended here, and the subscriber's node has not acknowledged it yet.
+    pub end_notice_pending: bool,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl From<&grants::Model> for Grant {
+    fn from(m: &grants::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "grant",
+            grant_key: m.grant_key.clone(),
+            customer: m.customer_id.clone(),
+            subscription: m.subscription_id.clone(),
+            node_id: m.node_id.clone(),
+            cap_msat: m.cap_msat,
+            window: m.window.clone(),
+            per_invoice_max_msat: m.per_invoice_max_msat,
+            ends_at: m.ends_at,
+            status: m.status.clone(),
+            ended_by: m.ended_by.clone(),
+            end_notice_pending: m.end_notice_pending,
+            created_at: m.created_at,
+            ended_at: m.ended_at,
+        }
+    }
+}
+
+/// What a subscriber gives their node (`pushbill payer subscribe CODE`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscribeCode {
+    pub object: &'static str,
+    /// `<code>@<merchant node id>@<host:port>`
+    pub code: String,
+    /// A plan code: each subscriber gets a customer and a subscription.
+    pub plan: Option<String>,
+    /// An account code: links this customer (once).
+    pub customer: Option<String>,
+    /// The cap per window suggested to the subscriber (`null`: the plan's
+    /// amount per the window matching its schedule).
+    pub cap_msat: Option<i64>,
+    pub window: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl SubscribeCode {
+    /// `full`: the code with the node id and address.
+    pub fn new(m: &subscribe_codes::Model, full: String) -> Self {
+        Self {
+            object: "subscribe_code",
+            code: full,
+            plan: m.plan_id.clone(),
+            customer: m.customer_id.clone(),
+            cap_msat: m.cap_msat,
+            window: m.window.clone(),
+            expires_at: m.expires_at,
+            used_at: m.used_at,
             created_at: m.created_at,
         }
     }

@@ -25,6 +25,10 @@ mod m20261123_000015_notify_digests_pay_links_attempts;
 mod m20261123_000016_push_delivery;
 mod m20261202_000017_subscription_billing_error;
 mod m20261202_000018_customer_balance;
+mod m20261202_000019_grants;
+mod m20261202_000020_subscribe_codes;
+mod m20261202_000021_customer_node_id_verified;
+mod m20261202_000022_node_identity;
 
 pub struct Migrator;
 
@@ -50,6 +54,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000016_push_delivery::Migration),
             Box::new(m20261202_000017_subscription_billing_error::Migration),
             Box::new(m20261202_000018_customer_balance::Migration),
+            Box::new(m20261202_000019_grants::Migration),
+            Box::new(m20261202_000020_subscribe_codes::Migration),
+            Box::new(m20261202_000021_customer_node_id_verified::Migration),
+            Box::new(m20261202_000022_node_identity::Migration),
         ]
     }
 }

@@ -214,6 +214,7 @@ async fn step(
             objects::Subscription::from(&sub),
             now,
         );
+        super::grants::end_for_subscriptions(db, now, std::slice::from_ref(&sub), events).await?;
     }
     Ok(())
 }

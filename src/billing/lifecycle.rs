@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::periods::{end_at_period_end, end_with_schedule, open_period, record_billing_error};
-use super::{invoicing, payment_requests};
+use super::{grants, invoicing, payment_requests};
 use crate::catalog;
 use crate::catalog::policy::PlanRules;
 use crate::domain::ids::SubscriptionId;
@@ -46,10 +46,22 @@ pub async fn create(
     new: NewSubscription,
 ) -> Result<(subscriptions::Model, Option<invoices::Model>)> {
     let txn = store::begin_write(db).await?;
-    let customer = catalog::customers::get(&txn, merchant_id, &new.customer_id)
+    let created = create_in(&txn, now, merchant_id, new).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// [`create`] inside the caller's transaction.
+pub async fn create_in(
+    txn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    new: NewSubscription,
+) -> Result<(subscriptions::Model, Option<invoices::Model>)> {
+    let customer = catalog::customers::get(txn, merchant_id, &new.customer_id)
         .await
         .map_err(|e| param_not_found(e, "customer"))?;
-    let plan = catalog::plans::get(&txn, merchant_id, &new.plan_id)
+    let plan = catalog::plans::get(txn, merchant_id, &new.plan_id)
         .await
         .map_err(|e| param_not_found(e, "plan"))?;
     if plan.status != catalog::plans::ACTIVE {
@@ -105,7 +117,7 @@ pub async fn create(
                 .ok_or_else(|| Error::invalid("plan", "the plan's schedule fires no more"))?,
         );
     }
-    subscriptions::insert(&txn, sub.clone()).await?;
+    subscriptions::insert(txn, sub.clone()).await?;
     events.push(
         merchant_id,
         EventType::SubscriptionCreated,
@@ -115,13 +127,12 @@ pub async fn create(
         now,
     );
     let invoice = match draft {
-        Some(d) => invoicing::create_invoices(&txn, now, vec![d], &mut events)
+        Some(d) => invoicing::create_invoices(txn, now, vec![d], &mut events)
             .await?
             .pop(),
         None => None,
     };
-    events.insert(&txn).await?;
-    txn.commit().await?;
+    events.insert(txn).await?;
     Ok((sub, invoice))
 }
 
@@ -167,7 +178,8 @@ pub async fn get(
 }
 
 /// Cancels now, or at the end of the current period. Open invoices stay open
-/// (the merchant may void them) and keep being chased.
+/// (the merchant may void them) and keep being chased. The subscription's
+/// grants end (see [`grants::end_for_subscriptions`]).
 pub async fn cancel(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -175,7 +187,21 @@ pub async fn cancel(
     id: &str,
     at_period_end: bool,
 ) -> Result<subscriptions::Model> {
-    change(db, now, merchant_id, id, |sub, status| {
+    let txn = store::begin_write(db).await?;
+    let sub = cancel_in(&txn, now, merchant_id, id, at_period_end).await?;
+    txn.commit().await?;
+    Ok(sub)
+}
+
+/// [`cancel`] inside the caller's transaction.
+pub async fn cancel_in(
+    txn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+    at_period_end: bool,
+) -> Result<subscriptions::Model> {
+    change_in(txn, now, merchant_id, id, |sub, status| {
         status.apply(SubscriptionEvent::Cancel).map_err(illegal)?;
         sub.canceled_at = Some(now);
         if at_period_end {
@@ -261,6 +287,7 @@ pub async fn resume(
         objects::Subscription::from(&sub),
         now,
     );
+    grants::end_for_subscriptions(&txn, now, std::slice::from_ref(&sub), &mut events).await?;
     invoicing::create_invoices(&txn, now, drafts, &mut events).await?;
     events.insert(&txn).await?;
     txn.commit().await?;
@@ -406,14 +433,29 @@ where
     F: FnOnce(&mut subscriptions::Model, SubscriptionStatus) -> Result<EventType>,
 {
     let txn = store::begin_write(db).await?;
-    let mut sub = lock(&txn, merchant_id, id).await?;
+    let sub = change_in(&txn, now, merchant_id, id, apply).await?;
+    txn.commit().await?;
+    Ok(sub)
+}
+
+/// [`change`] inside the caller's transaction.
+async fn change_in<F>(
+    txn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+    apply: F,
+) -> Result<subscriptions::Model>
+where
+    F: FnOnce(&mut subscriptions::Model, SubscriptionStatus) -> Result<EventType>,
+{
+    let mut sub = lock(txn, merchant_id, id).await?;
     let status = parse_status(&sub)?;
     let event = apply(&mut sub, status)?;
     sub.updated_at = now;
     // The merchant's change is a new chance to bill it.
     sub.billing_error = None;
-    write_with_event(&txn, now, &sub, event).await?;
-    txn.commit().await?;
+    write_with_event(txn, now, &sub, event).await?;
     Ok(sub)
 }
 
@@ -433,6 +475,7 @@ async fn write_with_event(
         objects::Subscription::from(sub),
         now,
     );
+    grants::end_for_subscriptions(db, now, std::slice::from_ref(sub), &mut events).await?;
     events.insert(db).await?;
     Ok(())
 }
@@ -588,6 +631,7 @@ async fn recover_subscription(
         objects::Subscription::from(&sub),
         now,
     );
+    grants::end_for_subscriptions(db, now, std::slice::from_ref(&sub), events).await?;
     invoicing::create_invoices(db, now, drafts, events).await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod balance;
 pub mod dunning;
 pub mod engine;
+pub mod grants;
 pub mod invoicing;
 pub mod lifecycle;
 pub mod pay_page;

@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use super::balance::{self, Unapplied};
+use super::grants;
 use super::lifecycle;
 use super::payment_requests as requests;
 use crate::domain::{EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequestStatus, Period};
@@ -19,14 +20,19 @@ use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
 use crate::store::{self, invoices, merchants, payment_requests, queue};
+use push_protocol::grant::{GrantId, MAX_DESCRIPTION_BYTES};
 
 /// What the node is asked to issue.
 #[derive(Debug, Clone)]
 pub struct IssueRequest {
     pub payment_request_id: String,
     pub amount: Msat,
-    /// "<merchant> - <plan or description> - <period>"
+    /// "<merchant> - <plan or description> - <period>", on one line, then
+    /// `\npushbill-grant:<grant>` when a grant covers the invoice (see
+    /// [`push_protocol::grant::describe`]): the BOLT11's signed description.
     pub description: String,
+    /// The grant the description commits to ([`grants::covering`]).
+    pub grant: Option<GrantId>,
     pub expiry: Duration,
     /// The customer's node id, when it has one: the BOLT11's route hints
     /// name only the merchant node's channels with it (none without), never
@@ -103,10 +109,16 @@ pub async fn issue_pending(
             .ok_or_else(|| {
                 Error::corrupt(format!("payment request {}: merchant missing", req.id))
             })?;
+        let grant = grants::covering(&txn, now, &invoice).await?;
         let request = IssueRequest {
             payment_request_id: req.id.clone(),
             amount: Msat::try_from(req.amount_msat).map_err(|e| Error::corrupt(e.to_string()))?,
-            description: describe(&merchant.name, &invoice),
+            description: push_protocol::grant::describe(
+                &describe(&merchant.name, &invoice),
+                grant.as_ref(),
+                MAX_DESCRIPTION_BYTES,
+            ),
+            grant,
             expiry,
             customer_node_id: requests::customer_node(&txn, &invoice.customer_id).await?,
         };

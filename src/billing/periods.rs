@@ -182,6 +182,7 @@ pub async fn roll_due(
             }
         }
     }
+    super::grants::end_for_subscriptions(&txn, now, &updated, &mut events).await?;
     subscriptions::save_all(&txn, updated).await?;
     // Everything that does not need an invoice number is written before the
     // merchant's number row is locked (see `invoicing::create_invoices`), so

@@ -35,6 +35,21 @@ pub async fn create(
     merchant_id: &str,
     customer: NewCustomer,
 ) -> Result<customers::Model> {
+    let txn = store::begin_write(db).await?;
+    let row = create_in(&txn, now, merchant_id, customer, false).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// [`create`] inside the caller's transaction; `node_id_verified` when a
+/// subscribe handshake proved the node id.
+pub async fn create_in(
+    txn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    customer: NewCustomer,
+    node_id_verified: bool,
+) -> Result<customers::Model> {
     let node_id = match (&customer.node_id, &customer.node_address) {
         (Some(id), Some(addr)) if *id != addr.node_id => {
             return Err(Error::invalid(
@@ -49,6 +64,7 @@ pub async fn create(
     check_name(customer.name.as_deref())?;
     check_external_id(customer.external_id.as_deref())?;
     let metadata = super::merge_metadata(&serde_json::json!({}), customer.metadata)?;
+    let node_id_verified = node_id_verified && node_id.is_some();
     let row = customers::Model {
         id: CustomerId::new().to_string(),
         merchant_id: merchant_id.to_owned(),
@@ -57,21 +73,72 @@ pub async fn create(
         external_id: customer.external_id,
         node_id,
         node_address: customer.node_address.map(|a| a.to_string()),
+        // A node id typed in is not proven: only a subscribe handshake proves one.
+        node_id_verified,
         metadata,
         balance_msat: 0,
         deleted_at: None,
         created_at: now,
         updated_at: now,
     };
-    let txn = store::begin_write(db).await?;
-    check_external_id_free(&txn, &row).await?;
+    check_external_id_free(txn, &row).await?;
     let active: customers::ActiveModel = row.clone().into();
     customers::Entity::insert(active)
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await
         .map_err(external_id_conflict)?;
-    record(&txn, now, &row, EventType::CustomerCreated).await?;
-    txn.commit().await?;
+    record(txn, now, &row, EventType::CustomerCreated).await?;
+    Ok(row)
+}
+
+/// The merchant's live customer whose node id a subscribe handshake proved
+/// to be `node_id` (the newest, if several).
+pub async fn find_verified(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    node_id: &NodeId,
+) -> Result<Option<customers::Model>> {
+    use sea_orm::QueryOrder;
+    Ok(customers::Entity::find()
+        .filter(customers::Column::MerchantId.eq(merchant_id))
+        .filter(customers::Column::NodeId.eq(node_id.to_string()))
+        .filter(customers::Column::NodeIdVerified.eq(true))
+        .filter(customers::Column::DeletedAt.is_null())
+        .order_by_desc(customers::Column::Id)
+        .one(db)
+        .await?)
+}
+
+/// Sets the node a subscribe handshake proved (and the address it shared,
+/// when it shared one) on the merchant's customer `id`: `customer.updated`
+/// when that changed anything.
+pub async fn verify_node_in(
+    txn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+    node_id: &NodeId,
+    node_address: Option<NodeAddress>,
+) -> Result<customers::Model> {
+    let mut row = get(txn, merchant_id, id).await?;
+    let before = row.clone();
+    let address = match node_address {
+        Some(a) => Some(a.to_string()),
+        // An address for another node than the proven one no longer applies.
+        None => row
+            .node_address
+            .clone()
+            .filter(|a| NodeAddress::parse(a).is_ok_and(|a| a.node_id == *node_id)),
+    };
+    row.node_id = Some(node_id.to_string());
+    row.node_address = address;
+    row.node_id_verified = true;
+    if row == before {
+        return Ok(row);
+    }
+    row.updated_at = now;
+    customers::save_details(txn, row.clone()).await?;
+    record(txn, now, &row, EventType::CustomerUpdated).await?;
     Ok(row)
 }
 
@@ -221,7 +288,12 @@ fn apply_node(
         }
         _ => {}
     }
-    row.node_id = id.map(|i| i.to_string());
+    let id = id.map(|i| i.to_string());
+    if id != row.node_id {
+        // Another node than the one a handshake proved.
+        row.node_id_verified = false;
+    }
+    row.node_id = id;
     row.node_address = address.map(|a| a.to_string());
     Ok(())
 }

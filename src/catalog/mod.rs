@@ -4,10 +4,12 @@
 
 pub mod customers;
 pub mod events;
+pub mod grants;
 pub mod invoices;
 pub mod merchants;
 pub mod plans;
 pub mod policy;
+pub mod subscribe_codes;
 pub mod subscriptions;
 
 use serde_json::Value;

@@ -54,6 +54,9 @@ event_types! {
     PaymentRequestExpired => "payment_request.expired",
     PaymentRequestFailed => "payment_request.failed",
     PaymentUnapplied => "payment.unapplied",
+    GrantCreated => "grant.created",
+    GrantRevoked => "grant.revoked",
+    GrantEnded => "grant.ended",
     WebhookEndpointDisabled => "webhook_endpoint.disabled",
 }
 

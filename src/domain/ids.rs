@@ -121,6 +121,7 @@ prefixed_id!(/** Identifies an outgoing email. */ EmailId, "em_");
 prefixed_id!(/** Identifies a merchant's daily email summary. */ EmailDigestId, "dig_");
 prefixed_id!(/** Identifies an unpaid invoice held for a summary. */ DigestItemId, "udi_");
 prefixed_id!(/** Identifies an invoice's pay-page link. */ PayLinkId, "pl_");
+prefixed_id!(/** Identifies a subscriber's grant (not the wire's grant id). */ GrantId, "grt_");
 
 #[cfg(test)]
 mod tests {
@@ -212,6 +213,7 @@ mod tests {
         assert!(EmailDigestId::new().as_str().starts_with("dig_"));
         assert!(DigestItemId::new().as_str().starts_with("udi_"));
         assert!(PayLinkId::new().as_str().starts_with("pl_"));
+        assert!(GrantId::new().as_str().starts_with("grt_"));
         assert!(WebhookAttemptId::new().as_str().starts_with("wda_"));
     }
 

@@ -5,10 +5,15 @@
 //!   and settles incoming payments against the books (`BillingSink`)
 //! - `push_queue`: the merchant's pushes in the database (claim, outcome + event)
 //! - `push_sender`: the loop delivering them to subscribers' nodes
+//! - `subscribe`: the merchant's side of the subscribe handshake (terms,
+//!   accept: customer, subscription and grant in one transaction)
+//! - `grants`: the loop answering grant messages and announcing grant ends
 //! - `role`: starts the chain access (bitcoind, or the sandbox's simnet), the
 //!   node and the loops above
 
+pub mod grants;
 pub mod issuer;
 pub mod push_queue;
 pub mod push_sender;
 pub mod role;
+pub mod subscribe;

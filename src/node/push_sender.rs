@@ -203,30 +203,40 @@ impl PushSender {
 
     /// Connects to the customer's node at the address the merchant gave.
     async fn connect(&self, node_id: PublicKey, address: Option<&str>) -> Result<(), &'static str> {
-        let address = address
-            .and_then(|a| NodeAddress::parse(a).ok())
-            .filter(|a| a.node_id.to_public_key() == node_id)
-            .ok_or("no_address")?;
-        let host_port = match address.host.contains(':') {
-            true => format!("[{}]:{}", address.host, address.port),
-            false => format!("{}:{}", address.host, address.port),
-        };
-        let addr = resolve_address("node_address", &host_port)
-            .await
-            .map_err(|_| "unreachable")?;
-        self.node
-            .connect_peer(node_id, addr)
-            .await
-            .map_err(|_| "unreachable")?;
-        // The peer's init message (its features) arrives with the handshake.
-        for _ in 0..20 {
-            if self.node.peer_supports_push(&node_id).is_some() {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err("unreachable")
+        connect(&self.node, node_id, address).await
     }
+}
+
+/// Connects `node` to `node_id` at `address` (`node_id@host:port`, the
+/// customer's `node_address`; its node id must be `node_id`), and waits for
+/// the peer's init message. `no_address` or `unreachable` when it cannot.
+pub(crate) async fn connect(
+    node: &Node,
+    node_id: PublicKey,
+    address: Option<&str>,
+) -> Result<(), &'static str> {
+    let address = address
+        .and_then(|a| NodeAddress::parse(a).ok())
+        .filter(|a| a.node_id.to_public_key() == node_id)
+        .ok_or("no_address")?;
+    let host_port = match address.host.contains(':') {
+        true => format!("[{}]:{}", address.host, address.port),
+        false => format!("{}:{}", address.host, address.port),
+    };
+    let addr = resolve_address("node_address", &host_port)
+        .await
+        .map_err(|_| "unreachable")?;
+    node.connect_peer(node_id, addr)
+        .await
+        .map_err(|_| "unreachable")?;
+    // The peer's init message (its features) arrives with the handshake.
+    for _ in 0..20 {
+        if node.peer_supports_push(&node_id).is_some() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("unreachable")
 }
 
 /// The node role's push loop, until `shutdown`: each claimed push is tried

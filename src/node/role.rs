@@ -1,6 +1,8 @@
 //! The node role in `pushbill serve`: starts the chain access (a configured
 //! bitcoind, or in the sandbox the embedded simulator), the node, and the
-//! loop that issues BOLT11 invoices for the billing engine's payment requests.
+//! loops that issue BOLT11 invoices for the billing engine's payment
+//! requests, push them, and answer the grant messages (subscribe handshake,
+//! grant ends).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +11,14 @@ use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
+use super::grants::{self, GrantService};
 use super::issuer::{BillingSink, run_issuer};
 use super::push_sender::{self as sender, PushPolicy, PushSender};
 use crate::config::Settings;
 use crate::context::Context;
 use ln_node::bitcoind::RpcAuth;
-use ln_node::{Node, NodeConfig};
+use ln_node::{Inboxes, Node, NodeConfig};
+use push_protocol::handler::IncomingGrantMessage;
 use simnet::{Simnet, SimnetConfig};
 
 /// A started node role.
@@ -22,6 +26,8 @@ pub struct NodeRole {
     pub node: Arc<Node>,
     /// The embedded chain simulator, when the sandbox runs one.
     pub simnet: Option<Simnet>,
+    /// Subscribe handshake and grant-end messages from peers.
+    grant_inbox: tokio::sync::mpsc::UnboundedReceiver<IncomingGrantMessage>,
 }
 
 impl NodeRole {
@@ -74,11 +80,33 @@ impl NodeRole {
             db: context.db.clone(),
             clock: context.clock.clone(),
         });
-        let node = Node::start(config, sink).await?;
+        let (grant_tx, grant_inbox) = tokio::sync::mpsc::unbounded_channel();
+        let inboxes = Inboxes {
+            pushes: None,
+            grants: Some(grant_tx),
+        };
+        let node = Node::start_with_inboxes(config, sink, inboxes).await?;
         if simnet.is_some() {
             share_sandbox_chain(&ln.simnet_data_dir, &bitcoind_for_payers, &node)?;
         }
-        Ok(NodeRole { node, simnet })
+        // Subscribe codes name this node: the web role reads it from here.
+        let address = ln
+            .public_address
+            .clone()
+            .unwrap_or_else(|| node.listen_addr().to_string());
+        crate::store::node_identity::record(
+            &context.db,
+            context.clock.now(),
+            &node.node_id().to_string(),
+            &address,
+        )
+        .await
+        .context("recording the node's identity")?;
+        Ok(NodeRole {
+            node,
+            simnet,
+            grant_inbox,
+        })
     }
 
     /// Issues invoices and pushes them until `shutdown`, then stops the node cleanly.
@@ -91,7 +119,12 @@ impl NodeRole {
             node: Arc::clone(&self.node),
             policy: push_policy(&context.settings),
         };
-        let (result, ()) = tokio::join!(
+        let grant_service = GrantService {
+            db: context.db.clone(),
+            clock: context.clock.clone(),
+            node: Arc::clone(&self.node),
+        };
+        let (result, (), ()) = tokio::join!(
             run_issuer(
                 context.db.clone(),
                 context.clock.clone(),
@@ -100,7 +133,8 @@ impl NodeRole {
                 Duration::from_secs(1),
                 shutdown.clone(),
             ),
-            sender::run(pusher, Duration::from_secs(1), shutdown),
+            sender::run(pusher, Duration::from_secs(1), shutdown.clone()),
+            grants::run(grant_service, self.grant_inbox, shutdown),
         );
         self.node.stop().await;
         if let Some(simnet) = self.simnet {

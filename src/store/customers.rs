@@ -13,6 +13,8 @@ pub struct Model {
     pub external_id: Option<String>,
     pub node_id: Option<String>,
     pub node_address: Option<String>,
+    /// The node id was proven by a subscribe handshake (not typed in).
+    pub node_id_verified: bool,
     pub metadata: Json,
     /// Credit held for the customer: received msat no invoice took, taken
     /// off their next invoice.

@@ -150,6 +150,31 @@ impl InvoiceIssuer for TestIssuer {
     }
 }
 
+/// [`TestIssuer`] that keeps what the node was asked to issue.
+pub struct RecordingIssuer {
+    pub asked: std::sync::Mutex<Vec<IssueRequest>>,
+    inner: TestIssuer,
+}
+
+impl RecordingIssuer {
+    pub fn new(app: &TestApp) -> Self {
+        Self {
+            asked: Default::default(),
+            inner: TestIssuer {
+                clock: app.clock.clone(),
+            },
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl InvoiceIssuer for RecordingIssuer {
+    async fn issue(&self, request: &IssueRequest) -> Result<IssuedInvoice, IssueError> {
+        self.asked.lock().unwrap().push(request.clone());
+        self.inner.issue(request).await
+    }
+}
+
 impl TestApp {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()

@@ -13,6 +13,7 @@ mod customers;
 mod email_settings;
 pub mod error;
 mod events;
+mod grants;
 mod idempotency;
 mod invoices;
 pub mod json;
@@ -22,6 +23,7 @@ pub mod pagination;
 mod plans;
 mod query;
 pub mod rate_limit;
+mod subscribe_codes;
 mod subscriptions;
 mod test_clock;
 mod webhook_endpoints;
@@ -117,6 +119,9 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(invoices::get)
         .service(invoices::void)
         .service(invoices::payment_requests)
+        .service(subscribe_codes::create)
+        .service(grants::list)
+        .service(grants::get)
         .service(events::list)
         .service(events::get)
         .service(api_keys::list)

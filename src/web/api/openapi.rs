@@ -26,7 +26,7 @@ const OPENAPI_OPERATION: &str = "get_openapi";
         description = "Subscription billing for merchants paid over Lightning. \
             Authenticate with `Authorization: Bearer <API key>`. Money is integer \
             millisatoshis (`amount_msat`) with `currency: \"BTC\"`; timestamps are \
-            RFC 3339 UTC; ids carry a prefix (`plan_`, `cus_`, `sub_`, `inv_`, `evt_`, `we_`, `wd_`, `wda_`, `key_`). \
+            RFC 3339 UTC; ids carry a prefix (`plan_`, `cus_`, `sub_`, `inv_`, `grt_`, `evt_`, `we_`, `wd_`, `wda_`, `key_`). \
             Lists take `limit` (1 to 100), `starting_after` and `ending_before` and answer \
             `data` (newest first) and `has_more`. Every POST takes an `Idempotency-Key`.",
     ),
@@ -35,6 +35,8 @@ const OPENAPI_OPERATION: &str = "get_openapi";
         (name = "Customers", description = "Who pays: an email address and a Lightning node."),
         (name = "Subscriptions", description = "A customer on a plan, billed each period."),
         (name = "Invoices", description = "What is due, per period or one-off, and its payment requests."),
+        (name = "Subscribe codes", description = "What a subscriber's node subscribes with: the subscribe handshake over the Lightning peer connection."),
+        (name = "Grants", description = "A subscriber's consent, made by their node: the invoices its node pays automatically, within caps."),
         (name = "Events", description = "Everything that happened, as webhooks carry it."),
         (name = "Webhook endpoints", description = "Where signed events are sent (Standard Webhooks), and each delivery's attempts."),
         (name = "Settings", description = "The merchant's settings: which emails go out and where."),

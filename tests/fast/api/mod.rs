@@ -4,6 +4,7 @@ mod auth;
 mod body;
 mod customers;
 mod events;
+mod grants;
 mod idempotency;
 mod invoices;
 mod keys;

@@ -274,23 +274,6 @@ async fn an_amount_no_bolt11_can_carry_is_refused() {
     one_off(Msat::MAX_INVOICE).await.unwrap();
 }
 
-/// Keeps what the node was asked to issue.
-struct RecordingIssuer {
-    asked: std::sync::Mutex<Vec<payments::IssueRequest>>,
-    inner: crate::support::app::TestIssuer,
-}
-
-#[async_trait::async_trait]
-impl payments::InvoiceIssuer for RecordingIssuer {
-    async fn issue(
-        &self,
-        request: &payments::IssueRequest,
-    ) -> Result<payments::IssuedInvoice, payments::IssueError> {
-        self.asked.lock().unwrap().push(request.clone());
-        self.inner.issue(request).await
-    }
-}
-
 #[tokio::test]
 async fn the_bolt11_description_names_the_last_day_of_the_period() {
     let app = spawn_app().await;
@@ -298,12 +281,7 @@ async fn the_bolt11_description_names_the_last_day_of_the_period() {
     let plan = app.monthly_plan(&merchant).await;
     let customer = app.customer(&merchant).await;
     app.subscribe(&merchant, &customer, &plan, None).await;
-    let issuer = RecordingIssuer {
-        asked: Default::default(),
-        inner: crate::support::app::TestIssuer {
-            clock: app.clock.clone(),
-        },
-    };
+    let issuer = crate::support::app::RecordingIssuer::new(&app);
     payments::issue_pending(&app.db, &issuer, app.now(), Duration::hours(1), 10)
         .await
         .unwrap();

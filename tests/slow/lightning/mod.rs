@@ -3,3 +3,4 @@
 mod node_api;
 mod payments;
 mod push;
+mod subscribe;
