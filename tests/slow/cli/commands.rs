@@ -194,3 +194,96 @@ fn payer_commands_work_on_the_payers_folder_without_a_node() {
     assert_eq!(code, Some(1));
     assert!(err.contains("nowhere/sandbox/chain.json"), "{err}");
 }
+
+/// A newcomer's sandbox: `pushbill serve` shares its chain in
+/// data/sandbox/chain.json (owner-only), and `pushbill payer run --sandbox
+/// ./data --open-channel-sat N` joins it with that one command: it connects
+/// to the sandbox's node and opens a channel that becomes usable.
+#[tokio::test]
+async fn a_payer_joins_the_running_sandbox_with_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = pushbill()
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("PUSHBILL__HTTP__PORT", "0")
+        .env("PUSHBILL__LIGHTNING__LISTEN", "127.0.0.1:0")
+        .env("PUSHBILL__LIGHTNING__SIMNET_BLOCK_INTERVAL_SECS", "1")
+        .env("PUSHBILL__LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let file = dir.path().join("data/sandbox/chain.json");
+    crate::support::ln::wait_for("the sandbox's chain file", || async { file.exists() }).await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let chain: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let merchant = chain["merchant_node"].as_str().unwrap().to_owned();
+    let merchant_id = merchant.split('@').next().unwrap().to_owned();
+    assert!(
+        chain["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+
+    let mut payer = pushbill()
+        .current_dir(dir.path())
+        .args([
+            "payer",
+            "run",
+            "--sandbox",
+            "./data",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--open-channel-sat", "100000"])
+        .env("PUSHBILL__LOG__FILTER", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = payer.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .take(3)
+            .map(|l| l.unwrap())
+            .collect::<Vec<_>>()
+    });
+    let lines = tokio::time::timeout(Duration::from_secs(60), lines)
+        .await
+        .expect("the payer started")
+        .unwrap();
+    assert!(lines[0].starts_with("payer node "), "{lines:?}");
+    assert_eq!(lines[1], format!("connected to {merchant}"));
+    assert!(lines[2].starts_with("opening channel "), "{lines:?}");
+
+    let status = || {
+        let output = pushbill()
+            .current_dir(dir.path())
+            .args(["payer", "status", "--json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default()
+    };
+    crate::support::ln::wait_for("a usable channel to the sandbox's node", || async {
+        status()["node"]["channels"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["state"] == "usable" && c["peer"] == merchant_id.as_str())
+        })
+    })
+    .await;
+    let status = status();
+    assert_eq!(status["running"], true);
+    assert_eq!(status["node"]["network"], "regtest");
+
+    payer.kill().unwrap();
+    payer.wait().unwrap();
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
