@@ -60,7 +60,7 @@ enum Command {
     /// Same as the `simnet` binary.
     Simnet(simnet::cli::SimnetArgs),
     /// The subscriber side: a Lightning node that takes push invoices and pays
-    /// them inside allowances (docs/push-invoices.md). Needs no database.
+    /// them inside the grants it gave merchants (docs/payer.md). Needs no database.
     /// Same as the `pushbill-payer` binary.
     Payer(payer::cli::PayerArgs),
 }

@@ -66,6 +66,7 @@ impl NodeRole {
                 )
             }
         };
+        let bitcoind_for_payers = bitcoind.clone();
         let config = NodeConfig {
             data_dir: ln.data_dir.clone(),
             listen: ln.listen,
@@ -85,6 +86,9 @@ impl NodeRole {
             grants: Some(grant_tx),
         };
         let node = Node::start_with_inboxes(config, sink, inboxes).await?;
+        if simnet.is_some() {
+            share_sandbox_chain(&ln.simnet_data_dir, &bitcoind_for_payers, &node)?;
+        }
         // Subscribe codes name this node: the web role reads it from here.
         let address = ln
             .public_address
@@ -138,6 +142,35 @@ impl NodeRole {
         }
         result
     }
+}
+
+/// Lets a subscriber's payer join the sandbox: the simulator's RPC and this
+/// node's address go to `<data>/sandbox/chain.json` (owner-only), where
+/// `<data>` holds the simulator's folder (`data/` by default), for
+/// `pushbill payer run --sandbox <data>`.
+fn share_sandbox_chain(
+    simnet_dir: &std::path::Path,
+    rpc: &RpcAuth,
+    node: &Node,
+) -> anyhow::Result<()> {
+    let data = simnet_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut listen = node.listen_addr();
+    if listen.ip().is_unspecified() {
+        listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    payer::sandbox::SandboxChain {
+        url: rpc.url.clone(),
+        user: rpc.user.clone(),
+        password: rpc.password.clone(),
+        merchant_node: Some(format!("{}@{listen}", node.node_id())),
+    }
+    .write(data)
+    .context("writing the sandbox's chain file for payers")?;
+    tracing::info!(file = %payer::sandbox::path(data).display(), "payers join the sandbox with `pushbill payer run --sandbox`");
+    Ok(())
 }
 
 /// How the node role delivers pushes, from `[lightning]`.

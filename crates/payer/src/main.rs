@@ -7,7 +7,7 @@ use payer::cli::PayerArgs;
 #[command(
     name = "pushbill-payer",
     version,
-    about = "The subscriber side of push invoices: a Lightning node that pays pushed invoices inside allowances."
+    about = "The subscriber side of push invoices: a Lightning node that pays pushed invoices inside the grants it gave merchants."
 )]
 struct Cli {
     #[command(flatten)]

@@ -137,10 +137,11 @@ async fn three_processes_migrating_one_fresh_database_at_once_all_succeed() {
     );
 }
 
-/// `pushbill payer` manages its allowances in its own folder, without a
-/// database or a running node.
+/// `pushbill payer` keeps its grants and pushes in its own folder and works
+/// without a database or a running node: listings for people and `--json`,
+/// refusals naming what is wrong.
 #[test]
-fn payer_allowances_are_kept_in_the_payers_folder() {
+fn payer_commands_work_on_the_payers_folder_without_a_node() {
     let dir = tempfile::tempdir().unwrap();
     let payer = |args: &[&str]| {
         let output = pushbill()
@@ -156,48 +157,133 @@ fn payer_allowances_are_kept_in_the_payers_folder() {
             String::from_utf8(output.stderr).unwrap(),
         )
     };
-    let payee = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
-    let (code, out, err) = payer(&[
-        "allowance",
-        "add",
-        "--payee",
-        payee,
-        "--max-msat",
-        "1000000",
-        "--per",
-        "minute",
-        "--until",
-        "2030-01-01T00:00:00Z",
-    ]);
+    let (code, out, err) = payer(&["grants", "list"]);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out.trim(), "done");
-    let (_, out, _) = payer(&["allowance", "list"]);
-    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(out.contains("No grants"), "{out}");
+    let (_, out, _) = payer(&["grants", "list", "--json"]);
     assert_eq!(
-        list,
-        serde_json::json!([{"payee": payee, "max_msat": 1_000_000, "per": "minute", "until": 1_893_456_000}])
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        serde_json::json!([])
     );
-    assert!(dir.path().join("wallet/state.json").exists());
+    let (_, out, _) = payer(&["pending", "--json"]);
+    assert_eq!(out.trim(), "[]");
+    let (_, out, _) = payer(&["pending"]);
+    assert!(out.contains("Nothing waits for approval"), "{out}");
 
-    let (code, _, err) = payer(&[
-        "allowance",
-        "add",
-        "--payee",
-        "nope",
-        "--max-msat",
-        "1",
-        "--per",
-        "day",
-    ]);
-    assert_eq!(code, Some(1));
-    assert!(err.contains("--payee"), "{err}");
     let (code, _, err) = payer(&["approve", "00"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("no push 00"), "{err}");
-    let (_, out, _) = payer(&["pending"]);
-    assert_eq!(out.trim(), "[]");
-    let (code, _, _) = payer(&["allowance", "remove", "--payee", payee]);
-    assert_eq!(code, Some(0));
-    let (_, out, _) = payer(&["allowance", "list"]);
-    assert_eq!(out.trim(), "[]");
+    let (code, _, err) = payer(&["grants", "revoke", "0123456789abcdef"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no grant 0123456789abcdef"), "{err}");
+    let (code, _, err) = payer(&["pay", "lnbcrt1notaninvoice"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not a BOLT11 invoice"), "{err}");
+    // Subscribing needs the running payer's node.
+    let (code, _, err) = payer(&["subscribe", "abc@02aa@127.0.0.1:1", "--yes"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("pushbill payer run"), "{err}");
+    let (code, out, err) = payer(&["status"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("not running"), "{out}");
+    let (_, out, _) = payer(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["running"], false);
+    // The sandbox's chain file is required to join it.
+    let (code, _, err) = payer(&["run", "--sandbox", "nowhere"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("nowhere/sandbox/chain.json"), "{err}");
+}
+
+/// A newcomer's sandbox: `pushbill serve` shares its chain in
+/// data/sandbox/chain.json (owner-only), and `pushbill payer run --sandbox
+/// ./data --open-channel-sat N` joins it with that one command: it connects
+/// to the sandbox's node and opens a channel that becomes usable.
+#[tokio::test]
+async fn a_payer_joins_the_running_sandbox_with_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = pushbill()
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("PUSHBILL__HTTP__PORT", "0")
+        .env("PUSHBILL__LIGHTNING__LISTEN", "127.0.0.1:0")
+        .env("PUSHBILL__LIGHTNING__SIMNET_BLOCK_INTERVAL_SECS", "1")
+        .env("PUSHBILL__LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let file = dir.path().join("data/sandbox/chain.json");
+    crate::support::ln::wait_for("the sandbox's chain file", || async { file.exists() }).await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let chain: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let merchant = chain["merchant_node"].as_str().unwrap().to_owned();
+    let merchant_id = merchant.split('@').next().unwrap().to_owned();
+    assert!(
+        chain["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+
+    let mut payer = pushbill()
+        .current_dir(dir.path())
+        .args([
+            "payer",
+            "run",
+            "--sandbox",
+            "./data",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--open-channel-sat", "100000"])
+        .env("PUSHBILL__LOG__FILTER", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = payer.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .take(3)
+            .map(|l| l.unwrap())
+            .collect::<Vec<_>>()
+    });
+    let lines = tokio::time::timeout(Duration::from_secs(60), lines)
+        .await
+        .expect("the payer started")
+        .unwrap();
+    assert!(lines[0].starts_with("payer node "), "{lines:?}");
+    assert_eq!(lines[1], format!("connected to {merchant}"));
+    assert!(lines[2].starts_with("opening channel "), "{lines:?}");
+
+    let status = || {
+        let output = pushbill()
+            .current_dir(dir.path())
+            .args(["payer", "status", "--json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default()
+    };
+    crate::support::ln::wait_for("a usable channel to the sandbox's node", || async {
+        status()["node"]["channels"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["state"] == "usable" && c["peer"] == merchant_id.as_str())
+        })
+    })
+    .await;
+    let status = status();
+    assert_eq!(status["running"], true);
+    assert_eq!(status["node"]["network"], "regtest");
+
+    payer.kill().unwrap();
+    payer.wait().unwrap();
+    serve.kill().unwrap();
+    serve.wait().unwrap();
 }

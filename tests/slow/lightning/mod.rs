@@ -1,5 +1,6 @@
 //! Real LDK nodes over TCP on loopback, on the chain simulator.
 
+mod consent;
 mod node_api;
 mod payments;
 mod push;
