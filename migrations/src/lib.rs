@@ -25,6 +25,7 @@ mod m20261123_000015_notify_digests_pay_links_attempts;
 mod m20261123_000016_push_delivery;
 mod m20261202_000017_subscription_billing_error;
 mod m20261202_000018_customer_balance;
+mod m20261202_000019_dashboard_accounts;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000016_push_delivery::Migration),
             Box::new(m20261202_000017_subscription_billing_error::Migration),
             Box::new(m20261202_000018_customer_balance::Migration),
+            Box::new(m20261202_000019_dashboard_accounts::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod events;
 pub mod invoices;
 pub mod merchants;
+pub mod metrics;
 pub mod plans;
 pub mod policy;
 pub mod subscriptions;
