@@ -10,6 +10,8 @@
 pub mod app;
 /// Headless chromium loading a page and reading its DOM.
 pub mod browser;
+/// A plain HTTP client of the dashboard (cookies, CSRF tokens).
+pub mod dashboard;
 /// The app mailing through the real SMTP server, and what it sent.
 pub mod email;
 /// The chain simulator and LDK node settings for the Lightning tests.
