@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
 };
@@ -159,7 +159,14 @@ async fn revenue(
         let end = month_start(now, back - 1);
         let sum: Option<Sum> = invoices::Entity::find()
             .select_only()
-            .column_as(Expr::col(invoices::Column::AmountMsat).sum(), "total")
+            // PostgreSQL sums a bigint as numeric: back to bigint.
+            .column_as(
+                Expr::expr(Func::cast_as(
+                    Expr::col(invoices::Column::AmountMsat).sum(),
+                    "BIGINT",
+                )),
+                "total",
+            )
             .filter(invoices::Column::MerchantId.eq(merchant_id))
             .filter(invoices::Column::Status.eq(InvoiceStatus::Paid.as_str()))
             .filter(invoices::Column::PaidAt.gte(start))
