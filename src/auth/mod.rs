@@ -1,7 +1,6 @@
-//! Who is calling: merchants' API keys, and the dashboard's users
-//! (accounts, passwords, sessions, the login throttle).
+//! Who is calling: merchants' API keys, and the dashboard's passwords,
+//! sessions and login throttle (its accounts are `catalog::accounts`).
 
-pub mod accounts;
 pub mod api_keys;
 pub mod passwords;
 pub mod sessions;

@@ -20,7 +20,11 @@ fn executable() -> std::path::PathBuf {
         return name.into();
     }
     std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).map(|dir| dir.join(&name)).collect::<Vec<_>>())
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(&name))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .into_iter()
         .find(|p| p.is_file())
@@ -184,7 +188,10 @@ pub struct Tab {
 impl Tab {
     pub async fn goto(&self, url: &str) {
         self.page.goto(url).await.expect("the page loads");
-        self.page.wait_for_navigation().await.expect("the page loads");
+        self.page
+            .wait_for_navigation()
+            .await
+            .expect("the page loads");
     }
 
     pub async fn url(&self) -> String {
@@ -242,7 +249,12 @@ impl Tab {
     /// The text of the element matched by `selector`, `None` without one.
     pub async fn text(&self, selector: &str) -> Option<String> {
         let element = self.page.find_element(selector).await.ok()?;
-        element.inner_text().await.ok().flatten().map(|t| t.trim().to_owned())
+        element
+            .inner_text()
+            .await
+            .ok()
+            .flatten()
+            .map(|t| t.trim().to_owned())
     }
 
     /// Saves a full-page screenshot as `<dir>/<name>.png`.

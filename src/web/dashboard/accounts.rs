@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::session::{self, Signed};
 use super::view::{self, FieldError, PublicShell, Shell, display, when};
 use super::{PageError, PageResult, STYLESHEET_PATH, html, see_other};
-use crate::auth::accounts::{self, SignIn, SignUp};
 use crate::auth::{sessions, throttle};
+use crate::catalog::accounts::{self, SignIn, SignUp};
 use crate::config::Network;
 use crate::context::Context;
 

@@ -52,7 +52,8 @@ const CHART_HEIGHT: i64 = 160;
 const BAR_GAP: i64 = 10;
 
 fn bars(months: &[MonthRevenue]) -> (Vec<Bar>, i64) {
-    let max = months.iter().map(|m| m.paid_msat).max().unwrap_or(0).max(1);
+    let highest = months.iter().map(|m| m.paid_msat).max().unwrap_or(0);
+    let max = highest.max(1);
     let n = months.len().max(1) as i64;
     let slot = CHART_WIDTH / n;
     let bars = months
@@ -73,7 +74,7 @@ fn bars(months: &[MonthRevenue]) -> (Vec<Bar>, i64) {
             }
         })
         .collect();
-    (bars, max)
+    (bars, highest)
 }
 
 /// Where an event's object is shown, when the dashboard has a page for it.

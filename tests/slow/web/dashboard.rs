@@ -22,13 +22,21 @@ async fn a_merchant_signs_up_creates_a_plan_and_cancels_a_subscription_at_period
     let app = spawn_app().await;
     let shots = screenshots();
     let chromium = Chromium::launch().await;
-    let tab = chromium.open(&format!("{}/dashboard/signup", app.address)).await;
+    let tab = chromium
+        .open(&format!("{}/dashboard/signup", app.address))
+        .await;
     tab.screenshot(&shots, "signup").await;
-    tab.fill("#business_name", "Bobflix <script>alert(1)</script>").await;
+    tab.fill("#business_name", "Bobflix <script>alert(1)</script>")
+        .await;
     tab.fill("#email", "bob@example.com").await;
     tab.fill("#password", PASSWORD).await;
     tab.submit("#signup").await;
-    assert_eq!(tab.url().await, format!("{}/dashboard", app.address), "{}", tab.html().await);
+    assert_eq!(
+        tab.url().await,
+        format!("{}/dashboard", app.address),
+        "{}",
+        tab.html().await
+    );
     assert_eq!(
         tab.text("#merchant-name").await.as_deref(),
         Some("Bobflix <script>alert(1)</script>"),
@@ -38,14 +46,18 @@ async fn a_merchant_signs_up_creates_a_plan_and_cancels_a_subscription_at_period
     assert_eq!(tab.text("#count-active").await.as_deref(), Some("0"));
 
     // A plan.
-    tab.goto(&format!("{}/dashboard/plans/new", app.address)).await;
+    tab.goto(&format!("{}/dashboard/plans/new", app.address))
+        .await;
     tab.fill("#name", "Gold").await;
     tab.fill("#amount_sat", "21000").await;
     tab.screenshot(&shots, "plan-new").await;
     tab.submit("#create-plan").await;
     assert_eq!(tab.text("#plan-name").await.as_deref(), Some("Gold"));
     assert_eq!(tab.text("#plan-price").await.as_deref(), Some("21000 sat"));
-    assert_eq!(tab.text("#plan-schedule").await.as_deref(), Some("every month"));
+    assert_eq!(
+        tab.text("#plan-schedule").await.as_deref(),
+        Some("every month")
+    );
     let plan_id = tab.text("#plan-id").await.unwrap();
     tab.goto(&format!("{}/dashboard/plans", app.address)).await;
     assert!(tab.html().await.contains(&format!("id=\"{plan_id}\"")));
@@ -65,14 +77,21 @@ async fn a_merchant_signs_up_creates_a_plan_and_cancels_a_subscription_at_period
     let customer = api.customer().await;
     let sub = api.subscription(&customer, &plan_id).await;
 
-    tab.goto(&format!("{}/dashboard/subscriptions/{sub}", app.address)).await;
+    tab.goto(&format!("{}/dashboard/subscriptions/{sub}", app.address))
+        .await;
     assert_eq!(tab.text("#sub-status").await.as_deref(), Some("active"));
-    assert!(tab.html().await.contains("subscription.created"), "the timeline");
+    assert!(
+        tab.html().await.contains("subscription.created"),
+        "the timeline"
+    );
     tab.submit("#cancel-at-end").await;
     assert!(tab.text("#cancel-at-period-end").await.is_some());
     assert_eq!(tab.text("#sub-status").await.as_deref(), Some("active"));
     assert!(app.subscription(&sub).await.cancel_at_period_end);
-    assert_eq!(api.get(&format!("/v1/subscriptions/{sub}")).await.body["cancel_at_period_end"], true);
+    assert_eq!(
+        api.get(&format!("/v1/subscriptions/{sub}")).await.body["cancel_at_period_end"],
+        true
+    );
     tab.screenshot(&shots, "subscription").await;
 
     for (path, name) in [
@@ -109,11 +128,19 @@ async fn a_merchant_signs_up_creates_a_plan_and_cancels_a_subscription_at_period
     assert_eq!(tab.url().await, format!("{}/dashboard", app.address));
 
     let requests = tab.requests();
-    assert!(requests.iter().any(|u| u.ends_with("/static/css/dashboard.css")), "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .any(|u| u.ends_with("/static/css/dashboard.css")),
+        "{requests:?}"
+    );
     let foreign: Vec<&String> = requests
         .iter()
         .filter(|u| !u.starts_with(&app.address) && u.as_str() != "about:blank")
         .collect();
-    assert!(foreign.is_empty(), "requests left pushbill's origin: {foreign:?}");
+    assert!(
+        foreign.is_empty(),
+        "requests left pushbill's origin: {foreign:?}"
+    );
     chromium.close().await;
 }

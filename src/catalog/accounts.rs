@@ -6,9 +6,9 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr};
 
-use super::passwords;
-use super::sessions;
-use super::throttle::{self, Limits};
+use crate::auth::passwords;
+use crate::auth::sessions;
+use crate::auth::throttle::{self, Limits};
 use crate::catalog;
 use crate::domain::EmailAddress;
 use crate::domain::ids::{InviteId, UserId};
