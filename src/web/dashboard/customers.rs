@@ -6,10 +6,9 @@ use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
 
-use super::invoices::InvoiceRow;
+use super::rows::{InvoiceRow, SubscriptionRow};
 use super::session::Signed;
-use super::subscriptions::SubscriptionRow;
-use super::view::{self, Cursors, Pager, Shell, display, display_opt, sat_amount, when};
+use super::view::{self, Cursors, Pager, Shell, display_opt, sat_amount, when};
 use super::{PageResult, html};
 use crate::catalog::{self, customers};
 use crate::context::Context;
@@ -128,7 +127,7 @@ pub async fn page(state: web::Data<Context>, signed: Signed, id: web::Path<Strin
         &recent,
     )
     .await?;
-    let subscriptions = super::subscriptions::rows(&state, merchant, subs.data).await?;
+    let subscriptions = super::rows::rows(&state, merchant, subs.data).await?;
     Ok(html(
         StatusCode::OK,
         &CustomerPage {
@@ -141,13 +140,4 @@ pub async fn page(state: web::Data<Context>, signed: Signed, id: web::Path<Strin
             invoices: invoices.data.iter().map(InvoiceRow::from).collect(),
         },
     ))
-}
-
-/// A customer's label in lists: name, else email, else id.
-pub fn label(c: &customer_rows::Model) -> String {
-    c.name
-        .as_deref()
-        .or(c.email.as_deref())
-        .map(display)
-        .unwrap_or_else(|| c.id.clone())
 }

@@ -7,37 +7,14 @@ use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
 
+use super::rows::{Entry, InvoiceRow, timeline};
 use super::session::Signed;
-use super::subscriptions::{Entry, timeline};
-use super::view::{self, Cursors, Pager, Shell, display_opt, sat_amount, when, when_opt};
+use super::view::{self, Cursors, Pager, Shell, display_opt, sat_amount};
 use super::{PageResult, html, see_other};
 use crate::billing::lifecycle;
 use crate::catalog::{self, invoices::Filter};
 use crate::context::Context;
 use crate::domain::InvoiceId;
-use crate::store::invoices as invoice_rows;
-
-pub struct InvoiceRow {
-    pub id: String,
-    pub number: String,
-    pub amount: String,
-    pub status: String,
-    pub due: String,
-    pub paid: String,
-}
-
-impl From<&invoice_rows::Model> for InvoiceRow {
-    fn from(i: &invoice_rows::Model) -> Self {
-        Self {
-            id: i.id.clone(),
-            number: i.number.clone(),
-            amount: sat_amount(i.amount_msat),
-            status: i.status.clone(),
-            due: when(i.due_at),
-            paid: when_opt(i.paid_at),
-        }
-    }
-}
 
 #[derive(Template)]
 #[template(path = "dashboard/invoices.html")]

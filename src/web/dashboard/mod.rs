@@ -17,6 +17,7 @@ mod customers;
 mod invoices;
 mod overview;
 mod plans;
+mod rows;
 mod session;
 mod subscriptions;
 mod view;

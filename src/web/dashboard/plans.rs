@@ -7,6 +7,7 @@ use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
 
+use super::rows::schedule_text;
 use super::session::Signed;
 use super::view::{
     self, Cursors, FieldError, Pager, Shell, display, display_opt, sat_amount, when,
@@ -28,15 +29,6 @@ pub struct PlanView {
     pub trial: String,
     pub status: String,
     pub created: String,
-}
-
-/// "every month", "every 3 weeks", "cron 0 0 9 * * Mon".
-pub fn schedule_text(p: &plan_rows::Model) -> String {
-    match (p.interval_unit.as_str(), p.cron_expression.as_deref()) {
-        ("cron", Some(expr)) => format!("cron {expr}"),
-        (unit, _) if p.interval_count == 1 => format!("every {unit}"),
-        (unit, _) => format!("every {} {unit}s", p.interval_count),
-    }
 }
 
 impl From<&plan_rows::Model> for PlanView {

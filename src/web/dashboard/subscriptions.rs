@@ -3,78 +3,22 @@
 //! their replies, in time order) and its actions, each a POST through
 //! `billing::lifecycle`, as the API's.
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
-use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
+use super::rows::{Entry, SubscriptionRow, rows, schedule_text, timeline};
 use super::session::Signed;
-use super::view::{self, Cursors, FieldError, Pager, Shell, display, sat_amount, when, when_opt};
-use super::{PageError, PageResult, html, see_other};
+use super::view::{self, Cursors, FieldError, Pager, Shell, display, sat_amount, when_opt};
+use super::{PageResult, html, see_other};
 use crate::billing::lifecycle;
 use crate::catalog::{self, plans, subscriptions::Filter};
 use crate::context::Context;
 use crate::domain::SubscriptionId;
 use crate::error::Error;
+use crate::store::events;
 use crate::store::page::PageParams;
-use crate::store::{customers, events, plans as plan_rows, subscriptions};
-
-pub struct SubscriptionRow {
-    pub id: String,
-    pub customer: String,
-    pub plan: String,
-    pub status: String,
-    pub period_end: String,
-    pub cancel_at_period_end: bool,
-}
-
-/// The list rows of `subs`, with their customers' and plans' names (two
-/// queries for the page, not two per row).
-pub async fn rows(
-    state: &Context,
-    merchant_id: &str,
-    subs: Vec<subscriptions::Model>,
-) -> Result<Vec<SubscriptionRow>, PageError> {
-    let customer_ids: Vec<String> = subs.iter().map(|s| s.customer_id.clone()).collect();
-    let plan_ids: Vec<String> = subs.iter().map(|s| s.plan_id.clone()).collect();
-    let customers: HashMap<String, customers::Model> = customers::Entity::find()
-        .filter(customers::Column::MerchantId.eq(merchant_id))
-        .filter(customers::Column::Id.is_in(customer_ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect();
-    let plans: HashMap<String, plan_rows::Model> = plan_rows::Entity::find()
-        .filter(plan_rows::Column::MerchantId.eq(merchant_id))
-        .filter(plan_rows::Column::Id.is_in(plan_ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id.clone(), p))
-        .collect();
-    Ok(subs
-        .into_iter()
-        .map(|s| SubscriptionRow {
-            customer: customers
-                .get(&s.customer_id)
-                .map(super::customers::label)
-                .unwrap_or_else(|| s.customer_id.clone()),
-            plan: plans
-                .get(&s.plan_id)
-                .map(|p| display(&p.name))
-                .unwrap_or_else(|| s.plan_id.clone()),
-            id: s.id,
-            status: s.status,
-            period_end: when(s.current_period_end),
-            cancel_at_period_end: s.cancel_at_period_end,
-        })
-        .collect())
-}
 
 #[derive(Template)]
 #[template(path = "dashboard/subscriptions.html")]
@@ -150,110 +94,6 @@ pub async fn list(
             pager,
         },
     ))
-}
-
-/// One line of a subscription's timeline.
-pub struct Entry {
-    pub at: String,
-    pub kind: &'static str,
-    /// `kind` as a CSS class.
-    pub kind_class: String,
-    pub text: String,
-    pub link: Option<String>,
-    sort: (DateTime<Utc>, String),
-}
-
-fn entry(
-    at: DateTime<Utc>,
-    id: &str,
-    kind: &'static str,
-    text: String,
-    link: Option<String>,
-) -> Entry {
-    Entry {
-        at: when(at),
-        kind,
-        kind_class: kind.replace(' ', "-"),
-        text,
-        link,
-        sort: (at, id.to_owned()),
-    }
-}
-
-/// The timeline of the invoices' payment requests and push attempts (and
-/// the replies), plus `events`, in time order.
-pub async fn timeline(
-    state: &Context,
-    merchant_id: &str,
-    invoices: &[crate::store::invoices::Model],
-    events: Vec<events::Model>,
-) -> Result<Vec<Entry>, PageError> {
-    let mut entries: Vec<Entry> = events
-        .into_iter()
-        .map(|e| entry(e.created_at, &e.id, "event", e.event_type.clone(), None))
-        .collect();
-    for invoice in invoices {
-        let link = Some(format!("/dashboard/invoices/{}", invoice.id));
-        entries.push(entry(
-            invoice.created_at,
-            &invoice.id,
-            "invoice",
-            format!(
-                "Invoice {} for {} ({})",
-                invoice.number,
-                sat_amount(invoice.amount_msat),
-                invoice.status
-            ),
-            link.clone(),
-        ));
-        for (request, attempts) in
-            catalog::invoices::payment_requests(&state.db, merchant_id, &invoice.id).await?
-        {
-            entries.push(entry(
-                request.created_at,
-                &request.id,
-                "payment request",
-                format!(
-                    "Payment request of {} for {}: {}",
-                    sat_amount(request.amount_msat),
-                    invoice.number,
-                    request.status
-                ),
-                link.clone(),
-            ));
-            for a in attempts {
-                let at = a.attempted_at.unwrap_or(a.created_at);
-                let node = &a.node_id[..a.node_id.len().min(16)];
-                entries.push(entry(
-                    at,
-                    &a.id,
-                    "push",
-                    format!("Pushed {} to node {node}…: {}", invoice.number, a.status),
-                    link.clone(),
-                ));
-                if let Some(replied) = a.replied_at {
-                    let reason = a.reason.as_deref().map(display).unwrap_or_default();
-                    entries.push(entry(
-                        replied,
-                        &format!("{}r", a.id),
-                        "reply",
-                        format!(
-                            "The node replied {}{}",
-                            a.status,
-                            if reason.is_empty() {
-                                String::new()
-                            } else {
-                                format!(": {reason}")
-                            }
-                        ),
-                        link.clone(),
-                    ));
-                }
-            }
-        }
-    }
-    entries.sort_by(|a, b| a.sort.cmp(&b.sort));
-    Ok(entries)
 }
 
 struct PlanOption {
@@ -360,7 +200,7 @@ async fn show(
                 "{} ({}, {})",
                 display(&p.name),
                 sat_amount(p.amount_msat),
-                super::plans::schedule_text(p)
+                schedule_text(p)
             ),
         })
         .collect();
