@@ -38,6 +38,7 @@ pub struct Settings {
     pub app: AppSettings,
     pub http: HttpSettings,
     pub api: ApiSettings,
+    pub dashboard: DashboardSettings,
     pub database: DatabaseSettings,
     pub clock: ClockSettings,
     pub scheduler: SchedulerSettings,
@@ -130,6 +131,22 @@ pub struct ApiSettings {
     pub rate_limit_per_second: f64,
     /// Requests a key may make at once after a quiet spell.
     pub rate_limit_burst: u32,
+}
+
+/// The merchant dashboard's sessions, invitations and login throttle.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSettings {
+    /// How long a sign-in lasts.
+    pub session_hours: u32,
+    /// How long an invitation link works.
+    pub invite_hours: u32,
+    /// The window in which failed sign-ins are counted.
+    pub login_window_secs: u32,
+    /// Failed sign-ins per account in the window before sign-in is refused.
+    pub login_failures_per_account: u32,
+    /// Failed sign-ins per client address in the window.
+    pub login_failures_per_address: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,6 +332,7 @@ impl Settings {
                 "must be 1 to 1000000",
             ));
         }
+        self.validate_dashboard()?;
         let url = self.database.url.expose_secret();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
@@ -363,6 +381,43 @@ impl Settings {
                 .map_err(|e| ConfigError::new("bitcoind.rpc_url", format!("not a URL: {e}")))?;
         }
         self.validate_lightning()
+    }
+
+    fn validate_dashboard(&self) -> Result<(), ConfigError> {
+        let d = &self.dashboard;
+        let checks = [
+            ("dashboard.session_hours", d.session_hours, 1, 24 * 90),
+            ("dashboard.invite_hours", d.invite_hours, 1, 24 * 30),
+            (
+                "dashboard.login_window_secs",
+                d.login_window_secs,
+                1,
+                86_400,
+            ),
+            (
+                "dashboard.login_failures_per_account",
+                d.login_failures_per_account,
+                1,
+                1000,
+            ),
+            (
+                "dashboard.login_failures_per_address",
+                d.login_failures_per_address,
+                1,
+                100_000,
+            ),
+        ];
+        for (key, value, min, max) in checks {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(key, format!("must be {min} to {max}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Cookies get `Secure` when the public URL is HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.app.base_url.starts_with("https://")
     }
 
     fn validate_lightning(&self) -> Result<(), ConfigError> {

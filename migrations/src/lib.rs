@@ -30,6 +30,7 @@ mod m20261202_000020_subscribe_codes;
 mod m20261202_000021_customer_node_id_verified;
 mod m20261202_000022_node_identity;
 mod m20261202_000023_sandbox_clock_per_merchant;
+mod m20261202_000024_dashboard_accounts;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000021_customer_node_id_verified::Migration),
             Box::new(m20261202_000022_node_identity::Migration),
             Box::new(m20261202_000023_sandbox_clock_per_merchant::Migration),
+            Box::new(m20261202_000024_dashboard_accounts::Migration),
         ]
     }
 }

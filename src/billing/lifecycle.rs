@@ -544,6 +544,37 @@ pub async fn void(
     Ok(invoice)
 }
 
+/// Asks the customer for payment again now, as a dunning retry does:
+/// re-pushes the invoice's live payment request to the customer's node, or
+/// replaces an expired one with a fresh request (pushed once issued). Only
+/// an open or uncollectible invoice can be asked for again.
+pub async fn push_again(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    invoice_id: &str,
+) -> Result<invoices::Model> {
+    let txn = store::begin_write(db).await?;
+    let query = invoices::Entity::find_by_id(invoice_id)
+        .filter(invoices::Column::MerchantId.eq(merchant_id));
+    let invoice = queue::lock_one(query, &txn)
+        .await?
+        .ok_or_else(|| Error::not_found("invoice", invoice_id))?;
+    let status =
+        InvoiceStatus::parse(&invoice.status).map_err(|e| Error::corrupt(e.to_string()))?;
+    if !matches!(status, InvoiceStatus::Open | InvoiceStatus::Uncollectible) {
+        return Err(Error::conflict(
+            "invoice_not_payable",
+            format!("a {} invoice takes no payment", status.as_str()),
+        ));
+    }
+    let mut events = EventBatch::new();
+    payment_requests::retry(&txn, now, &invoice, &mut events).await?;
+    events.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(invoice)
+}
+
 /// [`recover_subscription`] in a savepoint: an error other than the
 /// database's is recorded against the subscription (`billing_error`,
 /// `subscription.billing_failed`) and never undoes the payment.

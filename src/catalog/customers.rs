@@ -168,6 +168,43 @@ pub async fn list(
     Ok(page::fetch(db, select, customers::Column::Id, page).await?)
 }
 
+/// The merchant's live customers whose email or name contains `query`
+/// (any case), or whose id or external id is `query`, newest first. It
+/// walks the merchant's customers newest first until a page is full.
+pub async fn search(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    query: &str,
+    page: &PageParams,
+) -> Result<Page<customers::Model>> {
+    use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
+    let query = query.trim();
+    if query.chars().count() > 200 {
+        return Err(Error::invalid("q", "at most 200 characters"));
+    }
+    let escaped: String = query
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+    let lower = |c: customers::Column| Expr::expr(Func::lower(Expr::col(c)));
+    let select = customers::Entity::find()
+        .filter(customers::Column::MerchantId.eq(merchant_id))
+        .filter(customers::Column::DeletedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(lower(customers::Column::Email).like(pattern()))
+                .add(lower(customers::Column::Name).like(pattern()))
+                .add(customers::Column::Id.eq(query))
+                .add(customers::Column::ExternalId.eq(query)),
+        );
+    Ok(page::fetch(db, select, customers::Column::Id, page).await?)
+}
+
 /// A change to a customer: `None` leaves a field alone, `Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
 pub struct CustomerUpdate {

@@ -1,12 +1,15 @@
-//! Merchants, their plans and their customers: the things billing bills.
+//! Merchants (their dashboard accounts too), their plans and their
+//! customers: the things billing bills.
 //! Also the read side of subscriptions and invoices (written by `billing`)
 //! and of events.
 
+pub mod accounts;
 pub mod customers;
 pub mod events;
 pub mod grants;
 pub mod invoices;
 pub mod merchants;
+pub mod metrics;
 pub mod plans;
 pub mod policy;
 pub mod subscribe_codes;

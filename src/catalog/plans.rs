@@ -6,7 +6,7 @@ use sea_orm::{
 
 use crate::catalog::policy::{DEFAULT_PAYMENT_DUE_SECS, DunningPolicy};
 use crate::domain::ids::PlanId;
-use crate::domain::{Msat, Schedule};
+use crate::domain::{GraceAction, Interval, Msat, Schedule};
 use crate::error::{Error, Result};
 use crate::store::page::{self, Page, PageParams};
 use crate::store::{self, plans};
@@ -56,6 +56,98 @@ impl NewPlan {
             return Err(Error::invalid("payment_due_secs", "must be 0 to 90 days"));
         }
         self.dunning.validate()
+    }
+}
+
+/// A plan as submitted (the API's JSON, the dashboard's form), before it
+/// is parsed: every rule and error message is here, so both say the same.
+#[derive(Debug, Clone, Default)]
+pub struct PlanInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub amount: Msat,
+    /// BTC, the only currency.
+    pub currency: Option<String>,
+    /// day, week, month, year or cron.
+    pub interval: String,
+    pub interval_count: Option<u32>,
+    pub cron_expression: Option<String>,
+    pub trial_period_days: Option<u32>,
+    pub payment_due_secs: Option<u32>,
+    pub retry_schedule_secs: Option<Vec<u32>>,
+    pub grace_period_secs: Option<u32>,
+    pub grace_action: Option<String>,
+}
+
+impl PlanInput {
+    /// The plan, or an error naming the field at fault.
+    pub fn parse(self) -> Result<NewPlan> {
+        if self
+            .currency
+            .as_deref()
+            .is_some_and(|c| c != crate::objects::CURRENCY)
+        {
+            return Err(Error::invalid("currency", "only BTC is supported"));
+        }
+        let schedule = match (self.interval.as_str(), self.cron_expression) {
+            ("cron", None) => {
+                return Err(Error::invalid(
+                    "cron_expression",
+                    "required when `interval` is cron",
+                ));
+            }
+            ("cron", Some(expr)) => {
+                if self.interval_count.is_some() {
+                    return Err(Error::invalid(
+                        "interval_count",
+                        "not allowed when `interval` is cron",
+                    ));
+                }
+                Schedule::cron(&expr)
+                    .map_err(|e| Error::invalid("cron_expression", e.to_string()))?
+            }
+            (unit, None) => {
+                let interval =
+                    Interval::parse(unit).map_err(|e| Error::invalid("interval", e.to_string()))?;
+                Schedule::every(interval, self.interval_count.unwrap_or(1))
+                    .map_err(|e| Error::invalid("interval_count", e.to_string()))?
+            }
+            (unit, Some(_)) => {
+                // Name the field that is wrong: a bad unit, else the expression.
+                Interval::parse(unit).map_err(|e| Error::invalid("interval", e.to_string()))?;
+                return Err(Error::invalid(
+                    "cron_expression",
+                    "only allowed when `interval` is cron",
+                ));
+            }
+        };
+        let mut plan = NewPlan::new(&self.name, self.amount, schedule);
+        plan.description = self.description;
+        if let Some(days) = self.trial_period_days {
+            if days > 730 {
+                return Err(Error::invalid("trial_period_days", "must be 0 to 730"));
+            }
+            plan.trial = Duration::days(days.into());
+        }
+        if let Some(secs) = self.payment_due_secs {
+            plan.payment_due = Duration::seconds(secs.into());
+        }
+        let default = DunningPolicy::default();
+        plan.dunning = DunningPolicy {
+            retries: match self.retry_schedule_secs {
+                Some(r) => r.into_iter().map(|s| Duration::seconds(s.into())).collect(),
+                None => default.retries,
+            },
+            grace: self
+                .grace_period_secs
+                .map_or(default.grace, |s| Duration::seconds(s.into())),
+            grace_action: match self.grace_action {
+                Some(a) => GraceAction::parse(&a)
+                    .map_err(|_| Error::invalid("grace_action", "must be unpaid or cancel"))?,
+                None => default.grace_action,
+            },
+        };
+        Ok(plan)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::store::subscriptions;
 pub struct Filter {
     pub customer: Option<String>,
     pub status: Option<String>,
+    pub plan: Option<String>,
 }
 
 /// The merchant's subscriptions, newest first.
@@ -24,6 +25,9 @@ pub async fn list(
         subscriptions::Entity::find().filter(subscriptions::Column::MerchantId.eq(merchant_id));
     if let Some(customer) = filter.customer {
         select = select.filter(subscriptions::Column::CustomerId.eq(customer));
+    }
+    if let Some(plan) = filter.plan {
+        select = select.filter(subscriptions::Column::PlanId.eq(plan));
     }
     if let Some(status) = filter.status {
         let status = SubscriptionStatus::parse(&status)

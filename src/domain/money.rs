@@ -20,6 +20,9 @@ pub enum MoneyError {
     /// The amount is above what one Lightning invoice can carry.
     #[error("amount exceeds the maximum of one Lightning invoice, 1844674407370955161 msat")]
     NotInvoiceable,
+    /// Text that is not an amount of sat.
+    #[error("must be a number of sat, with at most 3 decimals (e.g. 10000 or 0.5)")]
+    NotAnAmount,
 }
 
 /// An amount in millisatoshis, between 0 and [`Msat::MAX`] inclusive.
@@ -47,6 +50,31 @@ impl Msat {
     pub fn from_sat(sat: u64) -> Result<Msat, MoneyError> {
         let msat = sat.checked_mul(MSAT_PER_SAT).ok_or(MoneyError::TooLarge)?;
         Self::from_msat(msat)
+    }
+
+    /// An amount of sat written by a person: digits, optionally a point and
+    /// up to three more digits (the msat), e.g. `10000`, `0.5`, `21.001`.
+    pub fn parse_sat(text: &str) -> Result<Msat, MoneyError> {
+        let text = text.trim();
+        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() && frac.is_empty()
+            || !digits(whole)
+            || !digits(frac)
+            || frac.len() > 3
+            || text.ends_with('.')
+        {
+            return Err(MoneyError::NotAnAmount);
+        }
+        let sat: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| MoneyError::TooLarge)?
+        };
+        let msat: u64 = format!("{frac:0<3}").parse().unwrap_or(0);
+        Self::from_sat(sat)?
+            .checked_add(Msat(msat))
+            .ok_or(MoneyError::TooLarge)
     }
 
     /// The amount as an `i64`, for database columns (always fits, since MAX < i64::MAX).
@@ -237,5 +265,26 @@ mod tests {
         assert!(serde_json::from_str::<Msat>("-1").is_err());
         assert!(serde_json::from_str::<Msat>("1.5").is_err());
         assert!(serde_json::from_str::<Msat>("\"100\"").is_err());
+    }
+
+    #[test]
+    fn sat_text_parses_exactly_to_the_msat() {
+        assert_eq!(Msat::parse_sat("10000").unwrap().as_u64(), 10_000_000);
+        assert_eq!(Msat::parse_sat(" 0.5 ").unwrap().as_u64(), 500);
+        assert_eq!(Msat::parse_sat("21.001").unwrap().as_u64(), 21_001);
+        assert_eq!(Msat::parse_sat(".25").unwrap().as_u64(), 250);
+        for bad in [
+            "",
+            ".",
+            "1.",
+            "1.2345",
+            "-1",
+            "1e3",
+            "ten",
+            "1,5",
+            "99999999999999999999",
+        ] {
+            assert!(Msat::parse_sat(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -12,11 +12,14 @@ use sea_orm::{
 
 pub mod api_keys;
 pub mod customers;
+pub mod dashboard_invites;
+pub mod dashboard_sessions;
 pub mod email_digests;
 pub mod events;
 pub mod grants;
 pub mod idempotency_keys;
 pub mod invoices;
+pub mod login_throttle;
 pub mod merchant_users;
 pub mod merchants;
 pub mod node_identity;

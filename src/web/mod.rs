@@ -8,6 +8,7 @@ use ln_node::Node;
 use self::api::rate_limit::RateLimiter;
 
 pub mod api;
+mod dashboard;
 mod docs;
 mod headers;
 mod health;
@@ -33,5 +34,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/pay/{token}", web::get().to(pay::page))
         .route("/pay/{token}/refresh", web::post().to(pay::refresh))
         .route(pay::STYLESHEET_PATH, web::get().to(pay::stylesheet))
+        .route(
+            dashboard::STYLESHEET_PATH,
+            web::get().to(dashboard::stylesheet),
+        )
+        .route(dashboard::SCRIPT_PATH, web::get().to(dashboard::script))
+        .service(dashboard::scope())
         .service(api::scope());
 }

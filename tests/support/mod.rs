@@ -10,6 +10,8 @@
 pub mod app;
 /// Headless chromium loading a page and reading its DOM.
 pub mod browser;
+/// A plain HTTP client of the dashboard (cookies, CSRF tokens).
+pub mod dashboard;
 /// A deployment's LDK node answering grant messages, and payers with channels to it.
 pub mod deployment;
 /// The app mailing through the real SMTP server, and what it sent.

@@ -1,7 +1,6 @@
 //! /v1/plans
 
 use actix_web::{HttpResponse, get, post, web};
-use chrono::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -13,10 +12,9 @@ use super::pagination::{List, list_query};
 use super::query::ApiQuery;
 use super::subscriptions::Empty;
 use super::{PathId, double_option};
-use crate::catalog::plans::{self, NewPlan, PlanUpdate};
-use crate::catalog::policy::DunningPolicy;
+use crate::catalog::plans::{self, NewPlan, PlanInput, PlanUpdate};
 use crate::context::Context;
-use crate::domain::{GraceAction, Interval, Msat, PlanId, Schedule};
+use crate::domain::{Msat, PlanId};
 use crate::error::{Error, Result};
 use crate::objects;
 
@@ -54,72 +52,21 @@ pub struct CreatePlan {
 
 impl CreatePlan {
     fn parse(self) -> Result<NewPlan> {
-        if self
-            .currency
-            .as_deref()
-            .is_some_and(|c| c != objects::CURRENCY)
-        {
-            return Err(Error::invalid("currency", "only BTC is supported"));
+        PlanInput {
+            name: self.name,
+            description: self.description,
+            amount: self.amount_msat,
+            currency: self.currency,
+            interval: self.interval,
+            interval_count: self.interval_count,
+            cron_expression: self.cron_expression,
+            trial_period_days: self.trial_period_days,
+            payment_due_secs: self.payment_due_secs,
+            retry_schedule_secs: self.retry_schedule_secs,
+            grace_period_secs: self.grace_period_secs,
+            grace_action: self.grace_action,
         }
-        let schedule = match (self.interval.as_str(), self.cron_expression) {
-            ("cron", None) => {
-                return Err(Error::invalid(
-                    "cron_expression",
-                    "required when `interval` is cron",
-                ));
-            }
-            ("cron", Some(expr)) => {
-                if self.interval_count.is_some() {
-                    return Err(Error::invalid(
-                        "interval_count",
-                        "not allowed when `interval` is cron",
-                    ));
-                }
-                Schedule::cron(&expr)
-                    .map_err(|e| Error::invalid("cron_expression", e.to_string()))?
-            }
-            (unit, None) => {
-                let interval =
-                    Interval::parse(unit).map_err(|e| Error::invalid("interval", e.to_string()))?;
-                Schedule::every(interval, self.interval_count.unwrap_or(1))
-                    .map_err(|e| Error::invalid("interval_count", e.to_string()))?
-            }
-            (unit, Some(_)) => {
-                // Name the field that is wrong: a bad unit, else the expression.
-                Interval::parse(unit).map_err(|e| Error::invalid("interval", e.to_string()))?;
-                return Err(Error::invalid(
-                    "cron_expression",
-                    "only allowed when `interval` is cron",
-                ));
-            }
-        };
-        let mut plan = NewPlan::new(&self.name, self.amount_msat, schedule);
-        plan.description = self.description;
-        if let Some(days) = self.trial_period_days {
-            if days > 730 {
-                return Err(Error::invalid("trial_period_days", "must be 0 to 730"));
-            }
-            plan.trial = Duration::days(days.into());
-        }
-        if let Some(secs) = self.payment_due_secs {
-            plan.payment_due = Duration::seconds(secs.into());
-        }
-        let default = DunningPolicy::default();
-        plan.dunning = DunningPolicy {
-            retries: match self.retry_schedule_secs {
-                Some(r) => r.into_iter().map(|s| Duration::seconds(s.into())).collect(),
-                None => default.retries,
-            },
-            grace: self
-                .grace_period_secs
-                .map_or(default.grace, |s| Duration::seconds(s.into())),
-            grace_action: match self.grace_action {
-                Some(a) => GraceAction::parse(&a)
-                    .map_err(|_| Error::invalid("grace_action", "must be unpaid or cancel"))?,
-                None => default.grace_action,
-            },
-        };
-        Ok(plan)
+        .parse()
     }
 }
 

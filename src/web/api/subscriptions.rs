@@ -117,6 +117,7 @@ pub async fn list(
     let filter = Filter {
         customer: q.customer,
         status: q.status,
+        plan: None,
     };
     let page = catalog::subscriptions::list(&state.db, &merchant.id, filter, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(

@@ -1,4 +1,5 @@
 //! The web role's pages and probes outside /v1.
 
+mod dashboard;
 mod headers;
 mod health;

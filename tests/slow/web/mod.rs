@@ -1,3 +1,4 @@
 //! Pages loaded in a real headless browser (chromium).
 
+mod dashboard;
 mod pay_page;

@@ -1,0 +1,500 @@
+//! The merchant dashboard over plain HTTP: sign-in required, CSRF refused
+//! without its token, throttled sign-ins, another merchant's objects 404,
+//! bad input answered 4xx at the field, invitations, the overview.
+
+use pushbill::store::{dashboard_sessions, merchant_users, plans};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use crate::support::app::{spawn_app, spawn_app_with};
+use crate::support::dashboard::{Dashboard, PASSWORD, merchant_of};
+
+#[tokio::test]
+async fn pages_need_a_session_and_sign_up_starts_one() {
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    for path in [
+        "/dashboard",
+        "/dashboard/plans",
+        "/dashboard/subscriptions",
+        "/dashboard/team",
+    ] {
+        let page = web.get(path).await;
+        assert_eq!(page.status, 303, "{path}");
+        assert_eq!(page.location.as_deref(), Some("/dashboard/login"), "{path}");
+    }
+    web.sign_up("Bobflix", "bob@example.com").await;
+    assert!(web.has_cookie("pushbill_session"));
+    let overview = web.get("/dashboard").await;
+    assert_eq!(overview.status, 200);
+    assert!(overview.body.contains("Bobflix"), "{}", overview.body);
+    assert!(overview.has_id("sandbox"), "the sandbox is labelled");
+
+    // The password is stored as an argon2id hash; the session as a hash.
+    let user = merchant_users::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        user.password_hash.starts_with("$argon2id$"),
+        "{}",
+        user.password_hash
+    );
+    assert_eq!(user.role, "owner");
+    let session = dashboard_sessions::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.token_hash.len(), 64);
+
+    // Signing out ends the session server-side.
+    let out = web.post("/dashboard", "/dashboard/logout", &[]).await;
+    assert_eq!(out.status, 303);
+    assert!(!web.has_cookie("pushbill_session"));
+    assert_eq!(
+        dashboard_sessions::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(web.get("/dashboard").await.status, 303);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site_lax() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = http
+        .get(format!("{}/dashboard/signup", app.address))
+        .send()
+        .await
+        .unwrap();
+    let csrf_cookie = form.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let body = form.text().await.unwrap();
+    let token = crate::support::dashboard::csrf_in(&body).unwrap();
+    let res = http
+        .post(format!("{}/dashboard/signup", app.address))
+        .header("cookie", csrf_cookie.split(';').next().unwrap())
+        .form(&[
+            ("csrf", token.as_str()),
+            ("business_name", "Bobflix"),
+            ("email", "bob@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("pushbill_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP base URL: {cookie}");
+}
+
+#[tokio::test]
+async fn a_post_without_the_csrf_token_is_refused() {
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let fields = [
+        ("name", "Monthly"),
+        ("amount_sat", "1000"),
+        ("interval", "month"),
+        ("interval_count", "1"),
+    ];
+    let missing = web.post_raw("/dashboard/plans", &fields).await;
+    assert_eq!(missing.status, 403, "{}", missing.body);
+    let mut forged = vec![("csrf", "0000")];
+    forged.extend_from_slice(&fields);
+    assert_eq!(web.post_raw("/dashboard/plans", &forged).await.status, 403);
+    assert_eq!(plans::Entity::find().count(&app.db).await.unwrap(), 0);
+    // Sign-up and sign-in forms are guarded too.
+    let mut anonymous = Dashboard::new(&app);
+    let login = anonymous
+        .post_raw(
+            "/dashboard/login",
+            &[("email", "bob@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(login.status, 403);
+    // With the page's token it works.
+    let ok = web
+        .post("/dashboard/plans/new", "/dashboard/plans", &fields)
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(plans::Entity::find().count(&app.db).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_and_then_throttled() {
+    let app = spawn_app_with(|s| s.dashboard.login_failures_per_account = 3).await;
+    let mut owner = Dashboard::new(&app);
+    owner.sign_up("Bobflix", "bob@example.com").await;
+
+    let mut web = Dashboard::new(&app);
+    for _ in 0..3 {
+        let page = web.sign_in("bob@example.com", "not the password").await;
+        assert_eq!(page.status, 401, "{}", page.body);
+        assert!(page.has_id("error-password"));
+        assert!(!web.has_cookie("pushbill_session"));
+    }
+    // The 4th try is throttled, even with the right password.
+    let page = web.sign_in("BOB@example.com", PASSWORD).await;
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.body.contains("Too many failed sign-ins"));
+    assert!(!web.has_cookie("pushbill_session"));
+    // Another account from the same address is not (its limit is higher).
+    let other = web.sign_in("nobody@example.com", "whatever").await;
+    assert_eq!(other.status, 401);
+}
+
+#[tokio::test]
+async fn sign_in_with_the_right_password_works_and_an_unknown_email_is_refused_alike() {
+    let app = spawn_app().await;
+    Dashboard::new(&app)
+        .sign_up("Bobflix", "bob@example.com")
+        .await;
+    let mut web = Dashboard::new(&app);
+    let unknown = web.sign_in("eve@example.com", PASSWORD).await;
+    assert_eq!(unknown.status, 401);
+    let ok = web.sign_in("Bob@Example.com", PASSWORD).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(web.get("/dashboard").await.status, 200);
+}
+
+#[tokio::test]
+async fn another_merchants_objects_answer_404() {
+    let app = spawn_app().await;
+    let mut alice = Dashboard::new(&app);
+    alice.sign_up("Alice Co", "alice@example.com").await;
+    let mut eve = Dashboard::new(&app);
+    eve.sign_up("Eve Co", "eve@example.com").await;
+
+    let merchant = merchant_of(&app, "alice@example.com").await;
+    let plan = app.monthly_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let invoice = app.invoices_of(&sub.id).await.remove(0);
+
+    for path in [
+        format!("/dashboard/plans/{}", plan.id),
+        format!("/dashboard/customers/{}", customer.id),
+        format!("/dashboard/subscriptions/{}", sub.id),
+        format!("/dashboard/invoices/{}", invoice.id),
+    ] {
+        assert_eq!(alice.get(&path).await.status, 200, "{path}");
+        assert_eq!(eve.get(&path).await.status, 404, "{path}");
+    }
+    for (path, fields) in [
+        (
+            format!("/dashboard/subscriptions/{}/cancel", sub.id),
+            vec![("when", "now")],
+        ),
+        (format!("/dashboard/subscriptions/{}/pause", sub.id), vec![]),
+        (format!("/dashboard/invoices/{}/void", invoice.id), vec![]),
+        (format!("/dashboard/plans/{}/archive", plan.id), vec![]),
+        (
+            format!("/dashboard/plans/{}", plan.id),
+            vec![("name", "Mine now")],
+        ),
+    ] {
+        let page = eve.post("/dashboard", &path, &fields).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.body);
+    }
+    assert_eq!(app.subscription(&sub.id).await.status, "active");
+    assert_eq!(app.invoice(&invoice.id).await.status, "open");
+    let plan_now = plans::Entity::find_by_id(&plan.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (plan_now.status.as_str(), plan_now.name.as_str()),
+        ("active", "Monthly")
+    );
+    // Lists show only one's own.
+    assert!(
+        !eve.get("/dashboard/subscriptions")
+            .await
+            .body
+            .contains(&sub.id)
+    );
+    assert!(
+        alice
+            .get("/dashboard/subscriptions")
+            .await
+            .body
+            .contains(&sub.id)
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_at_the_field() {
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    let short = web
+        .post(
+            "/dashboard/signup",
+            "/dashboard/signup",
+            &[
+                ("business_name", "Bobflix"),
+                ("email", "bob@example.com"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, 400);
+    assert!(short.has_id("error-password"), "{}", short.body);
+    let bad_email = web
+        .post(
+            "/dashboard/signup",
+            "/dashboard/signup",
+            &[
+                ("business_name", "Bobflix"),
+                ("email", "not-an-email"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(bad_email.status, 400);
+    assert!(bad_email.has_id("error-email"));
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let again = Dashboard::new(&app)
+        .post(
+            "/dashboard/signup",
+            "/dashboard/signup",
+            &[
+                ("business_name", "Other"),
+                ("email", "bob@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 400);
+    assert!(again.has_id("error-email"));
+
+    let plan =
+        |amount: &'static str, interval: &'static str, count: &'static str, cron: &'static str| {
+            vec![
+                ("name", "Monthly"),
+                ("amount_sat", amount),
+                ("interval", interval),
+                ("interval_count", count),
+                ("cron_expression", cron),
+            ]
+        };
+    for (fields, field) in [
+        (plan("ten", "month", "1", ""), "amount_sat"),
+        (plan("1.2345", "month", "1", ""), "amount_sat"),
+        (plan("-5", "month", "1", ""), "amount_sat"),
+        (plan("1000", "fortnight", "1", ""), "interval"),
+        (plan("1000", "month", "x", ""), "interval_count"),
+        (plan("1000", "month", "0", ""), "interval_count"),
+        (plan("1000", "cron", "", ""), "cron_expression"),
+        (plan("1000", "cron", "", "not cron"), "cron_expression"),
+        (
+            vec![("name", ""), ("amount_sat", "1000"), ("interval", "month")],
+            "name",
+        ),
+    ] {
+        let page = web
+            .post("/dashboard/plans/new", "/dashboard/plans", &fields)
+            .await;
+        assert_eq!(page.status, 400, "{fields:?}: {}", page.body);
+        assert!(
+            page.has_id(&format!("error-{field}")),
+            "{fields:?}: {}",
+            page.body
+        );
+    }
+    assert_eq!(plans::Entity::find().count(&app.db).await.unwrap(), 0);
+
+    // A NUL character anywhere is refused before any query.
+    let nul = web
+        .post(
+            "/dashboard/plans/new",
+            "/dashboard/plans",
+            &[("name", "a\0b"), ("amount_sat", "1")],
+        )
+        .await;
+    assert_eq!(nul.status, 400);
+    assert_eq!(web.get("/dashboard/plans/plan_%00").await.status, 400);
+    assert_eq!(web.get("/dashboard/customers?q=%00").await.status, 400);
+    // Unknown ids, bad cursors and statuses.
+    assert_eq!(web.get("/dashboard/plans/plan_nope").await.status, 404);
+    assert_eq!(
+        web.get("/dashboard/subscriptions?status=sleeping")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(web.get("/dashboard/invoices?status=lost").await.status, 400);
+    assert_eq!(web.get("/dashboard/plans?after=cus_1").await.status, 400);
+    assert_eq!(web.get("/dashboard/customers?q=%25_%5C").await.status, 200);
+
+    // An edit that breaks a rule is shown at its field; the plan is unchanged.
+    let created = web
+        .post(
+            "/dashboard/plans/new",
+            "/dashboard/plans",
+            &[
+                ("name", "Monthly"),
+                ("amount_sat", "10000.5"),
+                ("interval", "month"),
+                ("interval_count", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303);
+    let plan_page = created.location.unwrap();
+    let plan_id = plan_page
+        .split('/')
+        .next_back()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let stored = plans::Entity::find_by_id(&plan_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.amount_msat, 10_000_500,
+        "sat with decimals are exact msat"
+    );
+    let long = "x".repeat(201);
+    let edit = web
+        .post(
+            &plan_page,
+            &format!("/dashboard/plans/{plan_id}"),
+            &[("name", long.as_str())],
+        )
+        .await;
+    assert_eq!(edit.status, 400);
+    assert!(edit.has_id("error-name"));
+    // Acting on a canceled subscription is a 409 page, not a 500.
+    let merchant = merchant_of(&app, "bob@example.com").await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &stored, None).await;
+    let path = format!("/dashboard/subscriptions/{}", sub.id);
+    assert_eq!(
+        web.post(&path, &format!("{path}/cancel"), &[("when", "now")])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        web.post(&path, &format!("{path}/pause"), &[]).await.status,
+        409
+    );
+    assert_eq!(
+        web.post(&path, &format!("{path}/cancel"), &[("when", "later")])
+            .await
+            .status,
+        400
+    );
+    let change = web
+        .post(&path, &format!("{path}/plan"), &[("plan", "plan_nope")])
+        .await;
+    assert_eq!(change.status, 400);
+}
+
+#[tokio::test]
+async fn a_teammate_joins_through_a_single_use_invitation() {
+    let app = spawn_app().await;
+    let mut owner = Dashboard::new(&app);
+    owner.sign_up("Bobflix", "bob@example.com").await;
+    let team = owner
+        .post(
+            "/dashboard/team",
+            "/dashboard/team/invites",
+            &[("email", "carol@example.com")],
+        )
+        .await;
+    assert_eq!(team.status, 200, "{}", team.body);
+    let marker = "id=\"invite-link\">";
+    let at = team.body.find(marker).unwrap() + marker.len();
+    let link = &team.body[at..at + team.body[at..].find('<').unwrap()];
+    // The link is on the public base URL (app.base_url).
+    let path = link[link.find("/dashboard/invite/").expect(link)..].to_owned();
+    assert!(path.starts_with("/dashboard/invite/"), "{link}");
+    // The link is not kept: the team page does not show it again.
+    assert!(!owner.get("/dashboard/team").await.body.contains(&path));
+
+    let mut carol = Dashboard::new(&app);
+    let form = carol.get(&path).await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("carol@example.com"));
+    let joined = carol.post(&path, &path, &[("password", PASSWORD)]).await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    let overview = carol.get("/dashboard").await;
+    assert!(overview.body.contains("Bobflix"));
+    let users = merchant_users::Entity::find()
+        .filter(merchant_users::Column::Email.eq("carol@example.com"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        users.merchant_id,
+        merchant_of(&app, "bob@example.com").await.id
+    );
+    assert_eq!(users.role, "member");
+
+    // Used once: the link is gone.
+    let mut mallory = Dashboard::new(&app);
+    assert_eq!(mallory.get(&path).await.status, 404);
+    assert_eq!(
+        mallory.get("/dashboard/invite/not-a-token").await.status,
+        404
+    );
+    // Inviting an email that has an account is refused at the field.
+    let dup = owner
+        .post(
+            "/dashboard/team",
+            "/dashboard/team/invites",
+            &[("email", "carol@example.com")],
+        )
+        .await;
+    assert_eq!(dup.status, 400);
+    assert!(dup.has_id("error-email"));
+}
+
+#[tokio::test]
+async fn the_overview_counts_subscriptions_and_mrr_and_charts_revenue() {
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let merchant = merchant_of(&app, "bob@example.com").await;
+    let monthly = app.monthly_plan(&merchant).await; // 10,000 sat a month
+    let trial = app.trial_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    let paid = app.subscribe(&merchant, &customer, &monthly, None).await;
+    app.subscribe(&merchant, &customer, &monthly, None).await;
+    app.subscribe(&merchant, &customer, &trial, None).await;
+    let first = app.invoices_of(&paid.id).await.remove(0);
+    app.pay(&first.id).await;
+
+    let page = web.get("/dashboard").await;
+    assert_eq!(page.status, 200);
+    let text = |id: &str| crate::support::browser::text_of(&page.body, id).unwrap();
+    assert_eq!(text("count-active"), "2");
+    assert_eq!(text("count-trialing"), "1");
+    assert_eq!(text("count-past-due"), "0");
+    assert_eq!(text("mrr"), "20000 sat");
+    assert!(page.body.contains("<svg id=\"revenue-chart\""));
+    assert!(
+        page.body.contains("December 2027: 10000 sat"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("invoice.paid"));
+}
