@@ -481,8 +481,14 @@ fn user_config(minimum_depth: u32) -> UserConfig {
     config
         .channel_handshake_limits
         .force_announced_channel_preference = false;
+    // Streaming subscribers pay many small invoices at once: accept as many
+    // HTLCs in flight as BOLT 2 allows (LDK's default is 50).
+    config.channel_handshake_config.our_max_accepted_htlcs = MAX_ACCEPTED_HTLCS;
     config
 }
+
+/// BOLT 2's limit on `max_accepted_htlcs`.
+const MAX_ACCEPTED_HTLCS: u16 = 483;
 
 async fn best_block(bitcoind: &BitcoindClient) -> anyhow::Result<(BlockHash, u32)> {
     use lightning_block_sync::BlockSource;
