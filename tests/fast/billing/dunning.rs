@@ -2,7 +2,7 @@ use chrono::Duration;
 use pushbill::billing::lifecycle;
 use pushbill::catalog::plans::NewPlan;
 use pushbill::domain::{GraceAction, Interval, Schedule};
-use pushbill::store::push_attempts;
+use pushbill::store::{merchants, plans, push_attempts};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::support::app::{TestApp, at, sat, spawn_app, t0};
@@ -151,10 +151,9 @@ async fn paying_a_past_due_invoice_makes_the_subscription_active_again() {
     assert_eq!(app.subscription(&sub.id).await.status, "active");
 }
 
-#[tokio::test]
-async fn a_plan_that_cancels_on_nonpayment_writes_the_invoice_off() {
-    let app = spawn_app().await;
-    let merchant = app.merchant().await;
+/// A weekly plan that cancels on nonpayment: one retry after 12 hours, two
+/// days of grace.
+async fn strict_plan(app: &TestApp, merchant: &merchants::Model) -> plans::Model {
     let mut plan = NewPlan::new(
         "Strict",
         sat(1_000),
@@ -163,7 +162,14 @@ async fn a_plan_that_cancels_on_nonpayment_writes_the_invoice_off() {
     plan.dunning.retries = vec![Duration::hours(12)];
     plan.dunning.grace = Duration::days(2);
     plan.dunning.grace_action = GraceAction::Cancel;
-    let plan = app.plan(&merchant, plan).await;
+    app.plan(merchant, plan).await
+}
+
+#[tokio::test]
+async fn a_plan_that_cancels_on_nonpayment_writes_the_invoice_off() {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let plan = strict_plan(&app, &merchant).await;
     let customer = app.customer(&merchant).await;
     let sub = app.subscribe(&merchant, &customer, &plan, None).await;
     let invoice = app.invoices_of(&sub.id).await.remove(0);
@@ -197,15 +203,7 @@ async fn a_plan_that_cancels_on_nonpayment_writes_the_invoice_off() {
 async fn pausing_does_not_escape_a_plan_that_cancels_on_nonpayment() {
     let app = spawn_app().await;
     let merchant = app.merchant().await;
-    let mut plan = NewPlan::new(
-        "Strict",
-        sat(1_000),
-        Schedule::every(Interval::Week, 1).unwrap(),
-    );
-    plan.dunning.retries = vec![Duration::hours(12)];
-    plan.dunning.grace = Duration::days(2);
-    plan.dunning.grace_action = GraceAction::Cancel;
-    let plan = app.plan(&merchant, plan).await;
+    let plan = strict_plan(&app, &merchant).await;
     let customer = app.customer(&merchant).await;
     let sub = app.subscribe(&merchant, &customer, &plan, None).await;
     let invoice = app.invoices_of(&sub.id).await.remove(0);
