@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,8 +29,19 @@ use push_protocol::subscribe::{
 };
 
 /// An offer not accepted yet is answered again (same `offer_id`) to the
-/// same peer asking about the same code for this long.
-const OFFER_REUSE: Duration = Duration::hours(1);
+/// same peer asking about the same code for this long, and can be accepted
+/// for this long; then it is stale, and pruned.
+const OFFER_LIFETIME: Duration = Duration::hours(1);
+
+/// Open (unaccepted, not stale) offers one peer may hold, over all codes.
+/// Node ids cost nothing to make, so this alone bounds nothing: see
+/// [`MERCHANT_OPEN_OFFERS`].
+pub const PEER_OPEN_OFFERS: u64 = 8;
+
+/// Open offers one merchant's codes may have in all: what a flood of fresh
+/// node ids can make the merchant store, at most, before the flood only
+/// delays that merchant's new signups.
+pub const MERCHANT_OPEN_OFFERS: u64 = 10_000;
 
 /// What an offer promised, as stored (the plan may change later).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,11 +105,12 @@ pub async fn terms(
         description: offer.description.clone(),
     };
     let terms = serde_json::to_value(&snapshot).map_err(|e| Error::corrupt(e.to_string()))?;
+    let fresh_since = now - OFFER_LIFETIME;
     let open = subscribe_offers::Entity::find()
         .filter(subscribe_offers::Column::Code.eq(&code.code))
         .filter(subscribe_offers::Column::NodeId.eq(peer.to_string()))
         .filter(subscribe_offers::Column::GrantKey.is_null())
-        .filter(subscribe_offers::Column::CreatedAt.gt(now - OFFER_REUSE))
+        .filter(subscribe_offers::Column::CreatedAt.gt(fresh_since))
         .order_by_desc(subscribe_offers::Column::CreatedAt)
         .one(db)
         .await?;
@@ -114,6 +126,9 @@ pub async fn terms(
             id
         }
         None => {
+            if let Some(error) = over_bounds(db, &code.merchant_id, peer, fresh_since).await? {
+                return Ok(refuse(error));
+            }
             let id = OfferId::random();
             subscribe_offers::ActiveModel {
                 offer_id: Set(id.to_hex()),
@@ -137,6 +152,45 @@ pub async fn terms(
         code: request.code.clone(),
         reply: TermsReply::Offer(offer),
     })
+}
+
+/// Why a new offer cannot be made now, if it cannot: after pruning the
+/// merchant's stale offers, the peer's or the merchant's open offers are at
+/// their bound.
+async fn over_bounds(
+    db: &DatabaseConnection,
+    merchant_id: &str,
+    peer: &NodeId,
+    fresh_since: DateTime<Utc>,
+) -> Result<Option<&'static str>> {
+    let open = || {
+        subscribe_offers::Entity::find()
+            .filter(subscribe_offers::Column::GrantKey.is_null())
+            .filter(subscribe_offers::Column::CreatedAt.gt(fresh_since))
+    };
+    subscribe_offers::Entity::delete_many()
+        .filter(subscribe_offers::Column::MerchantId.eq(merchant_id))
+        .filter(subscribe_offers::Column::GrantKey.is_null())
+        .filter(subscribe_offers::Column::CreatedAt.lte(fresh_since))
+        .exec(db)
+        .await?;
+    let peer_open = open()
+        .filter(subscribe_offers::Column::NodeId.eq(peer.to_string()))
+        .count(db)
+        .await?;
+    if peer_open >= PEER_OPEN_OFFERS {
+        return Ok(Some(
+            "too many open offers for this node: accept one, or ask again in an hour",
+        ));
+    }
+    let merchant_open = open()
+        .filter(subscribe_offers::Column::MerchantId.eq(merchant_id))
+        .count(db)
+        .await?;
+    if merchant_open >= MERCHANT_OPEN_OFFERS {
+        return Ok(Some("too many signups in progress: try again later"));
+    }
+    Ok(None)
 }
 
 /// Why a code cannot be used now.
@@ -289,8 +343,16 @@ pub async fn accept(
         return Ok(refused("unknown offer"));
     };
     if let Some(key) = &offer.grant_key {
-        return Ok(if *key == accept.grant_id.to_hex() {
-            // The same accept again: the same answer.
+        if *key != accept.grant_id.to_hex() {
+            return Ok(refused("this offer has been used"));
+        }
+        let grant = match &offer.grant_id {
+            Some(id) => store::grants::Entity::find_by_id(id).one(&txn).await?,
+            None => None,
+        }
+        .ok_or_else(|| Error::corrupt(format!("offer {}: grant missing", offer.offer_id)))?;
+        return Ok(if grant.status == store::grants::ACTIVE {
+            // The same accept again: the same answer, while the grant lives.
             SubscribeResult {
                 offer_id: accept.offer_id,
                 grant_id: accept.grant_id,
@@ -300,7 +362,7 @@ pub async fn accept(
                 message: None,
             }
         } else {
-            refused("this offer has been used")
+            refused("this grant has ended")
         });
     }
     let code = store::queue::lock_one(subscribe_codes::Entity::find_by_id(&offer.code), &txn)
@@ -309,6 +371,9 @@ pub async fn accept(
     let now = clocks.now_for(&txn, &code.merchant_id).await?;
     if let Some(error) = unusable(&code, now) {
         return Ok(refused(error));
+    }
+    if offer.created_at <= now - OFFER_LIFETIME {
+        return Ok(refused("this offer has expired: ask for the terms again"));
     }
     let snapshot: Snapshot = serde_json::from_value(offer.terms.clone())
         .map_err(|e| Error::corrupt(format!("offer {}: {e}", offer.offer_id)))?;

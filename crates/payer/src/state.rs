@@ -399,10 +399,12 @@ impl PayerState {
                     .values()
                     .filter(|p| p.held && p.peer == peer && p.received_at >= today)
                     .count();
-                if held_today >= limits.max_requests_per_peer_per_day as usize {
-                    Decision::Reject(RejectReason::RequestLimit)
-                } else {
+                if held_today < limits.max_requests_per_peer_per_day as usize {
                     Decision::Hold(hold)
+                } else if matches!(hold, Hold::OverCap(_) | Hold::OverPerInvoice(_)) {
+                    Decision::Reject(RejectReason::OverGrant)
+                } else {
+                    Decision::Reject(RejectReason::RequestLimit)
                 }
             }
         }
@@ -858,11 +860,12 @@ mod tests {
             state.decide(&request, PEER, at("2028-03-11T00:00:00Z"), &limits),
             Decision::Hold(Hold::NoCommitment)
         );
-        // Over a grant's cap is held, and bounded the same way.
+        // Over a grant's cap is held, and bounded the same way, refused
+        // as over the grant so that the merchant knows why.
         state.grants.push(grant(500, Window::Month));
         assert_eq!(
             state.decide(&invoice("h", 1_000), PEER, now, &limits),
-            Decision::Reject(RejectReason::RequestLimit)
+            Decision::Reject(RejectReason::OverGrant)
         );
         // A push inside a grant is never bounded.
         assert!(matches!(

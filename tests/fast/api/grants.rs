@@ -627,3 +627,195 @@ async fn the_merchant_canceling_ends_the_grant_until_the_subscriber_acknowledges
         (Some("ended"), Some(true))
     );
 }
+
+#[tokio::test]
+async fn an_accept_replayed_after_the_grant_ended_is_refused() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    node_started(&app).await;
+    let plan = api.monthly_plan().await;
+    let code = plan_code(&api, &plan).await;
+    let offer = offer(&app, &subscriber(), &code).await;
+    let grant = GrantId::random();
+    let accept = accept_for(&offer, grant, offer.amount_msat);
+    let first = subscribe::accept(&app.db, &app.context.clocks, &subscriber(), &accept)
+        .await
+        .unwrap();
+    assert_eq!(first.status, ResultStatus::Active, "{:?}", first.message);
+    let end = GrantEnd {
+        grant_id: grant,
+        ended_by: EndedBy::Subscriber,
+        message: None,
+    };
+    node_grants::subscriber_ended(&app.db, &app.context.clocks, &subscriber(), &end)
+        .await
+        .unwrap();
+    // The same accept again no longer answers `active`: the payer would
+    // take an ended grant for a live one.
+    let again = subscribe::accept(&app.db, &app.context.clocks, &subscriber(), &accept)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.status, again.message.as_deref()),
+        (ResultStatus::Refused, Some("this grant has ended"))
+    );
+    let sub = first.subscription_id.unwrap();
+    assert_eq!(
+        api.get(&format!("/v1/grants?subscription={sub}"))
+            .await
+            .body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "a refused replay makes nothing"
+    );
+}
+
+async fn open_offers(app: &TestApp) -> u64 {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    pushbill::store::subscribe_offers::Entity::find()
+        .filter(pushbill::store::subscribe_offers::Column::GrantKey.is_null())
+        .count(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn offers_expire_after_an_hour_and_stale_ones_are_pruned() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    node_started(&app).await;
+    let plan = api.monthly_plan().await;
+    let code = plan_code(&api, &plan).await;
+    let stale = offer(&app, &subscriber(), &code).await;
+    app.set_time(app.now() + Duration::hours(1)).await;
+    let late = subscribe::accept(
+        &app.db,
+        &app.context.clocks,
+        &subscriber(),
+        &accept_for(&stale, GrantId::random(), stale.amount_msat),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (late.status, late.message.as_deref()),
+        (
+            ResultStatus::Refused,
+            Some("this offer has expired: ask for the terms again")
+        )
+    );
+    // Asking again makes a new offer, and the stale one is gone.
+    let fresh = offer(&app, &subscriber(), &code).await;
+    assert_ne!(fresh.offer_id, stale.offer_id);
+    assert_eq!(open_offers(&app).await, 1);
+    let result = subscribe::accept(
+        &app.db,
+        &app.context.clocks,
+        &subscriber(),
+        &accept_for(&fresh, GrantId::random(), fresh.amount_msat),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.status, ResultStatus::Active, "{:?}", result.message);
+}
+
+#[tokio::test]
+async fn open_offers_are_bounded_per_peer_and_per_merchant() {
+    use sea_orm::EntityTrait;
+    let app = spawn_app().await;
+    let api = app.api().await;
+    node_started(&app).await;
+    let plan = api.monthly_plan().await;
+    let ask = |peer: NodeId, code: String| {
+        let app = &app;
+        async move {
+            subscribe::terms(
+                &app.db,
+                &app.context.clocks,
+                &peer,
+                &SubscribeRequest {
+                    code,
+                    node_address: None,
+                },
+            )
+            .await
+            .unwrap()
+            .reply
+        }
+    };
+    let mut codes = Vec::new();
+    for _ in 0..=subscribe::PEER_OPEN_OFFERS {
+        codes.push(plan_code(&api, &plan).await);
+    }
+    for code in &codes[..subscribe::PEER_OPEN_OFFERS as usize] {
+        assert!(matches!(
+            ask(subscriber(), code.clone()).await,
+            TermsReply::Offer(_)
+        ));
+    }
+    let last = codes.last().unwrap().clone();
+    assert_eq!(
+        ask(subscriber(), last.clone()).await,
+        TermsReply::Error(
+            "too many open offers for this node: accept one, or ask again in an hour".into()
+        )
+    );
+    // Asking again about a code it holds an offer for still answers it.
+    assert!(matches!(
+        ask(subscriber(), codes[0].clone()).await,
+        TermsReply::Offer(_)
+    ));
+    let other = NodeId::parse(OTHER_NODE).unwrap();
+    assert!(matches!(
+        ask(other, last.clone()).await,
+        TermsReply::Offer(_)
+    ));
+
+    // A flood of fresh node ids: the merchant's open offers stop at the
+    // bound (rows written directly, as that many handshakes would).
+    let open = open_offers(&app).await;
+    let now = app.now();
+    let rows: Vec<_> = (open..subscribe::MERCHANT_OPEN_OFFERS)
+        .map(|i| pushbill::store::subscribe_offers::ActiveModel {
+            offer_id: sea_orm::Set(format!("{i:032x}")),
+            code: sea_orm::Set(last.clone()),
+            merchant_id: sea_orm::Set(api.merchant_id.clone()),
+            node_id: sea_orm::Set(format!("02{i:064x}")),
+            node_address: sea_orm::Set(None),
+            terms: sea_orm::Set(json!({})),
+            grant_key: sea_orm::Set(None),
+            grant_id: sea_orm::Set(None),
+            customer_id: sea_orm::Set(None),
+            subscription_id: sea_orm::Set(None),
+            created_at: sea_orm::Set(now),
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        pushbill::store::subscribe_offers::Entity::insert_many(chunk.to_vec())
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+    let newcomer =
+        NodeId::parse("02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5")
+            .unwrap();
+    assert_eq!(
+        ask(newcomer, last.clone()).await,
+        TermsReply::Error("too many signups in progress: try again later".into())
+    );
+    // Another merchant's signups go on.
+    let other_api = app.api().await;
+    let other_plan = other_api.monthly_plan().await;
+    let other_code = plan_code(&other_api, &other_plan).await;
+    assert!(matches!(
+        ask(newcomer, other_code).await,
+        TermsReply::Offer(_)
+    ));
+    // An hour on, the merchant's stale offers are pruned and signups open
+    // again: the open offers left are the newcomer's new one and its one for
+    // the other merchant (pruned at that merchant's next signup).
+    app.set_time(now + Duration::hours(1)).await;
+    assert!(matches!(ask(newcomer, last).await, TermsReply::Offer(_)));
+    assert_eq!(open_offers(&app).await, 2);
+}
