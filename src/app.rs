@@ -88,6 +88,24 @@ impl Application {
         self.port
     }
 
+    /// `node_id@host:port` of this process's Lightning node, when it runs
+    /// the node role.
+    pub fn node_address(&self) -> Option<String> {
+        self.node_role.as_ref().map(|role| {
+            let mut listen = role.node.listen_addr();
+            if listen.ip().is_unspecified() {
+                listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("{}@{listen}", role.node.node_id())
+        })
+    }
+
+    /// Whether this process runs the embedded chain simulator (the sandbox
+    /// without `[bitcoind]`).
+    pub fn runs_simnet(&self) -> bool {
+        self.node_role.as_ref().is_some_and(|r| r.simnet.is_some())
+    }
+
     pub fn context(&self) -> &Context {
         &self.context
     }

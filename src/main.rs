@@ -227,14 +227,59 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     });
     if app.port() != 0 {
-        println!(
-            "pushbill listening on http://{}:{}",
-            app.context().settings.http.host,
-            app.port()
-        );
+        println!("{}", banner(&app));
     }
     app.run_until_stopped(shutdown).await?;
     Ok(())
+}
+
+/// What `serve` prints once it listens: where everything is, and how to
+/// start in the sandbox.
+fn banner(app: &Application) -> String {
+    use pushbill::config::{ClockMode, Network};
+    let settings = &app.context().settings;
+    let http = format!("http://{}:{}", settings.http.host, app.port());
+    let mut lines = vec![format!("pushbill listening on {http}")];
+    if settings.app.network == Network::Sandbox {
+        let clock = match settings.clock.mode {
+            ClockMode::Test => "a test clock per merchant (POST /v1/test_clock/advance)",
+            ClockMode::System => "wall-clock time",
+        };
+        let chain = if app.runs_simnet() {
+            "the regtest chain simulator in this process"
+        } else {
+            "a regtest bitcoind"
+        };
+        lines.push(format!("  SANDBOX: play money on {chain}, {clock}"));
+    }
+    lines.push(format!(
+        "  Dashboard  {http}/dashboard  (first time: sign up at {http}/dashboard/signup)"
+    ));
+    lines.push(format!(
+        "  API        {http}/v1  (reference {http}/docs/api; a key: pushbill merchant create --name NAME --invoice-prefix ABC)"
+    ));
+    if let Some(node) = app.node_address() {
+        lines.push(format!("  Node       {node}"));
+        if app.runs_simnet() {
+            let data = settings
+                .lightning
+                .simnet_data_dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let data = if data.is_relative() && !data.starts_with(".") {
+                std::path::Path::new(".").join(data)
+            } else {
+                data.to_path_buf()
+            };
+            lines.push(format!(
+                "  Payers     pushbill payer run --sandbox {} --open-channel-sat 500000  (docs/payer.md)",
+                data.display()
+            ));
+        }
+    }
+    lines.push("  Stop with Ctrl-C.".into());
+    lines.join("\n")
 }
 
 async fn node(settings: &Settings, args: NodeArgs) -> anyhow::Result<()> {

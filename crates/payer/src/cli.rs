@@ -597,11 +597,14 @@ async fn run_node(dir: PathBuf, args: RunArgs, out: &mut dyn Write) -> anyhow::R
                 .iter()
                 .any(|c| c.counterparty_node_id == node_id.to_string())
         {
-            let id = payer.node().open_channel(node_id, sat, 0)?;
+            // The id open_channel returns is the temporary one; `status`
+            // shows the channel under its funded id.
+            payer.node().open_channel(node_id, sat, 0)?;
             writeln!(
                 out,
-                "opening channel {id} of {} (usable after 3 blocks)",
-                msat(sat * 1000)
+                "opening a channel of {} to {} (usable after 3 blocks; `payer status` shows it)",
+                msat(sat * 1000),
+                short(&node_id.to_string())
             )?;
         }
     }

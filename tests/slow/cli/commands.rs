@@ -68,17 +68,37 @@ async fn serve_on_a_fresh_folder_creates_the_database_and_is_healthy() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
+    // The banner: where things are, up to "Stop with Ctrl-C."
+    let banner = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        let mut stdout = BufReader::new(stdout);
+        while lines.last().is_none_or(|l: &String| !l.contains("Ctrl-C")) {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            lines.push(line.trim_end().to_owned());
+        }
+        lines
     });
-    let line = tokio::time::timeout(Duration::from_secs(60), line)
+    let banner = tokio::time::timeout(Duration::from_secs(60), banner)
         .await
         .expect("started")
         .unwrap();
+    let line = &banner[0];
     let address = line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(address.starts_with("http://127.0.0.1:"), "{line}");
+    let text = banner.join("\n");
+    for expected in [
+        "SANDBOX: play money on the regtest chain simulator in this process".to_owned(),
+        format!(
+            "Dashboard  {address}/dashboard  (first time: sign up at {address}/dashboard/signup)"
+        ),
+        format!("API        {address}/v1"),
+        "Payers     pushbill payer run --sandbox ./data --open-channel-sat 500000".to_owned(),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} not in:\n{text}");
+    }
     let response = reqwest::get(format!("{address}/healthz")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(dir.path().join("data/pushbill.db").exists());
