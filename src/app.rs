@@ -25,6 +25,14 @@ pub enum StartupError {
     Database(#[from] DbErr),
     #[error("lightning node: {0:#}")]
     Node(anyhow::Error),
+    #[error(
+        "app.network: this database belongs to a `{database}` deployment; refusing to start \
+         it as `{configured}` (a live deployment needs its own database)"
+    )]
+    WrongNetwork {
+        database: String,
+        configured: &'static str,
+    },
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -46,6 +54,15 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = store::connect(settings.database_url(), settings.database.max_connections).await?;
         store::migrate(&db).await?;
+        let configured = settings.app.network.as_str();
+        let database =
+            store::deployment_network::claim(&db, chrono::Utc::now(), configured).await?;
+        if database != configured {
+            return Err(StartupError::WrongNetwork {
+                database,
+                configured,
+            });
+        }
         let clocks = build_clocks(&settings, &db).await?;
         let (listener, port) = if settings.has_role(Role::Web) {
             let address = format!("{}:{}", settings.http.host, settings.http.port);

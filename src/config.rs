@@ -74,6 +74,17 @@ pub enum Network {
 }
 
 impl Network {
+    /// Its name in configuration (`app.network`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Sandbox => "sandbox",
+            Network::Regtest => "regtest",
+            Network::Signet => "signet",
+            Network::Testnet => "testnet",
+            Network::Mainnet => "mainnet",
+        }
+    }
+
     /// The Bitcoin network the node uses (the sandbox runs on regtest).
     pub fn bitcoin(self) -> bitcoin::Network {
         match self {

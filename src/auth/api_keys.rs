@@ -99,24 +99,44 @@ pub struct KeyOwner {
     pub merchant_id: String,
 }
 
-/// The key and merchant behind a secret, or `None` for an unknown or revoked key.
+/// Why a secret opens nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Unknown, revoked, or not shaped like a key.
+    Unknown,
+    /// A key of the other mode: a `pb_test_` key on a live deployment, or a
+    /// `pb_live_` key on the sandbox. Refused before any lookup, so a
+    /// sandbox's keys can never move money on a real network, even on a
+    /// database copied from the sandbox.
+    WrongMode(Mode),
+}
+
+/// The key and merchant behind a secret, on a deployment of `mode`.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     secret: &str,
-) -> Result<Option<KeyOwner>> {
+    mode: Mode,
+) -> Result<std::result::Result<KeyOwner, Refused>> {
     if !looks_like_secret(secret) {
-        return Ok(None);
+        return Ok(Err(Refused::Unknown));
+    }
+    let other = match mode {
+        Mode::Test => Mode::Live,
+        Mode::Live => Mode::Test,
+    };
+    if secret.starts_with(&format!("pb_{}_", other.as_str())) {
+        return Ok(Err(Refused::WrongMode(other)));
     }
     let Some(key) = api_keys::Entity::find()
         .filter(api_keys::Column::SecretHash.eq(hash(secret)))
         .one(db)
         .await?
     else {
-        return Ok(None);
+        return Ok(Err(Refused::Unknown));
     };
-    if key.revoked_at.is_some() {
-        return Ok(None);
+    if key.revoked_at.is_some() || key.mode != mode.as_str() {
+        return Ok(Err(Refused::Unknown));
     }
     let stale = key
         .last_used_at
@@ -128,7 +148,7 @@ pub async fn authenticate(
             .exec(db)
             .await?;
     }
-    Ok(Some(KeyOwner {
+    Ok(Ok(KeyOwner {
         key_id: key.id,
         merchant_id: key.merchant_id,
     }))

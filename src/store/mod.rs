@@ -14,6 +14,7 @@ pub mod api_keys;
 pub mod customers;
 pub mod dashboard_invites;
 pub mod dashboard_sessions;
+pub mod deployment_network;
 pub mod email_digests;
 pub mod events;
 pub mod grants;

@@ -547,14 +547,15 @@ pub async fn reply(res: reqwest::Response) -> Reply {
 }
 
 impl TestApp {
-    /// A new merchant with an API key, and a client using it.
+    /// A new merchant with an API key of the deployment's mode, and a
+    /// client using it.
     pub async fn api(&self) -> Api {
         let (merchant, key) = catalog::merchants::create_with_api_key(
             &self.db,
             self.now(),
             "Bobflix",
             "BOB",
-            pushbill::auth::api_keys::Mode::Test,
+            pushbill::auth::api_keys::Mode::for_network(self.context.settings.app.network),
             false,
         )
         .await

@@ -68,14 +68,30 @@ fn start(req: &HttpRequest) -> impl Future<Output = Result<Merchant, ApiError>> 
             return Err(ApiError::internal());
         };
         let secret = secret?;
-        let owner = api_keys::authenticate(&state.db, state.clocks.now(), &secret)
+        let mode = api_keys::Mode::for_network(state.settings.app.network);
+        let owner = match api_keys::authenticate(&state.db, state.clocks.now(), &secret, mode)
             .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized(
+        {
+            Ok(owner) => owner,
+            Err(api_keys::Refused::Unknown) => {
+                return Err(ApiError::unauthorized(
                     "api_key_invalid",
                     "Invalid API key: it is unknown or has been revoked.",
-                )
-            })?;
+                ));
+            }
+            Err(api_keys::Refused::WrongMode(api_keys::Mode::Test)) => {
+                return Err(ApiError::unauthorized(
+                    "api_key_wrong_mode",
+                    "This is a test key (pb_test_): it works only on the sandbox, and this deployment is live.",
+                ));
+            }
+            Err(api_keys::Refused::WrongMode(api_keys::Mode::Live)) => {
+                return Err(ApiError::unauthorized(
+                    "api_key_wrong_mode",
+                    "This is a live key (pb_live_): it does not work on the sandbox.",
+                ));
+            }
+        };
         limiter
             .check(&owner.key_id)
             .map_err(ApiError::rate_limited)?;
