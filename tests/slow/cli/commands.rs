@@ -281,7 +281,13 @@ async fn a_payer_joins_the_running_sandbox_with_one_command() {
         .unwrap();
     assert!(lines[0].starts_with("payer node "), "{lines:?}");
     assert_eq!(lines[1], format!("connected to {merchant}"));
-    assert!(lines[2].starts_with("opening channel "), "{lines:?}");
+    assert!(
+        lines[2].starts_with(&format!(
+            "opening a channel of 100,000 sat to {} ",
+            &merchant_id[..8]
+        )),
+        "{lines:?}"
+    );
 
     let status = || {
         let output = pushbill()
