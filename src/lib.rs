@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod node;

@@ -42,6 +42,17 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Sandbox only: a demo merchant with two plans and simulated
+    /// subscribers (real payer nodes, child processes) on the running
+    /// `pushbill serve` of this folder, until Ctrl-C (docs/sandbox.md).
+    Demo {
+        /// How many subscribers (the first six are each of a kind).
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=50))]
+        subscribers: u16,
+        /// The running service's URL; defaults to `app.base_url`.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Merchants: create one with its first API key.
     Merchant {
         #[command(subcommand)]
@@ -185,6 +196,7 @@ fn main() -> ExitCode {
             Command::Simnet(args) => simnet::cli::run(args).await,
             Command::Payer(args) => payer::cli::run(args).await,
             Command::Node(args) => node(&settings, args).await,
+            Command::Demo { subscribers, url } => demo(&settings, subscribers, url).await,
             Command::Merchant {
                 action:
                     MerchantAction::Create {
@@ -230,6 +242,33 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("{}", banner(&app));
     }
     app.run_until_stopped(shutdown).await?;
+    Ok(())
+}
+
+async fn demo(settings: &Settings, subscribers: u16, url: Option<String>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let url = url.unwrap_or_else(|| settings.app.base_url.clone());
+    let kinds = pushbill::demo::cast(usize::from(subscribers));
+    let mut out = std::io::stdout();
+    let mut demo = pushbill::demo::start(settings, &url, &kinds, &mut out).await?;
+    let url = url.trim_end_matches('/');
+    writeln!(
+        out,
+        "Demo ready: {} subscribers of merchant {}.\n  \
+         Dashboard  {url}/dashboard/login  email {}  password {}\n  \
+         API key    {}  (shown once)\n  \
+         Advance its test clock: curl -X POST {url}/v1/test_clock/advance -H \"Authorization: Bearer $KEY\" \
+         -H 'Content-Type: application/json' -d '{{\"seconds\": 2678400}}'\n  \
+         The payers keep running (and paying) until Ctrl-C.",
+        demo.subscribers.len(),
+        demo.merchant_id,
+        demo.email,
+        demo.password,
+        demo.api_key,
+    )?;
+    out.flush()?;
+    tokio::signal::ctrl_c().await?;
+    demo.stop().await;
     Ok(())
 }
 

@@ -150,7 +150,9 @@ impl BitcoindClient {
                 "fundrawtransaction",
                 &[
                     json!(encode::serialize_hex(tx)),
-                    json!({"replaceable": false}),
+                    // Locked: funding two channels at once must not pick
+                    // the same coin for both (the second would be refused).
+                    json!({"replaceable": false, "lockUnspents": true}),
                 ],
             )
             .await?;

@@ -484,6 +484,14 @@ fn user_config(minimum_depth: u32) -> UserConfig {
     // Streaming subscribers pay many small invoices at once: accept as many
     // HTLCs in flight as BOLT 2 allows (LDK's default is 50).
     config.channel_handshake_config.our_max_accepted_htlcs = MAX_ACCEPTED_HTLCS;
+    // A subscriber pays invoices up to what its channel to the merchant
+    // holds: LDK's default caps inbound HTLCs in flight at 10% of the
+    // channel (a 200,000 sat channel could not pay a 21,000 sat invoice).
+    // A merchant's node only receives; what is in flight is its customers'
+    // payments, claimed as they arrive.
+    config
+        .channel_handshake_config
+        .max_inbound_htlc_value_in_flight_percent_of_channel = 100;
     config
 }
 

@@ -2,6 +2,7 @@
 //! file. Every change to the chain is written to the block file before the
 //! call returns.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use bitcoin::constants::genesis_block;
@@ -14,8 +15,11 @@ use super::mining::BlockTemplate;
 use super::store::BlockFile;
 use super::wallet::{SatPerKvb, Wallet};
 
-/// Blocks mined on a fresh chain so the wallet has mature coins.
-pub const INITIAL_BLOCKS: u32 = 101;
+/// Blocks mined on a fresh chain so the wallet has mature coins: 20 of 50
+/// BTC (a coinbase is spendable after 100 more blocks), so that a sandbox
+/// can fund many channels at once, one coin each, before a block confirms
+/// their change.
+pub const INITIAL_BLOCKS: u32 = 120;
 
 /// The fee rate `estimatesmartfee` answers and `fundrawtransaction` uses by
 /// default: 2 sat/vB (0.00002 BTC/kvB).
@@ -27,6 +31,11 @@ pub struct State {
     pub mempool: Mempool,
     pub wallet: Wallet,
     pub fee_rate: SatPerKvb,
+    /// Coins `fundrawtransaction` with `lockUnspents` chose: no other
+    /// funding takes them (in memory only, as bitcoind's non-persistent
+    /// locks), so transactions funded one after another before either is
+    /// broadcast do not spend the same coin.
+    pub locked: HashSet<OutPoint>,
     file: Option<BlockFile>,
     /// Blocks dropped by invalidateblock, kept so they are still served by
     /// hash after a restart.
@@ -72,6 +81,7 @@ impl State {
             mempool: Mempool::default(),
             wallet,
             fee_rate: DEFAULT_FEE_RATE,
+            locked: HashSet::new(),
             file,
             stale_file,
         };
@@ -185,7 +195,12 @@ impl State {
 
     /// Validates `tx` and adds it to the mempool.
     pub fn send(&mut self, tx: Transaction) -> Result<Txid, RpcError> {
-        self.mempool.accept(&self.chain, tx)
+        let spent: Vec<OutPoint> = tx.input.iter().map(|i| i.previous_output).collect();
+        let txid = self.mempool.accept(&self.chain, tx)?;
+        for outpoint in spent {
+            self.locked.remove(&outpoint);
+        }
+        Ok(txid)
     }
 
     /// Confirmations of a coin at `height`.
@@ -194,7 +209,7 @@ impl State {
     }
 
     /// The wallet's confirmed coins that can be spent in the next block:
-    /// mature and not spent by a mempool transaction. Like bitcoind's
+    /// mature, not spent by a mempool transaction, not locked. Like bitcoind's
     /// wallet, a coinbase needs 101 confirmations (one more than consensus).
     pub fn spendable_coins(&self) -> Vec<(OutPoint, Coin)> {
         let script = self.wallet.script_pubkey();
@@ -205,6 +220,7 @@ impl State {
                 coin.output.script_pubkey == script
                     && (!coin.is_coinbase || self.confirmations(coin.height) > COINBASE_MATURITY)
                     && self.mempool.spender(outpoint).is_none()
+                    && !self.locked.contains(outpoint)
             })
             .map(|(o, c)| (*o, c.clone()))
             .collect();

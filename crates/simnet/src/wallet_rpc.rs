@@ -301,9 +301,18 @@ fn fund(s: &State, tx: Transaction, options: Option<&Value>) -> Result<wallet::F
     })
 }
 
-pub(super) fn fundrawtransaction(s: &State, p: &Params) -> Result<Value, RpcError> {
+pub(super) fn fundrawtransaction(s: &mut State, p: &Params) -> Result<Value, RpcError> {
     let tx = p.transaction(0, "hexstring")?;
+    let lock = p
+        .opt(1)
+        .and_then(|o| o.get("lockUnspents"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let funded = fund(s, tx, p.opt(1))?;
+    if lock {
+        s.locked
+            .extend(funded.tx.input.iter().map(|i| i.previous_output));
+    }
     Ok(json!({
         "hex": serialize_hex(&funded.tx),
         "fee": json::btc(funded.fee),

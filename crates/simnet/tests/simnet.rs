@@ -264,8 +264,8 @@ async fn a_wallet_funded_transaction_goes_through_the_mempool_into_a_block() {
         Amount::from_btc(call(&client, "getbalance", &[]).await.as_f64().unwrap()).unwrap();
     assert_eq!(
         balance_before,
-        Amount::from_btc(50.0).unwrap(),
-        "one mature coinbase of 101"
+        Amount::from_btc(50.0 * f64::from(INITIAL_BLOCKS - 100)).unwrap(),
+        "the mature coinbases of {INITIAL_BLOCKS}"
     );
 
     let tx = funded_and_signed(
@@ -475,8 +475,8 @@ async fn responses_parse_the_way_ldk_sample_reads_them() {
     }
     assert_eq!(
         unspent.as_array().unwrap().len(),
-        1,
-        "only the first coinbase is mature"
+        (INITIAL_BLOCKS - 100) as usize,
+        "the coinbases 100 blocks deep are mature"
     );
     simnet.shutdown().await;
 }
@@ -842,4 +842,61 @@ async fn batches_and_packages_are_answered_per_entry() {
     let block = call(&client, "getblock", &[json!(mined.to_string())]).await;
     assert_eq!(block["nTx"], json!(3));
     simnet.shutdown().await;
+}
+
+/// Two channels funded one after the other, before either is broadcast:
+/// with `lockUnspents` (as ln-node asks) the second takes other coins, so
+/// both are accepted; without it both take the same coin, as bitcoind's.
+#[tokio::test]
+async fn locked_unspents_keep_two_fundings_apart_until_broadcast() {
+    let (_simnet, client) = start().await;
+    let address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
+    let fund = |lock: bool| {
+        let client = &client;
+        async move {
+            let raw = call(
+                client,
+                "createrawtransaction",
+                &[json!([]), json!({ address: 1 })],
+            )
+            .await;
+            let funded = call(
+                client,
+                "fundrawtransaction",
+                &[raw, json!({ "replaceable": false, "lockUnspents": lock })],
+            )
+            .await;
+            let tx = call(client, "decoderawtransaction", &[funded["hex"].clone()]).await;
+            let spent: Vec<(String, u64)> = tx["vin"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| {
+                    (
+                        i["txid"].as_str().unwrap().to_owned(),
+                        i["vout"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            (funded["hex"].clone(), spent)
+        }
+    };
+    let (_, a) = fund(false).await;
+    let (_, b) = fund(false).await;
+    assert_eq!(a, b, "unlocked: the same coin twice");
+    let (first, a) = fund(true).await;
+    let (second, b) = fund(true).await;
+    assert!(a.iter().all(|c| !b.contains(c)), "locked: {a:?} and {b:?}");
+    for hex in [first, second] {
+        let signed = call(&client, "signrawtransactionwithwallet", &[hex]).await;
+        call(&client, "sendrawtransaction", &[signed["hex"].clone()]).await;
+    }
+    assert_eq!(
+        call(&client, "getrawmempool", &[])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }

@@ -39,6 +39,11 @@ fn billing_sink(app: &TestApp) -> Arc<BillingSink> {
 /// A merchant node on the app's books and a customer node with a ready
 /// 1,000,000 sat channel to it.
 async fn network_with_channel() -> Network {
+    network_with_channel_of(1_000_000).await
+}
+
+/// [`network_with_channel`] with a channel of `capacity_sat`.
+async fn network_with_channel_of(capacity_sat: u64) -> Network {
     let chain = simnet().await;
     let app = spawn_app().await;
     let merchant_dir = tempfile::tempdir().unwrap();
@@ -62,7 +67,7 @@ async fn network_with_channel() -> Network {
         .await
         .expect("connect");
     customer
-        .open_channel(merchant.node_id(), 1_000_000, 0)
+        .open_channel(merchant.node_id(), capacity_sat, 0)
         .expect("open channel");
     // The funding transaction reaches the chain's mempool, then gets mined.
     wait_for("the funding transaction", || async {
@@ -116,6 +121,25 @@ impl Network {
         self.merchant.stop().await;
         self.chain.shutdown().await;
     }
+}
+
+/// A subscriber can pay an invoice of most of its channel in one payment:
+/// the merchant's node takes inbound HTLCs up to the whole channel (LDK's
+/// default, 10%, refused a 21,000 sat invoice over a 200,000 sat channel).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_of_most_of_a_small_channel_is_paid_in_one_payment() {
+    let net = network_with_channel_of(200_000).await;
+    let (invoice_id, request) = net.issued_invoice(150_000).await;
+    net.customer
+        .pay_invoice(&request.bolt11.clone().unwrap(), Duration::from_secs(20))
+        .await
+        .expect("payment of 75% of the channel");
+    let app = &net.app;
+    wait_for("the invoice to be paid", || async {
+        app.invoice(&invoice_id).await.status == "paid"
+    })
+    .await;
+    net.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,433 @@
+//! `pushbill demo`: a demo merchant on a running sandbox, with subscribers
+//! that are real `pushbill payer` nodes (child processes on the sandbox's
+//! chain), each subscribed through the handshake with a grant of its own,
+//! so that advancing the merchant's test clock shows invoices pushed, paid,
+//! retried and going unpaid (docs/sandbox.md).
+//!
+//! It talks to the running `pushbill serve` like a merchant would (the REST
+//! API with the demo merchant's key), and writes to the database only to
+//! create that merchant and its dashboard user.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::auth::api_keys::{self, Mode};
+use crate::catalog::accounts::{self, SignUp};
+use crate::config::{Network, Settings};
+use crate::store;
+
+/// How a simulated subscriber behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A grant of the plan's amount per month, and money enough: pays.
+    Pays,
+    /// A channel of 30,000 sat: pays the first month, then cannot.
+    SmallChannel,
+    /// Subscribes, pays the first invoice, then goes offline for good.
+    Offline,
+    /// Pays the first invoice, then revokes its grant.
+    Revokes,
+    /// A grant that ends 45 days on: the second month's push waits for
+    /// approval.
+    GrantEnds,
+    /// The per-minute stream plan, with a grant of 1,000 sat per minute.
+    Streams,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Pays => "pays every month",
+            Kind::SmallChannel => "small channel: pays once, then fails",
+            Kind::Offline => "goes offline after the first payment",
+            Kind::Revokes => "revokes its grant after the first payment",
+            Kind::GrantEnds => "grant ends after 45 days",
+            Kind::Streams => "streams 1,000 sat a minute",
+        }
+    }
+}
+
+/// The first `n` subscribers: every kind early, then more that pay.
+pub fn cast(n: usize) -> Vec<Kind> {
+    let order = [
+        Kind::Pays,
+        Kind::SmallChannel,
+        Kind::Offline,
+        Kind::Revokes,
+        Kind::Streams,
+        Kind::GrantEnds,
+    ];
+    (0..n)
+        .map(|i| order.get(i).copied().unwrap_or(Kind::Pays))
+        .collect()
+}
+
+/// What the demo made, for people.
+pub struct Demo {
+    pub merchant_id: String,
+    pub email: String,
+    pub password: String,
+    pub api_key: String,
+    pub subscribers: Vec<Subscriber>,
+}
+
+pub struct Subscriber {
+    pub kind: Kind,
+    pub dir: PathBuf,
+    pub node_id: String,
+    /// The running payer, `None` once it went offline.
+    child: Option<Child>,
+}
+
+impl Demo {
+    /// Stops the payers that still run.
+    pub async fn stop(&mut self) {
+        for s in &mut self.subscribers {
+            if let Some(mut child) = s.child.take() {
+                let _ = child.kill().await;
+            }
+        }
+    }
+}
+
+/// The merchant's API, as the demo uses it.
+struct Api {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+}
+
+impl Api {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{path}: is `pushbill serve` running at {}?", self.url))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("{path}: {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    fn id(value: &Value) -> anyhow::Result<String> {
+        value["id"]
+            .as_str()
+            .map(str::to_owned)
+            .context("an object without an id")
+    }
+}
+
+/// Creates the demo merchant, its plans and `kinds` subscribers on the
+/// sandbox served at `url`, and returns once every subscriber's first
+/// invoice is paid (and the revoker has revoked, the offline one gone).
+pub async fn start(
+    settings: &Settings,
+    url: &str,
+    kinds: &[Kind],
+    log: &mut dyn std::io::Write,
+) -> anyhow::Result<Demo> {
+    if settings.app.network != Network::Sandbox {
+        bail!("app.network: the demo runs on the sandbox only");
+    }
+    let data = sandbox_data(settings);
+    if !payer::sandbox::path(&data).exists() {
+        bail!(
+            "{} is missing: start `pushbill serve` (the sandbox) in this folder first",
+            payer::sandbox::path(&data).display()
+        );
+    }
+    let db = store::connect(settings.database_url(), 2).await?;
+    let tag: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(6)
+        .map(|c| char::from(c).to_ascii_lowercase())
+        .collect();
+    let email = format!("demo-{tag}@example.com");
+    let password: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect();
+    let (merchant, _owner) = accounts::sign_up(
+        &db,
+        Utc::now(),
+        SignUp {
+            business_name: format!("Demo shop {tag}"),
+            email: email.clone(),
+            password: password.clone(),
+        },
+    )
+    .await?;
+    let key = api_keys::create(&db, Utc::now(), &merchant.id, "demo", Mode::Test).await?;
+    db.close().await.ok();
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: url.trim_end_matches('/').to_owned(),
+        key: key.secret.clone(),
+    };
+    writeln!(log, "merchant {} ({email})", merchant.id)?;
+
+    let monthly = Api::id(
+        &api.post(
+            "/v1/plans",
+            json!({"name": "Monthly", "amount_msat": 21_000_000, "interval": "month"}),
+        )
+        .await?,
+    )?;
+    let stream = Api::id(
+        &api.post(
+            "/v1/plans",
+            json!({"name": "Stream", "amount_msat": 1_000_000, "interval": "cron",
+                   "cron_expression": "* * * * *"}),
+        )
+        .await?,
+    )?;
+    writeln!(
+        log,
+        "plans: Monthly 21,000 sat a month ({monthly}); Stream 1,000 sat a minute ({stream})"
+    )?;
+
+    let root = data.join("demo").join(&merchant.id);
+    let mut subscribers = Vec::new();
+    for (i, kind) in kinds.iter().enumerate() {
+        let dir = root.join(format!("subscriber-{:02}", i + 1));
+        std::fs::create_dir_all(&dir)?;
+        let channel_sat = if *kind == Kind::SmallChannel {
+            30_000
+        } else {
+            200_000
+        };
+        let child = spawn_payer(&data, &dir, channel_sat)?;
+        subscribers.push(Subscriber {
+            kind: *kind,
+            dir,
+            node_id: String::new(),
+            child: Some(child),
+        });
+    }
+    writeln!(
+        log,
+        "{} payers started; waiting for their channels (3 blocks)",
+        subscribers.len()
+    )?;
+    for s in &mut subscribers {
+        let status = wait_json(&s.dir, &["status"], Duration::from_secs(180), |v| {
+            v["node"]["channels"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["state"] == "usable"))
+        })
+        .await
+        .with_context(|| format!("{}: no usable channel", s.dir.display()))?;
+        s.node_id = status["node"]["node_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    }
+
+    let now = clock_now(&api).await?;
+    for (i, s) in subscribers.iter().enumerate() {
+        let plan = if s.kind == Kind::Streams {
+            &stream
+        } else {
+            &monthly
+        };
+        let code = api
+            .post("/v1/subscribe_codes", json!({"plan": plan}))
+            .await?;
+        let code = code["code"].as_str().context("subscribe code")?.to_owned();
+        let mut args = vec![
+            "subscribe".to_owned(),
+            code,
+            "--yes".into(),
+            "--email".into(),
+            format!("subscriber-{:02}@example.com", i + 1),
+            "--label".into(),
+            s.kind.label().into(),
+        ];
+        match s.kind {
+            Kind::Streams => {
+                args.extend(["--cap-sat", "1000", "--per", "minute"].map(String::from))
+            }
+            Kind::GrantEnds => args.extend([
+                "--until".into(),
+                (now + chrono::Duration::days(45)).to_rfc3339(),
+            ]),
+            _ => {}
+        }
+        let out = payer_command(&s.dir, &args).await?;
+        if !out.contains("Subscribed") {
+            bail!("{}: subscribing failed: {out}", s.dir.display());
+        }
+        writeln!(
+            log,
+            "subscriber {:02} {}: {}",
+            i + 1,
+            short(&s.node_id),
+            s.kind.label()
+        )?;
+    }
+
+    writeln!(log, "waiting for the first invoices to be paid")?;
+    for s in &mut subscribers {
+        wait_json(&s.dir, &["payments"], Duration::from_secs(120), |v| {
+            v.as_array()
+                .is_some_and(|p| p.iter().any(|p| p["status"] == "paid"))
+        })
+        .await
+        .with_context(|| format!("{}: the first invoice was not paid", s.dir.display()))?;
+        match s.kind {
+            Kind::Revokes => {
+                let grants = payer_json(&s.dir, &["grants", "list"]).await?;
+                let id = grants[0]["id"].as_str().context("grant id")?.to_owned();
+                payer_command(&s.dir, &["grants".into(), "revoke".into(), id]).await?;
+            }
+            Kind::Offline => {
+                if let Some(mut child) = s.child.take() {
+                    child.kill().await.ok();
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Demo {
+        merchant_id: merchant.id,
+        email,
+        password,
+        api_key: key.secret,
+        subscribers,
+    })
+}
+
+/// Where the sandbox keeps its data (`./data` by default): the folder of
+/// the chain simulator's.
+fn sandbox_data(settings: &Settings) -> PathBuf {
+    let data = settings
+        .lightning
+        .simnet_data_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    data.to_path_buf()
+}
+
+/// The merchant's clock: its test clock, or wall time without one.
+async fn clock_now(api: &Api) -> anyhow::Result<DateTime<Utc>> {
+    Ok(match api.get("/v1/test_clock").await {
+        Ok(clock) => clock["now"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.to_utc())
+            .unwrap_or_else(Utc::now),
+        Err(_) => Utc::now(),
+    })
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn pushbill() -> anyhow::Result<Command> {
+    let exe = std::env::current_exe().context("the pushbill binary")?;
+    let mut command = Command::new(exe);
+    command.kill_on_drop(true);
+    Ok(command)
+}
+
+/// `pushbill payer run` for one subscriber, its output in `dir/payer.log`.
+fn spawn_payer(data: &Path, dir: &Path, channel_sat: u64) -> anyhow::Result<Child> {
+    let log = std::fs::File::create(dir.join("payer.log"))?;
+    let child = pushbill()?
+        .arg("payer")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["run", "--listen", "127.0.0.1:0", "--open-channel-sat"])
+        .arg(channel_sat.to_string())
+        .arg("--sandbox")
+        .arg(data)
+        .env("PUSHBILL__LOG__FILTER", "warn")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting a payer")?;
+    Ok(child)
+}
+
+/// Runs `pushbill payer --data-dir DIR ARGS...` and returns its output.
+async fn payer_command(dir: &Path, args: &[String]) -> anyhow::Result<String> {
+    let output = pushbill()?
+        .arg("payer")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!(
+            "payer {}: {}{}",
+            args.join(" "),
+            text,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(text)
+}
+
+async fn payer_json(dir: &Path, args: &[&str]) -> anyhow::Result<Value> {
+    let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    args.push("--json".into());
+    let out = payer_command(dir, &args).await?;
+    serde_json::from_str(&out).with_context(|| format!("payer {}: {out}", args.join(" ")))
+}
+
+/// Polls a payer's JSON listing until `done` holds, for up to `limit`.
+async fn wait_json(
+    dir: &Path,
+    args: &[&str],
+    limit: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    let until = tokio::time::Instant::now() + limit;
+    loop {
+        if let Ok(v) = payer_json(dir, args).await
+            && done(&v)
+        {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() > until {
+            bail!("timed out after {} s", limit.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
