@@ -18,6 +18,7 @@ mod invoices;
 mod overview;
 mod plans;
 mod rows;
+mod sandbox;
 mod session;
 mod subscriptions;
 mod view;
@@ -89,6 +90,8 @@ pub fn scope() -> actix_web::Scope<
         .route("/invoices/{id}", web::get().to(invoices::page))
         .route("/invoices/{id}/void", web::post().to(invoices::void))
         .route("/invoices/{id}/push", web::post().to(invoices::push_again))
+        .route("/sandbox", web::get().to(sandbox::page))
+        .route("/sandbox/clock", web::post().to(sandbox::advance))
         .route("/developers", web::get().to(api_keys::page))
         .route("/developers/keys", web::post().to(api_keys::create))
         .route(

@@ -5,8 +5,9 @@
 use pushbill::store::{dashboard_sessions, merchant_users, plans};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::support::app::{spawn_app, spawn_app_with};
+use crate::support::app::{spawn_app, spawn_app_with, t0};
 use crate::support::dashboard::{Dashboard, PASSWORD, merchant_of};
+use pushbill::notify::email::render::when;
 
 #[tokio::test]
 async fn pages_need_a_session_and_sign_up_starts_one() {
@@ -497,4 +498,85 @@ async fn the_overview_counts_subscriptions_and_mrr_and_charts_revenue() {
         page.body
     );
     assert!(page.body.contains("invoice.paid"));
+}
+
+/// The Sandbox page moves the signed-in merchant's test clock (a minute, an
+/// hour, a day or a month), which bills what falls due, like the API's
+/// advance; another merchant's clock stays; the form needs its CSRF token
+/// and a known step.
+#[tokio::test]
+async fn the_sandbox_page_moves_the_merchants_test_clock_and_bills() {
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let merchant = merchant_of(&app, "bob@example.com").await;
+    let mut other = Dashboard::new(&app);
+    other.sign_up("Alicetv", "alice@example.com").await;
+    let plan = app.monthly_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let first = app.invoices_of(&sub.id).await.remove(0);
+    app.pay(&first.id).await;
+
+    let overview = web.get("/dashboard").await;
+    assert!(overview.has_id("nav-sandbox"));
+    let page = web.get("/dashboard/sandbox").await;
+    assert_eq!(page.status, 200);
+    let clock = |page: &crate::support::dashboard::Page| {
+        crate::support::browser::text_of(&page.body, "clock").unwrap()
+    };
+    let start = clock(&page);
+    assert_eq!(start, when(t0()));
+    assert_eq!(clock(&other.get("/dashboard/sandbox").await), start);
+
+    let refused = web
+        .post_raw("/dashboard/sandbox/clock", &[("by", "month")])
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let unknown = web
+        .post(
+            "/dashboard/sandbox",
+            "/dashboard/sandbox/clock",
+            &[("by", "year")],
+        )
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.body.contains("minute, hour, day or month"),
+        "{}",
+        unknown.body
+    );
+    assert_eq!(clock(&web.get("/dashboard/sandbox").await), start);
+
+    let moved = web
+        .post(
+            "/dashboard/sandbox",
+            "/dashboard/sandbox/clock",
+            &[("by", "hour")],
+        )
+        .await;
+    assert_eq!(moved.status, 303);
+    assert_eq!(moved.location.as_deref(), Some("/dashboard/sandbox"));
+    let hour = t0() + chrono::Duration::hours(1);
+    assert_eq!(clock(&web.get("/dashboard/sandbox").await), when(hour));
+    assert_eq!(app.invoices_of(&sub.id).await.len(), 1, "nothing due yet");
+
+    web.post(
+        "/dashboard/sandbox",
+        "/dashboard/sandbox/clock",
+        &[("by", "month")],
+    )
+    .await;
+    let month = hour.checked_add_months(chrono::Months::new(1)).unwrap();
+    let page = web.get("/dashboard/sandbox").await;
+    assert_eq!(clock(&page), when(month));
+    let invoices = app.invoices_of(&sub.id).await;
+    assert_eq!(invoices.len(), 2, "the second month is billed");
+    assert!(
+        page.has_id(&invoices[1].id),
+        "the page lists the new invoice"
+    );
+
+    // Alice's clock did not move.
+    assert_eq!(clock(&other.get("/dashboard/sandbox").await), start);
 }
