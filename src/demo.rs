@@ -317,6 +317,15 @@ pub async fn start(
                 let grants = payer_json(&s.dir, &["grants", "list"]).await?;
                 let id = grants[0]["id"].as_str().context("grant id")?.to_owned();
                 payer_command(&s.dir, &["grants".into(), "revoke".into(), id]).await?;
+                // Until the merchant acknowledged it (and set the
+                // subscription to cancel at its period's end).
+                wait_json(&s.dir, &["grants", "list"], Duration::from_secs(60), |v| {
+                    v[0]["status"] != "active" && v[0]["end_notice_pending"] == false
+                })
+                .await
+                .with_context(|| {
+                    format!("{}: the merchant did not take the revoke", s.dir.display())
+                })?;
             }
             Kind::Offline => {
                 if let Some(mut child) = s.child.take() {

@@ -26,22 +26,27 @@ fn pushbill(dir: &std::path::Path) -> Command {
     cmd
 }
 
-/// Reads `child`'s stdout until a line contains `last`, for up to `limit`.
+/// Reads `child`'s stdout until a line contains `last`, for up to `limit`,
+/// and then keeps reading it (a closed pipe would kill the child's next
+/// print).
 async fn lines_until(child: &mut Child, last: &'static str, limit: Duration) -> Vec<String> {
     let stdout = child.stdout.take().unwrap();
-    let read = tokio::task::spawn_blocking(move || {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
         let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
+        let mut reader = BufReader::new(stdout).lines();
+        for line in reader.by_ref() {
+            let line = line.unwrap_or_default();
             let done = line.contains(last);
             lines.push(line);
             if done {
                 break;
             }
         }
-        lines
+        let _ = tx.send(lines);
+        for _ in reader {}
     });
-    tokio::time::timeout(limit, read)
+    tokio::time::timeout(limit, rx)
         .await
         .unwrap_or_else(|_| panic!("no line with {last:?} within {limit:?}"))
         .unwrap()
@@ -148,7 +153,7 @@ async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock()
     let mut demo = pushbill(dir.path())
         .args(["demo", "--subscribers", "6", "--url", &url])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let out = lines_until(&mut demo, "until Ctrl-C.", Duration::from_secs(300)).await;
