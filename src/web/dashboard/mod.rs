@@ -16,6 +16,7 @@ mod api_keys;
 mod customers;
 mod email_settings;
 mod invoices;
+mod node;
 mod overview;
 mod plans;
 mod rows;
@@ -111,6 +112,9 @@ pub fn scope() -> actix_web::Scope<
         )
         .route("/settings/email", web::get().to(email_settings::page))
         .route("/settings/email", web::post().to(email_settings::update))
+        .route("/node", web::get().to(node::page))
+        .route("/node/channels", web::post().to(node::open))
+        .route("/node/channels/{id}/close", web::post().to(node::close))
         .route("/sandbox", web::get().to(sandbox::page))
         .route("/sandbox/clock", web::post().to(sandbox::advance))
         .route("/developers", web::get().to(api_keys::page))

@@ -18,6 +18,8 @@ pub struct Shell {
     pub user_email: String,
     pub csrf: String,
     pub sandbox: bool,
+    /// The merchant runs the deployment's node (the Node page is theirs).
+    pub node_operator: bool,
     /// The navigation entry to mark as current.
     pub nav: &'static str,
 }
@@ -31,6 +33,7 @@ impl Shell {
             user_email: display(&signed.user.email),
             csrf: signed.csrf.clone(),
             sandbox: signed.sandbox,
+            node_operator: signed.merchant.node_operator,
             nav,
         }
     }

@@ -521,3 +521,159 @@ async fn a_forced_close_broadcasts_the_nodes_commitment_transaction() {
     drop(app);
     chain.shutdown().await;
 }
+
+/// The dashboard's Node page drives the same node: only the operator
+/// merchant sees it (403 for another, no menu entry); it shows the node id,
+/// connection string and chain height; opens a channel from the form (bad
+/// input at its field), shows it usable with its balances, and closes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_opens_and_closes_a_channel_from_the_dashboard() {
+    use crate::support::browser::text_of;
+    use crate::support::dashboard::{Dashboard, merchant_of};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+
+    let chain = simnet().await;
+    let node_dir = tempfile::tempdir().unwrap();
+    let customer_dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with_node(&chain, node_dir.path()).await;
+    let customer = customer_node(&chain, customer_dir.path()).await;
+    let mut web = Dashboard::new(&app);
+    web.sign_up("Operator", "ops@example.com").await;
+    let merchant = merchant_of(&app, "ops@example.com").await;
+    let mut other = Dashboard::new(&app);
+    other.sign_up("Shop", "shop@example.com").await;
+    assert_eq!(other.get("/dashboard/node").await.status, 403);
+    assert!(!other.get("/dashboard").await.has_id("nav-node"));
+    let mut row: pushbill::store::merchants::ActiveModel = merchant.into();
+    row.node_operator = Set(true);
+    row.update(&app.db).await.unwrap();
+    assert!(web.get("/dashboard").await.has_id("nav-node"));
+
+    wait_page(
+        &mut web,
+        "/dashboard/node",
+        "the node at the chain's tip",
+        |body| text_of(body, "block-height") == Some(chain.height().to_string()),
+    )
+    .await;
+    let page = web.get("/dashboard/node").await;
+    let node_id = text_of(&page.body, "node-id").unwrap();
+    assert_eq!(node_id.len(), 66);
+    let connection = text_of(&page.body, "connection").unwrap();
+    assert!(
+        connection.starts_with(&format!("{node_id}@127.0.0.1:")),
+        "{connection}"
+    );
+    assert_eq!(text_of(&page.body, "network").as_deref(), Some("regtest"));
+    assert!(page.has_id("no-channels"));
+
+    let customer_id = customer.node_id().to_string();
+    let address = customer.listen_addr().to_string();
+    let path = "/dashboard/node";
+    for (node, amount, field) in [
+        ("02nope", "100000", "node_id"),
+        (customer_id.as_str(), "lots", "amount_sat"),
+        (customer_id.as_str(), "100", "amount_sat"),
+        (
+            customer_id.as_str(),
+            "99999999999999999999999",
+            "amount_sat",
+        ),
+    ] {
+        let page = web
+            .post(
+                path,
+                "/dashboard/node/channels",
+                &[
+                    ("node_id", node),
+                    ("address", &address),
+                    ("amount_sat", amount),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 400, "{node} {amount}");
+        assert!(
+            page.has_id(&format!("error-{field}")),
+            "{field}: {}",
+            page.body
+        );
+    }
+    assert!(customer.list_channels().is_empty());
+
+    let opened = web
+        .post(
+            path,
+            "/dashboard/node/channels",
+            &[
+                ("node_id", &customer_id),
+                ("address", &address),
+                ("amount_sat", "100000"),
+            ],
+        )
+        .await;
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    wait_for("the funding transaction", || async {
+        !chain.mempool().is_empty()
+    })
+    .await;
+    chain.mine_blocks(3).unwrap();
+    wait_page(&mut web, path, "a usable channel on the page", |body| {
+        body.contains("<td>usable</td>")
+    })
+    .await;
+    let channel = customer.list_channels().remove(0);
+    let page = web.get(path).await;
+    assert!(
+        page.has_id(&format!("channel-{}", channel.channel_id)),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("100000 sat"),
+        "the capacity: {}",
+        page.body
+    );
+
+    let closed = web
+        .post(
+            path,
+            &format!("/dashboard/node/channels/{}/close", channel.channel_id),
+            &[],
+        )
+        .await;
+    assert_eq!(closed.status, 303, "{}", closed.body);
+    wait_for("the closing transaction", || async {
+        !chain.mempool().is_empty()
+    })
+    .await;
+    chain.mine_blocks(1).unwrap();
+    wait_page(&mut web, path, "the channel to leave the page", |body| {
+        body.contains("id=\"no-channels\"")
+    })
+    .await;
+    // Another merchant cannot close or open either.
+    let refused = other
+        .post(
+            "/dashboard",
+            "/dashboard/node/channels",
+            &[("node_id", &customer_id), ("amount_sat", "100000")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+}
+
+/// Reloads the dashboard page at `path` until `done` holds for its body.
+async fn wait_page(
+    web: &mut crate::support::dashboard::Dashboard,
+    path: &str,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) {
+    for _ in 0..600 {
+        if done(&web.get(path).await.body) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
