@@ -79,13 +79,17 @@ impl Dashboard {
         self.post_raw(path, &all).await
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let cookie = self
-            .cookies
+    /// The `Cookie` header of this client's session.
+    pub fn cookie_header(&self) -> String {
+        self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
-            .join("; ");
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie = self.cookie_header();
         let req = if cookie.is_empty() {
             req
         } else {

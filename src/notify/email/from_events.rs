@@ -25,9 +25,12 @@ pub struct Queueing {
 }
 
 impl Queueing {
-    /// `Some` when SMTP is configured: without it no mail is queued.
+    /// `Some` when SMTP is configured, or in the sandbox, where mail without
+    /// SMTP is queued and never sent: the dashboard's Emails page shows it
+    /// (the mail catcher). On a real network without SMTP no mail is queued.
     pub fn from_settings(settings: &crate::config::Settings) -> Option<Queueing> {
-        settings.smtp.as_ref().map(|_| Queueing {
+        let catcher = settings.app.network == crate::config::Network::Sandbox;
+        (settings.smtp.is_some() || catcher).then(|| Queueing {
             base_url: settings.app.base_url.trim_end_matches('/').to_owned(),
         })
     }

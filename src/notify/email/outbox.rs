@@ -231,6 +231,31 @@ pub async fn withdraw(
     .map(|_| ())
 }
 
+/// The merchant's emails, newest first (the dashboard's Emails page: the
+/// mail catcher of a sandbox without SMTP).
+pub async fn list(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    page: &store::page::PageParams,
+) -> Result<store::page::Page<outgoing_emails::Model>, DbErr> {
+    let select =
+        outgoing_emails::Entity::find().filter(outgoing_emails::Column::MerchantId.eq(merchant_id));
+    store::page::fetch(db, select, outgoing_emails::Column::Id, page).await
+}
+
+/// The merchant's email, or NotFound (also for another merchant's).
+pub async fn get(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    id: &str,
+) -> Result<outgoing_emails::Model, crate::error::Error> {
+    outgoing_emails::Entity::find_by_id(id)
+        .filter(outgoing_emails::Column::MerchantId.eq(merchant_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| crate::error::Error::not_found("email", id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ mod accounts;
 mod api_keys;
 mod customers;
 mod email_settings;
+mod emails;
 mod invoices;
 mod node;
 mod overview;
@@ -110,6 +111,9 @@ pub fn scope() -> actix_web::Scope<
             "/webhook_deliveries/{id}/replay",
             web::post().to(webhooks::replay),
         )
+        .route("/emails", web::get().to(emails::list))
+        .route("/emails/{id}", web::get().to(emails::page))
+        .route("/emails/{id}/html", web::get().to(emails::html_part))
         .route("/settings/email", web::get().to(email_settings::page))
         .route("/settings/email", web::post().to(email_settings::update))
         .route("/node", web::get().to(node::page))

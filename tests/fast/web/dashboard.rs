@@ -825,3 +825,68 @@ async fn email_settings_are_changed_from_the_dashboard() {
     let prefs = messages::get(&app.db, &merchant.id).await.unwrap();
     assert_eq!(prefs.merchant_address, None);
 }
+
+/// Without `[smtp]` (the sandbox's default) the Emails page catches every
+/// email: the list, an email's text, its HTML part in a script-less
+/// sandbox; another merchant's email is a 404.
+#[tokio::test]
+async fn the_emails_page_catches_what_would_be_sent() {
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let merchant = merchant_of(&app, "bob@example.com").await;
+    let mut other = Dashboard::new(&app);
+    other.sign_up("Alicetv", "alice@example.com").await;
+    let page = web.get("/dashboard/emails").await;
+    assert_eq!(page.status, 200);
+    assert!(page.has_id("catcher") && page.has_id("no-emails"));
+
+    let plan = app.monthly_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let first = app.invoices_of(&sub.id).await.remove(0);
+    app.pay(&first.id).await;
+    app.deliver_webhooks().await;
+
+    let emails = pushbill::store::outgoing_emails::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    let receipt = emails
+        .iter()
+        .find(|e| e.kind == "receipt")
+        .expect("a receipt was written");
+    assert_eq!(receipt.status, "pending", "nothing is sent without SMTP");
+    let page = web.get("/dashboard/emails").await;
+    for e in &emails {
+        assert!(page.has_id(&e.id), "{} is listed", e.id);
+    }
+    let path = format!("/dashboard/emails/{}", receipt.id);
+    let page = web.get(&path).await;
+    assert_eq!(page.status, 200);
+    let to = crate::support::browser::text_of(&page.body, "email-to").unwrap();
+    assert_eq!(to, customer.email.clone().unwrap());
+    assert!(
+        page.body.contains(&first.number),
+        "the text names the invoice"
+    );
+
+    let part = app
+        .http
+        .get(format!("{}{path}/html", app.address))
+        .header("cookie", web.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 200);
+    let csp = part.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.starts_with("sandbox; default-src 'none'"), "{csp}");
+    assert_eq!(part.text().await.unwrap(), receipt.body_html);
+
+    for p in [path.clone(), format!("{path}/html")] {
+        assert_eq!(other.get(&p).await.status, 404, "{p}");
+    }
+}
