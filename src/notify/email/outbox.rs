@@ -177,6 +177,14 @@ pub async fn record(
             }
         }
     }
+    if Kind::parse(&row.kind) == Some(Kind::PortalLink)
+        && matches!(update.next_attempt_at, sea_orm::ActiveValue::Set(None))
+    {
+        // Sent or failed for good: the sign-in link it carries is a bearer
+        // token, not kept in clear once it is no longer needed.
+        update.body_text = Set(super::portal_link::REDACTED.to_owned());
+        update.body_html = Set(super::portal_link::REDACTED.to_owned());
+    }
     outgoing_emails::Entity::update(update).exec(db).await?;
     Ok(())
 }
