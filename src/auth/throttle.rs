@@ -88,8 +88,8 @@ pub async fn count(
     window: Duration,
     key: String,
 ) -> Result<()> {
-    let window_over = Expr::col((login_throttle::Entity, login_throttle::Column::WindowStart))
-        .lte(now - window);
+    let window_over =
+        Expr::col((login_throttle::Entity, login_throttle::Column::WindowStart)).lte(now - window);
     login_throttle::Entity::insert(login_throttle::ActiveModel {
         key: Set(key),
         failures: Set(1),

@@ -140,7 +140,10 @@ pub async fn pay_token(
     if !payable(&invoice) {
         return Err(Error::conflict(
             "invoice_not_payable",
-            format!("Invoice {} is {}: there is nothing to pay.", invoice.number, invoice.status),
+            format!(
+                "Invoice {} is {}: there is nothing to pay.",
+                invoice.number, invoice.status
+            ),
         ));
     }
     let txn = store::begin_write(db).await?;

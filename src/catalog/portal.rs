@@ -89,7 +89,7 @@ pub async fn request_by_email(
         portal_link::queue(
             &txn,
             state.clocks.now(),
-            &queueing,
+            &queueing.base_url,
             &merchant,
             customer,
             &link.token,

@@ -10,7 +10,8 @@ use super::dashboard::{Dashboard, Page};
 /// The path and query of `url` (`http://host:port/portal/login/x` -> `/portal/login/x`).
 pub fn path_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.find('/').map_or("/".to_owned(), |i| rest[i..].to_owned())
+    rest.find('/')
+        .map_or("/".to_owned(), |i| rest[i..].to_owned())
 }
 
 /// The first portal sign-in link in `text`, as a path.

@@ -1,19 +1,16 @@
 //! The customer portal's sign-in email: a customer asked for a link on the
 //! merchant's portal page; it goes to the address the merchant has for
 //! them. Queued in the outbox like every email (sent by the worker role);
-//! once sent (or failed for good) its bodies are replaced by [`REDACTED`],
-//! so the link's token is not kept in clear.
+//! once sent (or failed for good) the outbox replaces its bodies by
+//! [`outbox::REDACTED`], so the link's token is not kept in clear.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use super::messages::Kind;
+use super::outbox;
 use super::render::{self, Msg, when};
-use super::{from_events::Queueing, outbox};
 use crate::store::{customers, merchants};
-
-/// What a sent sign-in email's bodies become.
-pub const REDACTED: &str = "[a customer portal sign-in link: not kept once sent]";
 
 /// The merchant's portal page, where customers ask for a link.
 pub fn portal_url(base_url: &str, merchant_id: &str) -> String {
@@ -27,11 +24,12 @@ pub fn login_url(base_url: &str, token: &str) -> String {
 
 /// Queues the sign-in email of `token` to the customer's address; `false`
 /// (nothing queued) when the customer has no address or it cannot render.
-/// `now` is the deployment's time (the outbox's), `expires_at` the link's.
+/// `now` is the deployment's time (the outbox's), `expires_at` the link's;
+/// `base_url` is the deployment's public URL.
 pub async fn queue(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
-    ctx: &Queueing,
+    base_url: &str,
     merchant: &merchants::Model,
     customer: &customers::Model,
     token: &str,
@@ -43,7 +41,7 @@ pub async fn queue(
     let msg = Msg {
         merchant_name: merchant.name.clone(),
         customer_name: customer.name.clone().unwrap_or_else(|| to.clone()),
-        login_url: login_url(&ctx.base_url, token),
+        login_url: login_url(base_url, token),
         login_expires: when(expires_at),
         ..Msg::default()
     };

@@ -335,13 +335,18 @@ mod tests {
                 r.text
             );
             assert!(
-                r.html
-                    .contains("<a href=\"https://pay.example/portal/mer_1\">Manage your subscription</a>"),
+                r.html.contains(
+                    "<a href=\"https://pay.example/portal/mer_1\">Manage your subscription</a>"
+                ),
                 "{kind:?}: {}",
                 r.html
             );
         }
-        for kind in [Kind::MerchantUnpaid, Kind::MerchantUnpaidSummary, Kind::EndpointDisabled] {
+        for kind in [
+            Kind::MerchantUnpaid,
+            Kind::MerchantUnpaidSummary,
+            Kind::EndpointDisabled,
+        ] {
             let r = render(kind, &m).unwrap();
             assert!(!r.text.contains("/portal/"), "{kind:?}");
         }
@@ -360,7 +365,10 @@ mod tests {
         assert_eq!(r.subject, "Bob <&> Co: your sign-in link");
         assert!(r.text.contains("https://pay.example/portal/login/abc"));
         assert!(r.text.contains("2027-12-01 00:15 UTC"));
-        assert!(r.html.contains("href=\"https://pay.example/portal/login/abc\""));
+        assert!(
+            r.html
+                .contains("href=\"https://pay.example/portal/login/abc\"")
+        );
         assert!(!r.html.contains("Bob <&> Co"));
     }
 

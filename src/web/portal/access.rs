@@ -156,11 +156,13 @@ pub async fn login_page(
     if found.state != LinkState::Usable {
         return Ok(refused_page(&state, found.state, &found.merchant.id));
     }
-    Ok(public_page(&state, &req, StatusCode::OK, |csrf| LoginPage {
-        styles: Styles::new(&state),
-        csrf,
-        merchant_name: display(&found.merchant.name),
-        action: format!("/portal/login/{}", token.as_str()),
+    Ok(public_page(&state, &req, StatusCode::OK, |csrf| {
+        LoginPage {
+            styles: Styles::new(&state),
+            csrf,
+            merchant_name: display(&found.merchant.name),
+            action: format!("/portal/login/{}", token.as_str()),
+        }
     }))
 }
 

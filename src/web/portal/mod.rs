@@ -200,7 +200,9 @@ impl From<Error> for PortalError {
     fn from(e: Error) -> Self {
         match e {
             Error::NotFound { .. } => PortalError::NotFound,
-            Error::Invalid { param, message } => PortalError::Invalid(format!("{param}: {message}")),
+            Error::Invalid { param, message } => {
+                PortalError::Invalid(format!("{param}: {message}"))
+            }
             Error::Conflict { message, .. } => PortalError::Conflict(message),
             Error::Database(_) | Error::Corrupt(_) => {
                 tracing::error!(error = %e, "portal request failed");

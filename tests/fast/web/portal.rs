@@ -83,13 +83,21 @@ async fn asking_for_a_link_answers_the_same_whether_or_not_the_email_is_a_custom
     let mut web = Dashboard::new(&app);
     let form = web.get(&page_path).await;
     assert_eq!(form.status, 200);
-    assert!(form.has_id("request") && form.has_id("email"), "{}", form.body);
+    assert!(
+        form.has_id("request") && form.has_id("email"),
+        "{}",
+        form.body
+    );
     assert!(form.body.contains("Bobflix"));
     assert!(form.has_id("sandbox"), "labelled sandbox");
 
     // Known (another case, in the local part too) and unknown addresses.
     let known = web
-        .post(&page_path, &page_path, &[("email", "alice.smith@EXAMPLE.COM")])
+        .post(
+            &page_path,
+            &page_path,
+            &[("email", "alice.smith@EXAMPLE.COM")],
+        )
         .await;
     let unknown = web
         .post(&page_path, &page_path, &[("email", "mallory@example.com")])
@@ -160,13 +168,19 @@ async fn a_link_works_once_and_a_used_one_offers_a_new_one() {
         page.body
     );
     // Posting it anyway (with a token of another page) does not sign in.
-    let csrf = second.get(&format!("/portal/{}", api.merchant_id)).await.csrf();
+    let csrf = second
+        .get(&format!("/portal/{}", api.merchant_id))
+        .await
+        .csrf();
     let again = second.post_raw(&link, &[("csrf", &csrf)]).await;
     assert_eq!(again.status, 410);
     assert!(!second.has_cookie("pushbill_portal"));
     assert_eq!(second.get("/portal").await.status, 401);
     assert_eq!(
-        portal_sessions::Entity::find().count(&app.db).await.unwrap(),
+        portal_sessions::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
         1
     );
     // An unknown or malformed token is a 404.
@@ -198,7 +212,10 @@ async fn a_link_expires_after_fifteen_minutes_of_the_merchants_clock() {
     assert!(page.has_id("link-expired"), "{}", page.body);
     assert!(page.has_id("new-link"));
     // Posting it anyway (with the token of another page) does not sign in.
-    let csrf = web.get(&format!("/portal/{}", api.merchant_id)).await.csrf();
+    let csrf = web
+        .get(&format!("/portal/{}", api.merchant_id))
+        .await
+        .csrf();
     let used = web.post_raw(&link, &[("csrf", &csrf)]).await;
     assert_eq!(used.status, 410, "{}", used.body);
     assert!(!web.has_cookie("pushbill_portal"));
@@ -239,7 +256,11 @@ async fn another_merchants_customers_and_another_customers_objects_answer_404() 
         .await;
     let queued = portal_emails(&app).await;
     assert_eq!(queued.len(), 1);
-    assert!(queued[0].body_text.contains("Carol"), "{}", queued[0].body_text);
+    assert!(
+        queued[0].body_text.contains("Carol"),
+        "{}",
+        queued[0].body_text
+    );
     assert_eq!(queued[0].merchant_id, other.merchant_id);
 
     // Signed in as Alice: Bob's (same merchant) and Carol's (other merchant)
@@ -250,7 +271,11 @@ async fn another_merchants_customers_and_another_customers_objects_answer_404() 
     assert!(!home.has_id(&bob_sub) && !home.has_id(&carol_sub));
     for sub in [&bob_sub, &carol_sub, &"sub_nobody".to_owned()] {
         let page = web
-            .post("/portal", &format!("/portal/subscriptions/{sub}/cancel"), &[])
+            .post(
+                "/portal",
+                &format!("/portal/subscriptions/{sub}/cancel"),
+                &[],
+            )
             .await;
         assert_eq!(page.status, 404, "{sub}: {}", page.body);
     }
@@ -258,7 +283,9 @@ async fn another_merchants_customers_and_another_customers_objects_answer_404() 
     assert!(!app.subscription(&carol_sub).await.cancel_at_period_end);
     for sub in [&bob_sub, &carol_sub] {
         let invoice = &app.invoices_of(sub).await[0];
-        let page = web.get(&format!("/portal/invoices/{}/pay", invoice.id)).await;
+        let page = web
+            .get(&format!("/portal/invoices/{}/pay", invoice.id))
+            .await;
         assert_eq!(page.status, 404, "{}", page.body);
     }
     // Alice's own open invoice leads to its pay page.
@@ -323,7 +350,11 @@ async fn cancel_at_period_end_takes_effect_as_through_the_api() {
     sign_in(&mut web, &api_link(&api, &customer).await).await;
 
     let done = web
-        .post("/portal", &format!("/portal/subscriptions/{sub}/cancel"), &[])
+        .post(
+            "/portal",
+            &format!("/portal/subscriptions/{sub}/cancel"),
+            &[],
+        )
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(done.location.as_deref(), Some("/portal?done=canceled"));
@@ -377,7 +408,9 @@ async fn a_bad_email_gets_a_message_at_the_field_and_a_good_one_is_saved() {
         "<script>@example.com",
         "",
     ] {
-        let page = web.post("/portal", "/portal/email", &[("email", bad)]).await;
+        let page = web
+            .post("/portal", "/portal/email", &[("email", bad)])
+            .await;
         assert_eq!(page.status, 400, "{bad:?}: {}", page.body);
         assert!(page.has_id("error-email"), "{bad:?}: {}", page.body);
         assert!(!page.body.contains('\0') && !page.body.contains("<script>@"));
@@ -386,12 +419,19 @@ async fn a_bad_email_gets_a_message_at_the_field_and_a_good_one_is_saved() {
     }
     // The same rule as the API's.
     let r = api
-        .post(&format!("/v1/customers/{customer}"), json!({"email": "alice@"}))
+        .post(
+            &format!("/v1/customers/{customer}"),
+            json!({"email": "alice@"}),
+        )
         .await;
     assert_eq!((r.status, r.param()), (400, "email"));
 
     let ok = web
-        .post("/portal", "/portal/email", &[("email", "Alice@New.Example")])
+        .post(
+            "/portal",
+            "/portal/email",
+            &[("email", "Alice@New.Example")],
+        )
         .await;
     assert_eq!(ok.status, 303, "{}", ok.body);
     let c = api.get(&format!("/v1/customers/{customer}")).await;
@@ -426,15 +466,26 @@ async fn names_are_shown_as_text() {
     let mut web = Dashboard::new(&app);
     let request = web.get(&format!("/portal/{}", api.merchant_id)).await;
     assert!(!request.body.contains("<script>alert"), "{}", request.body);
-    assert!(request.body.contains("&#60;script&#62;"), "{}", request.body);
+    assert!(
+        request.body.contains("&#60;script&#62;"),
+        "{}",
+        request.body
+    );
     sign_in(&mut web, &api_link(&api, &customer).await).await;
     let home = web.get("/portal").await;
     assert_eq!(home.status, 200);
     for raw in ["<script>alert", "<img src=x", "\u{202e}"] {
         assert!(!home.body.contains(raw), "{raw:?} in {}", home.body);
     }
-    assert!(home.body.contains("&#60;img src=x onerror=alert(1)&#62;"), "{}", home.body);
-    assert!(home.body.contains("\u{fffd}evil"), "the override is neutralised");
+    assert!(
+        home.body.contains("&#60;img src=x onerror=alert(1)&#62;"),
+        "{}",
+        home.body
+    );
+    assert!(
+        home.body.contains("\u{fffd}evil"),
+        "the override is neutralised"
+    );
 }
 
 #[tokio::test]
@@ -508,10 +559,7 @@ async fn the_api_answers_the_link_once_and_never_stores_it() {
     let keyed = api.post_with_key(&path, json!({}), "k1").await;
     assert_eq!(keyed.status, 400, "{keyed:?}");
     // Bad input is a 4xx naming the problem.
-    assert_eq!(
-        api.post(&path, json!({"customer": "x"})).await.status,
-        400
-    );
+    assert_eq!(api.post(&path, json!({"customer": "x"})).await.status, 400);
     let nul = api
         .post("/v1/customers/cus_%00/portal_links", json!({}))
         .await;
@@ -520,7 +568,10 @@ async fn the_api_answers_the_link_once_and_never_stores_it() {
     let (gone, sub) = subscriber(&api, "gone@example.com", "Gone").await;
     api.post(&format!("/v1/subscriptions/{sub}/cancel"), json!({}))
         .await;
-    assert_eq!(api.delete(&format!("/v1/customers/{gone}")).await.status, 200);
+    assert_eq!(
+        api.delete(&format!("/v1/customers/{gone}")).await.status,
+        200
+    );
     assert_eq!(
         api.post(&format!("/v1/customers/{gone}/portal_links"), json!({}))
             .await
@@ -590,7 +641,10 @@ async fn the_session_cookie_is_scoped_and_signing_out_ends_the_session() {
         .unwrap();
     assert_eq!(session.token_hash, sha256(session_token));
     assert_eq!(session.customer_id, customer);
-    assert_eq!(session.expires_at - session.created_at, chrono::Duration::hours(1));
+    assert_eq!(
+        session.expires_at - session.created_at,
+        chrono::Duration::hours(1)
+    );
 
     // Signing out ends it server-side and lands on the merchant's page.
     let mut web = Dashboard::new(&app);
@@ -604,7 +658,10 @@ async fn the_session_cookie_is_scoped_and_signing_out_ends_the_session() {
     );
     assert!(!web.has_cookie("pushbill_portal"));
     assert_eq!(
-        portal_sessions::Entity::find().count(&app.db).await.unwrap(),
+        portal_sessions::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
         1,
         "only the first browser's session is left"
     );

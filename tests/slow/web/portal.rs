@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use pushbill::notify::email::portal_link::REDACTED;
+use pushbill::notify::email::outbox::REDACTED;
 use serde_json::json;
 
 use crate::support::app::Api;
@@ -79,7 +79,10 @@ async fn the_sign_in_email_goes_out_by_smtp_and_its_link_signs_the_customer_in()
     let received = server.messages();
     let receipt = with_subject(&received, "receipt");
     assert_eq!(receipt.len(), 1, "{received:#?}");
-    let portal = format!("{}/portal/{}", app.context.settings.app.base_url, api.merchant_id);
+    let portal = format!(
+        "{}/portal/{}",
+        app.context.settings.app.base_url, api.merchant_id
+    );
     assert!(
         part(receipt[0], "text/plain").contains(&format!("Manage your subscription: {portal}")),
         "{}",
@@ -118,12 +121,19 @@ async fn a_customer_follows_the_link_sees_their_billing_and_cancels_at_period_en
     // (The badges are shown in capitals: text-transform.)
     let badge = |id: String| {
         let tab = &tab;
-        async move { tab.text(&format!("#status-{id}")).await.map(|t| t.to_lowercase()) }
+        async move {
+            tab.text(&format!("#status-{id}"))
+                .await
+                .map(|t| t.to_lowercase())
+        }
     };
     assert_eq!(badge(sub.clone()).await.as_deref(), Some("active"));
     assert_eq!(badge(invoice.id.clone()).await.as_deref(), Some("open"));
     let row = tab.text(&format!("[id=\"{}\"]", invoice.id)).await.unwrap();
-    assert!(row.contains(&invoice.number) && row.contains("10000 sat"), "{row}");
+    assert!(
+        row.contains(&invoice.number) && row.contains("10000 sat"),
+        "{row}"
+    );
     tab.screenshot(&shots, "portal").await;
 
     // Pay: the invoice's pay page.
@@ -151,7 +161,11 @@ async fn a_customer_follows_the_link_sees_their_billing_and_cancels_at_period_en
         .unwrap();
     tab.fill("#email", "alice@localhost").await;
     tab.submit("#update-email").await;
-    assert!(tab.text("#error-email").await.is_some(), "{}", tab.html().await);
+    assert!(
+        tab.text("#error-email").await.is_some(),
+        "{}",
+        tab.html().await
+    );
     tab.screenshot(&shots, "email-refused").await;
 
     // Sign out: the portal asks to sign in again; the used link is spent.
@@ -169,13 +183,18 @@ async fn a_customer_follows_the_link_sees_their_billing_and_cancels_at_period_en
 
     let requests = tab.requests();
     assert!(
-        requests.iter().any(|u| u.ends_with("/static/css/portal.css")),
+        requests
+            .iter()
+            .any(|u| u.ends_with("/static/css/portal.css")),
         "{requests:?}"
     );
     let foreign: Vec<&String> = requests
         .iter()
         .filter(|u| !u.starts_with(&app.address) && u.as_str() != "about:blank")
         .collect();
-    assert!(foreign.is_empty(), "requests off pushbill's origin: {foreign:?}");
+    assert!(
+        foreign.is_empty(),
+        "requests off pushbill's origin: {foreign:?}"
+    );
     chromium.close().await;
 }
