@@ -669,3 +669,45 @@ async fn the_session_cookie_is_scoped_and_signing_out_ends_the_session() {
     assert_eq!(after.status, 401);
     assert!(after.has_id("signed-out"));
 }
+
+#[tokio::test]
+async fn over_https_the_portal_cookies_are_secure() {
+    let app = crate::support::app::spawn_app_with(|s| {
+        s.app.base_url = "https://billing.example".to_owned();
+    })
+    .await;
+    let api = app.api().await;
+    let (customer, _) = subscriber(&api, "alice@example.com", "Alice").await;
+    let r = api
+        .post(&format!("/v1/customers/{customer}/portal_links"), json!({}))
+        .await;
+    let url = r.body["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://billing.example/portal/login/"),
+        "{url}"
+    );
+    let link = path_of(url);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{}{link}", app.address))
+        .send()
+        .await
+        .unwrap();
+    let csrf_cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(csrf_cookie.contains("Secure"), "{csrf_cookie}");
+    let token = crate::support::dashboard::csrf_in(&page.text().await.unwrap()).unwrap();
+    let res = http
+        .post(format!("{}{link}", app.address))
+        .header("cookie", csrf_cookie.split(';').next().unwrap())
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("pushbill_portal="), "{cookie}");
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
