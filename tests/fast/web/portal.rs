@@ -711,3 +711,33 @@ async fn over_https_the_portal_cookies_are_secure() {
     assert!(cookie.starts_with("pushbill_portal="), "{cookie}");
     assert!(cookie.contains("Secure"), "{cookie}");
 }
+
+#[tokio::test]
+async fn a_deleted_customer_is_signed_out_and_their_links_stop_working() {
+    let app = app().await;
+    let api = app.api().await;
+    let (customer, sub) = subscriber(&api, "alice@example.com", "Alice").await;
+    let mut web = Dashboard::new(&app);
+    sign_in(&mut web, &api_link(&api, &customer).await).await;
+    let unused = api_link(&api, &customer).await;
+    assert_eq!(web.get("/portal").await.status, 200);
+    api.post(&format!("/v1/subscriptions/{sub}/cancel"), json!({}))
+        .await;
+    assert_eq!(
+        api.delete(&format!("/v1/customers/{customer}"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(web.get("/portal").await.status, 401);
+    let mut other = Dashboard::new(&app);
+    let page = crate::support::portal::use_link(&mut other, &unused).await;
+    assert_ne!(page.status, 303, "{}", page.body);
+    assert!(!other.has_cookie("pushbill_portal"));
+    // Nor does asking for a link by email send one.
+    let path = format!("/portal/{}", api.merchant_id);
+    other
+        .post(&path, &path, &[("email", "alice@example.com")])
+        .await;
+    assert!(portal_emails(&app).await.is_empty());
+}
