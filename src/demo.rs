@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -34,10 +34,11 @@ pub enum Kind {
     Offline,
     /// Pays the first invoice, then revokes its grant.
     Revokes,
-    /// A grant that ends 45 days on: the second month's push waits for
+    /// A grant that ends 20 days on: the next month's push is held for
     /// approval.
     GrantEnds,
-    /// The per-minute stream plan, with a grant of 1,000 sat per minute.
+    /// The stream plan (1,000 sat each minute of one hour), with a grant of
+    /// 1,000 sat per minute that ends with the stream.
     Streams,
 }
 
@@ -48,8 +49,8 @@ impl Kind {
             Kind::SmallChannel => "small channel: pays once, then fails",
             Kind::Offline => "goes offline after the first payment",
             Kind::Revokes => "revokes its grant after the first payment",
-            Kind::GrantEnds => "grant ends after 45 days",
-            Kind::Streams => "streams 1,000 sat a minute",
+            Kind::GrantEnds => "grant ends after 20 days",
+            Kind::Streams => "streams 1,000 sat a minute for an hour",
         }
     }
 }
@@ -196,6 +197,7 @@ pub async fn start(
     };
     writeln!(log, "merchant {} ({email})", merchant.id)?;
 
+    let now = clock_now(&api).await?;
     let monthly = Api::id(
         &api.post(
             "/v1/plans",
@@ -203,17 +205,20 @@ pub async fn start(
         )
         .await?,
     )?;
+    let stream_hour = stream_hour(now);
     let stream = Api::id(
         &api.post(
             "/v1/plans",
-            json!({"name": "Stream", "amount_msat": 1_000_000, "interval": "cron",
-                   "cron_expression": "* * * * *"}),
+            json!({"name": format!("Stream {}", stream_hour.format("%Y-%m-%d %H:00 UTC")),
+                   "amount_msat": 1_000_000, "interval": "cron",
+                   "cron_expression": stream_cron(stream_hour)}),
         )
         .await?,
     )?;
     writeln!(
         log,
-        "plans: Monthly 21,000 sat a month ({monthly}); Stream 1,000 sat a minute ({stream})"
+        "plans: Monthly 21,000 sat a month ({monthly}); Stream 1,000 sat each minute of {} ({stream})",
+        stream_hour.format("%Y-%m-%d %H:00 UTC")
     )?;
 
     let root = data.join("demo").join(&merchant.id);
@@ -253,7 +258,6 @@ pub async fn start(
             .to_owned();
     }
 
-    let now = clock_now(&api).await?;
     for (i, s) in subscribers.iter().enumerate() {
         let plan = if s.kind == Kind::Streams {
             &stream
@@ -275,11 +279,15 @@ pub async fn start(
         ];
         match s.kind {
             Kind::Streams => {
-                args.extend(["--cap-sat", "1000", "--per", "minute"].map(String::from))
+                args.extend(["--cap-sat", "1000", "--per", "minute"].map(String::from));
+                args.extend([
+                    "--until".into(),
+                    (stream_hour + chrono::Duration::hours(1)).to_rfc3339(),
+                ]);
             }
             Kind::GrantEnds => args.extend([
                 "--until".into(),
-                (now + chrono::Duration::days(45)).to_rfc3339(),
+                (now + chrono::Duration::days(20)).to_rfc3339(),
             ]),
             _ => {}
         }
@@ -309,6 +317,15 @@ pub async fn start(
                 let grants = payer_json(&s.dir, &["grants", "list"]).await?;
                 let id = grants[0]["id"].as_str().context("grant id")?.to_owned();
                 payer_command(&s.dir, &["grants".into(), "revoke".into(), id]).await?;
+                // Until the merchant acknowledged it (and set the
+                // subscription to cancel at its period's end).
+                wait_json(&s.dir, &["grants", "list"], Duration::from_secs(60), |v| {
+                    v[0]["status"] != "active" && v[0]["end_notice_pending"] == false
+                })
+                .await
+                .with_context(|| {
+                    format!("{}: the merchant did not take the revoke", s.dir.display())
+                })?;
             }
             Kind::Offline => {
                 if let Some(mut child) = s.child.take() {
@@ -349,6 +366,22 @@ async fn clock_now(api: &Api) -> anyhow::Result<DateTime<Utc>> {
             .unwrap_or_else(Utc::now),
         Err(_) => Utc::now(),
     })
+}
+
+/// The hour the stream plan bills in: the first full hour after `now`.
+pub fn stream_hour(now: DateTime<Utc>) -> DateTime<Utc> {
+    let hour = now
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap_or(now);
+    hour + chrono::Duration::hours(1)
+}
+
+/// Fires at each minute of `hour` and never again, so the stream's
+/// subscription bills at most an hour of minutes and then ends (a month's
+/// jump of the test clock cannot make 43,200 invoices of it).
+pub fn stream_cron(hour: DateTime<Utc>) -> String {
+    // Seconds, minutes, hour, day of month, month, day of week, year.
+    hour.format("0 * %H %d %m * %Y").to_string()
 }
 
 fn short(id: &str) -> &str {
@@ -429,5 +462,33 @@ async fn wait_json(
             bail!("timed out after {} s", limit.as_secs());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Schedule;
+
+    #[test]
+    fn the_stream_bills_each_minute_of_the_next_full_hour_and_then_never() {
+        let now = DateTime::parse_from_rfc3339("2026-12-31T23:17:42Z")
+            .unwrap()
+            .to_utc();
+        let hour = stream_hour(now);
+        assert_eq!(hour.to_rfc3339(), "2027-01-01T00:00:00+00:00");
+        let cron = stream_cron(hour);
+        let Schedule::Cron(schedule) = Schedule::cron(&cron).unwrap() else {
+            panic!("{cron} is not a cron schedule");
+        };
+        let mut fires = Vec::new();
+        let mut t = now;
+        while let Some(next) = schedule.next_after(t) {
+            fires.push(next);
+            t = next;
+        }
+        assert_eq!(fires.len(), 60, "{cron}");
+        assert_eq!(fires[0], hour);
+        assert_eq!(fires[59], hour + chrono::Duration::minutes(59));
     }
 }

@@ -257,13 +257,14 @@ async fn demo(settings: &Settings, subscribers: u16, url: Option<String>) -> any
         "Demo ready: {} subscribers of merchant {}.\n  \
          Dashboard  {url}/dashboard/login  email {}  password {}\n  \
          API key    {}  (shown once)\n  \
-         Advance its test clock: curl -X POST {url}/v1/test_clock/advance -H \"Authorization: Bearer $KEY\" \
+         Advance its test clock a month: curl -X POST {url}/v1/test_clock/advance -H \"Authorization: Bearer {}\" \
          -H 'Content-Type: application/json' -d '{{\"seconds\": 2678400}}'\n  \
-         The payers keep running (and paying) until Ctrl-C.",
+         (or from the dashboard's Sandbox page). The payers keep running (and paying) until Ctrl-C.",
         demo.subscribers.len(),
         demo.merchant_id,
         demo.email,
         demo.password,
+        demo.api_key,
         demo.api_key,
     )?;
     out.flush()?;

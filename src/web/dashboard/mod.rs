@@ -14,13 +14,16 @@ use askama::Template;
 mod accounts;
 mod api_keys;
 mod customers;
+mod email_settings;
 mod invoices;
 mod overview;
 mod plans;
 mod rows;
+mod sandbox;
 mod session;
 mod subscriptions;
 mod view;
+mod webhooks;
 
 use crate::error::Error;
 
@@ -89,6 +92,27 @@ pub fn scope() -> actix_web::Scope<
         .route("/invoices/{id}", web::get().to(invoices::page))
         .route("/invoices/{id}/void", web::post().to(invoices::void))
         .route("/invoices/{id}/push", web::post().to(invoices::push_again))
+        .route("/webhooks", web::get().to(webhooks::list))
+        .route("/webhooks", web::post().to(webhooks::create))
+        .route("/webhooks/{id}", web::get().to(webhooks::page))
+        .route("/webhooks/{id}/rotate", web::post().to(webhooks::rotate))
+        .route(
+            "/webhooks/{id}/enabled",
+            web::post().to(webhooks::set_enabled),
+        )
+        .route("/webhooks/{id}/delete", web::post().to(webhooks::delete))
+        .route(
+            "/webhook_deliveries/{id}",
+            web::get().to(webhooks::delivery),
+        )
+        .route(
+            "/webhook_deliveries/{id}/replay",
+            web::post().to(webhooks::replay),
+        )
+        .route("/settings/email", web::get().to(email_settings::page))
+        .route("/settings/email", web::post().to(email_settings::update))
+        .route("/sandbox", web::get().to(sandbox::page))
+        .route("/sandbox/clock", web::post().to(sandbox::advance))
         .route("/developers", web::get().to(api_keys::page))
         .route("/developers/keys", web::post().to(api_keys::create))
         .route(

@@ -5,8 +5,9 @@
 use pushbill::store::{dashboard_sessions, merchant_users, plans};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::support::app::{spawn_app, spawn_app_with};
+use crate::support::app::{spawn_app, spawn_app_with, t0};
 use crate::support::dashboard::{Dashboard, PASSWORD, merchant_of};
+use pushbill::notify::email::render::when;
 
 #[tokio::test]
 async fn pages_need_a_session_and_sign_up_starts_one() {
@@ -497,4 +498,330 @@ async fn the_overview_counts_subscriptions_and_mrr_and_charts_revenue() {
         page.body
     );
     assert!(page.body.contains("invoice.paid"));
+}
+
+/// The Sandbox page moves the signed-in merchant's test clock (a minute, an
+/// hour, a day or a month), which bills what falls due, like the API's
+/// advance; another merchant's clock stays; the form needs its CSRF token
+/// and a known step.
+#[tokio::test]
+async fn the_sandbox_page_moves_the_merchants_test_clock_and_bills() {
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let merchant = merchant_of(&app, "bob@example.com").await;
+    let mut other = Dashboard::new(&app);
+    other.sign_up("Alicetv", "alice@example.com").await;
+    let plan = app.monthly_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let first = app.invoices_of(&sub.id).await.remove(0);
+    app.pay(&first.id).await;
+
+    let overview = web.get("/dashboard").await;
+    assert!(overview.has_id("nav-sandbox"));
+    let page = web.get("/dashboard/sandbox").await;
+    assert_eq!(page.status, 200);
+    let clock = |page: &crate::support::dashboard::Page| {
+        crate::support::browser::text_of(&page.body, "clock").unwrap()
+    };
+    let start = clock(&page);
+    assert_eq!(start, when(t0()));
+    assert_eq!(clock(&other.get("/dashboard/sandbox").await), start);
+
+    let refused = web
+        .post_raw("/dashboard/sandbox/clock", &[("by", "month")])
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let unknown = web
+        .post(
+            "/dashboard/sandbox",
+            "/dashboard/sandbox/clock",
+            &[("by", "year")],
+        )
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.body.contains("minute, hour, day or month"),
+        "{}",
+        unknown.body
+    );
+    assert_eq!(clock(&web.get("/dashboard/sandbox").await), start);
+
+    let moved = web
+        .post(
+            "/dashboard/sandbox",
+            "/dashboard/sandbox/clock",
+            &[("by", "hour")],
+        )
+        .await;
+    assert_eq!(moved.status, 303);
+    assert_eq!(moved.location.as_deref(), Some("/dashboard/sandbox"));
+    let hour = t0() + chrono::Duration::hours(1);
+    assert_eq!(clock(&web.get("/dashboard/sandbox").await), when(hour));
+    assert_eq!(app.invoices_of(&sub.id).await.len(), 1, "nothing due yet");
+
+    web.post(
+        "/dashboard/sandbox",
+        "/dashboard/sandbox/clock",
+        &[("by", "month")],
+    )
+    .await;
+    let month = hour.checked_add_months(chrono::Months::new(1)).unwrap();
+    let page = web.get("/dashboard/sandbox").await;
+    assert_eq!(clock(&page), when(month));
+    let invoices = app.invoices_of(&sub.id).await;
+    assert_eq!(invoices.len(), 2, "the second month is billed");
+    assert!(
+        page.has_id(&invoices[1].id),
+        "the page lists the new invoice"
+    );
+
+    // Alice's clock did not move.
+    assert_eq!(clock(&other.get("/dashboard/sandbox").await), start);
+}
+
+/// Webhooks from the dashboard: an endpoint added with its secret shown
+/// once, a real receiver on loopback answering 500 then 200, the delivery's
+/// page with the body as sent and each attempt's answer, replay, rotation
+/// (a new secret, once), disable (replay refused), delete; CSRF; another
+/// merchant gets 404 for all of it; bad input at the field.
+#[tokio::test]
+async fn webhook_endpoints_deliveries_and_replay_from_the_dashboard() {
+    use crate::support::webhook_receiver::{Answer, Receiver, verify};
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let merchant = merchant_of(&app, "bob@example.com").await;
+    let mut alice = Dashboard::new(&app);
+    alice.sign_up("Alicetv", "alice@example.com").await;
+    let receiver = Receiver::start().await;
+    receiver.script([Answer::status(500), Answer::status(200)]);
+    let text = |page: &crate::support::dashboard::Page, id: &str| {
+        crate::support::browser::text_of(&page.body, id)
+    };
+
+    assert!(web.get("/dashboard").await.has_id("nav-webhooks"));
+    let bad = web
+        .post(
+            "/dashboard/webhooks",
+            "/dashboard/webhooks",
+            &[("url", "ftp://example.com/x"), ("events", "*")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("id=\"error-url\""), "{}", bad.body);
+    let bad = web
+        .post(
+            "/dashboard/webhooks",
+            "/dashboard/webhooks",
+            &[("url", &receiver.url), ("events", "invoice.nope")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("id=\"error-events\""), "{}", bad.body);
+    let refused = web
+        .post_raw(
+            "/dashboard/webhooks",
+            &[("url", &receiver.url), ("events", "*")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+
+    let created = web
+        .post(
+            "/dashboard/webhooks",
+            "/dashboard/webhooks",
+            &[("url", &receiver.url), ("events", "*")],
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let secret = text(&created, "new-secret").expect("the secret is shown");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let list = web.get("/dashboard/webhooks").await;
+    let endpoint = pushbill::store::webhook_endpoints::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(list.has_id(&endpoint.id));
+    let path = format!("/dashboard/webhooks/{}", endpoint.id);
+    let page = web.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        text(&page, "new-secret").is_none(),
+        "the secret is shown once"
+    );
+    assert!(!page.body.contains(&secret));
+
+    // An event (a customer created), delivered: the receiver answers 500.
+    app.customer(&merchant).await;
+    app.deliver_webhooks().await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert!(verify(&secret, &received[0]));
+    let delivery = pushbill::store::webhook_deliveries::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(web.get(&path).await.has_id(&delivery.id));
+    let delivery_path = format!("/dashboard/webhook_deliveries/{}", delivery.id);
+    let page = web.get(&delivery_path).await;
+    assert_eq!(page.status, 200);
+    let body = text(&page, "request-body").unwrap();
+    let body = body
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let sent: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(sent, received[0].json(), "the page shows the body as sent");
+    assert!(page.has_id("attempt-1"));
+    assert!(page.body.contains("answer 500"), "{}", page.body);
+
+    // Replay: sent again at once, and the receiver takes it.
+    let replayed = web
+        .post(&delivery_path, &format!("{delivery_path}/replay"), &[])
+        .await;
+    assert_eq!(replayed.status, 303);
+    app.deliver_webhooks().await;
+    assert_eq!(receiver.received().len(), 2);
+    assert_eq!(
+        receiver.received()[1].id,
+        received[0].id,
+        "the same webhook-id"
+    );
+    let page = web.get(&delivery_path).await;
+    assert!(page.has_id("attempt-2"));
+    assert_eq!(text(&page, "attempt-count").as_deref(), Some("2"));
+
+    // Another merchant sees none of it.
+    for other in [path.clone(), delivery_path.clone()] {
+        assert_eq!(alice.get(&other).await.status, 404, "{other}");
+    }
+    for action in ["rotate", "delete"] {
+        let page = alice
+            .post("/dashboard", &format!("{path}/{action}"), &[])
+            .await;
+        assert_eq!(page.status, 404, "{action}");
+    }
+    assert_eq!(
+        alice
+            .post("/dashboard", &format!("{delivery_path}/replay"), &[])
+            .await
+            .status,
+        404
+    );
+
+    // Rotate: a new secret, shown once.
+    let rotated = web.post(&path, &format!("{path}/rotate"), &[]).await;
+    assert_eq!(rotated.status, 200);
+    let new_secret = text(&rotated, "new-secret").unwrap();
+    assert_ne!(new_secret, secret);
+    assert!(!web.get(&path).await.body.contains(&new_secret));
+
+    // Disabled: replay is refused until enabled again.
+    let disabled = web
+        .post(&path, &format!("{path}/enabled"), &[("enabled", "false")])
+        .await;
+    assert_eq!(disabled.status, 303);
+    assert_eq!(
+        text(&web.get(&path).await, "endpoint-status").as_deref(),
+        Some("disabled")
+    );
+    let refused = web
+        .post(&delivery_path, &format!("{delivery_path}/replay"), &[])
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let bad = web
+        .post(&path, &format!("{path}/enabled"), &[("enabled", "maybe")])
+        .await;
+    assert_eq!(bad.status, 400);
+
+    let deleted = web.post(&path, &format!("{path}/delete"), &[]).await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(web.get(&path).await.status, 404);
+    assert!(web.get("/dashboard/webhooks").await.has_id("no-endpoints"));
+}
+
+/// Email settings from the dashboard: the same choices as
+/// /v1/settings/email (customer emails on or off, the merchant's address,
+/// the unpaid report), bad input at the field, CSRF.
+#[tokio::test]
+async fn email_settings_are_changed_from_the_dashboard() {
+    use pushbill::notify::email::messages::{self, UnpaidSummary};
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let merchant = merchant_of(&app, "bob@example.com").await;
+    let path = "/dashboard/settings/email";
+    let page = web.get(path).await;
+    assert_eq!(page.status, 200);
+    for kind in ["payment_request", "receipt", "trial_ending"] {
+        assert!(
+            page.body.contains(&format!("id=\"email_{kind}\" checked")),
+            "{kind} is on by default"
+        );
+    }
+    let mut form = vec![
+        ("email_payment_request", "on"),
+        ("email_payment_failed", "on"),
+        ("email_invoice_unpaid", "on"),
+        ("email_subscription_canceled", "on"),
+        ("email_trial_ending", "on"),
+        ("merchant_address", "billing@bobflix.example"),
+        ("unpaid_summary", "daily"),
+        ("unpaid_summary_hour", "9"),
+    ];
+    assert_eq!(web.post_raw(path, &form).await.status, 403);
+    let saved = web.post(path, path, &form).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert!(saved.has_id("saved"));
+    assert!(!saved.body.contains("id=\"email_receipt\" checked"));
+    let prefs = messages::get(&app.db, &merchant.id).await.unwrap();
+    assert_eq!(prefs.disabled, ["receipt"]);
+    assert_eq!(
+        prefs.merchant_address.as_deref(),
+        Some("billing@bobflix.example")
+    );
+    assert_eq!(prefs.unpaid_summary, UnpaidSummary::Daily);
+    assert_eq!(prefs.unpaid_summary_hour, 9);
+
+    for (field, value) in [
+        ("merchant_address", "not an address"),
+        ("merchant_address", "bob\0@example.com"),
+        ("unpaid_summary", "weekly"),
+        ("unpaid_summary_hour", "25"),
+        ("unpaid_summary_hour", "99999999999999999999"),
+    ] {
+        let mut bad = form.clone();
+        bad.retain(|(k, _)| *k != field);
+        bad.push((field, value));
+        let page = web.post(path, path, &bad).await;
+        assert_eq!(page.status, 400, "{field}={value:?}");
+        // At the field; a NUL is refused before the page, naming the field.
+        assert!(
+            page.body.contains(&format!("id=\"error-{field}\""))
+                || page
+                    .body
+                    .contains(&format!("{field}: must not contain the NUL")),
+            "{field}: {}",
+            page.body
+        );
+    }
+    assert_eq!(
+        messages::get(&app.db, &merchant.id).await.unwrap(),
+        prefs,
+        "nothing changed"
+    );
+
+    // An empty address goes back to the dashboard user's.
+    form.retain(|(k, _)| *k != "merchant_address");
+    form.push(("merchant_address", ""));
+    web.post(path, path, &form).await;
+    let prefs = messages::get(&app.db, &merchant.id).await.unwrap();
+    assert_eq!(prefs.merchant_address, None);
 }

@@ -1,0 +1,96 @@
+//! Sandbox: the merchant's test clock, moved a minute, an hour, a day or a
+//! month at a time (through `sandbox::advance_clock`, as the API's), and the
+//! latest invoices, to watch them pushed and paid. Outside the sandbox the
+//! page is not there (404).
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use askama::Template;
+use chrono::{Duration, Months};
+use serde::Deserialize;
+
+use super::rows::InvoiceRow;
+use super::session::Signed;
+use super::view::{Shell, when};
+use super::{PageError, PageResult, html, see_other};
+use crate::catalog::{self, invoices::Filter};
+use crate::config::Network;
+use crate::context::Context;
+use crate::sandbox::{self, Advance};
+use crate::store::page::PageParams;
+
+/// The clock's buttons: the form's `by` and its label.
+const STEPS: &[(&str, &str)] = &[
+    ("minute", "+1 minute"),
+    ("hour", "+1 hour"),
+    ("day", "+1 day"),
+    ("month", "+1 month"),
+];
+
+#[derive(Template)]
+#[template(path = "dashboard/sandbox.html")]
+struct SandboxPage {
+    shell: Shell,
+    /// The merchant's test clock, `None` when the test clock is off.
+    clock: Option<String>,
+    steps: &'static [(&'static str, &'static str)],
+    invoices: Vec<InvoiceRow>,
+}
+
+/// GET /dashboard/sandbox
+pub async fn page(state: web::Data<Context>, signed: Signed) -> PageResult {
+    if state.settings.app.network != Network::Sandbox {
+        return Err(PageError::NotFound);
+    }
+    let clock = sandbox::clock(&state, signed.merchant_id()).await.ok();
+    let invoices = catalog::invoices::list(
+        &state.db,
+        signed.merchant_id(),
+        Filter::default(),
+        &PageParams {
+            limit: 20,
+            cursor: None,
+        },
+    )
+    .await?;
+    Ok(html(
+        StatusCode::OK,
+        &SandboxPage {
+            shell: Shell::new(&signed, "sandbox"),
+            clock: clock.map(when),
+            steps: STEPS,
+            invoices: invoices.data.iter().map(InvoiceRow::from).collect(),
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AdvanceForm {
+    #[serde(default)]
+    by: String,
+}
+
+/// POST /dashboard/sandbox/clock: moves the merchant's test clock by a
+/// minute, an hour, a day or a calendar month, billing what falls due.
+pub async fn advance(
+    state: web::Data<Context>,
+    signed: Signed,
+    web::Form(form): web::Form<AdvanceForm>,
+) -> PageResult {
+    let now = sandbox::clock(&state, signed.merchant_id()).await?;
+    let to = match form.by.as_str() {
+        "minute" => now + Duration::minutes(1),
+        "hour" => now + Duration::hours(1),
+        "day" => now + Duration::days(1),
+        "month" => now
+            .checked_add_months(Months::new(1))
+            .ok_or_else(|| PageError::Invalid("The test clock is at its end.".into()))?,
+        _ => {
+            return Err(PageError::Invalid(
+                "by: move the clock by a minute, hour, day or month.".into(),
+            ));
+        }
+    };
+    sandbox::advance_clock(&state, signed.merchant_id(), Advance::To(to)).await?;
+    Ok(see_other("/dashboard/sandbox"))
+}
