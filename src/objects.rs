@@ -119,6 +119,21 @@ pub struct Deleted {
     pub deleted: bool,
 }
 
+/// A sign-in link to the customer portal for one customer (like Stripe's
+/// billing portal session). The `url` holds a secret token: it is answered
+/// once and only its hash is stored. It works once, until `expires_at`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortalLink {
+    /// Always `portal_link`.
+    pub object: &'static str,
+    /// The customer it signs in as.
+    pub customer: String,
+    /// `{base_url}/portal/login/{token}`: send it to the customer.
+    pub url: String,
+    /// 15 minutes after it was made, on the merchant's clock.
+    pub expires_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Subscription {
     pub id: String,

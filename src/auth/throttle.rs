@@ -1,7 +1,8 @@
 //! Login throttling: failed sign-ins are counted per account and per client
 //! address in the `login_throttle` table (so every web process sees the
 //! same counts). Past a limit within the window, sign-in is refused until
-//! the window ends, even with the right password. Wall-clock time: the
+//! the window ends, even with the right password. [`over`] and [`count`]
+//! serve any other key (the portal's sign-in link requests). Wall-clock time: the
 //! sandbox's test clock moves billing, not security windows.
 
 use chrono::{DateTime, Duration, Utc};
@@ -36,25 +37,19 @@ pub async fn blocked(
 ) -> Result<Option<Duration>> {
     let mut wait: Option<Duration> = None;
     for (key, account) in keys(email, address) {
-        let Some(row) = login_throttle::Entity::find_by_id(key).one(db).await? else {
-            continue;
-        };
         let limit = if account {
             limits.per_account
         } else {
             limits.per_address
         };
-        let ends = row.window_start + limits.window;
-        if ends > now && row.failures >= limit as i32 {
-            let left = ends - now;
+        if let Some(left) = over(db, now, limits.window, limit, &key).await? {
             wait = Some(wait.map_or(left, |w| w.max(left)));
         }
     }
     Ok(wait)
 }
 
-/// Counts a failed sign-in against both keys: a window that has ended
-/// starts again at 1. One statement per key, so concurrent failures add up.
+/// Counts a failed sign-in against both keys.
 pub async fn record_failure(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -62,35 +57,63 @@ pub async fn record_failure(
     email: &str,
     address: &str,
 ) -> Result<()> {
-    let window_over = Expr::col((login_throttle::Entity, login_throttle::Column::WindowStart))
-        .lte(now - limits.window);
     for (key, _) in keys(email, address) {
-        login_throttle::Entity::insert(login_throttle::ActiveModel {
-            key: Set(key),
-            failures: Set(1),
-            window_start: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(login_throttle::Column::Key)
-                .value(
-                    login_throttle::Column::Failures,
-                    Expr::case(window_over.clone(), 1).finally(
-                        Expr::col((login_throttle::Entity, login_throttle::Column::Failures))
-                            .add(1),
-                    ),
-                )
-                .value(
-                    login_throttle::Column::WindowStart,
-                    Expr::case(window_over.clone(), now).finally(Expr::col((
-                        login_throttle::Entity,
-                        login_throttle::Column::WindowStart,
-                    ))),
-                )
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+        count(db, now, limits.window, key).await?;
     }
+    Ok(())
+}
+
+/// `Some(wait)` when `key` has been counted `limit` times in a window that
+/// has not ended: how long until it ends. (Any key: the customer portal
+/// counts its sign-in link requests here too.)
+pub async fn over(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    window: Duration,
+    limit: u32,
+    key: &str,
+) -> Result<Option<Duration>> {
+    let Some(row) = login_throttle::Entity::find_by_id(key).one(db).await? else {
+        return Ok(None);
+    };
+    let ends = row.window_start + window;
+    Ok((ends > now && i64::from(row.failures) >= i64::from(limit)).then(|| ends - now))
+}
+
+/// Counts one more against `key`: a window that has ended starts again at
+/// 1. One statement, so concurrent counts add up.
+pub async fn count(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    window: Duration,
+    key: String,
+) -> Result<()> {
+    let window_over =
+        Expr::col((login_throttle::Entity, login_throttle::Column::WindowStart)).lte(now - window);
+    login_throttle::Entity::insert(login_throttle::ActiveModel {
+        key: Set(key),
+        failures: Set(1),
+        window_start: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(login_throttle::Column::Key)
+            .value(
+                login_throttle::Column::Failures,
+                Expr::case(window_over.clone(), 1).finally(
+                    Expr::col((login_throttle::Entity, login_throttle::Column::Failures)).add(1),
+                ),
+            )
+            .value(
+                login_throttle::Column::WindowStart,
+                Expr::case(window_over, now).finally(Expr::col((
+                    login_throttle::Entity,
+                    login_throttle::Column::WindowStart,
+                ))),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The scheduler role: it decides when money is due. Period rolls, invoices,
 //! dunning, the subscription lifecycle, payment requests (and what the pay
-//! page shows of them), and recording payments.
+//! page shows of them), recording payments, and what the customer portal
+//! shows and does (`portal`).
 
 pub mod balance;
 pub mod dunning;
@@ -12,6 +13,7 @@ pub mod pay_page;
 pub mod payment_requests;
 pub mod payments;
 pub mod periods;
+pub mod portal;
 pub mod scheduler;
 pub mod scope;
 pub mod trials;

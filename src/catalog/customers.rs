@@ -205,6 +205,68 @@ pub async fn search(
     Ok(page::fetch(db, select, customers::Column::Id, page).await?)
 }
 
+/// Parses a customer's email as the API and the portal take it (errors
+/// name the field `email`).
+pub fn parse_email(s: &str) -> Result<EmailAddress> {
+    EmailAddress::parse(s).map_err(|e| Error::invalid("email", e.to_string()))
+}
+
+/// The merchant's live customers whose email is `email`, ignoring the case
+/// of ASCII letters in the whole address (the domain is stored lowercase;
+/// the local part is compared without case too, see docs/portal.md),
+/// newest first, at most `limit`. Indexed by `(merchant_id, lower(email))`;
+/// the database's `lower` only narrows the candidates, the rule is applied
+/// here so SQLite and PostgreSQL agree.
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    email: &EmailAddress,
+    limit: u64,
+) -> Result<Vec<customers::Model>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func};
+    use sea_orm::{QueryOrder, QuerySelect};
+    let wanted = email.as_str().to_ascii_lowercase();
+    let found = customers::Entity::find()
+        .filter(customers::Column::MerchantId.eq(merchant_id))
+        .filter(Expr::expr(Func::lower(Expr::col(customers::Column::Email))).eq(wanted.clone()))
+        .filter(customers::Column::DeletedAt.is_null())
+        .order_by_desc(customers::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter(|c| {
+            c.email
+                .as_deref()
+                .is_some_and(|e| e.to_ascii_lowercase() == wanted)
+        })
+        .collect())
+}
+
+/// Sets the customer's email from what they typed (the portal's "Update
+/// email"), validated as the API validates it.
+pub async fn set_email(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    id: &str,
+    input: &str,
+) -> Result<customers::Model> {
+    let email = parse_email(input)?;
+    update(
+        db,
+        now,
+        merchant_id,
+        id,
+        CustomerUpdate {
+            email: Some(Some(email)),
+            ..CustomerUpdate::default()
+        },
+    )
+    .await
+}
+
 /// A change to a customer: `None` leaves a field alone, `Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
 pub struct CustomerUpdate {

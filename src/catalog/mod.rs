@@ -1,7 +1,7 @@
 //! Merchants (their dashboard accounts too), their plans and their
 //! customers: the things billing bills.
 //! Also the read side of subscriptions and invoices (written by `billing`)
-//! and of events.
+//! and of events, and who may enter the customer portal (`portal`).
 
 pub mod accounts;
 pub mod customers;
@@ -12,6 +12,7 @@ pub mod merchants;
 pub mod metrics;
 pub mod plans;
 pub mod policy;
+pub mod portal;
 pub mod subscribe_codes;
 pub mod subscriptions;
 

@@ -124,6 +124,8 @@ prefixed_id!(/** Identifies an invoice's pay-page link. */ PayLinkId, "pl_");
 prefixed_id!(/** Identifies a subscriber's grant (not the wire's grant id). */ GrantId, "grt_");
 prefixed_id!(/** Identifies a dashboard session. */ SessionId, "ses_");
 prefixed_id!(/** Identifies an invitation to a merchant's dashboard. */ InviteId, "ivt_");
+prefixed_id!(/** Identifies a sign-in link to the customer portal. */ PortalLinkId, "ptl_");
+prefixed_id!(/** Identifies a customer portal session. */ PortalSessionId, "pts_");
 
 #[cfg(test)]
 mod tests {

@@ -30,9 +30,29 @@ pub fn excerpt(bytes: &[u8], max_bytes: usize) -> String {
     out
 }
 
+/// Text from merchants or customers as a page shows it: HTML escaping is
+/// the templates' (askama escapes every value); here the bidirectional
+/// overrides and isolates, which could make a name read backwards or hide
+/// part of it, become U+FFFD.
+pub fn display(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => char::REPLACEMENT_CHARACTER,
+            c => c,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_overrides_are_neutralised() {
+        assert_eq!(display("abc\u{202e}fed"), "abc\u{fffd}fed");
+        assert_eq!(display("\u{2066}x\u{2069}"), "\u{fffd}x\u{fffd}");
+        assert_eq!(display("<b>plain</b>"), "<b>plain</b>");
+    }
 
     #[test]
     fn nul_is_found_anywhere() {

@@ -29,6 +29,8 @@ pub mod page;
 pub mod pay_links;
 pub mod payment_requests;
 pub mod plans;
+pub mod portal_links;
+pub mod portal_sessions;
 pub mod push_attempts;
 pub mod queue;
 pub mod sandbox_clock;

@@ -13,6 +13,7 @@ mod docs;
 mod headers;
 mod health;
 mod pay;
+mod portal;
 
 pub use self::headers::security_headers;
 
@@ -39,6 +40,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(dashboard::stylesheet),
         )
         .route(dashboard::SCRIPT_PATH, web::get().to(dashboard::script))
+        .route(portal::STYLESHEET_PATH, web::get().to(portal::stylesheet))
         .service(dashboard::scope())
+        .service(portal::scope())
         .service(api::scope());
 }

@@ -18,6 +18,8 @@ pub mod deployment;
 pub mod email;
 /// The chain simulator and LDK node settings for the Lightning tests.
 pub mod ln;
+/// The customer portal: sign-in links (API, email) and signing in.
+pub mod portal;
 /// A real SMTP server (aiosmtpd) in a child process.
 pub mod smtp;
 /// Polling until something holds.

@@ -119,6 +119,7 @@ async fn message_for(
 ) -> Result<Option<(Msg, Option<String>)>, DbErr> {
     let mut msg = Msg {
         merchant_name: merchant.name.clone(),
+        portal_url: super::portal_link::portal_url(&ctx.base_url, &merchant.id),
         ..Msg::default()
     };
     let customer_id = match event.object_type.as_str() {

@@ -32,6 +32,9 @@ pub enum Kind {
     MerchantUnpaidSummary,
     /// To the merchant: a webhook endpoint was disabled.
     EndpointDisabled,
+    /// To the customer, when they ask for it on the portal: a sign-in link.
+    /// Not one of [`CUSTOMER_KINDS`]: a merchant cannot turn it off.
+    PortalLink,
 }
 
 /// Every customer email, the ones a merchant can turn off.
@@ -56,6 +59,7 @@ impl Kind {
             Kind::MerchantUnpaid => "merchant_unpaid",
             Kind::MerchantUnpaidSummary => "merchant_unpaid_summary",
             Kind::EndpointDisabled => "endpoint_disabled",
+            Kind::PortalLink => "portal_link",
         }
     }
 
@@ -66,6 +70,7 @@ impl Kind {
                 Kind::MerchantUnpaid,
                 Kind::MerchantUnpaidSummary,
                 Kind::EndpointDisabled,
+                Kind::PortalLink,
             ])
             .find(|k| k.as_str() == s)
     }

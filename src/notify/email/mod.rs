@@ -2,12 +2,14 @@
 //! for its events ([`from_events`]), the outbox ([`outbox`]), the templates
 //! ([`render`]), the SMTP sender ([`send`]), which event sends what and the
 //! merchant's choices ([`messages`]), and the merchant's daily unpaid
-//! summary ([`digest`]). See docs/email.md.
+//! summary ([`digest`]), and the customer portal's sign-in email
+//! ([`portal_link`]). See docs/email.md.
 
 pub mod digest;
 pub mod from_events;
 pub mod messages;
 pub mod outbox;
+pub mod portal_link;
 pub mod render;
 pub mod send;
 

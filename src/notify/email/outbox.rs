@@ -29,6 +29,10 @@ pub const RETRY: Backoff = Backoff::listed(&[
     Duration::hours(6),
 ]);
 
+/// What a sent customer portal sign-in email's bodies become: the link is
+/// a bearer token, not kept in clear once it is no longer needed.
+pub const REDACTED: &str = "[a customer portal sign-in link: not kept once sent]";
+
 /// A pending outbox row, due now, for [`queue_all`].
 pub fn row(
     now: DateTime<Utc>,
@@ -176,6 +180,14 @@ pub async fn record(
                 }
             }
         }
+    }
+    if Kind::parse(&row.kind) == Some(Kind::PortalLink)
+        && matches!(update.next_attempt_at, sea_orm::ActiveValue::Set(None))
+    {
+        // Sent or failed for good: the sign-in link it carries is a bearer
+        // token, not kept in clear once it is no longer needed.
+        update.body_text = Set(REDACTED.to_owned());
+        update.body_html = Set(REDACTED.to_owned());
     }
     outgoing_emails::Entity::update(update).exec(db).await?;
     Ok(())

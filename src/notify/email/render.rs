@@ -35,6 +35,12 @@ pub struct Msg {
     /// (`amount` is then their total).
     pub summary_date: String,
     pub unpaid: Vec<UnpaidLine>,
+    /// The merchant's customer portal page (`/portal/{merchant}`), on every
+    /// customer email: "Manage your subscription".
+    pub portal_url: String,
+    /// A portal sign-in link (`/portal/login/{token}`) and when it expires.
+    pub login_url: String,
+    pub login_expires: String,
 }
 
 impl Msg {
@@ -146,6 +152,12 @@ pair!(
     "email/merchant_unpaid_summary.html"
 );
 pair!(
+    PortalLinkText,
+    PortalLinkHtml,
+    "email/portal_link.txt",
+    "email/portal_link.html"
+);
+pair!(
     EndpointDisabledText,
     EndpointDisabledHtml,
     "email/endpoint_disabled.txt",
@@ -219,6 +231,11 @@ pub fn render(kind: Kind, m: &Msg) -> Result<Rendered, askama::Error> {
             "Your webhook endpoint was disabled".to_owned(),
             EndpointDisabledText { m }.render()?,
             EndpointDisabledHtml { m }.render()?,
+        ),
+        Kind::PortalLink => (
+            format!("{}: your sign-in link", m.merchant_name),
+            PortalLinkText { m }.render()?,
+            PortalLinkHtml { m }.render()?,
         ),
     };
     Ok(Rendered {
@@ -300,6 +317,59 @@ mod tests {
         assert!(r.text.contains("lnbc1xyz") && r.html.contains("lnbc1xyz"));
         assert!(r.text.contains("https://pay.example/pay/inv_1"));
         assert!(r.text.contains("Bob <&> Co"));
+    }
+
+    #[test]
+    fn every_customer_email_links_to_the_portal_and_merchant_emails_do_not() {
+        let m = Msg {
+            merchant_name: "Bob".into(),
+            portal_url: "https://pay.example/portal/mer_1".into(),
+            ..Msg::default()
+        };
+        for kind in CUSTOMER_KINDS {
+            let r = render(kind, &m).unwrap();
+            assert!(
+                r.text
+                    .contains("Manage your subscription: https://pay.example/portal/mer_1"),
+                "{kind:?}: {}",
+                r.text
+            );
+            assert!(
+                r.html.contains(
+                    "<a href=\"https://pay.example/portal/mer_1\">Manage your subscription</a>"
+                ),
+                "{kind:?}: {}",
+                r.html
+            );
+        }
+        for kind in [
+            Kind::MerchantUnpaid,
+            Kind::MerchantUnpaidSummary,
+            Kind::EndpointDisabled,
+        ] {
+            let r = render(kind, &m).unwrap();
+            assert!(!r.text.contains("/portal/"), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn the_sign_in_email_carries_the_link_and_its_expiry() {
+        let m = Msg {
+            merchant_name: "Bob <&> Co".into(),
+            customer_name: "Alice".into(),
+            login_url: "https://pay.example/portal/login/abc".into(),
+            login_expires: "2027-12-01 00:15 UTC".into(),
+            ..Msg::default()
+        };
+        let r = render(Kind::PortalLink, &m).unwrap();
+        assert_eq!(r.subject, "Bob <&> Co: your sign-in link");
+        assert!(r.text.contains("https://pay.example/portal/login/abc"));
+        assert!(r.text.contains("2027-12-01 00:15 UTC"));
+        assert!(
+            r.html
+                .contains("href=\"https://pay.example/portal/login/abc\"")
+        );
+        assert!(!r.html.contains("Bob <&> Co"));
     }
 
     #[test]

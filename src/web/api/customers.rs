@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::objects;
 
 fn email(s: &str) -> Result<EmailAddress> {
-    EmailAddress::parse(s).map_err(|e| Error::invalid("email", e.to_string()))
+    customers::parse_email(s)
 }
 
 fn node_id(s: &str) -> Result<NodeId> {

@@ -39,6 +39,7 @@ fn answers_secret(path: &str) -> bool {
         ["", "v1", "api_keys"]
             | ["", "v1", "webhook_endpoints"]
             | ["", "v1", "webhook_endpoints", _, "rotate_secret"]
+            | ["", "v1", "customers", _, "portal_links"]
     )
 }
 

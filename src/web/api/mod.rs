@@ -21,6 +21,7 @@ mod node;
 pub mod openapi;
 pub mod pagination;
 mod plans;
+mod portal_links;
 mod query;
 pub mod rate_limit;
 mod subscribe_codes;
@@ -107,6 +108,7 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(customers::get)
         .service(customers::update)
         .service(customers::delete)
+        .service(portal_links::create)
         .service(subscriptions::create)
         .service(subscriptions::list)
         .service(subscriptions::get)

@@ -88,18 +88,8 @@ pub fn field_error(e: Error) -> Result<FieldError, super::PageError> {
     }
 }
 
-/// Text from merchants or customers as it is shown: HTML escaping is the
-/// templates' (askama escapes every value); here the bidirectional
-/// overrides and isolates, which could make a name read backwards or hide
-/// part of it, become U+FFFD.
-pub fn display(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => char::REPLACEMENT_CHARACTER,
-            c => c,
-        })
-        .collect()
-}
+/// Names made safe to show (shared with the customer portal).
+pub use crate::domain::text::display;
 
 pub fn display_opt(s: Option<&str>) -> String {
     s.map(display).unwrap_or_default()
@@ -113,13 +103,6 @@ pub fn when_opt(t: Option<DateTime<Utc>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bidi_overrides_are_neutralised() {
-        assert_eq!(display("abc\u{202e}fed"), "abc\u{fffd}fed");
-        assert_eq!(display("\u{2066}x\u{2069}"), "\u{fffd}x\u{fffd}");
-        assert_eq!(display("<b>plain</b>"), "<b>plain</b>");
-    }
 
     #[test]
     fn a_field_error_shows_at_its_field_only() {
