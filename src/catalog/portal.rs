@@ -72,7 +72,7 @@ pub async fn request_by_email(
         throttle::count(&state.db, wall, REQUEST_WINDOW, key).await?;
     }
     let Some(queueing) = Queueing::from_settings(&state.settings) else {
-        tracing::warn!(merchant = %merchant.id, "portal: no [smtp] settings, no sign-in link sent");
+        tracing::warn!(merchant = %merchant.id, "portal: no [smtp] settings on a real network, no sign-in link sent");
         return Ok(Requested::Taken);
     };
     let found =
