@@ -101,11 +101,25 @@ async fn a_merchant_signs_up_creates_a_plan_and_cancels_a_subscription_at_period
         ("/dashboard/invoices", "invoices"),
         ("/dashboard/developers", "developers"),
         ("/dashboard/team", "team"),
+        ("/dashboard/webhooks", "webhooks"),
+        ("/dashboard/emails", "emails"),
+        ("/dashboard/settings/email", "email-settings"),
     ] {
         tab.goto(&format!("{}{path}", app.address)).await;
         assert!(tab.text("#merchant-name").await.is_some(), "{path}");
         tab.screenshot(&shots, name).await;
     }
+
+    // The sandbox's clock, moved a month from its page: the subscription
+    // set to cancel at its period's end ends.
+    tab.goto(&format!("{}/dashboard/sandbox", app.address))
+        .await;
+    let before = tab.text("#clock").await.unwrap();
+    tab.submit("#advance-month").await;
+    let after = tab.text("#clock").await.unwrap();
+    assert_ne!(before, after, "the clock moved");
+    tab.screenshot(&shots, "sandbox").await;
+    assert_eq!(app.subscription(&sub).await.status, "canceled");
 
     // Sign out: the dashboard asks to sign in again.
     tab.submit("#logout").await;
