@@ -35,6 +35,9 @@ pub enum Kind {
     /// To the customer, when they ask for it on the portal: a sign-in link.
     /// Not one of [`CUSTOMER_KINDS`]: a merchant cannot turn it off.
     PortalLink,
+    /// To a teammate invited on the dashboard's Team page: the invitation
+    /// link. Not one of [`CUSTOMER_KINDS`].
+    Invitation,
 }
 
 /// Every customer email, the ones a merchant can turn off.
@@ -60,6 +63,7 @@ impl Kind {
             Kind::MerchantUnpaidSummary => "merchant_unpaid_summary",
             Kind::EndpointDisabled => "endpoint_disabled",
             Kind::PortalLink => "portal_link",
+            Kind::Invitation => "invitation",
         }
     }
 
@@ -71,6 +75,7 @@ impl Kind {
                 Kind::MerchantUnpaidSummary,
                 Kind::EndpointDisabled,
                 Kind::PortalLink,
+                Kind::Invitation,
             ])
             .find(|k| k.as_str() == s)
     }

@@ -7,6 +7,7 @@
 
 pub mod digest;
 pub mod from_events;
+pub mod invitation;
 pub mod messages;
 pub mod outbox;
 pub mod portal_link;

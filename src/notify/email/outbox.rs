@@ -31,7 +31,7 @@ pub const RETRY: Backoff = Backoff::listed(&[
 
 /// What a sent customer portal sign-in email's bodies become: the link is
 /// a bearer token, not kept in clear once it is no longer needed.
-pub const REDACTED: &str = "[a customer portal sign-in link: not kept once sent]";
+pub const REDACTED: &str = "[a sign-in or invitation link: not kept once sent]";
 
 /// A pending outbox row, due now, for [`queue_all`].
 pub fn row(
@@ -181,11 +181,13 @@ pub async fn record(
             }
         }
     }
-    if Kind::parse(&row.kind) == Some(Kind::PortalLink)
-        && matches!(update.next_attempt_at, sea_orm::ActiveValue::Set(None))
+    if matches!(
+        Kind::parse(&row.kind),
+        Some(Kind::PortalLink | Kind::Invitation)
+    ) && matches!(update.next_attempt_at, sea_orm::ActiveValue::Set(None))
     {
-        // Sent or failed for good: the sign-in link it carries is a bearer
-        // token, not kept in clear once it is no longer needed.
+        // Sent or failed for good: the sign-in or invitation link it carries
+        // is a bearer token, not kept in clear once it is no longer needed.
         update.body_text = Set(REDACTED.to_owned());
         update.body_html = Set(REDACTED.to_owned());
     }

@@ -41,6 +41,11 @@ pub struct Msg {
     /// A portal sign-in link (`/portal/login/{token}`) and when it expires.
     pub login_url: String,
     pub login_expires: String,
+    /// A dashboard invitation (`/dashboard/invite/{token}`), who sent it,
+    /// and when it expires.
+    pub invite_url: String,
+    pub inviter: String,
+    pub invite_expires: String,
 }
 
 impl Msg {
@@ -158,6 +163,12 @@ pair!(
     "email/portal_link.html"
 );
 pair!(
+    InvitationText,
+    InvitationHtml,
+    "email/invitation.txt",
+    "email/invitation.html"
+);
+pair!(
     EndpointDisabledText,
     EndpointDisabledHtml,
     "email/endpoint_disabled.txt",
@@ -236,6 +247,11 @@ pub fn render(kind: Kind, m: &Msg) -> Result<Rendered, askama::Error> {
             format!("{}: your sign-in link", m.merchant_name),
             PortalLinkText { m }.render()?,
             PortalLinkHtml { m }.render()?,
+        ),
+        Kind::Invitation => (
+            format!("Join {} on pushbill", m.merchant_name),
+            InvitationText { m }.render()?,
+            InvitationHtml { m }.render()?,
         ),
     };
     Ok(Rendered {

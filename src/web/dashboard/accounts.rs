@@ -13,6 +13,9 @@ use crate::auth::{sessions, throttle};
 use crate::catalog::accounts::{self, SignIn, SignUp};
 use crate::config::Network;
 use crate::context::Context;
+use crate::notify::email::from_events::Queueing;
+use crate::notify::email::invitation;
+use crate::store;
 
 fn public_shell(state: &Context, csrf: String) -> PublicShell {
     PublicShell {
@@ -235,6 +238,8 @@ struct TeamPage {
     invites: Vec<OpenInvite>,
     /// The link of the invitation just made: shown once.
     new_link: Option<String>,
+    /// The address the invitation was emailed to.
+    emailed: Option<String>,
     email: String,
     error: FieldError,
 }
@@ -244,6 +249,7 @@ async fn team(
     signed: &Signed,
     status: StatusCode,
     new_link: Option<String>,
+    emailed: Option<String>,
     email: String,
     error: FieldError,
 ) -> PageResult {
@@ -271,6 +277,7 @@ async fn team(
             members,
             invites,
             new_link,
+            emailed,
             email,
             error,
         },
@@ -284,6 +291,7 @@ pub async fn team_page(state: web::Data<Context>, signed: Signed) -> PageResult 
         &signed,
         StatusCode::OK,
         None,
+        None,
         String::new(),
         FieldError::none(),
     )
@@ -296,33 +304,54 @@ pub struct InviteForm {
     email: String,
 }
 
-/// POST /dashboard/team/invites: makes the link and shows it once.
+/// POST /dashboard/team/invites: makes the link, emails it to the invited
+/// address (in the same transaction: the outbox sends it) and shows it once.
 pub async fn invite(
     state: web::Data<Context>,
     signed: Signed,
     web::Form(form): web::Form<InviteForm>,
 ) -> PageResult {
     let lifetime = Duration::hours(state.settings.dashboard.invite_hours.into());
-    match accounts::invite(&state.db, Utc::now(), &signed.user, &form.email, lifetime).await {
+    let txn = store::begin_write(&state.db).await?;
+    match accounts::invite(&txn, Utc::now(), &signed.user, &form.email, lifetime).await {
         Ok(created) => {
             let base = state.settings.app.base_url.trim_end_matches('/');
-            let link = format!("{base}/dashboard/invite/{}", created.token);
+            let emailed = match Queueing::from_settings(&state.settings) {
+                Some(_) => invitation::queue(
+                    &txn,
+                    state.clocks.now(),
+                    base,
+                    &signed.merchant,
+                    &signed.user.email,
+                    &created.invite.email,
+                    &created.token,
+                    created.invite.expires_at,
+                )
+                .await?
+                .then(|| display(&created.invite.email)),
+                None => None,
+            };
+            txn.commit().await?;
+            let link = invitation::invite_url(base, &created.token);
             team(
                 &state,
                 &signed,
                 StatusCode::OK,
                 Some(link),
+                emailed,
                 String::new(),
                 FieldError::none(),
             )
             .await
         }
         Err(e) => {
+            drop(txn);
             let error = view::field_error(e)?;
             team(
                 &state,
                 &signed,
                 StatusCode::BAD_REQUEST,
+                None,
                 None,
                 form.email,
                 error,

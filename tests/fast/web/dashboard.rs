@@ -429,6 +429,18 @@ async fn a_teammate_joins_through_a_single_use_invitation() {
     assert!(path.starts_with("/dashboard/invite/"), "{link}");
     // The link is not kept: the team page does not show it again.
     assert!(!owner.get("/dashboard/team").await.body.contains(&path));
+    // It was emailed to the invited address (queued in the outbox; the
+    // sandbox without SMTP catches it on the Emails page).
+    assert!(team.has_id("invite-emailed"));
+    let mail = pushbill::store::outgoing_emails::Entity::find()
+        .filter(pushbill::store::outgoing_emails::Column::Kind.eq("invitation"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].to_address, "carol@example.com");
+    assert!(mail[0].body_text.contains(link), "{}", mail[0].body_text);
+    assert!(mail[0].subject.contains("Bobflix"), "{}", mail[0].subject);
 
     let mut carol = Dashboard::new(&app);
     let form = carol.get(&path).await;
