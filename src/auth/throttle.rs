@@ -62,10 +62,43 @@ pub async fn record_failure(
     email: &str,
     address: &str,
 ) -> Result<()> {
-    let window_over = Expr::col((login_throttle::Entity, login_throttle::Column::WindowStart))
-        .lte(now - limits.window);
     for (key, _) in keys(email, address) {
-        login_throttle::Entity::insert(login_throttle::ActiveModel {
+        bump(db, now, key, limits.window).await?;
+    }
+    Ok(())
+}
+
+/// Counts one use of `key` (the same table, other keys: the hosted signup
+/// pages' `signup:...`) and, when that use is over `limit` in the current
+/// window, how long until the window ends. Every use counts, refused ones
+/// too, so hammering keeps a key refused.
+pub async fn take(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    key: &str,
+    limit: u32,
+    window: Duration,
+) -> Result<Option<Duration>> {
+    bump(db, now, key.to_owned(), window).await?;
+    let Some(row) = login_throttle::Entity::find_by_id(key).one(db).await? else {
+        return Ok(None);
+    };
+    let ends = row.window_start + window;
+    Ok((row.failures > i32::try_from(limit).unwrap_or(i32::MAX) && ends > now)
+        .then(|| ends - now))
+}
+
+/// Adds 1 to `key`'s count: a window that has ended starts again at 1. One
+/// statement, so concurrent uses add up.
+async fn bump(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    key: String,
+    window: Duration,
+) -> Result<()> {
+    let window_over = Expr::col((login_throttle::Entity, login_throttle::Column::WindowStart))
+        .lte(now - window);
+    login_throttle::Entity::insert(login_throttle::ActiveModel {
             key: Set(key),
             failures: Set(1),
             window_start: Set(now),
@@ -90,7 +123,6 @@ pub async fn record_failure(
         )
         .exec_without_returning(db)
         .await?;
-    }
     Ok(())
 }
 

@@ -14,4 +14,5 @@ pub mod payments;
 pub mod periods;
 pub mod scheduler;
 pub mod scope;
+pub mod signup;
 pub mod trials;

@@ -13,6 +13,8 @@ mod docs;
 mod headers;
 mod health;
 mod pay;
+mod qr;
+mod signup;
 
 pub use self::headers::security_headers;
 
@@ -39,6 +41,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(dashboard::stylesheet),
         )
         .route(dashboard::SCRIPT_PATH, web::get().to(dashboard::script))
+        .route(signup::STYLESHEET_PATH, web::get().to(signup::stylesheet))
+        .route(signup::SCRIPT_PATH, web::get().to(signup::script))
         .service(dashboard::scope())
+        .service(signup::scope())
         .service(api::scope());
 }
