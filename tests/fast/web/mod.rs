@@ -3,3 +3,4 @@
 mod dashboard;
 mod headers;
 mod health;
+mod signup;
