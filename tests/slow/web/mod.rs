@@ -2,3 +2,4 @@
 
 mod dashboard;
 mod pay_page;
+mod signup;
