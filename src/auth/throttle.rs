@@ -84,8 +84,7 @@ pub async fn take(
         return Ok(None);
     };
     let ends = row.window_start + window;
-    Ok((row.failures > i32::try_from(limit).unwrap_or(i32::MAX) && ends > now)
-        .then(|| ends - now))
+    Ok((row.failures > i32::try_from(limit).unwrap_or(i32::MAX) && ends > now).then(|| ends - now))
 }
 
 /// Adds 1 to `key`'s count: a window that has ended starts again at 1. One
@@ -96,33 +95,32 @@ async fn bump(
     key: String,
     window: Duration,
 ) -> Result<()> {
-    let window_over = Expr::col((login_throttle::Entity, login_throttle::Column::WindowStart))
-        .lte(now - window);
+    let window_over =
+        Expr::col((login_throttle::Entity, login_throttle::Column::WindowStart)).lte(now - window);
     login_throttle::Entity::insert(login_throttle::ActiveModel {
-            key: Set(key),
-            failures: Set(1),
-            window_start: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(login_throttle::Column::Key)
-                .value(
-                    login_throttle::Column::Failures,
-                    Expr::case(window_over.clone(), 1).finally(
-                        Expr::col((login_throttle::Entity, login_throttle::Column::Failures))
-                            .add(1),
-                    ),
-                )
-                .value(
+        key: Set(key),
+        failures: Set(1),
+        window_start: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(login_throttle::Column::Key)
+            .value(
+                login_throttle::Column::Failures,
+                Expr::case(window_over.clone(), 1).finally(
+                    Expr::col((login_throttle::Entity, login_throttle::Column::Failures)).add(1),
+                ),
+            )
+            .value(
+                login_throttle::Column::WindowStart,
+                Expr::case(window_over.clone(), now).finally(Expr::col((
+                    login_throttle::Entity,
                     login_throttle::Column::WindowStart,
-                    Expr::case(window_over.clone(), now).finally(Expr::col((
-                        login_throttle::Entity,
-                        login_throttle::Column::WindowStart,
-                    ))),
-                )
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+                ))),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
     Ok(())
 }
 

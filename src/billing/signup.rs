@@ -28,8 +28,7 @@ use crate::config::SignupSettings;
 use crate::domain::{EmailAddress, InvoiceStatus, SubscriptionStatus, text};
 use crate::error::{Error, Result};
 use crate::store::{
-    self, invoices, merchants, pay_links, plans, subscribe_codes, subscribe_offers,
-    subscriptions,
+    self, invoices, merchants, pay_links, plans, subscribe_codes, subscribe_offers, subscriptions,
 };
 
 /// How long a code made on the page works: long enough to run the command.
@@ -74,10 +73,7 @@ pub async fn page(db: &impl ConnectionTrait, link: &str) -> Result<Option<Page>>
 
 /// Counts one use against the plan's key and the address's; the longer wait
 /// when either is over its limit.
-async fn check(
-    db: &impl ConnectionTrait,
-    keys: [(String, u32); 2],
-) -> Result<Option<Throttled>> {
+async fn check(db: &impl ConnectionTrait, keys: [(String, u32); 2]) -> Result<Option<Throttled>> {
     let now = Utc::now();
     let mut wait: Option<Duration> = None;
     for (key, limit) in keys {
@@ -243,8 +239,8 @@ impl ManualSignup {
         if text::has_nul(&self.name) {
             return Err(Error::invalid("name", text::NUL_REFUSED));
         }
-        let email = EmailAddress::parse(&self.email)
-            .map_err(|e| Error::invalid("email", e.to_string()))?;
+        let email =
+            EmailAddress::parse(&self.email).map_err(|e| Error::invalid("email", e.to_string()))?;
         let name = self.name.trim();
         if name.chars().count() > NAME_MAX {
             return Err(Error::invalid(
@@ -253,7 +249,10 @@ impl ManualSignup {
             ));
         }
         if name.chars().any(|c| c.is_control()) {
-            return Err(Error::invalid("name", "must not contain control characters"));
+            return Err(Error::invalid(
+                "name",
+                "must not contain control characters",
+            ));
         }
         Ok(NewCustomer {
             email: Some(email),
@@ -302,8 +301,8 @@ pub async fn subscribe_manual(
     }
     let txn = store::begin_write(db).await?;
     let now = clocks.now_for(&txn, &page.merchant.id).await?;
-    let customer = catalog::customers::create_in(&txn, now, &page.merchant.id, customer, false)
-        .await?;
+    let customer =
+        catalog::customers::create_in(&txn, now, &page.merchant.id, customer, false).await?;
     let (subscription, invoice) = lifecycle::create_in(
         &txn,
         now,

@@ -53,10 +53,7 @@ struct CodePage {
 }
 
 /// GET /s/{link}/codes/{code}
-pub async fn page(
-    state: web::Data<Context>,
-    path: web::Path<(String, String)>,
-) -> PageResult {
+pub async fn page(state: web::Data<Context>, path: web::Path<(String, String)>) -> PageResult {
     let (link, code) = path.into_inner();
     let page = load(&state, &link).await?;
     let view = signup::code(&state.db, &state.clocks, &page, &code)
@@ -78,20 +75,14 @@ pub async fn page(
             } else {
                 String::new()
             },
-            subscription_id: view
-                .subscription
-                .map(|s| s.id)
-                .unwrap_or_default(),
+            subscription_id: view.subscription.map(|s| s.id).unwrap_or_default(),
         },
     ))
 }
 
 /// GET /s/{link}/codes/{code}/status: `{"state": "waiting" | "subscribed" |
 /// "done" | "expired"}`.
-pub async fn status(
-    state: web::Data<Context>,
-    path: web::Path<(String, String)>,
-) -> PageResult {
+pub async fn status(state: web::Data<Context>, path: web::Path<(String, String)>) -> PageResult {
     let (link, code) = path.into_inner();
     let page = load(&state, &link).await?;
     let view = signup::code(&state.db, &state.clocks, &page, &code)

@@ -61,10 +61,7 @@ async fn find(
 }
 
 /// GET /s/{link}/invoices/{token}
-pub async fn page(
-    state: web::Data<Context>,
-    path: web::Path<(String, String)>,
-) -> PageResult {
+pub async fn page(state: web::Data<Context>, path: web::Path<(String, String)>) -> PageResult {
     let (link, token) = path.into_inner();
     let (page, p) = find(&state, &link, &token).await?;
     let st = state_of(&p);
@@ -111,10 +108,7 @@ pub async fn page(
 }
 
 /// GET /s/{link}/invoices/{token}/status: `{"state": ...}` (see [`state_of`]).
-pub async fn status(
-    state: web::Data<Context>,
-    path: web::Path<(String, String)>,
-) -> PageResult {
+pub async fn status(state: web::Data<Context>, path: web::Path<(String, String)>) -> PageResult {
     let (link, token) = path.into_inner();
     let (_, p) = find(&state, &link, &token).await?;
     Ok(status_json(state_of(&p)))

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::{PageError, PageResult, Shell, csrf, html, load, see_other};
 use crate::billing::signup::{self, ManualSignup, Page};
 use crate::context::Context;
-use crate::notify::email::render::sat_amount;
 use crate::error::Error;
+use crate::notify::email::render::sat_amount;
 use crate::web::dashboard::{FieldError, display, schedule_text};
 
 /// The plan as its page shows it.

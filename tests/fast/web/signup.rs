@@ -46,10 +46,7 @@ async fn status(app: &TestApp, path: &str) -> String {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "{path}");
-    assert_eq!(
-        res.headers()["cache-control"].to_str().unwrap(),
-        "no-store"
-    );
+    assert_eq!(res.headers()["cache-control"].to_str().unwrap(), "no-store");
     let body: serde_json::Value = res.json().await.unwrap();
     body["state"].as_str().unwrap().to_owned()
 }
@@ -79,7 +76,13 @@ async fn the_page_shows_the_plan_its_price_trial_and_both_ways() {
     // Exact from msat: 21,000,500 msat is 21000.5 sat.
     assert!(body.contains("21000.5 sat every 3 months"), "{body}");
     assert!(body.contains("7 days free"), "{body}");
-    for id in ["auto-pay", "pay-myself", "code-form", "manual-form", "sandbox"] {
+    for id in [
+        "auto-pay",
+        "pay-myself",
+        "code-form",
+        "manual-form",
+        "sandbox",
+    ] {
         assert!(body.contains(&format!("id=\"{id}\"")), "{id} in {body}");
     }
     // Security headers; the page's address stays out of referrers and caches.
@@ -206,7 +209,10 @@ async fn a_code_is_made_on_demand_shown_with_its_command_and_qr_and_capped_per_p
         .await;
     assert_eq!(forged.status, 403);
     assert_eq!(
-        subscribe_codes::Entity::find().count(&app.db).await.unwrap(),
+        subscribe_codes::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
         0
     );
 
@@ -224,7 +230,11 @@ async fn a_code_is_made_on_demand_shown_with_its_command_and_qr_and_capped_per_p
         .expect("the code is stored");
     assert_eq!(row.plan_id.as_deref(), Some(plan.id.as_str()));
     assert_eq!(row.merchant_id, merchant.id);
-    assert_eq!(row.expires_at, app.now() + Duration::hours(1), "short-lived");
+    assert_eq!(
+        row.expires_at,
+        app.now() + Duration::hours(1),
+        "short-lived"
+    );
 
     let shown = web.get(&to).await;
     assert_eq!(shown.status, 200);
@@ -277,7 +287,10 @@ async fn a_code_is_made_on_demand_shown_with_its_command_and_qr_and_capped_per_p
         assert!(capped.body.contains("Too many"), "{}", capped.body);
     }
     assert_eq!(
-        subscribe_codes::Entity::find().count(&app.db).await.unwrap(),
+        subscribe_codes::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
         3
     );
     // The cap is the plan's: another plan's page still makes codes.
@@ -335,7 +348,10 @@ async fn paying_myself_creates_one_customer_subscription_and_invoice_then_confir
     assert_eq!(invoice.status, "open");
 
     let to = signed.location.unwrap();
-    assert!(to.starts_with(&format!("{}/invoices/", link_of(&plan))), "{to}");
+    assert!(
+        to.starts_with(&format!("{}/invoices/", link_of(&plan))),
+        "{to}"
+    );
     let page = web.get(&to).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Preparing"), "{}", page.body);
@@ -462,7 +478,11 @@ async fn bad_fields_get_a_message_at_the_field_and_create_nothing() {
     let page = web
         .post_raw(
             &format!("{}/subscribe", link_of(&plan)),
-            &[("csrf", &csrf), ("email", "ok@example.com"), ("name", &huge)],
+            &[
+                ("csrf", &csrf),
+                ("email", "ok@example.com"),
+                ("name", &huge),
+            ],
         )
         .await;
     assert!(
@@ -502,8 +522,16 @@ async fn merchant_and_plan_names_are_escaped_and_bidi_overrides_neutralised() {
     let page = web.get(&link_of(&plan)).await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("<script>alert"), "{}", page.body);
-    assert!(page.body.contains("&#60;script&#62;alert(1)"), "{}", page.body);
-    assert!(page.body.contains("&#60;script&#62;alert(&#39;m&#39;)"), "{}", page.body);
+    assert!(
+        page.body.contains("&#60;script&#62;alert(1)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("&#60;script&#62;alert(&#39;m&#39;)"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains('\u{202e}'), "{}", page.body);
     assert!(page.body.contains("gold\u{fffd}dlog"), "{}", page.body);
     // A name typed into the form is escaped when the form comes back.

@@ -58,7 +58,10 @@ fn assert_same_origin(tab: &Tab, origin: &str) {
         .iter()
         .filter(|u| !u.starts_with(origin) && u.as_str() != "about:blank")
         .collect();
-    assert!(foreign.is_empty(), "requests off pushbill's origin: {foreign:?}");
+    assert!(
+        foreign.is_empty(),
+        "requests off pushbill's origin: {foreign:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,7 +115,11 @@ async fn a_customer_signs_up_to_pay_each_invoice_and_pays_the_first_from_a_node(
     // (One the browser lets through: a domain of one label.)
     page.fill("#email", "carol@localhost").await;
     page.submit("#subscribe").await;
-    assert!(page.text("#error-email").await.is_some(), "{}", page.html().await);
+    assert!(
+        page.text("#error-email").await.is_some(),
+        "{}",
+        page.html().await
+    );
     page.screenshot(&shots, "plan-bad-email").await;
 
     page.page
@@ -170,12 +177,18 @@ async fn a_customer_signs_up_to_pay_each_invoice_and_pays_the_first_from_a_node(
         .await
         .unwrap()
         .expect("the invoice");
-    tab.goto(&format!("{}/dashboard/subscriptions/{}", app.address, sub.id))
-        .await;
+    tab.goto(&format!(
+        "{}/dashboard/subscriptions/{}",
+        app.address, sub.id
+    ))
+    .await;
     assert_eq!(tab.text("#sub-status").await.as_deref(), Some("active"));
     tab.screenshot(&shots, "dashboard-subscription").await;
-    tab.goto(&format!("{}/dashboard/invoices/{}", app.address, invoice.id))
-        .await;
+    tab.goto(&format!(
+        "{}/dashboard/invoices/{}",
+        app.address, invoice.id
+    ))
+    .await;
     assert_eq!(tab.text("#invoice-status").await.as_deref(), Some("paid"));
     tab.screenshot(&shots, "dashboard-invoice").await;
     let foreign: Vec<String> = tab
