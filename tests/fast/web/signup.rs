@@ -649,3 +649,37 @@ async fn the_api_and_the_dashboard_show_the_signup_link() {
     assert!(page.has_id("signup-qr"));
     assert!(page.body.contains("<svg"));
 }
+
+#[tokio::test]
+async fn plans_made_before_the_migration_get_a_link_of_their_own() {
+    use migration::{Migrator, MigratorTrait};
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    for _ in 0..3 {
+        app.monthly_plan(&merchant).await;
+    }
+    // Back to before migration 32 (its column gone), then up again.
+    Migrator::down(&app.db, Some(1)).await.unwrap();
+    let pending = Migrator::get_pending_migrations(&app.db).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(
+        pending[0].name().contains("000032"),
+        "{}",
+        pending[0].name()
+    );
+    Migrator::up(&app.db, None).await.unwrap();
+    let all = plans::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let mut links: Vec<&str> = all.iter().map(|p| p.signup_link.as_str()).collect();
+    for link in &links {
+        assert!(pushbill::store::plans::is_signup_link(link), "{link}");
+    }
+    links.sort();
+    links.dedup();
+    assert_eq!(links.len(), 3, "each plan its own link");
+    let mut web = Dashboard::new(&app);
+    for plan in &all {
+        let page = web.get(&link_of(plan)).await;
+        assert_eq!(page.status, 200);
+    }
+}
