@@ -683,3 +683,19 @@ async fn plans_made_before_the_migration_get_a_link_of_their_own() {
         assert_eq!(page.status, 200);
     }
 }
+
+#[tokio::test]
+async fn a_code_before_the_node_has_started_is_a_clear_503_not_a_500() {
+    let app = spawn_app().await;
+    let merchant = app.merchant().await;
+    let plan = app.monthly_plan(&merchant).await;
+    let mut web = Dashboard::new(&app);
+    let link = link_of(&plan);
+    let page = web.post(&link, &format!("{link}/codes"), &[]).await;
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert!(page.body.contains("has not started yet"), "{}", page.body);
+    assert_eq!(
+        subscribe_codes::Entity::find().count(&app.db).await.unwrap(),
+        0
+    );
+}
