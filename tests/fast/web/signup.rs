@@ -695,7 +695,10 @@ async fn a_code_before_the_node_has_started_is_a_clear_503_not_a_500() {
     assert_eq!(page.status, 503, "{}", page.body);
     assert!(page.body.contains("has not started yet"), "{}", page.body);
     assert_eq!(
-        subscribe_codes::Entity::find().count(&app.db).await.unwrap(),
+        subscribe_codes::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
         0
     );
 }
