@@ -6,8 +6,9 @@
 //! subscription active and the invoice paid. (2) the auto-pay way: the page
 //! shows a code, a real payer runs `pushbill payer subscribe CODE --yes`,
 //! and the page turns into the confirmation by itself once the first
-//! invoice is paid. Every request the pages make stays on pushbill's
-//! origin; screenshots go to `target/tmp/signup-screenshots/`.
+//! invoice is paid; a trial plan's welcome page and the 404 page. Every
+//! request the pages make stays on pushbill's origin; screenshots go to
+//! `target/tmp/signup-screenshots/`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -260,6 +261,46 @@ async fn a_subscriber_auto_pays_from_their_node_and_the_page_confirms_by_itself(
     );
     page.screenshot(&shots, "code-confirmed").await;
     assert_same_origin(&page, &app.address);
+
+    // The other pages: a trial plan's welcome, and the 404 page.
+    let trial = shop
+        .post(
+            "/v1/plans",
+            serde_json::json!({"name": "Trial", "amount_msat": 5_000_000,
+                "interval": "month", "trial_period_days": 14}),
+        )
+        .await;
+    let url = trial.body["signup_url"].as_str().unwrap();
+    let other = chromium
+        .open(&format!(
+            "{}{}",
+            app.address,
+            &url[url.find("/s/").unwrap()..]
+        ))
+        .await;
+    assert_eq!(
+        other.text("#plan-trial").await.as_deref(),
+        Some("14 days free")
+    );
+    other.fill("#email", "trial@example.com").await;
+    other.submit("#subscribe").await;
+    assert!(other.url().await.ends_with("/welcome"));
+    assert!(other.text("#confirmation").await.is_some());
+    other.screenshot(&shots, "welcome").await;
+    other
+        .goto(&format!("{}/s/{}", app.address, "a".repeat(26)))
+        .await;
+    assert_eq!(
+        other.text("#message-title").await.as_deref(),
+        Some("Page not found")
+    );
+    other.screenshot(&shots, "not-found").await;
+    let foreign: Vec<String> = other
+        .requests()
+        .into_iter()
+        .filter(|u| !u.starts_with(&app.address) && u != "about:blank")
+        .collect();
+    assert!(foreign.is_empty(), "{foreign:?}");
 
     chromium.close().await;
     payer.stop().await;
