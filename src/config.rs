@@ -39,6 +39,9 @@ pub struct Settings {
     pub http: HttpSettings,
     pub api: ApiSettings,
     pub dashboard: DashboardSettings,
+    /// The hosted signup pages' throttles.
+    #[serde(default)]
+    pub signup: SignupSettings,
     pub database: DatabaseSettings,
     pub clock: ClockSettings,
     pub scheduler: SchedulerSettings,
@@ -158,6 +161,30 @@ pub struct DashboardSettings {
     pub login_failures_per_account: u32,
     /// Failed sign-ins per client address in the window.
     pub login_failures_per_address: u32,
+}
+
+/// The hosted signup pages (`/s/{link}`): what one plan and one client
+/// address may create per hour (fixed windows, counted in the database so
+/// every web process sees the same counts).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupSettings {
+    /// Subscribe codes made from one plan's page per hour.
+    pub codes_per_plan_per_hour: u32,
+    /// "Pay each invoice myself" signups to one plan per hour.
+    pub signups_per_plan_per_hour: u32,
+    /// Codes and signups (each counted apart) from one client address per hour.
+    pub per_address_per_hour: u32,
+}
+
+impl Default for SignupSettings {
+    fn default() -> Self {
+        Self {
+            codes_per_plan_per_hour: 60,
+            signups_per_plan_per_hour: 60,
+            per_address_per_hour: 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -421,6 +448,19 @@ impl Settings {
         for (key, value, min, max) in checks {
             if !(min..=max).contains(&value) {
                 return Err(ConfigError::new(key, format!("must be {min} to {max}")));
+            }
+        }
+        let s = &self.signup;
+        for (key, value) in [
+            ("signup.codes_per_plan_per_hour", s.codes_per_plan_per_hour),
+            (
+                "signup.signups_per_plan_per_hour",
+                s.signups_per_plan_per_hour,
+            ),
+            ("signup.per_address_per_hour", s.per_address_per_hour),
+        ] {
+            if !(1..=100_000).contains(&value) {
+                return Err(ConfigError::new(key, "must be 1 to 100000"));
             }
         }
         Ok(())

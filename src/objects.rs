@@ -36,6 +36,10 @@ pub struct Plan {
     pub grace_action: String,
     /// active or archived.
     pub status: String,
+    /// The plan's hosted signup page (absolute, under the deployment's
+    /// `app.base_url`): share it with customers. Its slug is unguessable;
+    /// an archived plan's page answers 404.
+    pub signup_url: String,
     /// Your key-value strings.
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -43,8 +47,15 @@ pub struct Plan {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<&plans::Model> for Plan {
-    fn from(m: &plans::Model) -> Self {
+/// The absolute address of a plan's hosted signup page.
+pub fn signup_url(base_url: &str, signup_link: &str) -> String {
+    format!("{}/s/{signup_link}", base_url.trim_end_matches('/'))
+}
+
+impl Plan {
+    /// The plan as the API shows it; `base_url` is the deployment's public
+    /// address (`app.base_url`).
+    pub fn new(m: &plans::Model, base_url: &str) -> Self {
         Self {
             id: m.id.clone(),
             object: "plan",
@@ -61,6 +72,7 @@ impl From<&plans::Model> for Plan {
             grace_period_secs: m.grace_period_secs,
             grace_action: m.grace_action.clone(),
             status: m.status.clone(),
+            signup_url: signup_url(base_url, &m.signup_link),
             metadata: m.metadata.clone(),
             created_at: m.created_at,
             updated_at: m.updated_at,

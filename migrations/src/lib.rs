@@ -33,6 +33,7 @@ mod m20261202_000023_sandbox_clock_per_merchant;
 mod m20261202_000024_dashboard_accounts;
 mod m20261203_000030_subscribe_offer_bounds;
 mod m20261203_000031_deployment_network;
+mod m20261203_000032_plan_signup_links;
 mod m20261203_000033_customer_portal;
 
 pub struct Migrator;
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000024_dashboard_accounts::Migration),
             Box::new(m20261203_000030_subscribe_offer_bounds::Migration),
             Box::new(m20261203_000031_deployment_network::Migration),
+            Box::new(m20261203_000032_plan_signup_links::Migration),
             Box::new(m20261203_000033_customer_portal::Migration),
         ]
     }

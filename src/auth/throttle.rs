@@ -1,8 +1,9 @@
 //! Login throttling: failed sign-ins are counted per account and per client
 //! address in the `login_throttle` table (so every web process sees the
 //! same counts). Past a limit within the window, sign-in is refused until
-//! the window ends, even with the right password. [`over`] and [`count`]
-//! serve any other key (the portal's sign-in link requests). Wall-clock time: the
+//! the window ends, even with the right password. [`over`], [`count`]
+//! and [`take`] serve any other key (the portal's sign-in link requests, the
+//! signup pages' counts). Wall-clock time: the
 //! sandbox's test clock moves billing, not security windows.
 
 use chrono::{DateTime, Duration, Utc};
@@ -115,6 +116,21 @@ pub async fn count(
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// Counts one use of `key` (the same table, other keys: the hosted signup
+/// pages' `signup:...`) and, when that use is over `limit` in the current
+/// window, how long until the window ends. Every use counts, refused ones
+/// too, so hammering keeps a key refused.
+pub async fn take(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    key: &str,
+    limit: u32,
+    window: Duration,
+) -> Result<Option<Duration>> {
+    count(db, now, window, key.to_owned()).await?;
+    over(db, now, window, limit.saturating_add(1), key).await
 }
 
 /// A successful sign-in clears the account's count (not the address's).

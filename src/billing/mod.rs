@@ -16,4 +16,5 @@ pub mod periods;
 pub mod portal;
 pub mod scheduler;
 pub mod scope;
+pub mod signup;
 pub mod trials;

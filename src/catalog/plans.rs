@@ -181,6 +181,7 @@ pub async fn create(
         grace_period_secs: Set(plan.dunning.grace.num_seconds()),
         grace_action: Set(plan.dunning.grace_action.as_str().to_owned()),
         status: Set(ACTIVE.to_owned()),
+        signup_link: Set(plans::new_signup_link()),
         metadata: Set(serde_json::json!({})),
         created_at: Set(now),
         updated_at: Set(now),
@@ -198,6 +199,21 @@ pub async fn get(db: &impl ConnectionTrait, merchant_id: &str, id: &str) -> Resu
         .one(db)
         .await?
         .ok_or_else(|| Error::not_found("plan", id))
+}
+
+/// The plan whose hosted signup page is `/s/{link}` and its merchant, for
+/// anyone (the page is public); `None` for an unknown link.
+pub async fn find_by_signup_link(
+    db: &impl ConnectionTrait,
+    link: &str,
+) -> Result<Option<plans::Model>> {
+    if !plans::is_signup_link(link) {
+        return Ok(None);
+    }
+    Ok(plans::Entity::find()
+        .filter(plans::Column::SignupLink.eq(link))
+        .one(db)
+        .await?)
 }
 
 /// The merchant's plans, newest first, optionally only those in `status`.

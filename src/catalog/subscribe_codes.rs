@@ -101,6 +101,17 @@ pub async fn create(
     Ok((row, full.to_string()))
 }
 
+/// The whole code (`<code>@<node id>@<host:port>`) of a stored one.
+pub async fn full(db: &impl ConnectionTrait, row: &subscribe_codes::Model) -> Result<String> {
+    let node = node(db).await?;
+    Ok(SubscribeCode {
+        code: row.code.clone(),
+        node_id: node.node_id,
+        address: node.address,
+    }
+    .to_string())
+}
+
 /// The node subscribers connect to, as the node role recorded it.
 async fn node(db: &impl ConnectionTrait) -> Result<node_identity::Model> {
     store::node_identity::get(db).await?.ok_or_else(|| {

@@ -14,6 +14,8 @@ mod headers;
 mod health;
 mod pay;
 mod portal;
+mod qr;
+mod signup;
 
 pub use self::headers::security_headers;
 
@@ -41,7 +43,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route(dashboard::SCRIPT_PATH, web::get().to(dashboard::script))
         .route(portal::STYLESHEET_PATH, web::get().to(portal::stylesheet))
+        .route(signup::STYLESHEET_PATH, web::get().to(signup::stylesheet))
+        .route(signup::SCRIPT_PATH, web::get().to(signup::script))
         .service(dashboard::scope())
         .service(portal::scope())
+        .service(signup::scope())
         .service(api::scope());
 }

@@ -8,8 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use qrcode::QrCode;
-use qrcode::render::svg;
 
 use crate::billing::pay_page::{self, PayPage};
 use crate::context::Context;
@@ -147,11 +145,9 @@ fn invoice_page(p: PayPage, token: &str) -> InvoicePage {
         .as_ref()
         .map(|b| format!("lightning:{b}"))
         .unwrap_or_default();
-    // Upper case is the QR alphanumeric mode: a smaller code (BOLT11 is
-    // case-insensitive).
     let qr_svg = bolt11
-        .as_ref()
-        .map(|b| qr(&format!("LIGHTNING:{}", b.to_ascii_uppercase())))
+        .as_deref()
+        .map(super::qr::lightning)
         .unwrap_or_default();
     InvoicePage {
         stylesheet: STYLESHEET_PATH,
@@ -184,41 +180,5 @@ fn invoice_page(p: PayPage, token: &str) -> InvoicePage {
         preparing: p.preparing,
         can_refresh: p.can_refresh(),
         refresh_url: format!("/pay/{token}/refresh"),
-    }
-}
-
-/// The QR code of `data` as an `<svg>` element; empty if it cannot be made
-/// (the text and the link still are there).
-fn qr(data: &str) -> String {
-    match QrCode::new(data.as_bytes()) {
-        Ok(code) => {
-            let image = code
-                .render::<svg::Color>()
-                .min_dimensions(240, 240)
-                .dark_color(svg::Color("#000000"))
-                .light_color(svg::Color("#ffffff"))
-                .build();
-            // Drop the XML declaration: the element goes inside HTML.
-            match image.find("<svg") {
-                Some(i) => image[i..].to_owned(),
-                None => String::new(),
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "pay page: no QR code");
-            String::new()
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_qr_code_is_an_inline_svg_element() {
-        let svg = qr("LIGHTNING:LNBCRT10U1TEST");
-        assert!(svg.starts_with("<svg"), "{svg}");
-        assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
     }
 }

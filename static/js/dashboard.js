@@ -1,5 +1,6 @@
 // The dashboard's one script: "Copy" buttons next to a secret shown once
-// (an API key, an invitation link). Pages work without it.
+// (an API key, an invitation link) or a plan's signup link. Pages work
+// without it.
 "use strict";
 document.addEventListener("click", function (event) {
   var button = event.target.closest("button[data-copy]");

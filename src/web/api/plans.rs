@@ -86,7 +86,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreatePlan>,
 ) -> Result<HttpResponse, ApiError> {
     let plan = plans::create(&state.db, merchant.now, &merchant.id, body.parse()?).await?;
-    Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
+    Ok(HttpResponse::Ok().json(objects::Plan::new(&plan, &state.settings.app.base_url)))
 }
 
 /// Retrieve a plan
@@ -103,7 +103,7 @@ pub async fn get(
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
     let plan = plans::get(&state.db, &merchant.id, id.as_str()).await?;
-    Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
+    Ok(HttpResponse::Ok().json(objects::Plan::new(&plan, &state.settings.app.base_url)))
 }
 
 list_query!(ListPlans {
@@ -128,7 +128,7 @@ pub async fn list(
     let plans = plans::list(&state.db, &merchant.id, q.status.as_deref(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/plans",
-        plans.map(|p| objects::Plan::from(&p)),
+        plans.map(|p| objects::Plan::new(&p, &state.settings.app.base_url)),
     )))
 }
 
@@ -218,7 +218,7 @@ pub async fn update(
         body.parse()?,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
+    Ok(HttpResponse::Ok().json(objects::Plan::new(&plan, &state.settings.app.base_url)))
 }
 
 /// Archive a plan
@@ -238,5 +238,5 @@ pub async fn archive(
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
     let plan = plans::archive(&state.db, merchant.now, &merchant.id, id.as_str()).await?;
-    Ok(HttpResponse::Ok().json(objects::Plan::from(&plan)))
+    Ok(HttpResponse::Ok().json(objects::Plan::new(&plan, &state.settings.app.base_url)))
 }

@@ -29,6 +29,11 @@ mod webhooks;
 
 use crate::error::Error;
 
+// What the hosted signup pages share with the dashboard.
+pub(super) use rows::schedule_text;
+pub(super) use session::client_address;
+pub(super) use view::{FieldError, display};
+
 const STYLESHEET: &str = include_str!("../../../static/css/dashboard.css");
 pub const STYLESHEET_PATH: &str = "/static/css/dashboard.css";
 const SCRIPT: &str = include_str!("../../../static/js/dashboard.js");

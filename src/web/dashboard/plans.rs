@@ -226,11 +226,19 @@ pub async fn create(
 struct PlanPage {
     shell: Shell,
     plan: PlanView,
+    /// The plan's hosted signup page and its QR code (an `<svg>` element
+    /// made here, not from input markup).
+    signup_url: String,
+    signup_qr: String,
     /// The edit form's values (as typed, after a refused edit).
     name: String,
     description: String,
     error: FieldError,
     notice: Option<&'static str>,
+}
+
+fn signup_url(state: &Context, plan: &plan_rows::Model) -> String {
+    crate::objects::signup_url(&state.settings.app.base_url, &plan.signup_link)
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,6 +269,8 @@ pub async fn page(
         StatusCode::OK,
         &PlanPage {
             shell: Shell::new(&signed, "plans"),
+            signup_url: signup_url(&state, &plan),
+            signup_qr: crate::web::qr::svg(&signup_url(&state, &plan)),
             name: plan.name.clone(),
             description: plan.description.clone().unwrap_or_default(),
             plan: PlanView::from(&plan),
@@ -301,6 +311,8 @@ pub async fn update(
                 StatusCode::BAD_REQUEST,
                 &PlanPage {
                     shell: Shell::new(&signed, "plans"),
+                    signup_url: signup_url(&state, &plan),
+                    signup_qr: crate::web::qr::svg(&signup_url(&state, &plan)),
                     plan: PlanView::from(&plan),
                     name: form.name,
                     description: form.description,

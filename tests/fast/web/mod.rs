@@ -4,3 +4,4 @@ mod dashboard;
 mod headers;
 mod health;
 mod portal;
+mod signup;

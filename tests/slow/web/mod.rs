@@ -3,3 +3,4 @@
 mod dashboard;
 mod pay_page;
 mod portal;
+mod signup;
