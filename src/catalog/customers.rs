@@ -109,6 +109,24 @@ pub async fn find_verified(
         .await?)
 }
 
+/// The merchant's newest live customers whose node a subscribe handshake
+/// proved (the sandbox page's subscribers), at most `limit`.
+pub async fn with_verified_node(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    limit: u64,
+) -> Result<Vec<customers::Model>> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Ok(customers::Entity::find()
+        .filter(customers::Column::MerchantId.eq(merchant_id))
+        .filter(customers::Column::NodeIdVerified.eq(true))
+        .filter(customers::Column::DeletedAt.is_null())
+        .order_by_desc(customers::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
 /// Sets the node a subscribe handshake proved (and the address it shared,
 /// when it shared one) on the merchant's customer `id`: `customer.updated`
 /// when that changed anything.

@@ -59,8 +59,9 @@ struct NodePage {
     shell: Shell,
     /// `None` when this process does not run the node role.
     info: Option<NodeInfo>,
-    /// `node_id@host:port`, what a peer connects to.
+    /// `node_id@host:port`, what a peer connects to, and its QR code.
     connection: String,
+    connection_qr: String,
     channels: Vec<ChannelRow>,
     form: OpenForm,
     error: FieldError,
@@ -114,6 +115,7 @@ fn render(
         &NodePage {
             shell: Shell::new(signed, "node"),
             info,
+            connection_qr: crate::web::qr::svg(&connection),
             connection,
             channels,
             form,

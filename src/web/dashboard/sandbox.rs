@@ -9,7 +9,7 @@ use askama::Template;
 use chrono::{Duration, Months};
 use serde::Deserialize;
 
-use super::rows::InvoiceRow;
+use super::rows::{InvoiceRow, label};
 use super::session::Signed;
 use super::view::{Shell, when};
 use super::{PageError, PageResult, html, see_other};
@@ -35,6 +35,15 @@ struct SandboxPage {
     clock: Option<String>,
     steps: &'static [(&'static str, &'static str)],
     invoices: Vec<InvoiceRow>,
+    subscribers: Vec<SubscriberRow>,
+}
+
+/// A customer whose node subscribed through the handshake: in the sandbox,
+/// a simulated subscriber of `pushbill demo` or a payer someone ran.
+struct SubscriberRow {
+    id: String,
+    label: String,
+    node: String,
 }
 
 /// GET /dashboard/sandbox
@@ -53,6 +62,15 @@ pub async fn page(state: web::Data<Context>, signed: Signed) -> PageResult {
         },
     )
     .await?;
+    let subscribers = catalog::customers::with_verified_node(&state.db, signed.merchant_id(), 50)
+        .await?
+        .iter()
+        .map(|c| SubscriberRow {
+            id: c.id.clone(),
+            label: label(c),
+            node: c.node_id.clone().unwrap_or_default(),
+        })
+        .collect();
     Ok(html(
         StatusCode::OK,
         &SandboxPage {
@@ -60,6 +78,7 @@ pub async fn page(state: web::Data<Context>, signed: Signed) -> PageResult {
             clock: clock.map(when),
             steps: STEPS,
             invoices: invoices.data.iter().map(InvoiceRow::from).collect(),
+            subscribers,
         },
     ))
 }

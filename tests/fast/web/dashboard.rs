@@ -591,6 +591,26 @@ async fn the_sandbox_page_moves_the_merchants_test_clock_and_bills() {
 
     // Alice's clock did not move.
     assert_eq!(clock(&other.get("/dashboard/sandbox").await), start);
+
+    // Subscribers whose node the handshake proved are listed; a node id
+    // typed in is not.
+    assert!(!page.has_id(&format!("subscriber-{}", customer.id)));
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let mut row: pushbill::store::customers::ActiveModel = customer.clone().into();
+    row.node_id_verified = Set(true);
+    row.update(&app.db).await.unwrap();
+    let page = web.get("/dashboard/sandbox").await;
+    assert!(
+        page.has_id(&format!("subscriber-{}", customer.id)),
+        "{}",
+        page.body
+    );
+    assert!(
+        !other
+            .get("/dashboard/sandbox")
+            .await
+            .has_id(&format!("subscriber-{}", customer.id))
+    );
 }
 
 /// Webhooks from the dashboard: an endpoint added with its secret shown

@@ -565,6 +565,10 @@ async fn the_operator_opens_and_closes_a_channel_from_the_dashboard() {
         "{connection}"
     );
     assert_eq!(text_of(&page.body, "network").as_deref(), Some("regtest"));
+    assert!(
+        page.body.contains("id=\"connection-qr\"><svg"),
+        "the connection string's QR code"
+    );
     assert!(page.has_id("no-channels"));
 
     let customer_id = customer.node_id().to_string();
