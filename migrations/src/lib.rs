@@ -35,6 +35,7 @@ mod m20261203_000030_subscribe_offer_bounds;
 mod m20261203_000031_deployment_network;
 mod m20261203_000032_plan_signup_links;
 mod m20261203_000033_customer_portal;
+mod m20261203_000035_webhook_inspector;
 
 pub struct Migrator;
 
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000031_deployment_network::Migration),
             Box::new(m20261203_000032_plan_signup_links::Migration),
             Box::new(m20261203_000033_customer_portal::Migration),
+            Box::new(m20261203_000035_webhook_inspector::Migration),
         ]
     }
 }

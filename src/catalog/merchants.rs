@@ -86,3 +86,12 @@ pub async fn is_node_operator(db: &impl ConnectionTrait, merchant_id: &str) -> R
         .ok_or_else(|| Error::not_found("merchant", merchant_id))?;
     Ok(merchant.node_operator)
 }
+
+/// The merchant, or NotFound.
+pub async fn get(db: &impl ConnectionTrait, merchant_id: &str) -> Result<merchants::Model> {
+    use sea_orm::EntityTrait;
+    merchants::Entity::find_by_id(merchant_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("merchant", merchant_id))
+}

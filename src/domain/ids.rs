@@ -118,6 +118,7 @@ prefixed_id!(/** Identifies a webhook endpoint. */ WebhookEndpointId, "we_");
 prefixed_id!(/** Identifies a webhook delivery. */ WebhookDeliveryId, "wd_");
 prefixed_id!(/** Identifies one attempt of a webhook delivery. */ WebhookAttemptId, "wda_");
 prefixed_id!(/** Identifies an outgoing email. */ EmailId, "em_");
+prefixed_id!(/** Identifies a request the sandbox's webhook inspector received. */ InspectedId, "wir_");
 prefixed_id!(/** Identifies a merchant's daily email summary. */ EmailDigestId, "dig_");
 prefixed_id!(/** Identifies an unpaid invoice held for a summary. */ DigestItemId, "udi_");
 prefixed_id!(/** Identifies an invoice's pay-page link. */ PayLinkId, "pl_");

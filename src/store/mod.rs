@@ -41,6 +41,7 @@ pub mod unpaid_digest_items;
 pub mod webhook_deliveries;
 pub mod webhook_delivery_attempts;
 pub mod webhook_endpoints;
+pub mod webhook_inspector_requests;
 
 pub use sea_orm::DatabaseConnection as Db;
 

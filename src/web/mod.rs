@@ -12,6 +12,7 @@ mod dashboard;
 mod docs;
 mod headers;
 mod health;
+mod inspector;
 mod pay;
 mod portal;
 mod qr;
@@ -36,6 +37,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(docs::STYLESHEET_PATH, web::get().to(docs::stylesheet))
         .route("/pay/{token}", web::get().to(pay::page))
         .route("/pay/{token}/refresh", web::post().to(pay::refresh))
+        .service(
+            web::resource("/sandbox/inspector/{merchant}")
+                .app_data(web::PayloadConfig::new(1024 * 1024))
+                .route(web::post().to(inspector::receive)),
+        )
         .route(pay::STYLESHEET_PATH, web::get().to(pay::stylesheet))
         .route(
             dashboard::STYLESHEET_PATH,

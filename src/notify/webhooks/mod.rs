@@ -5,6 +5,7 @@
 pub mod delivery;
 pub mod endpoints;
 pub mod fanout;
+pub mod inspector;
 pub mod retry;
 pub mod signing;
 pub mod ssrf;

@@ -101,6 +101,14 @@ pub fn scope() -> actix_web::Scope<
         .route("/invoices/{id}/push", web::post().to(invoices::push_again))
         .route("/webhooks", web::get().to(webhooks::list))
         .route("/webhooks", web::post().to(webhooks::create))
+        .route(
+            "/webhooks/inspector",
+            web::get().to(webhooks::inspector_page),
+        )
+        .route(
+            "/webhooks/inspector",
+            web::post().to(webhooks::add_inspector),
+        )
         .route("/webhooks/{id}", web::get().to(webhooks::page))
         .route("/webhooks/{id}/rotate", web::post().to(webhooks::rotate))
         .route(

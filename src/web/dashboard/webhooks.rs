@@ -4,7 +4,7 @@
 //! Through `notify::webhooks::endpoints`, as the API's.
 
 use actix_web::http::StatusCode;
-use actix_web::web;
+use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -12,9 +12,10 @@ use super::session::Signed;
 use super::view::{self, Cursors, FieldError, Pager, Shell, display, display_opt, when, when_opt};
 use super::{PageError, PageResult, html, see_other};
 use crate::catalog;
+use crate::config::Network;
 use crate::context::Context;
-use crate::notify::webhooks::delivery;
 use crate::notify::webhooks::endpoints::{self, EndpointError, EndpointUpdate, NewEndpoint};
+use crate::notify::webhooks::{delivery, inspector};
 use crate::store::page::PageParams;
 use crate::store::{webhook_deliveries, webhook_delivery_attempts, webhook_endpoints};
 
@@ -286,6 +287,124 @@ pub async fn page(
     web::Query(cursors): web::Query<Cursors>,
 ) -> PageResult {
     render_endpoint(&state, &signed, &id, None, &cursors).await
+}
+
+struct InspectedRow {
+    id: String,
+    received: String,
+    webhook_id: String,
+    event_type: String,
+    verified: bool,
+    headers: String,
+    body: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/webhook_inspector.html")]
+struct InspectorPage {
+    shell: Shell,
+    url: String,
+    requests: Vec<InspectedRow>,
+}
+
+/// The inspector's URL as this dashboard is reached (scheme and host of the
+/// request): where this very server receives.
+fn inspector_url(req: &HttpRequest, merchant_id: &str) -> String {
+    let info = req.connection_info();
+    inspector::url(&format!("{}://{}", info.scheme(), info.host()), merchant_id)
+}
+
+fn sandbox_only(state: &Context) -> Result<(), PageError> {
+    if state.settings.app.network == Network::Sandbox {
+        Ok(())
+    } else {
+        Err(PageError::NotFound)
+    }
+}
+
+/// GET /dashboard/webhooks/inspector (sandbox): what the built-in receiver
+/// got, newest first, each with whether a signature of one of the
+/// merchant's endpoints verifies.
+pub async fn inspector_page(
+    state: web::Data<Context>,
+    signed: Signed,
+    req: HttpRequest,
+) -> PageResult {
+    sandbox_only(&state)?;
+    let merchant = signed.merchant_id();
+    let endpoints = endpoints::list(
+        &state.db,
+        merchant,
+        &PageParams {
+            limit: 100,
+            cursor: None,
+        },
+    )
+    .await?
+    .data;
+    let now = state.clocks.now();
+    let requests = inspector::list(&state.db, merchant)
+        .await?
+        .iter()
+        .map(|r| {
+            let body: Option<serde_json::Value> = serde_json::from_str(&r.body).ok();
+            InspectedRow {
+                id: r.id.clone(),
+                received: when(r.received_at),
+                webhook_id: display_opt(r.webhook_id.as_deref()),
+                event_type: body
+                    .as_ref()
+                    .and_then(|b| b["type"].as_str())
+                    .map(display)
+                    .unwrap_or_default(),
+                verified: inspector::verifies(r, &endpoints, now),
+                headers: display(&r.headers),
+                body: display(
+                    &body
+                        .and_then(|b| serde_json::to_string_pretty(&b).ok())
+                        .unwrap_or_else(|| r.body.clone()),
+                ),
+            }
+        })
+        .collect();
+    Ok(html(
+        StatusCode::OK,
+        &InspectorPage {
+            shell: Shell::new(&signed, "webhooks"),
+            url: inspector_url(&req, merchant),
+            requests,
+        },
+    ))
+}
+
+/// POST /dashboard/webhooks/inspector (sandbox): an endpoint for every
+/// event at the inspector's URL; its page shows the secret once.
+pub async fn add_inspector(
+    state: web::Data<Context>,
+    signed: Signed,
+    req: HttpRequest,
+) -> PageResult {
+    sandbox_only(&state)?;
+    let new = NewEndpoint {
+        url: inspector_url(&req, signed.merchant_id()),
+        enabled_events: vec!["*".to_owned()],
+        description: Some("The sandbox's webhook inspector".to_owned()),
+    };
+    let policy = endpoints::policy(&state.settings);
+    let created = endpoints::create(&state.db, policy, signed.now, signed.merchant_id(), new)
+        .await
+        .map_err(|e| match endpoint_error(e) {
+            Ok(field) => PageError::Invalid(format!("{}: {}", field.field, field.message)),
+            Err(page) => page,
+        })?;
+    render_endpoint(
+        &state,
+        &signed,
+        &created.endpoint.id,
+        Some(created.secret),
+        &Cursors::default(),
+    )
+    .await
 }
 
 /// POST /dashboard/webhooks/{id}/rotate: a new secret, shown once; the old
