@@ -1,3 +1,4 @@
 //! The `pushbill` binary's commands.
 
+mod bench;
 mod commands;
