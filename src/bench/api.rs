@@ -82,15 +82,15 @@ pub async fn measure(
         paths: vec!["/healthz".to_owned()],
         headers: Vec::new(),
     };
-    let mut report = Comparison::new(
-        format!("GET /v1/customers/{{id}}, {backend}"),
-        "req/s",
-    )
-    .ceiling(format!("GET /healthz on the same server, {backend}"), "req/s");
-    for _ in 0..load.runs.max(1) {
-        report.runs.push(
-            load::run(&customers, load.connections, load.warmup, load.duration).await?,
+    let mut report = Comparison::new(format!("GET /v1/customers/{{id}}, {backend}"), "req/s")
+        .ceiling(
+            format!("GET /healthz on the same server, {backend}"),
+            "req/s",
         );
+    for _ in 0..load.runs.max(1) {
+        report
+            .runs
+            .push(load::run(&customers, load.connections, load.warmup, load.duration).await?);
         report
             .ceiling_runs
             .push(load::run(&health, load.connections, load.warmup, load.duration).await?);

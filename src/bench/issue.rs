@@ -58,7 +58,9 @@ pub async fn issue(
     );
     let outcome = async {
         for _ in 0..runs.max(1) {
-            report.runs.push(issue_run(&node, requests, postgres).await?);
+            report
+                .runs
+                .push(issue_run(&node, requests, postgres).await?);
             report.ceiling_runs.push(sign_run(requests.max(1_000)));
         }
         anyhow::Ok(())
@@ -83,17 +85,20 @@ async fn issue_run(node: &Arc<Node>, n: usize, postgres: Option<&str>) -> anyhow
         let started = Instant::now();
         let mut issued = 0;
         loop {
-            match payments::issue_pending(db, &node_issuer, Utc::now(), expiry, issuer::BATCH).await? {
+            match payments::issue_pending(db, &node_issuer, Utc::now(), expiry, issuer::BATCH)
+                .await?
+            {
                 0 => break,
                 k => issued += k,
             }
         }
         let seconds = started.elapsed().as_secs_f64();
-        anyhow::ensure!(
-            issued == n,
-            "{issued} of {n} payment requests were issued"
-        );
-        Ok(Run::new(issued, seconds, format!("{issued} in {seconds:.2} s")))
+        anyhow::ensure!(issued == n, "{issued} of {n} payment requests were issued");
+        Ok(Run::new(
+            issued,
+            seconds,
+            format!("{issued} in {seconds:.2} s"),
+        ))
     }
     .await;
     lab_db.drop().await?;

@@ -83,7 +83,13 @@ fn rates(runs: &[Run]) -> String {
         .join(", ")
 }
 
-fn line(f: &mut fmt::Formatter<'_>, label: &str, what: &str, unit: &str, runs: &[Run]) -> fmt::Result {
+fn line(
+    f: &mut fmt::Formatter<'_>,
+    label: &str,
+    what: &str,
+    unit: &str,
+    runs: &[Run],
+) -> fmt::Result {
     match median(runs) {
         Some(m) => {
             write!(f, "{label}: {what}: {:.0} {unit}", m.per_second)?;
@@ -99,7 +105,13 @@ fn line(f: &mut fmt::Formatter<'_>, label: &str, what: &str, unit: &str, runs: &
 impl fmt::Display for Comparison {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         line(f, "figure", &self.what, self.unit, &self.runs)?;
-        line(f, "ceiling", &self.ceiling, self.ceiling_unit, &self.ceiling_runs)?;
+        line(
+            f,
+            "ceiling",
+            &self.ceiling,
+            self.ceiling_unit,
+            &self.ceiling_runs,
+        )?;
         writeln!(f, "ratio: {:.1}% of the ceiling", self.ratio() * 100.0)?;
         write!(
             f,

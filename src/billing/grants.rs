@@ -194,12 +194,13 @@ pub async fn covering(
     now: DateTime<Utc>,
     invoice: &invoices::Model,
 ) -> Result<Option<GrantId>> {
-    let customers: HashMap<String, customers::Model> = customers::Entity::find_by_id(&invoice.customer_id)
-        .one(db)
-        .await?
-        .map(|c| (c.id.clone(), c))
-        .into_iter()
-        .collect();
+    let customers: HashMap<String, customers::Model> =
+        customers::Entity::find_by_id(&invoice.customer_id)
+            .one(db)
+            .await?
+            .map(|c| (c.id.clone(), c))
+            .into_iter()
+            .collect();
     let mut covering = covering_all(db, now, &[invoice], &customers).await?;
     Ok(covering.remove(&invoice.id))
 }

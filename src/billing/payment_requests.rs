@@ -11,8 +11,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect,
 };
 
 use crate::domain::ids::PaymentRequestId;
@@ -312,10 +312,7 @@ async fn queue_push(
 }
 
 /// The customer's node id, if it gave one.
-async fn customer_node(
-    db: &impl ConnectionTrait,
-    customer_id: &str,
-) -> Result<Option<String>> {
+async fn customer_node(db: &impl ConnectionTrait, customer_id: &str) -> Result<Option<String>> {
     Ok(customers::Entity::find_by_id(customer_id)
         .select_only()
         .column(customers::Column::NodeId)

@@ -176,7 +176,9 @@ pub async fn issue_pending(
 
 /// Rows by their id.
 fn by_id<M>(rows: Vec<M>, id: impl Fn(&M) -> &String) -> HashMap<String, M> {
-    rows.into_iter().map(|row| (id(&row).clone(), row)).collect()
+    rows.into_iter()
+        .map(|row| (id(&row).clone(), row))
+        .collect()
 }
 
 /// "<merchant> - <plan> - <first day> to <last day>", as the payer's wallet
