@@ -9,7 +9,7 @@ use pushbill::app::Application;
 use pushbill::auth::api_keys::Mode;
 use pushbill::clock::{Clock, SystemClock};
 use pushbill::config::{ClockMode, Role, Settings};
-use pushbill::{catalog, store, telemetry};
+use pushbill::{bench, catalog, store, telemetry};
 use tokio_util::sync::CancellationToken;
 
 /// Subscription billing for merchants paid over Lightning.
@@ -141,6 +141,35 @@ enum BenchWhat {
         #[arg(long, value_name = "URL")]
         postgres: Option<String>,
     },
+    /// Issue N pending payment requests as BOLT11 with the node role's issuer,
+    /// beside raw recoverable secp256k1 signing on one core.
+    Issue {
+        #[arg(long, default_value_t = 10_000)]
+        requests: usize,
+        /// Runs of each; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// As for `bench billing`: a PostgreSQL server URL, SQLite otherwise.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+    },
+    /// Load `GET /v1/customers/{id}` and `GET /healthz` of an in-process
+    /// `serve` (web role) over keep-alive connections.
+    Api {
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds each run is timed (after a one-second warm-up).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Customers seeded and asked for in turn.
+        #[arg(long, default_value_t = 1_000)]
+        customers: usize,
+        /// As for `bench billing`: a PostgreSQL server URL, SQLite otherwise.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -215,6 +244,36 @@ fn main() -> ExitCode {
                         postgres,
                     },
             } => bench_billing(subscriptions, batch, workers, merchants, postgres).await,
+            Command::Bench {
+                what:
+                    BenchWhat::Issue {
+                        requests,
+                        runs,
+                        postgres,
+                    },
+            } => {
+                let report = bench::issue::issue(requests, runs, postgres.as_deref()).await?;
+                println!("{report}");
+                Ok(())
+            }
+            Command::Bench {
+                what:
+                    BenchWhat::Api {
+                        connections,
+                        seconds,
+                        runs,
+                        customers,
+                        postgres,
+                    },
+            } => {
+                let load = bench::api::Load {
+                    connections,
+                    warmup: std::time::Duration::from_secs(1),
+                    duration: std::time::Duration::from_secs_f64(seconds.max(0.1)),
+                    runs,
+                };
+                bench_api(settings, load, customers, postgres).await
+            }
         }
     });
     match result {
@@ -412,27 +471,43 @@ async fn bench_billing(
     merchants: usize,
     postgres: Option<String>,
 ) -> anyhow::Result<()> {
-    let name = format!(
-        "pushbill_bench_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    let sqlite_path = std::env::temp_dir().join(format!("{name}.db"));
-    let url = match &postgres {
-        Some(admin) => store::create_postgres_database(admin, &name).await?,
-        None => format!("sqlite://{}", sqlite_path.display()),
-    };
-    let db = store::connect(&url, workers.max(1) + 1).await?;
-    store::migrate(&db).await?;
-    let report = pushbill::bench::billing(&db, n, batch, workers, merchants).await;
-    db.close().await?;
-    match &postgres {
-        Some(admin) => store::drop_postgres_database(admin, &name).await?,
-        None => {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", sqlite_path.display()));
-            }
-        }
-    }
+    let lab = bench::lab::ThrowawayDb::create(postgres.as_deref(), workers.max(1) + 1).await?;
+    let report = bench::billing(&lab.db, n, batch, workers, merchants).await;
+    lab.drop().await?;
     println!("{}", report?);
+    Ok(())
+}
+
+/// `bench api`: a `serve` of the web role alone, in this process, on a
+/// throwaway database seeded with a merchant, its key and its customers;
+/// its own settings otherwise (per-key rate limits lifted: the bench
+/// measures the server, not the limiter).
+async fn bench_api(
+    mut settings: Settings,
+    load: bench::api::Load,
+    customers: usize,
+    postgres: Option<String>,
+) -> anyhow::Result<()> {
+    let lab = bench::lab::ThrowawayDb::create(postgres.as_deref(), 2).await?;
+    let outcome = async {
+        let seed = bench::api::seed(&lab.db, settings.app.network, customers).await?;
+        settings.database.url = lab.url.clone().into();
+        settings.http.host = "127.0.0.1".into();
+        settings.http.port = 0;
+        settings.app.roles = vec![Role::Web];
+        settings.api.rate_limit_per_second = 1e12;
+        settings.api.rate_limit_burst = u32::MAX;
+        let app = Application::build(settings).await?;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], app.port()));
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        let report = bench::api::measure(addr, lab.backend(), &seed, &load).await;
+        shutdown.cancel();
+        let _ = server.await;
+        report
+    }
+    .await;
+    lab.drop().await?;
+    println!("{}", outcome?);
     Ok(())
 }

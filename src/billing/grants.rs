@@ -6,6 +6,8 @@
 //! to cancel at period end), and the deployment rule of which grant an
 //! invoice commits to.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -192,31 +194,66 @@ pub async fn covering(
     now: DateTime<Utc>,
     invoice: &invoices::Model,
 ) -> Result<Option<GrantId>> {
-    let Some(customer) = customers::Entity::find_by_id(&invoice.customer_id)
-        .one(db)
-        .await?
-        .filter(|c| c.merchant_id == invoice.merchant_id && c.node_id_verified)
-    else {
-        return Ok(None);
-    };
-    let Some(node_id) = customer.node_id else {
-        return Ok(None);
-    };
-    let mut query = grants::Entity::find()
-        .filter(grants::Column::MerchantId.eq(&invoice.merchant_id))
-        .filter(grants::Column::CustomerId.eq(&invoice.customer_id))
-        .filter(grants::Column::NodeId.eq(node_id))
-        .filter(grants::Column::Status.eq(grants::ACTIVE));
-    query = match &invoice.subscription_id {
-        Some(sub) => query.filter(grants::Column::SubscriptionId.eq(sub)),
-        None => query.filter(grants::Column::SubscriptionId.is_null()),
-    };
-    let grant = query
-        .order_by_desc(grants::Column::CreatedAt)
-        .order_by_desc(grants::Column::Id)
-        .all(db)
-        .await?
+    let customers: HashMap<String, customers::Model> =
+        customers::Entity::find_by_id(&invoice.customer_id)
+            .one(db)
+            .await?
+            .map(|c| (c.id.clone(), c))
+            .into_iter()
+            .collect();
+    let mut covering = covering_all(db, now, &[invoice], &customers).await?;
+    Ok(covering.remove(&invoice.id))
+}
+
+/// [`covering`] for a batch of invoices (the issuer's), their customers
+/// already read: one query for the grants of all of them. Maps invoice ids
+/// to the grant each commits to; an invoice without one is left out.
+pub async fn covering_all(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    invoices: &[&invoices::Model],
+    customers: &HashMap<String, customers::Model>,
+) -> Result<HashMap<String, GrantId>> {
+    // Only a node the customer proved, and only the invoice's own merchant's customer.
+    let proven: Vec<(&invoices::Model, &str)> = invoices
+        .iter()
+        .filter_map(|invoice| {
+            let customer = customers
+                .get(&invoice.customer_id)
+                .filter(|c| c.merchant_id == invoice.merchant_id && c.node_id_verified)?;
+            Some((*invoice, customer.node_id.as_deref()?))
+        })
+        .collect();
+    if proven.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut customer_ids: Vec<&str> = proven.iter().map(|(i, _)| i.customer_id.as_str()).collect();
+    customer_ids.sort_unstable();
+    customer_ids.dedup();
+    // Newest first; a customer's grants all come from one chunk, so stay in that order.
+    let mut active = Vec::new();
+    for chunk in customer_ids.chunks(store::IDS_PER_QUERY) {
+        active.extend(
+            grants::Entity::find()
+                .filter(grants::Column::CustomerId.is_in(chunk.iter().copied()))
+                .filter(grants::Column::Status.eq(grants::ACTIVE))
+                .order_by_desc(grants::Column::CreatedAt)
+                .order_by_desc(grants::Column::Id)
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(proven
         .into_iter()
-        .find(|g| g.ends_at.is_none_or(|end| end > now));
-    Ok(grant.and_then(|g| GrantId::from_hex(&g.grant_key)))
+        .filter_map(|(invoice, node_id)| {
+            let grant = active.iter().find(|g| {
+                g.merchant_id == invoice.merchant_id
+                    && g.customer_id == invoice.customer_id
+                    && g.node_id == node_id
+                    && g.subscription_id == invoice.subscription_id
+                    && g.ends_at.is_none_or(|end| end > now)
+            })?;
+            Some((invoice.id.clone(), GrantId::from_hex(&grant.grant_key)?))
+        })
+        .collect())
 }

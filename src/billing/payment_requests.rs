@@ -11,8 +11,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect,
 };
 
 use crate::domain::ids::PaymentRequestId;
@@ -79,28 +79,70 @@ pub fn is_payable(r: &payment_requests::Model, now: DateTime<Utc>) -> bool {
         && r.expires_at.is_some_and(|at| at > now)
 }
 
-/// Stores the BOLT11 the node issued for a pending request, and queues its
-/// push when the request asks for one and the customer has a node.
-pub async fn issue(
+/// A BOLT11 the node issued for a pending request.
+pub struct Issued<'a> {
+    pub request: &'a payment_requests::Model,
+    /// The customer's node id, when it has one: where the push goes.
+    pub customer_node: Option<String>,
+    pub invoice: IssuedInvoice,
+}
+
+/// Rows with a BOLT11 (about 600 bytes each) per upsert statement: under
+/// the ~16 KiB of [`store::ROWS_PER_STATEMENT`].
+const ISSUED_PER_STATEMENT: usize = 16;
+
+/// Stores the BOLT11s the node issued for pending requests, and queues the
+/// push of each request that asks for one when its customer has a node:
+/// one upsert per [`ISSUED_PER_STATEMENT`] requests, one insert for the pushes.
+pub async fn issue_all(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
-    req: &payment_requests::Model,
-    invoice: &invoices::Model,
-    issued: IssuedInvoice,
+    issued: Vec<Issued<'_>>,
 ) -> Result<()> {
-    let mut row = req.clone().into_active_model();
-    row.status = Set(PaymentRequestStatus::Issued.as_str().to_owned());
-    row.bolt11 = Set(Some(issued.bolt11));
-    row.payment_hash = Set(Some(issued.payment_hash));
-    row.expires_at = Set(Some(issued.expires_at));
-    row.issued_at = Set(Some(now));
-    row.updated_at = Set(now);
-    payment_requests::Entity::update(row).exec(db).await?;
-    if req.push
-        && let Some(node_id) = customer_node(db, &invoice.customer_id).await?
+    let mut rows = Vec::with_capacity(issued.len());
+    let mut pushes = Vec::new();
+    for Issued {
+        request,
+        customer_node,
+        invoice,
+    } in issued
     {
-        queue_push(db, now, req, &node_id).await?;
+        if request.push
+            && let Some(node_id) = &customer_node
+        {
+            pushes.push(push_attempts::queued(
+                &request.merchant_id,
+                &request.id,
+                node_id,
+                now,
+            ));
+        }
+        let mut row = request.clone();
+        row.status = PaymentRequestStatus::Issued.as_str().to_owned();
+        row.bolt11 = Some(invoice.bolt11);
+        row.payment_hash = Some(invoice.payment_hash);
+        row.expires_at = Some(invoice.expires_at);
+        row.issued_at = Some(now);
+        row.updated_at = now;
+        rows.push(row.into_active_model().reset_all());
     }
+    use payment_requests::Column;
+    store::update_columns_in_chunks(
+        db,
+        rows,
+        Column::Id,
+        &[
+            Column::Status,
+            Column::Bolt11,
+            Column::PaymentHash,
+            Column::ExpiresAt,
+            Column::IssuedAt,
+            Column::UpdatedAt,
+        ],
+        ISSUED_PER_STATEMENT,
+    )
+    .await?;
+    store::insert_all(db, pushes).await?;
     Ok(())
 }
 
@@ -269,12 +311,8 @@ async fn queue_push(
     Ok(())
 }
 
-/// The node id of the customer, when they gave one.
 /// The customer's node id, if it gave one.
-pub(super) async fn customer_node(
-    db: &impl ConnectionTrait,
-    customer_id: &str,
-) -> Result<Option<String>> {
+async fn customer_node(db: &impl ConnectionTrait, customer_id: &str) -> Result<Option<String>> {
     Ok(customers::Entity::find_by_id(customer_id)
         .select_only()
         .column(customers::Column::NodeId)

@@ -5,6 +5,8 @@
 //! [`InvoiceIssuer`] trait (LDK in production). When a payment arrives the node
 //! asks [`check_payment`] before claiming it and calls [`settle`] once claimed.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -20,7 +22,7 @@ use crate::domain::{EventType, InvoiceEvent, InvoiceStatus, Msat, PaymentRequest
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, invoices, merchants, payment_requests, queue};
+use crate::store::{self, customers, invoices, merchants, payment_requests, queue};
 use push_protocol::grant::{GrantId, MAX_DESCRIPTION_BYTES};
 
 /// What the node is asked to issue.
@@ -95,52 +97,88 @@ pub async fn issue_pending(
         .order_by_asc(payment_requests::Column::Id)
         .limit(batch);
     let pending = queue::claim(query, &txn).await?;
+    // One query each for the batch's invoices, merchants, customers and grants.
+    let invoices = by_id(
+        store::find_by_ids::<invoices::Entity>(
+            &txn,
+            invoices::Column::Id,
+            pending.iter().map(|r| r.invoice_id.as_str()),
+        )
+        .await?,
+        |i| &i.id,
+    );
+    let merchants = by_id(
+        store::find_by_ids::<merchants::Entity>(
+            &txn,
+            merchants::Column::Id,
+            pending.iter().map(|r| r.merchant_id.as_str()),
+        )
+        .await?,
+        |m| &m.id,
+    );
+    let customers = by_id(
+        store::find_by_ids::<customers::Entity>(
+            &txn,
+            customers::Column::Id,
+            invoices.values().map(|i| i.customer_id.as_str()),
+        )
+        .await?,
+        |c| &c.id,
+    );
+    let batch_invoices: Vec<&invoices::Model> = invoices.values().collect();
+    let grants = grants::covering_all(&txn, now, &batch_invoices, &customers).await?;
     let mut events = EventBatch::new();
-    let mut issued = 0;
-    for req in pending {
-        let invoice = invoices::Entity::find_by_id(&req.invoice_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| {
-                Error::corrupt(format!("payment request {}: invoice missing", req.id))
-            })?;
-        let merchant = merchants::Entity::find_by_id(&req.merchant_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| {
-                Error::corrupt(format!("payment request {}: merchant missing", req.id))
-            })?;
-        let grant = grants::covering(&txn, now, &invoice).await?;
+    let mut issued = Vec::with_capacity(pending.len());
+    for req in &pending {
+        let invoice = invoices.get(&req.invoice_id).ok_or_else(|| {
+            Error::corrupt(format!("payment request {}: invoice missing", req.id))
+        })?;
+        let merchant = merchants.get(&req.merchant_id).ok_or_else(|| {
+            Error::corrupt(format!("payment request {}: merchant missing", req.id))
+        })?;
+        let grant = grants.get(&invoice.id).copied();
+        let customer_node = customers
+            .get(&invoice.customer_id)
+            .and_then(|c| c.node_id.clone());
         let request = IssueRequest {
             payment_request_id: req.id.clone(),
             amount: Msat::try_from(req.amount_msat).map_err(|e| Error::corrupt(e.to_string()))?,
             description: push_protocol::grant::describe(
-                &describe(&merchant.name, &invoice),
+                &describe(&merchant.name, invoice),
                 grant.as_ref(),
                 MAX_DESCRIPTION_BYTES,
             ),
             grant,
             expiry,
-            customer_node_id: requests::customer_node(&txn, &invoice.customer_id).await?,
+            customer_node_id: customer_node.clone(),
         };
-        let bolt11 = match issuer.issue(&request).await {
-            Ok(b) => b,
+        match issuer.issue(&request).await {
+            Ok(invoice) => issued.push(requests::Issued {
+                request: req,
+                customer_node,
+                invoice,
+            }),
             Err(e) if e.permanent => {
                 tracing::warn!(payment_request = %req.id, error = %e, "cannot be issued; failed");
-                requests::fail(&txn, now, &req, &e.message, &mut events).await?;
-                continue;
+                requests::fail(&txn, now, req, &e.message, &mut events).await?;
             }
             Err(e) => {
                 tracing::warn!(payment_request = %req.id, error = %e, "issue failed; will retry");
-                continue;
             }
-        };
-        requests::issue(&txn, now, &req, &invoice, bolt11).await?;
-        issued += 1;
+        }
     }
+    let count = issued.len();
+    requests::issue_all(&txn, now, issued).await?;
     events.insert(&txn).await?;
     txn.commit().await?;
-    Ok(issued)
+    Ok(count)
+}
+
+/// Rows by their id.
+fn by_id<M>(rows: Vec<M>, id: impl Fn(&M) -> &String) -> HashMap<String, M> {
+    rows.into_iter()
+        .map(|row| (id(&row).clone(), row))
+        .collect()
 }
 
 /// "<merchant> - <plan> - <first day> to <last day>", as the payer's wallet

@@ -115,6 +115,9 @@ impl InvoiceIssuer for NodeIssuer {
     }
 }
 
+/// Payment requests issued per transaction.
+pub const BATCH: u64 = 100;
+
 /// The node role's loop: every `every`, issue BOLT11 invoices for the pending
 /// payment requests, until `shutdown`.
 pub async fn run_issuer(
@@ -128,7 +131,7 @@ pub async fn run_issuer(
     let issuer = NodeIssuer(node);
     loop {
         loop {
-            match payments::issue_pending(&db, &issuer, clock.now(), expiry, 100).await {
+            match payments::issue_pending(&db, &issuer, clock.now(), expiry, BATCH).await {
                 Ok(0) => break,
                 Ok(n) => tracing::info!(issued = n, "issued BOLT11 invoices"),
                 Err(e) => {

@@ -45,9 +45,15 @@ pub mod webhook_inspector_requests;
 
 pub use sea_orm::DatabaseConnection as Db;
 
-/// Opens the database named by `url`. A SQLite file and its folder are created
-/// when missing. SQLite gets a single connection: one writer at a time is what
-/// SQLite allows anyway, and it rules out lock-upgrade deadlocks.
+/// Opens the database named by `url` with a pool of up to `max_connections`.
+/// A SQLite file and its folder are created when missing. On SQLite (WAL)
+/// the pool's connections read side by side while one of them writes: every
+/// transaction that writes begins with [`begin_write`] (`BEGIN IMMEDIATE`,
+/// so it takes the one write lock up front and a read lock is never
+/// upgraded, which could deadlock), other writes are single statements that
+/// wait for the lock (`busy_timeout`), and a commit is seen by every read
+/// that starts after it, on any connection. An in-memory SQLite database is
+/// one connection (each connection would be a database of its own).
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -56,8 +62,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         create_sqlite_parent_dir(url)?;
+        let connections = if sqlite_path(url).is_some() {
+            max_connections.max(1)
+        } else {
+            1
+        };
         options
-            .max_connections(1)
+            .max_connections(connections)
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
@@ -245,6 +256,32 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), D
     admin.close().await
 }
 
+/// The rows whose `column` is one of `ids` (duplicates asked once), in
+/// `IN` lists of [`IDS_PER_QUERY`].
+pub async fn find_by_ids<'a, E>(
+    db: &impl ConnectionTrait,
+    column: E::Column,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let mut ids: Vec<&str> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        rows.extend(
+            E::find()
+                .filter(column.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(rows)
+}
+
 /// Writes `columns` of existing rows back in bulk: an upsert on the `id`
 /// primary key, one statement per chunk on both backends.
 pub async fn update_columns<A>(
@@ -256,9 +293,24 @@ pub async fn update_columns<A>(
 where
     A: ActiveModelTrait + Send,
 {
+    update_columns_in_chunks(db, rows, id, columns, ROWS_PER_STATEMENT).await
+}
+
+/// [`update_columns`], `chunk` rows per statement (fewer for wide rows, to
+/// stay under the ~16 KiB of [`ROWS_PER_STATEMENT`]).
+pub async fn update_columns_in_chunks<A>(
+    db: &impl ConnectionTrait,
+    rows: Vec<A>,
+    id: <A::Entity as EntityTrait>::Column,
+    columns: &[<A::Entity as EntityTrait>::Column],
+    chunk: usize,
+) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let chunk: Vec<A> = rows.by_ref().take(chunk.max(1)).collect();
         A::Entity::insert_many(chunk)
             .on_conflict(
                 sea_orm::sea_query::OnConflict::column(id)

@@ -1,4 +1,5 @@
 //! The `pushbill` binary's commands.
 
+mod bench;
 mod commands;
 mod demo;

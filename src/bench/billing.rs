@@ -1,6 +1,6 @@
-//! `pushbill bench`: measured performance of the billing engine on a
-//! throwaway database, and the seeding it needs (shared with the tests that
-//! crash or race the engine over thousands of subscriptions).
+//! `pushbill bench billing`: the billing engine on a throwaway database, and
+//! the seeding it needs (shared with the tests that crash or race the engine
+//! over thousands of subscriptions).
 
 use std::collections::HashMap;
 use std::time::Instant;

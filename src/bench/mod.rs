@@ -1,0 +1,20 @@
+//! `pushbill bench`: measured performance, each figure beside a ceiling
+//! measured in the same run on the same machine (docs/performance.md).
+//!
+//! - `billing`: one billing run over N due subscriptions, and the seeding
+//!   the other benches and the tests reuse
+//! - `issue`: BOLT11 issuance by the node role versus raw recoverable
+//!   secp256k1 signatures
+//! - `api`: `GET /v1/customers/{id}` versus `GET /healthz` on one server,
+//!   driven by `load` (64 keep-alive HTTP/1.1 connections)
+//! - `lab`: throwaway databases, chains and nodes the benches run on
+//! - `report`: medians, load average, the printed lines
+
+pub mod api;
+pub mod billing;
+pub mod issue;
+pub mod lab;
+pub mod load;
+pub mod report;
+
+pub use billing::{BillingReport, Seeded, billing, seed_due_subscriptions};

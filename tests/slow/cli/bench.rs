@@ -1,0 +1,77 @@
+//! `pushbill bench issue|api` on tiny sizes: each runs to the end on the
+//! test database's backend and prints its figure, its same-run ceiling, the
+//! ratio and the load average. No timing is asserted.
+
+use std::process::Command;
+
+fn bench(args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushbill"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PUSHBILL") {
+            cmd.env_remove(key);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    cmd.current_dir(dir.path()).arg("bench").args(args);
+    if let Ok(admin) = std::env::var("PUSHBILL_TEST_POSTGRES_URL")
+        && !admin.is_empty()
+    {
+        cmd.args(["--postgres", &admin]);
+    }
+    let output = cmd.output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    for label in ["figure: ", "ceiling: ", "ratio: ", "load average: "] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(label)),
+            "no `{label}` line in:\n{stdout}"
+        );
+    }
+    stdout
+}
+
+fn backend() -> &'static str {
+    match std::env::var("PUSHBILL_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => "postgresql",
+        _ => "sqlite",
+    }
+}
+
+#[test]
+fn bench_issue_issues_every_pending_request_and_prints_its_lines() {
+    let out = bench(&["issue", "--requests", "30", "--runs", "2"]);
+    let figure = out.lines().find(|l| l.starts_with("figure: ")).unwrap();
+    assert!(
+        figure.contains("30 pending payment requests")
+            && figure.contains(backend())
+            && figure.contains("30 in ")
+            && figure.contains("median of 2 runs"),
+        "{out}"
+    );
+    assert!(out.contains("recoverable secp256k1 signatures"), "{out}");
+}
+
+#[test]
+fn bench_api_loads_both_endpoints_of_one_server_and_prints_its_lines() {
+    let out = bench(&[
+        "api",
+        "--connections",
+        "4",
+        "--seconds",
+        "0.3",
+        "--runs",
+        "1",
+        "--customers",
+        "5",
+    ]);
+    let figure = out.lines().find(|l| l.starts_with("figure: ")).unwrap();
+    assert!(
+        figure.contains("GET /v1/customers/{id}")
+            && figure.contains(backend())
+            && figure.contains("p99")
+            && figure.contains("4 connections"),
+        "{out}"
+    );
+    assert!(out.contains("GET /healthz on the same server"), "{out}");
+}
