@@ -3,7 +3,6 @@
 //! disagree), and its stylesheet. No script, no external asset.
 
 use actix_web::HttpResponse;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use askama::Template;
 use serde_json::{Map, Value};
 
@@ -90,10 +89,7 @@ pub async fn api_reference() -> HttpResponse {
 
 /// GET /static/css/api-docs.css
 pub async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(STYLESHEET)
+    super::browser::asset("text/css; charset=utf-8", STYLESHEET)
 }
 
 const METHODS: [&str; 8] = [

@@ -8,6 +8,7 @@ use ln_node::Node;
 use self::api::rate_limit::RateLimiter;
 
 pub mod api;
+mod browser;
 mod dashboard;
 mod docs;
 mod headers;

@@ -5,7 +5,7 @@
 //! unknown or forged one gets a 404 page. No script, no external asset.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -101,27 +101,11 @@ fn not_found() -> HttpResponse {
 
 /// GET /static/css/pay.css
 pub async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(STYLESHEET)
+    super::browser::asset("text/css; charset=utf-8", STYLESHEET)
 }
 
 fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {
-    match rendered {
-        Ok(body) => HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            // The URL is the key to the page: keep it out of caches,
-            // referrers and search engines.
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .insert_header(("Referrer-Policy", "no-referrer"))
-            .insert_header(("X-Robots-Tag", "noindex"))
-            .body(body),
-        Err(e) => {
-            tracing::error!(error = %e, "pay page: cannot render");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+    super::browser::private_page(status, rendered, "pay page")
 }
 
 fn invoice_page(p: PayPage, token: &str) -> InvoicePage {

@@ -304,6 +304,23 @@ pub async fn deliveries(
     Ok(page::fetch(db, select, webhook_deliveries::Column::Id, page).await?)
 }
 
+/// The merchant's delivery, or NotFound (also for another merchant's or a
+/// malformed id).
+pub async fn delivery(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    delivery_id: &str,
+) -> Result<webhook_deliveries::Model, Error> {
+    if WebhookDeliveryId::parse(delivery_id).is_err() {
+        return Err(Error::not_found("webhook_delivery", delivery_id));
+    }
+    webhook_deliveries::Entity::find_by_id(delivery_id)
+        .filter(webhook_deliveries::Column::MerchantId.eq(merchant_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("webhook_delivery", delivery_id))
+}
+
 /// Every attempt of the merchant's delivery (newest first, paginated).
 /// NotFound for another merchant's or an unknown delivery.
 pub async fn attempts(
@@ -312,14 +329,7 @@ pub async fn attempts(
     delivery_id: &str,
     page: &PageParams,
 ) -> Result<Page<webhook_delivery_attempts::Model>, Error> {
-    if WebhookDeliveryId::parse(delivery_id).is_err() {
-        return Err(Error::not_found("webhook_delivery", delivery_id));
-    }
-    let delivery = webhook_deliveries::Entity::find_by_id(delivery_id)
-        .filter(webhook_deliveries::Column::MerchantId.eq(merchant_id))
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("webhook_delivery", delivery_id))?;
+    let delivery = delivery(db, merchant_id, delivery_id).await?;
     let select = webhook_delivery_attempts::Entity::find()
         .filter(webhook_delivery_attempts::Column::DeliveryId.eq(&delivery.id));
     Ok(page::fetch(db, select, webhook_delivery_attempts::Column::Id, page).await?)
@@ -333,14 +343,7 @@ pub async fn replay(
     merchant_id: &str,
     delivery_id: &str,
 ) -> Result<webhook_deliveries::Model, Error> {
-    if WebhookDeliveryId::parse(delivery_id).is_err() {
-        return Err(Error::not_found("webhook_delivery", delivery_id));
-    }
-    let delivery = webhook_deliveries::Entity::find_by_id(delivery_id)
-        .filter(webhook_deliveries::Column::MerchantId.eq(merchant_id))
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("webhook_delivery", delivery_id))?;
+    let delivery = delivery(db, merchant_id, delivery_id).await?;
     let endpoint = get(db, merchant_id, &delivery.endpoint_id).await?;
     if endpoint.status != ENABLED {
         return Err(Error::conflict(

@@ -45,7 +45,7 @@ fn public_page<T: Template>(
     status: StatusCode,
     build: impl FnOnce(PublicShell) -> T,
 ) -> HttpResponse {
-    let (csrf, cookie) = session::anonymous_csrf(state, req);
+    let (csrf, cookie) = session::COOKIES.anonymous_csrf(state, req);
     let mut res = html(status, &build(public_shell(state, csrf)));
     if let Some(cookie) = cookie {
         let _ = res.add_cookie(&cookie);
@@ -163,7 +163,7 @@ pub async fn login(
     req: HttpRequest,
     web::Form(form): web::Form<LoginForm>,
 ) -> PageResult {
-    let address = session::client_address(&req);
+    let address = crate::web::browser::client_address(&req);
     let outcome = accounts::sign_in(
         &state.db,
         Utc::now(),

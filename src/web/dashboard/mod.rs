@@ -6,7 +6,7 @@
 //! style (the CSP forbids them); the one script is served from /static.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
@@ -31,7 +31,6 @@ use crate::error::Error;
 
 // What the hosted signup pages share with the dashboard.
 pub(super) use rows::schedule_text;
-pub(super) use session::client_address;
 pub(super) use view::{FieldError, display};
 
 const STYLESHEET: &str = include_str!("../../../static/css/dashboard.css");
@@ -145,19 +144,12 @@ pub fn scope() -> actix_web::Scope<
 
 /// GET /static/css/dashboard.css
 pub async fn stylesheet() -> HttpResponse {
-    asset("text/css; charset=utf-8", STYLESHEET)
+    crate::web::browser::asset("text/css; charset=utf-8", STYLESHEET)
 }
 
 /// GET /static/js/dashboard.js
 pub async fn script() -> HttpResponse {
-    asset("text/javascript; charset=utf-8", SCRIPT)
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, content_type))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(body)
+    crate::web::browser::asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
 /// A rendered page (never cached: it shows a merchant's data).

@@ -492,7 +492,7 @@ pub async fn delivery(
         },
     )
     .await?;
-    let row = webhook_deliveries_of(&state, merchant, &id).await?;
+    let row = endpoints::delivery(&state.db, merchant, &id).await?;
     let endpoint = endpoints::get(&state.db, merchant, &row.endpoint_id).await?;
     let event = catalog::events::get(&state.db, merchant, &row.event_id).await?;
     let body = serde_json::from_slice::<serde_json::Value>(&delivery::body(&event))
@@ -509,20 +509,6 @@ pub async fn delivery(
             attempts: attempts.data.iter().map(AttemptRow::from).collect(),
         },
     ))
-}
-
-/// The merchant's delivery (`endpoints::attempts` has checked it is theirs).
-async fn webhook_deliveries_of(
-    state: &Context,
-    merchant_id: &str,
-    id: &str,
-) -> Result<webhook_deliveries::Model, PageError> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    webhook_deliveries::Entity::find_by_id(id)
-        .filter(webhook_deliveries::Column::MerchantId.eq(merchant_id))
-        .one(&state.db)
-        .await?
-        .ok_or(PageError::NotFound)
 }
 
 /// POST /dashboard/webhook_deliveries/{id}/replay

@@ -36,7 +36,7 @@ fn public_page<T: Template>(
     status: StatusCode,
     build: impl FnOnce(String) -> T,
 ) -> HttpResponse {
-    let (csrf, cookie) = session::anonymous_csrf(state, req);
+    let (csrf, cookie) = session::COOKIES.anonymous_csrf(state, req);
     let mut res = html(status, &build(csrf));
     if let Some(cookie) = cookie {
         let _ = res.add_cookie(&cookie);
@@ -79,7 +79,7 @@ pub async fn request(
     web::Form(form): web::Form<RequestForm>,
 ) -> PortalResult {
     let merchant = portal::merchant(&state, &merchant).await?;
-    let client = session::client_address(&req);
+    let client = crate::web::browser::client_address(&req);
     let page = |csrf, email: String, error, sent| RequestPage {
         styles: Styles::new(&state),
         csrf,

@@ -8,7 +8,7 @@
 //! ([`session::Customer`]). No script; the look is the pay page's.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
@@ -60,10 +60,7 @@ pub fn scope() -> actix_web::Scope<
 
 /// GET /static/css/portal.css
 pub async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(STYLESHEET)
+    crate::web::browser::asset("text/css; charset=utf-8", STYLESHEET)
 }
 
 /// What every portal page links: the pay page's stylesheet (the look) and
@@ -87,18 +84,7 @@ impl Styles {
 /// A rendered page: never cached, never indexed, and no referrer (sign-in
 /// links carry a token).
 pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
-    match page.render() {
-        Ok(body) => HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .insert_header(("Referrer-Policy", "no-referrer"))
-            .insert_header(("X-Robots-Tag", "noindex"))
-            .body(body),
-        Err(e) => {
-            tracing::error!(error = %e, "portal: cannot render");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+    crate::web::browser::private_page(status, page.render(), "portal")
 }
 
 /// 303 to `location`: where a form's POST lands.

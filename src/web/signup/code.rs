@@ -20,7 +20,7 @@ pub async fn create(
     link: web::Path<String>,
 ) -> PageResult {
     let page = load(&state, &link).await?;
-    let address = crate::web::dashboard::client_address(&req);
+    let address = crate::web::browser::client_address(&req);
     match signup::create_code(
         &state.db,
         &state.clocks,

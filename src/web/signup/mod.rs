@@ -7,7 +7,7 @@
 //! Every POST carries a CSRF token ([`csrf::guard`]).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use actix_web::http::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER};
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
@@ -57,23 +57,18 @@ pub fn scope() -> actix_web::Scope<
 
 /// GET /static/css/signup.css
 pub async fn stylesheet() -> HttpResponse {
-    asset("text/css; charset=utf-8", STYLESHEET)
+    crate::web::browser::asset("text/css; charset=utf-8", STYLESHEET)
 }
 
 /// GET /static/js/signup.js
 pub async fn script() -> HttpResponse {
-    asset("text/javascript; charset=utf-8", SCRIPT)
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, content_type))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(body)
+    crate::web::browser::asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
 /// What every signup page shows around its content.
 pub struct Shell {
+    /// The pay page's stylesheet (the look), then the signup pages' own.
+    pub base_stylesheet: &'static str,
     pub stylesheet: &'static str,
     pub script: &'static str,
     pub sandbox: bool,
@@ -87,6 +82,7 @@ pub struct Shell {
 impl Shell {
     fn new(state: &Context, page: &Page) -> Self {
         Self {
+            base_stylesheet: super::pay::STYLESHEET_PATH,
             stylesheet: STYLESHEET_PATH,
             script: SCRIPT_PATH,
             sandbox: state.settings.app.network == Network::Sandbox,
@@ -99,18 +95,7 @@ impl Shell {
 /// A rendered page. Its address is the key to it: kept out of caches,
 /// referrers and search engines.
 fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
-    match page.render() {
-        Ok(body) => HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .insert_header(("Referrer-Policy", "no-referrer"))
-            .insert_header(("X-Robots-Tag", "noindex"))
-            .body(body),
-        Err(e) => {
-            tracing::error!(error = %e, "signup page: cannot render");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+    crate::web::browser::private_page(status, page.render(), "signup page")
 }
 
 /// A status endpoint's answer: `{"state": "..."}`, never cached.
@@ -203,6 +188,7 @@ impl ResponseError for PageError {
             self.status_code(),
             &MessagePage {
                 shell: Shell {
+                    base_stylesheet: super::pay::STYLESHEET_PATH,
                     stylesheet: STYLESHEET_PATH,
                     script: SCRIPT_PATH,
                     sandbox: false,

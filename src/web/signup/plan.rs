@@ -117,7 +117,7 @@ pub async fn subscribe(
         email: form.email,
         name: form.name,
     };
-    let address = crate::web::dashboard::client_address(&req);
+    let address = crate::web::browser::client_address(&req);
     let made = signup::subscribe_manual(
         &state.db,
         &state.clocks,

@@ -199,27 +199,24 @@ async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock()
     )
     .await;
     let until = tokio::time::Instant::now() + Duration::from_secs(180);
-    let books = loop {
+    loop {
         let books = api.books().await;
         let paid = |n: usize| statuses(&books[n].2).last() == Some(&"paid");
         let month = |n: usize| books[n].2.len() == 2;
         // The payer that pays, and the three that cannot: two invoices each,
         // the second paid only by the first.
         if month(0) && month(1) && month(2) && month(5) && paid(0) {
-            break books;
+            break;
         }
         assert!(
             tokio::time::Instant::now() < until,
             "a month on, not every subscriber was billed and the payer that pays did not pay: {books:#?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    }
     // Give the ones that must not pay the time the paying one took, and more.
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let books = {
-        let _ = books;
-        api.books().await
-    };
+    let books = api.books().await;
     assert_eq!(
         statuses(&books[0].2),
         ["paid", "paid"],
