@@ -170,6 +170,18 @@ enum BenchWhat {
         #[arg(long, value_name = "URL")]
         postgres: Option<String>,
     },
+    /// Time every dashboard page of a merchant with N subscriptions (billed
+    /// once) and `GET /healthz`, one request after another, against 50 ms.
+    Pages {
+        #[arg(long, default_value_t = 100_000)]
+        subscriptions: usize,
+        /// Seconds each page is asked for (after a short warm-up).
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// As for `bench billing`: a PostgreSQL server URL, SQLite otherwise.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -273,6 +285,17 @@ fn main() -> ExitCode {
                     runs,
                 };
                 bench_api(settings, load, customers, postgres).await
+            }
+            Command::Bench {
+                what:
+                    BenchWhat::Pages {
+                        subscriptions,
+                        seconds,
+                        postgres,
+                    },
+            } => {
+                let duration = std::time::Duration::from_secs_f64(seconds.max(0.1));
+                bench_pages(settings, subscriptions, duration, postgres).await
             }
         }
     });
@@ -483,7 +506,7 @@ async fn bench_billing(
 /// its own settings otherwise (per-key rate limits lifted: the bench
 /// measures the server, not the limiter).
 async fn bench_api(
-    mut settings: Settings,
+    settings: Settings,
     load: bench::api::Load,
     customers: usize,
     postgres: Option<String>,
@@ -491,7 +514,50 @@ async fn bench_api(
     let lab = bench::lab::ThrowawayDb::create(postgres.as_deref(), 2).await?;
     let outcome = async {
         let seed = bench::api::seed(&lab.db, settings.app.network, customers).await?;
-        settings.database.url = lab.url.clone().into();
+        let web = BenchServer::start(settings, &lab.url).await?;
+        let report = bench::api::measure(web.addr, lab.backend(), &seed, &load).await;
+        web.stop().await;
+        report
+    }
+    .await;
+    lab.drop().await?;
+    println!("{}", outcome?);
+    Ok(())
+}
+
+/// `bench pages`: as `bench api`, with a dashboard merchant of
+/// `subscriptions` subscriptions billed once, and its owner's session.
+async fn bench_pages(
+    settings: Settings,
+    subscriptions: usize,
+    duration: std::time::Duration,
+    postgres: Option<String>,
+) -> anyhow::Result<()> {
+    let lab = bench::lab::ThrowawayDb::create(postgres.as_deref(), 2).await?;
+    let outcome = async {
+        let seed = bench::pages::seed(&lab.db, subscriptions).await?;
+        println!("seeded: {}", seed.billing);
+        let web = BenchServer::start(settings, &lab.url).await?;
+        let report = bench::pages::measure(web.addr, lab.backend(), &seed, duration).await;
+        web.stop().await;
+        report
+    }
+    .await;
+    lab.drop().await?;
+    println!("{}", outcome?);
+    Ok(())
+}
+
+/// A `serve` of the web role alone, in this process, on `database_url`.
+struct BenchServer {
+    addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl BenchServer {
+    async fn start(mut settings: Settings, database_url: &str) -> anyhow::Result<Self> {
+        settings.database.url = database_url.to_owned().into();
         settings.http.host = "127.0.0.1".into();
         settings.http.port = 0;
         settings.app.roles = vec![Role::Web];
@@ -501,13 +567,15 @@ async fn bench_api(
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], app.port()));
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        let report = bench::api::measure(addr, lab.backend(), &seed, &load).await;
-        shutdown.cancel();
-        let _ = server.await;
-        report
+        Ok(Self {
+            addr,
+            shutdown,
+            server,
+        })
     }
-    .await;
-    lab.drop().await?;
-    println!("{}", outcome?);
-    Ok(())
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.server.await;
+    }
 }

@@ -13,13 +13,16 @@ use crate::catalog::{self, plans::NewPlan};
 use crate::domain::ids::{CustomerId, InvoiceId, SubscriptionId};
 use crate::domain::{Interval, InvoiceStatus, Msat, Schedule, SubscriptionStatus};
 use crate::error::{Error, Result};
-use crate::store::{self, customers, invoices, merchants, subscriptions};
+use crate::store::{self, customers, invoices, merchants, plans, subscriptions};
 
 #[derive(Debug, Clone)]
 pub struct Seeded {
     pub merchants: usize,
     pub subscriptions: usize,
 }
+
+/// A merchant and the monthly plan (10,000 sat) its seeded subscriptions are on.
+pub type Owner = (merchants::Model, plans::Model);
 
 /// Creates `merchants` merchants with a monthly plan each and `n` active
 /// subscriptions spread over them (one customer each, every second one with a
@@ -31,20 +34,51 @@ pub async fn seed_due_subscriptions(
     n: usize,
     merchants: usize,
 ) -> Result<Seeded> {
-    let mut owners = Vec::with_capacity(merchants);
-    for m in 0..merchants.max(1) {
+    let owners = bench_merchants(db, now, merchants).await?;
+    seed_subscriptions_of(db, now, due_at, n, &owners).await
+}
+
+/// `count` (at least one) merchants named "Bench Merchant {i}", each with its plan.
+pub async fn bench_merchants(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    count: usize,
+) -> Result<Vec<Owner>> {
+    let mut owners = Vec::with_capacity(count);
+    for m in 0..count.max(1) {
         let merchant =
             catalog::merchants::create(db, now, &format!("Bench Merchant {m}"), &format!("B{m}"))
                 .await?;
-        let schedule = Schedule::every(Interval::Month, 1).expect("valid schedule");
-        let plan = NewPlan::new(
-            "Monthly",
-            Msat::from_sat(10_000).expect("valid amount"),
-            schedule,
-        );
-        let plan = catalog::plans::create(db, now, &merchant.id, plan).await?;
+        let plan = monthly_plan(db, now, &merchant.id).await?;
         owners.push((merchant, plan));
     }
+    Ok(owners)
+}
+
+/// The seeded subscriptions' plan: 10,000 sat a month.
+pub async fn monthly_plan(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+) -> Result<plans::Model> {
+    let schedule = Schedule::every(Interval::Month, 1).expect("valid schedule");
+    let plan = NewPlan::new(
+        "Monthly",
+        Msat::from_sat(10_000).expect("valid amount"),
+        schedule,
+    );
+    catalog::plans::create(db, now, merchant_id, plan).await
+}
+
+/// `n` active subscriptions spread over `owners` (one customer each, every
+/// second one with a node) whose period ends at `due_at`.
+pub async fn seed_subscriptions_of(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    n: usize,
+    owners: &[Owner],
+) -> Result<Seeded> {
     let start = due_at.checked_sub_months(Months::new(1)).unwrap_or(due_at);
     // A valid node id (the secp256k1 generator point).
     let node = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798".to_owned();
@@ -200,8 +234,8 @@ impl std::fmt::Display for BillingReport {
     }
 }
 
-/// Seeds `n` due subscriptions into `db` (freshly migrated) and times one
-/// billing run over them.
+/// Seeds `n` due subscriptions of `merchants` new merchants into `db`
+/// (freshly migrated) and times one billing run over them.
 pub async fn billing(
     db: &DatabaseConnection,
     n: usize,
@@ -210,7 +244,21 @@ pub async fn billing(
     merchants: usize,
 ) -> Result<BillingReport> {
     let now = Utc::now();
-    seed_due_subscriptions(db, now, now - chrono::Duration::minutes(1), n, merchants).await?;
+    let owners = bench_merchants(db, now, merchants).await?;
+    bill(db, now, &owners, n, batch, workers).await
+}
+
+/// Seeds `n` due subscriptions spread over `owners`, each with a paid
+/// invoice for its previous period, and times one billing run over them.
+pub async fn bill(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    owners: &[Owner],
+    n: usize,
+    batch: u64,
+    workers: u32,
+) -> Result<BillingReport> {
+    seed_subscriptions_of(db, now, now - chrono::Duration::minutes(1), n, owners).await?;
     seed_paid_history(db).await?;
     // Peak memory from here on is the billing run's (Linux: resets VmHWM).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -224,7 +272,7 @@ pub async fn billing(
             "sqlite"
         },
         subscriptions: n,
-        merchants,
+        merchants: owners.len(),
         workers,
         periods_rolled: outcome.periods_rolled,
         seconds: started.elapsed().as_secs_f64(),

@@ -28,6 +28,24 @@ pub async fn run(
     warmup: Duration,
     duration: Duration,
 ) -> anyhow::Result<Run> {
+    let latencies_us = latencies(target, connections, warmup, duration).await?;
+    let detail = format!(
+        "p50 {:.1} ms, p99 {:.1} ms, {} connections",
+        quantile_ms(&latencies_us, 0.5),
+        quantile_ms(&latencies_us, 0.99),
+        connections
+    );
+    Ok(Run::new(latencies_us.len(), duration.as_secs_f64(), detail))
+}
+
+/// The latencies (µs, sorted) of the requests answered during `duration`,
+/// after `warmup`.
+pub async fn latencies(
+    target: &Target,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Vec<u32>> {
     if target.paths.is_empty() {
         bail!("no path to ask for");
     }
@@ -43,14 +61,7 @@ pub async fn run(
         latencies_us.extend(done.context("a load connection panicked")??);
     }
     latencies_us.sort_unstable();
-    let seconds = duration.as_secs_f64();
-    let detail = format!(
-        "p50 {:.1} ms, p99 {:.1} ms, {} connections",
-        quantile_ms(&latencies_us, 0.5),
-        quantile_ms(&latencies_us, 0.99),
-        connections
-    );
-    Ok(Run::new(latencies_us.len(), seconds, detail))
+    Ok(latencies_us)
 }
 
 /// One keep-alive connection: the latencies (µs) of the requests sent

@@ -7,6 +7,8 @@
 //!   secp256k1 signatures
 //! - `api`: `GET /v1/customers/{id}` versus `GET /healthz` on one server,
 //!   driven by `load` (64 keep-alive HTTP/1.1 connections)
+//! - `pages`: every dashboard page of a merchant with N subscriptions
+//!   versus `GET /healthz`, against the 50 ms target
 //! - `lab`: throwaway databases, chains and nodes the benches run on
 //! - `report`: medians, load average, the printed lines
 
@@ -15,6 +17,7 @@ pub mod billing;
 pub mod issue;
 pub mod lab;
 pub mod load;
+pub mod pages;
 pub mod report;
 
 pub use billing::{BillingReport, Seeded, billing, seed_due_subscriptions};

@@ -2,12 +2,14 @@
 //! the customer portal, the pay page): embedded assets, private pages, the
 //! client's address, and cookies with the CSRF tokens derived from them.
 
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite, time};
-use actix_web::dev::{Payload, ServiceRequest};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::auth::sessions;
 use crate::context::Context;
@@ -42,6 +44,57 @@ pub fn private_page(
             HttpResponse::InternalServerError().finish()
         }
     }
+}
+
+/// Whether pages carry the "sandbox" label: the deployment runs on the
+/// sandbox chain.
+pub fn sandbox(state: &Context) -> bool {
+    state.settings.app.network == crate::config::Network::Sandbox
+}
+
+/// Tells the browser when to try again (a 429's `Retry-After`, in whole
+/// seconds, at least one).
+pub fn retry_after(res: &mut HttpResponse, wait: chrono::Duration) {
+    res.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(wait.num_seconds().max(1)));
+}
+
+/// A part's error page, which can carry the "sandbox" label. Its
+/// `error_response` is `page(false)`: [`guard`] renders it again with the
+/// label on the sandbox, where the request (and so the deployment) is known.
+pub trait ErrorPage: ResponseError + From<Refused> + Sized + 'static {
+    fn page(&self, sandbox: bool) -> HttpResponse;
+}
+
+/// The guard a part of the site wraps its scope in: [`Cookies::screen`]
+/// first (its refusal shown as `E`'s page), then the handler; an error page
+/// of `E` the handler answered with is labelled "sandbox" on the sandbox.
+pub async fn guard<E: ErrorPage>(
+    cookies: Cookies,
+    nul_in_fields: bool,
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let sandbox = req
+        .app_data::<web::Data<Context>>()
+        .is_some_and(|state| sandbox(state));
+    if let Some(refused) = cookies.screen(&mut req, nul_in_fields).await? {
+        let page = E::from(refused).page(sandbox);
+        return Ok(req.into_response(page).map_into_right_body());
+    }
+    let res = next.call(req).await?;
+    let labelled = sandbox
+        .then(|| {
+            res.response()
+                .error()?
+                .as_error::<E>()
+                .map(|e| e.page(true))
+        })
+        .flatten();
+    Ok(match labelled {
+        Some(page) => res.into_response(page).map_into_right_body(),
+        None => res.map_into_left_body(),
+    })
 }
 
 /// The client's IP address, for throttles (the TCP peer: behind a reverse

@@ -19,6 +19,7 @@ mod portal;
 mod qr;
 mod signup;
 
+pub use self::dashboard::SESSION_COOKIE as DASHBOARD_SESSION_COOKIE;
 pub use self::headers::security_headers;
 
 /// What only the web role holds, beside the [`crate::context::Context`]

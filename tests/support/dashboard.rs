@@ -14,6 +14,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct Page {
     pub status: u16,
     pub location: Option<String>,
+    /// The `Retry-After` header, when there is one.
+    pub retry_after: Option<String>,
     pub body: String,
 }
 
@@ -112,6 +114,10 @@ impl Dashboard {
             .headers()
             .get("location")
             .map(|l| l.to_str().unwrap().to_owned());
+        let retry_after = res
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
         let body = res.text().await.unwrap();
         assert_ne!(
             status, 500,
@@ -120,6 +126,7 @@ impl Dashboard {
         Page {
             status,
             location,
+            retry_after,
             body,
         }
     }

@@ -11,7 +11,6 @@ use super::view::{self, FieldError, PublicShell, Shell, display, when};
 use super::{PageError, PageResult, STYLESHEET_PATH, html, see_other};
 use crate::auth::{sessions, throttle};
 use crate::catalog::accounts::{self, SignIn, SignUp};
-use crate::config::Network;
 use crate::context::Context;
 use crate::notify::email::from_events::Queueing;
 use crate::notify::email::invitation;
@@ -21,7 +20,7 @@ fn public_shell(state: &Context, csrf: String) -> PublicShell {
     PublicShell {
         stylesheet: STYLESHEET_PATH,
         csrf,
-        sandbox: state.settings.app.network == Network::Sandbox,
+        sandbox: crate::web::browser::sandbox(state),
     }
 }
 

@@ -28,9 +28,11 @@ mod view;
 mod webhooks;
 
 use crate::error::Error;
+use crate::web::browser::{ErrorPage, Refused};
 
 // What the hosted signup pages share with the dashboard.
 pub(super) use rows::schedule_text;
+pub use session::SESSION_COOKIE;
 pub(super) use view::{FieldError, display};
 
 const STYLESHEET: &str = include_str!("../../../static/css/dashboard.css");
@@ -139,7 +141,9 @@ pub fn scope() -> actix_web::Scope<
             "/developers/keys/{id}/revoke",
             web::post().to(api_keys::revoke),
         )
-        .default_service(web::to(|| async { PageError::NotFound.error_response() }))
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(PageError::NotFound)
+        }))
 }
 
 /// GET /static/css/dashboard.css
@@ -194,8 +198,9 @@ impl std::fmt::Display for PageError {
 
 #[derive(Template)]
 #[template(path = "dashboard/error.html")]
-struct ErrorPage {
+struct ErrorTemplate {
     stylesheet: &'static str,
+    sandbox: bool,
     title: &'static str,
     message: String,
 }
@@ -212,6 +217,21 @@ impl ResponseError for PageError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.page(false)
+    }
+}
+
+impl From<Refused> for PageError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Invalid(message) => PageError::Invalid(message),
+            Refused::Forbidden(message) => PageError::Forbidden(message),
+        }
+    }
+}
+
+impl ErrorPage for PageError {
+    fn page(&self, sandbox: bool) -> HttpResponse {
         let (title, message) = match self {
             PageError::NotFound => (
                 "Not found",
@@ -228,8 +248,9 @@ impl ResponseError for PageError {
         };
         html(
             self.status_code(),
-            &ErrorPage {
+            &ErrorTemplate {
                 stylesheet: STYLESHEET_PATH,
+                sandbox,
                 title,
                 message,
             },

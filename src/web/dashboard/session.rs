@@ -20,10 +20,9 @@ use futures::future::LocalBoxFuture;
 
 use super::PageError;
 use crate::auth::sessions::{self, SignedIn};
-use crate::config::Network;
 use crate::context::Context;
 use crate::store::{merchant_users, merchants};
-use crate::web::browser::{Cookies, Refused};
+use crate::web::browser::Cookies;
 
 pub const SESSION_COOKIE: &str = "pushbill_session";
 pub const CSRF_COOKIE: &str = "pushbill_csrf";
@@ -109,7 +108,7 @@ impl FromRequest for Signed {
                 user,
                 merchant,
                 csrf: sessions::csrf_token(&token),
-                sandbox: state.settings.app.network == Network::Sandbox,
+                sandbox: crate::web::browser::sandbox(&state),
             })
         })
     }
@@ -130,19 +129,8 @@ pub fn removed_session_cookie(state: &Context) -> Cookie<'static> {
 /// address or a form (400), and a POST whose `csrf` field is missing or
 /// wrong (403). The form is handed on to the handler untouched.
 pub async fn guard(
-    mut req: ServiceRequest,
+    req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if let Some(refused) = COOKIES.screen(&mut req, true).await? {
-        let page = match refused {
-            Refused::Invalid(message) => PageError::Invalid(message),
-            Refused::Forbidden(message) => PageError::Forbidden(message),
-        };
-        return Ok(req
-            .into_response(page.error_response())
-            .map_into_right_body());
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+    crate::web::browser::guard::<PageError>(COOKIES, true, req, next).await
 }

@@ -93,10 +93,13 @@ pub async fn request(
         Ok(Requested::Taken) => Ok(public_page(&state, &req, StatusCode::OK, |csrf| {
             page(csrf, String::new(), None, true)
         })),
-        Ok(Requested::Throttled(wait)) => Err(PortalError::Throttled(format!(
-            "Too many sign-in links were asked for. Please try again in {} minute(s).",
-            (wait.num_seconds() + 59) / 60
-        ))),
+        Ok(Requested::Throttled(wait)) => Err(PortalError::Throttled(
+            format!(
+                "Too many sign-in links were asked for. Please try again in {} minute(s).",
+                (wait.num_seconds() + 59) / 60
+            ),
+            wait,
+        )),
         Err(Error::Invalid { message, .. }) => {
             // What was typed goes back into the field (escaped), without a
             // NUL character, which no page should carry.

@@ -18,6 +18,7 @@ mod home;
 mod session;
 
 use crate::error::Error;
+use crate::web::browser::{ErrorPage, Refused, retry_after};
 
 const STYLESHEET: &str = include_str!("../../../static/css/portal.css");
 pub const STYLESHEET_PATH: &str = "/static/css/portal.css";
@@ -55,7 +56,9 @@ pub fn scope() -> actix_web::Scope<
         .route("/invoices/{id}/pay", web::get().to(home::pay))
         .route("/{merchant}", web::get().to(access::request_page))
         .route("/{merchant}", web::post().to(access::request))
-        .default_service(web::to(|| async { PortalError::NotFound.error_response() }))
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(PortalError::NotFound)
+        }))
 }
 
 /// GET /static/css/portal.css
@@ -76,7 +79,7 @@ impl Styles {
         Self {
             base: super::pay::STYLESHEET_PATH,
             portal: STYLESHEET_PATH,
-            sandbox: state.settings.app.network == crate::config::Network::Sandbox,
+            sandbox: crate::web::browser::sandbox(state),
         }
     }
 }
@@ -106,7 +109,8 @@ pub enum PortalError {
     Invalid(String),
     Conflict(String),
     Forbidden(String),
-    Throttled(String),
+    /// Its message, and how long until it may be tried again.
+    Throttled(String, chrono::Duration),
     Internal,
 }
 
@@ -135,12 +139,27 @@ impl ResponseError for PortalError {
             PortalError::Invalid(_) => StatusCode::BAD_REQUEST,
             PortalError::Conflict(_) => StatusCode::CONFLICT,
             PortalError::Forbidden(_) => StatusCode::FORBIDDEN,
-            PortalError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            PortalError::Throttled(..) => StatusCode::TOO_MANY_REQUESTS,
             PortalError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.page(false)
+    }
+}
+
+impl From<Refused> for PortalError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Invalid(message) => PortalError::Invalid(message),
+            Refused::Forbidden(message) => PortalError::Forbidden(message),
+        }
+    }
+}
+
+impl ErrorPage for PortalError {
+    fn page(&self, sandbox: bool) -> HttpResponse {
         let (id, title, message) = match self {
             PortalError::NotFound => (
                 "not-found",
@@ -155,7 +174,7 @@ impl ResponseError for PortalError {
             PortalError::Invalid(m) => ("invalid", "That did not work", m.clone()),
             PortalError::Conflict(m) => ("conflict", "That cannot be done now", m.clone()),
             PortalError::Forbidden(m) => ("forbidden", "Refused", m.clone()),
-            PortalError::Throttled(m) => ("throttled", "Too many requests", m.clone()),
+            PortalError::Throttled(m, _) => ("throttled", "Too many requests", m.clone()),
             PortalError::Internal => (
                 "internal",
                 "Something went wrong",
@@ -163,13 +182,12 @@ impl ResponseError for PortalError {
                     .to_owned(),
             ),
         };
-        // The error page needs no settings: the sandbox label is left off.
         let styles = Styles {
             base: super::pay::STYLESHEET_PATH,
             portal: STYLESHEET_PATH,
-            sandbox: false,
+            sandbox,
         };
-        html(
+        let mut res = html(
             self.status_code(),
             &MessagePage {
                 styles,
@@ -178,7 +196,11 @@ impl ResponseError for PortalError {
                 message,
                 link: None,
             },
-        )
+        );
+        if let PortalError::Throttled(_, wait) = self {
+            retry_after(&mut res, *wait);
+        }
+        res
     }
 }
 

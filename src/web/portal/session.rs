@@ -15,7 +15,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, time};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpRequest, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Utc;
 use futures::future::LocalBoxFuture;
 
@@ -23,7 +23,7 @@ use super::PortalError;
 use crate::auth::portal::{self, PortalSession, SESSION_LIFETIME};
 use crate::auth::sessions;
 use crate::context::Context;
-use crate::web::browser::{Cookies, Refused};
+use crate::web::browser::Cookies;
 
 pub const SESSION_COOKIE: &str = "pushbill_portal";
 pub const CSRF_COOKIE: &str = "pushbill_portal_csrf";
@@ -97,19 +97,8 @@ pub fn removed_session_cookie(state: &Context) -> Cookie<'static> {
 /// address (400) and a POST whose `csrf` field is missing or wrong (403).
 /// The form is handed on to the handler untouched.
 pub async fn guard(
-    mut req: ServiceRequest,
+    req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if let Some(refused) = COOKIES.screen(&mut req, false).await? {
-        let page = match refused {
-            Refused::Invalid(message) => PortalError::Invalid(message),
-            Refused::Forbidden(message) => PortalError::Forbidden(message),
-        };
-        return Ok(req
-            .into_response(page.error_response())
-            .map_into_right_body());
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+    crate::web::browser::guard::<PortalError>(COOKIES, false, req, next).await
 }

@@ -5,15 +5,15 @@
 //! NUL character in the address. A NUL in a form field is the handler's to
 //! report at its field.
 
+use actix_web::HttpRequest;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::Cookie;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, ResponseError};
 
 use super::PageError;
 use crate::context::Context;
-use crate::web::browser::{Cookies, Refused};
+use crate::web::browser::Cookies;
 
 pub const CSRF_COOKIE: &str = "pushbill_signup_csrf";
 /// The signup pages' cookie (`/s`): only the CSRF one, nobody signs in.
@@ -32,19 +32,8 @@ pub fn token(state: &Context, req: &HttpRequest) -> (String, Option<Cookie<'stat
 /// Runs before every /s handler: 400 for a NUL in the address, 403 for a
 /// POST without the right `csrf` field. The form is handed on untouched.
 pub async fn guard(
-    mut req: ServiceRequest,
+    req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if let Some(refused) = COOKIES.screen(&mut req, false).await? {
-        let page = match refused {
-            Refused::Invalid(message) => PageError::Invalid(message),
-            Refused::Forbidden(message) => PageError::Forbidden(message),
-        };
-        return Ok(req
-            .into_response(page.error_response())
-            .map_into_right_body());
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+    crate::web::browser::guard::<PageError>(COOKIES, false, req, next).await
 }

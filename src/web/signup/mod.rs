@@ -7,7 +7,7 @@
 //! Every POST carries a CSRF token ([`csrf::guard`]).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER};
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
@@ -18,9 +18,9 @@ mod invoice;
 mod plan;
 
 use crate::billing::signup::{self, Page, Throttled};
-use crate::config::Network;
 use crate::context::Context;
 use crate::error::Error;
+use crate::web::browser::{ErrorPage, Refused, retry_after};
 
 const STYLESHEET: &str = include_str!("../../../static/css/signup.css");
 pub const STYLESHEET_PATH: &str = "/static/css/signup.css";
@@ -52,7 +52,9 @@ pub fn scope() -> actix_web::Scope<
             "/{link}/invoices/{token}/status",
             web::get().to(invoice::status),
         )
-        .default_service(web::to(|| async { PageError::NotFound.error_response() }))
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(PageError::NotFound)
+        }))
 }
 
 /// GET /static/css/signup.css
@@ -85,7 +87,7 @@ impl Shell {
             base_stylesheet: super::pay::STYLESHEET_PATH,
             stylesheet: STYLESHEET_PATH,
             script: SCRIPT_PATH,
-            sandbox: state.settings.app.network == Network::Sandbox,
+            sandbox: crate::web::browser::sandbox(state),
             merchant_name: super::dashboard::display(&page.merchant.name),
             home: format!("/s/{}", page.plan.signup_link),
         }
@@ -161,6 +163,21 @@ impl ResponseError for PageError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.page(false)
+    }
+}
+
+impl From<Refused> for PageError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Invalid(message) => PageError::Invalid(message),
+            Refused::Forbidden(message) => PageError::Forbidden(message),
+        }
+    }
+}
+
+impl ErrorPage for PageError {
+    fn page(&self, sandbox: bool) -> HttpResponse {
         let (title, message) = match self {
             PageError::NotFound => (
                 "Page not found",
@@ -191,7 +208,7 @@ impl ResponseError for PageError {
                     base_stylesheet: super::pay::STYLESHEET_PATH,
                     stylesheet: STYLESHEET_PATH,
                     script: SCRIPT_PATH,
-                    sandbox: false,
+                    sandbox,
                     merchant_name: String::new(),
                     home: String::new(),
                 },
@@ -199,12 +216,8 @@ impl ResponseError for PageError {
                 message,
             },
         );
-        if let PageError::Throttled(t) = self
-            && let Ok(v) = actix_web::http::header::HeaderValue::from_str(
-                &t.wait.num_seconds().max(1).to_string(),
-            )
-        {
-            res.headers_mut().insert(RETRY_AFTER, v);
+        if let PageError::Throttled(t) = self {
+            retry_after(&mut res, t.wait);
         }
         res
     }

@@ -509,6 +509,14 @@ async fn link_requests_are_throttled_per_email_and_per_client_address() {
         let page = web.post(&path, &path, &[("email", email)]).await;
         assert_eq!(page.status, 429, "{email}: {}", page.body);
         assert!(page.has_id("throttled"));
+        let wait: i64 = page
+            .retry_after
+            .as_deref()
+            .expect("Retry-After")
+            .parse()
+            .unwrap();
+        assert!((1..=3600).contains(&wait), "{wait}");
+        assert!(page.has_id("sandbox"), "the error page says sandbox");
     }
     // Case does not get around it.
     let page = web
