@@ -36,6 +36,9 @@ pub enum LinkSource {
     Email,
     /// The merchant, through `POST /v1/customers/{id}/portal_links`.
     Api,
+    /// A merchant's user, with the dashboard's "Email a portal link" (sent
+    /// by email to the customer; the dashboard never shows it).
+    Dashboard,
 }
 
 impl LinkSource {
@@ -43,6 +46,7 @@ impl LinkSource {
         match self {
             LinkSource::Email => "email",
             LinkSource::Api => "api",
+            LinkSource::Dashboard => "dashboard",
         }
     }
 }

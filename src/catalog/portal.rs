@@ -1,5 +1,6 @@
 //! Who may enter the customer portal: sign-in links asked for by email on
-//! the merchant's portal page or made by the merchant through the API, and
+//! the merchant's portal page, made by the merchant through the API or
+//! emailed from the dashboard, and
 //! using one (which starts a portal session). The tokens themselves are
 //! `auth::portal`'s; the email is `notify::email::portal_link`'s. What the
 //! portal shows and does is `billing::portal`. See docs/portal.md.
@@ -14,7 +15,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::notify::email::from_events::Queueing;
 use crate::notify::email::portal_link;
-use crate::store::{self, merchants, portal_links};
+use crate::store::{self, customers, merchants, portal_links};
 
 /// Link requests counted per email address (per merchant) in
 /// [`REQUEST_WINDOW`]; past it, refused until the window ends.
@@ -84,16 +85,14 @@ pub async fn request_by_email(
     let now = state.clocks.now_for(&state.db, &merchant.id).await?;
     let txn = store::begin_write(&state.db).await?;
     for customer in &found {
-        let link =
-            tokens::create_link(&txn, now, &merchant.id, &customer.id, LinkSource::Email).await?;
-        portal_link::queue(
+        email_link(
             &txn,
-            state.clocks.now(),
-            &queueing.base_url,
+            state,
+            now,
+            &queueing,
             &merchant,
             customer,
-            &link.token,
-            link.expires_at,
+            LinkSource::Email,
         )
         .await?;
     }
@@ -124,6 +123,71 @@ pub async fn create_for_customer(
     let link =
         tokens::create_link(&state.db, now, merchant_id, &customer.id, LinkSource::Api).await?;
     Ok((customer.id, link))
+}
+
+/// The merchant's user emails its customer `customer_id` a sign-in link
+/// (from the dashboard; the link is not shown to the merchant). Conflict
+/// when the customer has no email address or the deployment sends no
+/// email; NotFound for another merchant's customer.
+pub async fn email_to_customer(
+    state: &Context,
+    merchant_id: &str,
+    customer_id: &str,
+) -> Result<customers::Model> {
+    let merchant = merchant(state, merchant_id).await?;
+    let customer = super::customers::get(&state.db, merchant_id, customer_id).await?;
+    if customer.email.is_none() {
+        return Err(Error::conflict(
+            "customer_has_no_email",
+            "This customer has no email address: add one through the API first.",
+        ));
+    }
+    let Some(queueing) = Queueing::from_settings(&state.settings) else {
+        return Err(Error::conflict(
+            "email_not_configured",
+            "This deployment sends no email (it has no [smtp] settings).",
+        ));
+    };
+    let now = state.clocks.now_for(&state.db, merchant_id).await?;
+    let txn = store::begin_write(&state.db).await?;
+    email_link(
+        &txn,
+        state,
+        now,
+        &queueing,
+        &merchant,
+        &customer,
+        LinkSource::Dashboard,
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(merchant = %merchant.id, customer = %customer.id, "portal: sign-in link queued from the dashboard");
+    Ok(customer)
+}
+
+/// Makes a link for `customer` and queues its email, in `txn`; `now` is the
+/// merchant's time.
+async fn email_link(
+    txn: &impl sea_orm::ConnectionTrait,
+    state: &Context,
+    now: chrono::DateTime<Utc>,
+    queueing: &Queueing,
+    merchant: &merchants::Model,
+    customer: &customers::Model,
+    source: LinkSource,
+) -> Result<()> {
+    let link = tokens::create_link(txn, now, &merchant.id, &customer.id, source).await?;
+    portal_link::queue(
+        txn,
+        state.clocks.now(),
+        &queueing.base_url,
+        merchant,
+        customer,
+        &link.token,
+        link.expires_at,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The URL of a sign-in link.

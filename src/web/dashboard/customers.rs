@@ -97,10 +97,21 @@ struct CustomerPage {
     balance: String,
     subscriptions: Vec<SubscriptionRow>,
     invoices: Vec<InvoiceRow>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    portal_link: Option<String>,
 }
 
 /// GET /dashboard/customers/{id}
-pub async fn page(state: web::Data<Context>, signed: Signed, id: web::Path<String>) -> PageResult {
+pub async fn page(
+    state: web::Data<Context>,
+    signed: Signed,
+    id: web::Path<String>,
+    web::Query(q): web::Query<PageQuery>,
+) -> PageResult {
     let merchant = signed.merchant_id();
     let customer = customers::get(&state.db, merchant, &id).await?;
     let recent = PageParams {
@@ -138,6 +149,23 @@ pub async fn page(state: web::Data<Context>, signed: Signed, id: web::Path<Strin
             customer: CustomerRow::from(&customer),
             subscriptions,
             invoices: invoices.data.iter().map(InvoiceRow::from).collect(),
+            notice: q.portal_link.is_some().then_some(
+                "A sign-in link to the customer portal was emailed to the customer. It works once, for 15 minutes.",
+            ),
         },
     ))
+}
+
+/// POST /dashboard/customers/{id}/portal_link: emails the customer a
+/// sign-in link to the customer portal (never shown here).
+pub async fn email_portal_link(
+    state: web::Data<Context>,
+    signed: Signed,
+    id: web::Path<String>,
+) -> PageResult {
+    let customer = catalog::portal::email_to_customer(&state, signed.merchant_id(), &id).await?;
+    Ok(super::see_other(&format!(
+        "/dashboard/customers/{}?portal_link=sent",
+        customer.id
+    )))
 }

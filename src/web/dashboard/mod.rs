@@ -78,6 +78,10 @@ pub fn scope() -> actix_web::Scope<
         .route("/plans/{id}/archive", web::post().to(plans::archive))
         .route("/customers", web::get().to(customers::list))
         .route("/customers/{id}", web::get().to(customers::page))
+        .route(
+            "/customers/{id}/portal_link",
+            web::post().to(customers::email_portal_link),
+        )
         .route("/subscriptions", web::get().to(subscriptions::list))
         .route("/subscriptions/{id}", web::get().to(subscriptions::page))
         .route(

@@ -749,3 +749,64 @@ async fn a_deleted_customer_is_signed_out_and_their_links_stop_working() {
         .await;
     assert!(portal_emails(&app).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_dashboard_emails_a_customer_a_sign_in_link_it_never_shows() {
+    use crate::support::dashboard::merchant_of;
+    let app = app().await;
+    let mut alice = Dashboard::new(&app);
+    alice.sign_up("Alice Co", "owner@alice.example").await;
+    let merchant = merchant_of(&app, "owner@alice.example").await;
+    let customer = app.customer(&merchant).await;
+    let page_path = format!("/dashboard/customers/{}", customer.id);
+    let action = format!("{page_path}/portal_link");
+    assert!(alice.get(&page_path).await.has_id("email-portal-link"));
+
+    let sent = alice.post(&page_path, &action, &[]).await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let after = sent.location.expect("back to the customer's page");
+    let page = alice.get(&after).await;
+    assert!(page.has_id("notice"), "{}", page.body);
+    let queued = portal_emails(&app).await;
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(
+        Some(queued[0].to_address.as_str()),
+        customer.email.as_deref()
+    );
+    let link = link_in(&queued[0].body_text).expect("a link in the email");
+    assert!(
+        !page.body.contains(&link) && !sent.body.contains(&link),
+        "the link is never shown to the merchant"
+    );
+    let stored = portal_links::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].source, "dashboard");
+    // The emailed link signs the customer in.
+    let mut customer_browser = Dashboard::new(&app);
+    sign_in(&mut customer_browser, &link).await;
+    assert_eq!(customer_browser.get("/portal").await.status, 200);
+
+    // Another merchant's user cannot send one to Alice's customer, and the
+    // form needs its CSRF token.
+    let mut eve = Dashboard::new(&app);
+    eve.sign_up("Eve Co", "owner@eve.example").await;
+    assert_eq!(eve.post("/dashboard", &action, &[]).await.status, 404);
+    assert_eq!(alice.post_raw(&action, &[]).await.status, 403);
+    // A customer without an email has no button, and the POST is a 409.
+    let no_email = catalog::customers::create(
+        &app.db,
+        app.now(),
+        &merchant.id,
+        catalog::customers::NewCustomer {
+            name: Some("No Mail".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let path = format!("/dashboard/customers/{}", no_email.id);
+    assert!(!alice.get(&path).await.has_id("email-portal-link"));
+    let refused = alice.post(&path, &format!("{path}/portal_link"), &[]).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(portal_emails(&app).await.len(), 1);
+}
