@@ -36,6 +36,7 @@ mod m20261203_000031_deployment_network;
 mod m20261203_000032_plan_signup_links;
 mod m20261203_000033_customer_portal;
 mod m20261203_000035_webhook_inspector;
+mod m20261203_000036_overview_counters;
 
 pub struct Migrator;
 
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000032_plan_signup_links::Migration),
             Box::new(m20261203_000033_customer_portal::Migration),
             Box::new(m20261203_000035_webhook_inspector::Migration),
+            Box::new(m20261203_000036_overview_counters::Migration),
         ]
     }
 }

@@ -51,6 +51,9 @@ pub async fn tick(state: &Context) {
             tracing::error!(error = %e, "scheduler: cannot read the merchants' clocks; retrying at the next tick")
         }
     }
+    if let Err(e) = crate::catalog::metrics::compact(&state.db).await {
+        tracing::warn!(error = %e, "scheduler: cannot fold the overview's counters; retrying at the next tick");
+    }
 }
 
 /// One billing run of `scope` at `now`, logged.

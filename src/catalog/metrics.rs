@@ -1,22 +1,25 @@
 //! The dashboard overview's numbers: subscriptions per status, monthly
-//! recurring revenue, and the money collected per month. Read from indexes
-//! (`subscriptions (merchant_id, status, plan_id)` and `invoices
-//! (merchant_id, status, paid_at, amount_msat)`, migration 19): one GROUP
-//! BY over the merchant's index entries and one range sum per month, never
-//! the rows themselves. docs/dashboard.md has the timings at 100,000
-//! subscriptions.
+//! recurring revenue, and the money collected per month. Read from the
+//! counters the database keeps by triggers (migration 36:
+//! `subscription_status_counts`, `paid_revenue_months`), never from the
+//! merchant's subscriptions or invoices, so a page costs the same at 100 or
+//! 1,000,000 subscriptions (docs/performance.md, `pushbill bench pages`).
+//! The counters are signed deltas, only ever inserted; [`compact`] folds
+//! them into one row per group.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect,
 };
 
-use crate::domain::{Interval, InvoiceStatus, Schedule, SubscriptionStatus};
+use crate::domain::{Interval, Schedule, SubscriptionStatus};
 use crate::error::Result;
-use crate::store::{invoices, plans, subscriptions};
+use crate::store::{self, paid_revenue_months, plans, subscription_status_counts};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overview {
@@ -46,11 +49,12 @@ pub struct MonthRevenue {
 struct StatusCount {
     status: String,
     plan_id: String,
-    n: i64,
+    n: Option<i64>,
 }
 
 #[derive(Debug, FromQueryResult)]
-struct Sum {
+struct MonthSum {
+    month: String,
     total: Option<i64>,
 }
 
@@ -59,21 +63,21 @@ pub async fn overview(
     merchant_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Overview> {
-    let counts: Vec<StatusCount> = subscriptions::Entity::find()
+    let counts: Vec<StatusCount> = subscription_status_counts::Entity::find()
         .select_only()
-        .column(subscriptions::Column::Status)
-        .column(subscriptions::Column::PlanId)
-        .column_as(Expr::col(subscriptions::Column::Id).count(), "n")
-        .filter(subscriptions::Column::MerchantId.eq(merchant_id))
-        .group_by(subscriptions::Column::Status)
-        .group_by(subscriptions::Column::PlanId)
+        .column(subscription_status_counts::Column::Status)
+        .column(subscription_status_counts::Column::PlanId)
+        .column_as(big_sum(subscription_status_counts::Column::N), "n")
+        .filter(subscription_status_counts::Column::MerchantId.eq(merchant_id))
+        .group_by(subscription_status_counts::Column::Status)
+        .group_by(subscription_status_counts::Column::PlanId)
         .into_model()
         .all(db)
         .await?;
     let mut o = Overview::default();
     let mut paying: HashMap<String, u64> = HashMap::new();
     for c in &counts {
-        let n = std::cmp::max(c.n, 0) as u64;
+        let n = std::cmp::max(c.n.unwrap_or(0), 0) as u64;
         match SubscriptionStatus::parse(&c.status) {
             Ok(SubscriptionStatus::Active) => o.active += n,
             Ok(SubscriptionStatus::Trialing) => o.trialing += n,
@@ -153,33 +157,140 @@ async fn revenue(
     merchant_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<MonthRevenue>> {
-    let mut months = Vec::with_capacity(12);
-    for back in (0..12).rev() {
-        let start = month_start(now, back);
-        let end = month_start(now, back - 1);
-        let sum: Option<Sum> = invoices::Entity::find()
-            .select_only()
-            // PostgreSQL sums a bigint as numeric: back to bigint.
-            .column_as(
-                Expr::expr(Func::cast_as(
-                    Expr::col(invoices::Column::AmountMsat).sum(),
-                    "BIGINT",
-                )),
-                "total",
-            )
-            .filter(invoices::Column::MerchantId.eq(merchant_id))
-            .filter(invoices::Column::Status.eq(InvoiceStatus::Paid.as_str()))
-            .filter(invoices::Column::PaidAt.gte(start))
-            .filter(invoices::Column::PaidAt.lt(end))
-            .into_model()
-            .one(db)
-            .await?;
-        months.push(MonthRevenue {
-            month: start,
-            paid_msat: sum.and_then(|s| s.total).unwrap_or(0),
-        });
+    let first = month_start(now, 11);
+    let sums: Vec<MonthSum> = paid_revenue_months::Entity::find()
+        .select_only()
+        .column(paid_revenue_months::Column::Month)
+        .column_as(big_sum(paid_revenue_months::Column::PaidMsat), "total")
+        .filter(paid_revenue_months::Column::MerchantId.eq(merchant_id))
+        .filter(paid_revenue_months::Column::Month.gte(month_key(first)))
+        .filter(paid_revenue_months::Column::Month.lte(month_key(now)))
+        .group_by(paid_revenue_months::Column::Month)
+        .into_model()
+        .all(db)
+        .await?;
+    let by_month: HashMap<String, i64> = sums
+        .into_iter()
+        .map(|s| (s.month, s.total.unwrap_or(0)))
+        .collect();
+    Ok((0..12)
+        .rev()
+        .map(|back| {
+            let month = month_start(now, back);
+            MonthRevenue {
+                month,
+                paid_msat: by_month.get(&month_key(month)).copied().unwrap_or(0),
+            }
+        })
+        .collect())
+}
+
+/// A month as the counters key it: `YYYY-MM` (UTC).
+fn month_key(t: DateTime<Utc>) -> String {
+    format!("{:04}-{:02}", t.year(), t.month())
+}
+
+/// `SUM(column)` as a BIGINT (PostgreSQL sums a bigint as numeric).
+fn big_sum(column: impl sea_orm::IntoSimpleExpr + sea_orm::sea_query::IntoColumnRef) -> Expr {
+    Expr::expr(Func::cast_as(Expr::col(column).sum(), "BIGINT"))
+}
+
+/// Folds each counter table's deltas into one row per group (dropping the
+/// groups that sum to zero) once it holds more than [`FOLD_AT_ROWS`] rows
+/// and twice as many as its last fold left. On PostgreSQL one statement
+/// deletes the rows its snapshot sees and inserts their sums, so deltas
+/// committed meanwhile stay as they are; on SQLite the write transaction
+/// holds every other writer off. The scheduler calls it after each tick.
+pub async fn compact(db: &DatabaseConnection) -> Result<()> {
+    for (table, left) in [(COUNTS, &COUNTS_LEFT), (REVENUE, &REVENUE_LEFT)] {
+        let rows = count_rows(db, table.name).await?;
+        if rows > std::cmp::max(FOLD_AT_ROWS, 2 * left.load(Ordering::Relaxed)) {
+            fold(db, &table).await?;
+            left.store(count_rows(db, table.name).await?, Ordering::Relaxed);
+        }
     }
-    Ok(months)
+    Ok(())
+}
+
+/// Below this many rows a counter table is not folded: summing a
+/// merchant's few thousand deltas costs less than rewriting the table.
+pub const FOLD_AT_ROWS: u64 = 5_000;
+
+// The rows each table had after this process last folded it.
+static COUNTS_LEFT: AtomicU64 = AtomicU64::new(0);
+static REVENUE_LEFT: AtomicU64 = AtomicU64::new(0);
+
+/// Folds both counter tables now, whatever their size (what [`compact`]
+/// does once they have grown).
+pub async fn fold_all(db: &DatabaseConnection) -> Result<()> {
+    fold(db, &COUNTS).await?;
+    fold(db, &REVENUE).await
+}
+
+/// A counter table: its grouping columns and its summed column.
+struct Counter {
+    name: &'static str,
+    groups: &'static str,
+    value: &'static str,
+}
+
+const COUNTS: Counter = Counter {
+    name: "subscription_status_counts",
+    groups: "merchant_id, plan_id, status",
+    value: "n",
+};
+
+const REVENUE: Counter = Counter {
+    name: "paid_revenue_months",
+    groups: "merchant_id, month",
+    value: "paid_msat",
+};
+
+async fn fold(db: &DatabaseConnection, t: &Counter) -> Result<()> {
+    let Counter {
+        name,
+        groups,
+        value,
+    } = t;
+    if store::is_postgres(db) {
+        let sql = format!(
+            "WITH gone AS (DELETE FROM {name} RETURNING {groups}, {value}) \
+             INSERT INTO {name} ({groups}, {value}) \
+             SELECT {groups}, SUM({value})::BIGINT FROM gone GROUP BY {groups} \
+             HAVING SUM({value}) <> 0"
+        );
+        db.execute_unprepared(&sql).await?;
+        return Ok(());
+    }
+    let txn = store::begin_write(db).await?;
+    // The deltas up to now; the sums inserted next come after them.
+    let last = scalar(&txn, &format!("SELECT COALESCE(MAX(id), 0) AS n FROM {name}")).await?;
+    txn.execute_unprepared(&format!(
+        "INSERT INTO {name} ({groups}, {value}) \
+         SELECT {groups}, SUM({value}) FROM {name} WHERE id <= {last} \
+         GROUP BY {groups} HAVING SUM({value}) <> 0"
+    ))
+    .await?;
+    txn.execute_unprepared(&format!("DELETE FROM {name} WHERE id <= {last}"))
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn count_rows(db: &impl ConnectionTrait, table: &str) -> Result<u64> {
+    let n = scalar(db, &format!("SELECT COUNT(*) AS n FROM {table}")).await?;
+    Ok(std::cmp::max(n, 0) as u64)
+}
+
+/// The `n` column of the one row `sql` answers (0 without one).
+async fn scalar(db: &impl ConnectionTrait, sql: &str) -> Result<i64> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await?;
+    Ok(row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -79,6 +79,64 @@ pub async fn check_all(world: &mut World) -> Outcome {
     every_msat_is_accounted_for(world, &snap)?;
     invoice_numbers_are_gapless(&snap)?;
     every_change_has_its_event(&snap)?;
+    the_overview_counts_the_rows(world, &snap, now).await?;
+    // Folding the counters' deltas changes none of the numbers.
+    pushbill::catalog::metrics::fold_all(&world.db).await.unwrap();
+    the_overview_counts_the_rows(world, &snap, now).await?;
+    Ok(())
+}
+
+/// The dashboard overview, read from the counters the database keeps by
+/// triggers, gives each merchant's numbers of subscriptions per status and
+/// money paid per month as counted from the rows themselves.
+async fn the_overview_counts_the_rows(
+    world: &World,
+    snap: &Snapshot,
+    now: DateTime<Utc>,
+) -> Outcome {
+    for merchant in &snap.merchants {
+        let o = pushbill::catalog::metrics::overview(&world.db, &merchant.id, now)
+            .await
+            .unwrap();
+        let count = |status: SubscriptionStatus| {
+            snap.subs
+                .iter()
+                .filter(|s| s.merchant_id == merchant.id && s.status == status.as_str())
+                .count() as u64
+        };
+        let counted = [
+            count(SubscriptionStatus::Active),
+            count(SubscriptionStatus::Trialing),
+            count(SubscriptionStatus::PastDue),
+            count(SubscriptionStatus::Unpaid),
+            count(SubscriptionStatus::Paused),
+        ];
+        let shown = [o.active, o.trialing, o.past_due, o.unpaid, o.paused];
+        check(
+            shown == counted,
+            &format!(
+                "{}: the overview shows active/trialing/past_due/unpaid/paused {shown:?}, the rows say {counted:?}",
+                merchant.id
+            ),
+        )?;
+        for month in &o.revenue {
+            let key = month.month.format("%Y-%m").to_string();
+            let paid: i64 = snap
+                .invoices
+                .iter()
+                .filter(|i| i.merchant_id == merchant.id && i.status == "paid")
+                .filter(|i| i.paid_at.is_some_and(|t| t.format("%Y-%m").to_string() == key))
+                .map(|i| i.amount_msat)
+                .sum();
+            check(
+                month.paid_msat == paid,
+                &format!(
+                    "{}: the overview shows {} msat paid in {key}, the invoices say {paid}",
+                    merchant.id, month.paid_msat
+                ),
+            )?;
+        }
+    }
     Ok(())
 }
 
