@@ -1,5 +1,13 @@
 //! The public JSON shape of each resource: what the REST API returns and what
 //! event payloads (and so webhooks) carry. One shape per resource.
+//!
+//! `livemode` (false on the sandbox, true on every other network: see
+//! `auth::api_keys::Mode`) is a fact of the deployment, not of a row: a
+//! database belongs to one network (`store::deployment_network`). So the
+//! shapes below are mode-free snapshots, and `livemode` is added where an
+//! object leaves the service: [`Live`] around every object the API answers,
+//! and [`with_livemode`] on every event's data when the event is read (API
+//! and webhooks alike), so events stored before `livemode` existed carry it.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,6 +21,35 @@ use crate::store::{
 };
 
 pub const CURRENCY: &str = "BTC";
+
+/// An object as the API answers it: its own fields and `livemode`. Lists
+/// (`{"object": "list", ...}`) and the stubs of deleted objects carry no
+/// `livemode`; the objects inside a list do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Live<T> {
+    #[serde(flatten)]
+    pub object: T,
+    /// `false` on the sandbox (test keys `pb_test_`, the sandbox's simulated
+    /// chain: no real money), `true` on every other network.
+    pub livemode: bool,
+}
+
+impl<T> Live<T> {
+    pub fn new(object: T, livemode: bool) -> Self {
+        Self { object, livemode }
+    }
+}
+
+/// An event payload (a stored snapshot) with `livemode` set: the one place
+/// event data gains it, for the API's events and webhook bodies alike.
+/// Anything but a JSON object is answered as it is.
+pub fn with_livemode(data: &Value, livemode: bool) -> Value {
+    let mut data = data.clone();
+    if let Value::Object(fields) = &mut data {
+        fields.insert("livemode".to_owned(), Value::Bool(livemode));
+    }
+    data
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Plan {
@@ -469,25 +506,29 @@ pub struct Event {
     pub object: &'static str,
     #[serde(rename = "type")]
     pub event_type: String,
+    /// `false` on the sandbox, `true` on every other network; the object in
+    /// `data` carries the same.
+    pub livemode: bool,
     pub data: EventData,
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventData {
-    /// The object as it was right after the event.
+    /// The object as it was right after the event, with `livemode`.
     #[schema(value_type = Object)]
     pub object: Value,
 }
 
-impl From<&events::Model> for Event {
-    fn from(m: &events::Model) -> Self {
+impl Event {
+    pub fn new(m: &events::Model, livemode: bool) -> Self {
         Self {
             id: m.id.clone(),
             object: "event",
             event_type: m.event_type.clone(),
+            livemode,
             data: EventData {
-                object: m.data.clone(),
+                object: with_livemode(&m.data, livemode),
             },
             created_at: m.created_at,
         }
@@ -813,4 +854,33 @@ pub struct CustomerEmails {
     pub subscription_canceled: bool,
     /// Three days before a trial ends.
     pub trial_ending: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_adds_livemode_to_the_object_fields() {
+        let clock = TestClock {
+            object: "test_clock",
+            now: "2027-12-01T00:00:00Z".parse().unwrap(),
+        };
+        let json = serde_json::to_value(Live::new(clock, false)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"object": "test_clock", "now": "2027-12-01T00:00:00Z", "livemode": false})
+        );
+    }
+
+    #[test]
+    fn event_data_gains_livemode_when_read() {
+        let stored = serde_json::json!({"id": "inv_1", "object": "invoice"});
+        assert_eq!(with_livemode(&stored, true)["livemode"], true);
+        assert_eq!(with_livemode(&stored, false)["livemode"], false);
+        // A snapshot stored with another value is answered with the deployment's.
+        let odd = serde_json::json!({"id": "inv_1", "livemode": true});
+        assert_eq!(with_livemode(&odd, false)["livemode"], false);
+        assert_eq!(with_livemode(&Value::Null, true), Value::Null);
+    }
 }

@@ -36,6 +36,12 @@ impl Mode {
         }
     }
 
+    /// Whether objects are live (`livemode: true` on every API object and
+    /// event): live keys, live objects.
+    pub fn is_live(self) -> bool {
+        self == Mode::Live
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Test => "test",
@@ -207,6 +213,21 @@ mod tests {
         assert!(!looks_like_secret(&format!("pb_prod_{}", "a".repeat(32))));
         assert!(!looks_like_secret(&format!("pb_test_{}-", "a".repeat(31))));
         assert!(!looks_like_secret(""));
+    }
+
+    #[test]
+    fn only_the_sandbox_is_test_mode() {
+        assert_eq!(Mode::for_network(Network::Sandbox), Mode::Test);
+        assert!(!Mode::for_network(Network::Sandbox).is_live());
+        for network in [
+            Network::Regtest,
+            Network::Signet,
+            Network::Testnet,
+            Network::Mainnet,
+        ] {
+            assert_eq!(Mode::for_network(network), Mode::Live);
+            assert!(Mode::for_network(network).is_live());
+        }
     }
 
     #[test]

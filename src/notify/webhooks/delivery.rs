@@ -23,6 +23,7 @@ use super::endpoints::{DISABLED, ENABLED};
 use super::retry;
 use super::signing::{Secret, signature_header};
 use super::ssrf::{self, GuardedResolver, Policy};
+use crate::auth::api_keys::Mode;
 use crate::config::Settings;
 use crate::domain::ids::WebhookAttemptId;
 use crate::domain::{Backoff, EventType, WebhookDeliveryStatus, text};
@@ -67,20 +68,24 @@ impl Attempt {
     }
 }
 
-/// The message body: `{"type", "timestamp", "data"}`.
+/// The message body: `{"type", "timestamp", "livemode", "data"}`.
 #[derive(Serialize)]
 struct Body<'a> {
     #[serde(rename = "type")]
     event_type: &'a str,
     timestamp: DateTime<Utc>,
-    data: &'a Value,
+    livemode: bool,
+    data: Value,
 }
 
-pub fn body(event: &events::Model) -> Vec<u8> {
+/// `livemode` is the deployment's (`Mode::is_live`); the data object carries
+/// it too, as the API's events do ([`objects::with_livemode`]).
+pub fn body(event: &events::Model, livemode: bool) -> Vec<u8> {
     serde_json::to_vec(&Body {
         event_type: &event.event_type,
         timestamp: event.created_at,
-        data: &event.data,
+        livemode,
+        data: objects::with_livemode(&event.data, livemode),
     })
     .unwrap_or_default()
 }
@@ -106,6 +111,7 @@ pub struct Sender {
     client: reqwest::Client,
     policy: Policy,
     timeout: std::time::Duration,
+    livemode: bool,
 }
 
 impl Sender {
@@ -124,6 +130,7 @@ impl Sender {
             client,
             policy,
             timeout,
+            livemode: Mode::for_network(settings.app.network).is_live(),
         })
     }
 
@@ -155,7 +162,7 @@ impl Sender {
         }
         let id = &claimed.event.id;
         let timestamp = Utc::now().timestamp();
-        let body = body(&claimed.event);
+        let body = body(&claimed.event, self.livemode);
         let secrets = signing_secrets(&claimed.endpoint, now);
         let signature = signature_header(&secrets, id, timestamp, &body);
         let request = self
@@ -540,8 +547,11 @@ mod tests {
             dispatched_at: None,
         };
         assert_eq!(
-            String::from_utf8(body(&event)).unwrap(),
-            r#"{"type":"invoice.paid","timestamp":"2027-12-01T00:00:00Z","data":{"id":"inv_1","object":"invoice"}}"#
+            String::from_utf8(body(&event, false)).unwrap(),
+            r#"{"type":"invoice.paid","timestamp":"2027-12-01T00:00:00Z","livemode":false,"data":{"id":"inv_1","livemode":false,"object":"invoice"}}"#
         );
+        let live: Value = serde_json::from_slice(&body(&event, true)).unwrap();
+        assert_eq!(live["livemode"], true);
+        assert_eq!(live["data"]["livemode"], true);
     }
 }

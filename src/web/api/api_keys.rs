@@ -26,7 +26,7 @@ list_query!(ListApiKeys {});
     tag = "API keys",
     operation_id = "list_api_keys",
     params(ListApiKeys),
-    responses((status = 200, description = "A page of API keys.", body = List<objects::ApiKey>)),
+    responses((status = 200, description = "A page of API keys.", body = List<objects::Live<objects::ApiKey>>)),
 )]
 #[get("/api_keys")]
 pub async fn list(
@@ -38,7 +38,7 @@ pub async fn list(
     let keys = api_keys::list(&state.db, &merchant.id, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/api_keys",
-        keys.map(|k| objects::ApiKey::from(&k)),
+        keys.map(|k| merchant.live(objects::ApiKey::from(&k))),
     )))
 }
 
@@ -58,7 +58,7 @@ pub struct CreateApiKey {
     tag = "API keys",
     operation_id = "create_api_key",
     request_body = CreateApiKey,
-    responses((status = 200, description = "The new key with its secret.", body = objects::CreatedApiKey)),
+    responses((status = 200, description = "The new key with its secret.", body = objects::Live<objects::CreatedApiKey>)),
 )]
 #[post("/api_keys")]
 pub async fn create(
@@ -75,10 +75,12 @@ pub async fn create(
         mode,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(objects::CreatedApiKey {
-        key: objects::ApiKey::from(&created.key),
-        secret: created.secret,
-    }))
+    Ok(
+        HttpResponse::Ok().json(merchant.live(objects::CreatedApiKey {
+            key: objects::ApiKey::from(&created.key),
+            secret: created.secret,
+        })),
+    )
 }
 
 /// Revoke an API key
@@ -89,7 +91,7 @@ pub async fn create(
     operation_id = "revoke_api_key",
     params(("id" = String, Path, description = "The key's id (`key_...`).")),
     request_body(content = Empty, description = "No fields: `{}` or no body."),
-    responses((status = 200, description = "The revoked key.", body = objects::ApiKey)),
+    responses((status = 200, description = "The revoked key.", body = objects::Live<objects::ApiKey>)),
 )]
 #[post("/api_keys/{id}/revoke")]
 pub async fn revoke(
@@ -99,5 +101,5 @@ pub async fn revoke(
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
     let key = api_keys::revoke(&state.db, state.clocks.now(), &merchant.id, id.as_str()).await?;
-    Ok(HttpResponse::Ok().json(objects::ApiKey::from(&key)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::ApiKey::from(&key))))
 }

@@ -12,6 +12,7 @@ use futures::future::{LocalBoxFuture, Shared};
 use super::error::ApiError;
 use crate::auth::api_keys;
 use crate::context::Context;
+use crate::objects;
 use crate::web::WebState;
 
 /// The authenticated merchant. Every /v1 handler takes one.
@@ -22,6 +23,16 @@ pub struct Merchant {
     /// the sandbox, see `clock::Clocks`): what the request's billing facts
     /// (periods, due dates, `created_at`, `canceled_at`, ...) are dated with.
     pub now: DateTime<Utc>,
+    /// The deployment's mode (`api_keys::Mode::is_live`): what every object
+    /// answered carries as `livemode`.
+    pub livemode: bool,
+}
+
+impl Merchant {
+    /// `object` as the API answers it, with `livemode`.
+    pub fn live<T>(&self, object: T) -> objects::Live<T> {
+        objects::Live::new(object, self.livemode)
+    }
 }
 
 impl FromRequest for Merchant {
@@ -99,6 +110,7 @@ fn start(req: &HttpRequest) -> impl Future<Output = Result<Merchant, ApiError>> 
         Ok(Merchant {
             id: owner.merchant_id,
             now,
+            livemode: mode.is_live(),
         })
     }
 }

@@ -84,7 +84,7 @@ impl CreateCustomer {
     tag = "Customers",
     operation_id = "create_customer",
     request_body = CreateCustomer,
-    responses((status = 200, description = "The new customer.", body = objects::Customer)),
+    responses((status = 200, description = "The new customer.", body = objects::Live<objects::Customer>)),
 )]
 #[post("/customers")]
 pub async fn create(
@@ -93,7 +93,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateCustomer>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = customers::create(&state.db, merchant.now, &merchant.id, body.parse()?).await?;
-    Ok(HttpResponse::Ok().json(objects::Customer::from(&customer)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::Customer::from(&customer))))
 }
 
 /// Retrieve a customer
@@ -101,7 +101,7 @@ pub async fn create(
     tag = "Customers",
     operation_id = "get_customer",
     params(("id" = String, Path, description = "The customer's id (`cus_...`).")),
-    responses((status = 200, description = "The customer.", body = objects::Customer)),
+    responses((status = 200, description = "The customer.", body = objects::Live<objects::Customer>)),
 )]
 #[get("/customers/{id}")]
 pub async fn get(
@@ -110,7 +110,7 @@ pub async fn get(
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
     let customer = customers::get(&state.db, &merchant.id, id.as_str()).await?;
-    Ok(HttpResponse::Ok().json(objects::Customer::from(&customer)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::Customer::from(&customer))))
 }
 
 list_query!(ListCustomers {});
@@ -120,7 +120,7 @@ list_query!(ListCustomers {});
     tag = "Customers",
     operation_id = "list_customers",
     params(ListCustomers),
-    responses((status = 200, description = "A page of customers.", body = List<objects::Customer>)),
+    responses((status = 200, description = "A page of customers.", body = List<objects::Live<objects::Customer>>)),
 )]
 #[get("/customers")]
 pub async fn list(
@@ -132,7 +132,7 @@ pub async fn list(
     let page = customers::list(&state.db, &merchant.id, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/customers",
-        page.map(|c| objects::Customer::from(&c)),
+        page.map(|c| merchant.live(objects::Customer::from(&c))),
     )))
 }
 
@@ -179,7 +179,7 @@ impl UpdateCustomer {
     operation_id = "update_customer",
     params(("id" = String, Path, description = "The customer's id (`cus_...`).")),
     request_body = UpdateCustomer,
-    responses((status = 200, description = "The updated customer.", body = objects::Customer)),
+    responses((status = 200, description = "The updated customer.", body = objects::Live<objects::Customer>)),
 )]
 #[post("/customers/{id}")]
 pub async fn update(
@@ -196,7 +196,7 @@ pub async fn update(
         body.parse()?,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(objects::Customer::from(&customer)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::Customer::from(&customer))))
 }
 
 /// Delete a customer

@@ -17,12 +17,12 @@ use crate::objects;
 #[utoipa::path(
     tag = "Settings",
     operation_id = "get_email_settings",
-    responses((status = 200, description = "The merchant's email settings.", body = objects::EmailSettings)),
+    responses((status = 200, description = "The merchant's email settings.", body = objects::Live<objects::EmailSettings>)),
 )]
 #[get("/settings/email")]
 pub async fn get(state: web::Data<Context>, merchant: Merchant) -> Result<HttpResponse, ApiError> {
     let prefs = messages::get(&state.db, &merchant.id).await?;
-    Ok(HttpResponse::Ok().json(objects::EmailSettings::from(&prefs)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::EmailSettings::from(&prefs))))
 }
 
 /// Customer emails to turn on (true) or off (false); absent ones stay.
@@ -78,7 +78,7 @@ pub struct UpdateEmailSettings {
     tag = "Settings",
     operation_id = "update_email_settings",
     request_body = UpdateEmailSettings,
-    responses((status = 200, description = "The updated email settings.", body = objects::EmailSettings)),
+    responses((status = 200, description = "The updated email settings.", body = objects::Live<objects::EmailSettings>)),
 )]
 #[post("/settings/email")]
 pub async fn update(
@@ -93,5 +93,5 @@ pub async fn update(
         unpaid_summary_hour: body.unpaid_summary_hour,
     };
     let prefs = messages::update(&state.db, merchant.now, &merchant.id, change).await?;
-    Ok(HttpResponse::Ok().json(objects::EmailSettings::from(&prefs)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::EmailSettings::from(&prefs))))
 }

@@ -26,7 +26,7 @@ pub async fn get(
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
     let event = events::get(&state.db, &merchant.id, id.as_str()).await?;
-    Ok(HttpResponse::Ok().json(objects::Event::from(&event)))
+    Ok(HttpResponse::Ok().json(objects::Event::new(&event, merchant.livemode)))
 }
 
 list_query!(ListEvents {
@@ -52,6 +52,6 @@ pub async fn list(
     let page = events::list(&state.db, &merchant.id, q.event_type.as_deref(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/events",
-        page.map(|e| objects::Event::from(&e)),
+        page.map(|e| objects::Event::new(&e, merchant.livemode)),
     )))
 }

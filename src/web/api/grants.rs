@@ -19,7 +19,7 @@ use crate::objects;
     tag = "Grants",
     operation_id = "get_grant",
     params(("id" = String, Path, description = "The grant's id (`grt_...`).")),
-    responses((status = 200, description = "The grant.", body = objects::Grant)),
+    responses((status = 200, description = "The grant.", body = objects::Live<objects::Grant>)),
 )]
 #[get("/grants/{id}")]
 pub async fn get(
@@ -28,7 +28,7 @@ pub async fn get(
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
     let grant = catalog::grants::get(&state.db, &merchant.id, id.as_str()).await?;
-    Ok(HttpResponse::Ok().json(objects::Grant::from(&grant)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::Grant::from(&grant))))
 }
 
 list_query!(ListGrants {
@@ -43,7 +43,7 @@ list_query!(ListGrants {
     tag = "Grants",
     operation_id = "list_grants",
     params(ListGrants),
-    responses((status = 200, description = "A page of grants.", body = List<objects::Grant>)),
+    responses((status = 200, description = "A page of grants.", body = List<objects::Live<objects::Grant>>)),
 )]
 #[get("/grants")]
 pub async fn list(
@@ -59,6 +59,6 @@ pub async fn list(
     let page = catalog::grants::list(&state.db, &merchant.id, filter, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/grants",
-        page.map(|g| objects::Grant::from(&g)),
+        page.map(|g| merchant.live(objects::Grant::from(&g))),
     )))
 }

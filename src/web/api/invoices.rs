@@ -21,8 +21,8 @@ use crate::objects;
 /// A one-off invoice is due a day after it is created unless told otherwise.
 const DEFAULT_DUE_IN_SECS: u32 = 86_400;
 
-fn ok(invoice: &crate::store::invoices::Model) -> HttpResponse {
-    HttpResponse::Ok().json(objects::Invoice::from(invoice))
+fn ok(merchant: &Merchant, invoice: &crate::store::invoices::Model) -> HttpResponse {
+    HttpResponse::Ok().json(merchant.live(objects::Invoice::from(invoice)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,7 +47,7 @@ pub struct CreateInvoice {
     tag = "Invoices",
     operation_id = "create_invoice",
     request_body = CreateInvoice,
-    responses((status = 200, description = "The new invoice.", body = objects::Invoice)),
+    responses((status = 200, description = "The new invoice.", body = objects::Live<objects::Invoice>)),
 )]
 #[post("/invoices")]
 pub async fn create(
@@ -66,7 +66,7 @@ pub async fn create(
         due_in,
     )
     .await?;
-    Ok(ok(&invoice))
+    Ok(ok(&merchant, &invoice))
 }
 
 /// Retrieve an invoice
@@ -74,7 +74,7 @@ pub async fn create(
     tag = "Invoices",
     operation_id = "get_invoice",
     params(("id" = String, Path, description = "The invoice's id (`inv_...`).")),
-    responses((status = 200, description = "The invoice.", body = objects::Invoice)),
+    responses((status = 200, description = "The invoice.", body = objects::Live<objects::Invoice>)),
 )]
 #[get("/invoices/{id}")]
 pub async fn get(
@@ -83,7 +83,8 @@ pub async fn get(
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
     Ok(ok(
-        &invoices::get(&state.db, &merchant.id, id.as_str()).await?
+        &merchant,
+        &invoices::get(&state.db, &merchant.id, id.as_str()).await?,
     ))
 }
 
@@ -101,7 +102,7 @@ list_query!(ListInvoices {
     tag = "Invoices",
     operation_id = "list_invoices",
     params(ListInvoices),
-    responses((status = 200, description = "A page of invoices.", body = List<objects::Invoice>)),
+    responses((status = 200, description = "A page of invoices.", body = List<objects::Live<objects::Invoice>>)),
 )]
 #[get("/invoices")]
 pub async fn list(
@@ -118,7 +119,7 @@ pub async fn list(
     let page = invoices::list(&state.db, &merchant.id, filter, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/invoices",
-        page.map(|i| objects::Invoice::from(&i)),
+        page.map(|i| merchant.live(objects::Invoice::from(&i))),
     )))
 }
 
@@ -130,7 +131,7 @@ pub async fn list(
     operation_id = "void_invoice",
     params(("id" = String, Path, description = "The invoice's id (`inv_...`).")),
     request_body(content = Empty, description = "No fields: `{}` or no body."),
-    responses((status = 200, description = "The voided invoice.", body = objects::Invoice)),
+    responses((status = 200, description = "The voided invoice.", body = objects::Live<objects::Invoice>)),
 )]
 #[post("/invoices/{id}/void")]
 pub async fn void(
@@ -140,7 +141,7 @@ pub async fn void(
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
     let invoice = lifecycle::void(&state.db, merchant.now, &merchant.id, id.as_str()).await?;
-    Ok(ok(&invoice))
+    Ok(ok(&merchant, &invoice))
 }
 
 /// List an invoice's payment requests
@@ -150,7 +151,7 @@ pub async fn void(
     tag = "Invoices",
     operation_id = "list_payment_requests",
     params(("id" = String, Path, description = "The invoice's id (`inv_...`).")),
-    responses((status = 200, description = "The invoice's payment requests.", body = List<objects::PaymentRequestWithAttempts>)),
+    responses((status = 200, description = "The invoice's payment requests.", body = List<objects::Live<objects::PaymentRequestWithAttempts>>)),
 )]
 #[get("/invoices/{id}/payment_requests")]
 pub async fn payment_requests(
@@ -162,9 +163,11 @@ pub async fn payment_requests(
     let url = format!("/v1/invoices/{}/payment_requests", id.as_str());
     let data = requests
         .iter()
-        .map(|(r, attempts)| objects::PaymentRequestWithAttempts {
-            request: objects::PaymentRequest::from(r),
-            push_attempts: attempts.iter().map(objects::PushAttempt::from).collect(),
+        .map(|(r, attempts)| {
+            merchant.live(objects::PaymentRequestWithAttempts {
+                request: objects::PaymentRequest::from(r),
+                push_attempts: attempts.iter().map(objects::PushAttempt::from).collect(),
+            })
         })
         .collect();
     Ok(HttpResponse::Ok().json(List::whole(url, data)))

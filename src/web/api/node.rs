@@ -52,7 +52,7 @@ async fn operator_node(
     tag = "Node",
     operation_id = "get_node",
     responses(
-        (status = 200, description = "The node.", body = objects::Node),
+        (status = 200, description = "The node.", body = objects::Live<objects::Node>),
         (status = 403, description = "Not a node operator (`node_operator_only`).", body = ErrorBody),
         (status = 503, description = "The node runs in another process (`node_unavailable`).", body = ErrorBody),
     ),
@@ -64,7 +64,7 @@ pub async fn get(
     merchant: Merchant,
 ) -> Result<HttpResponse, ApiError> {
     let node = operator_node(&state, &web_state, &merchant).await?;
-    Ok(HttpResponse::Ok().json(objects::Node::from(node.info())))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::Node::from(node.info()))))
 }
 
 /// List the node's peers
@@ -74,7 +74,7 @@ pub async fn get(
     tag = "Node",
     operation_id = "list_node_peers",
     responses(
-        (status = 200, description = "The connected peers.", body = List<objects::NodePeer>),
+        (status = 200, description = "The connected peers.", body = List<objects::Live<objects::NodePeer>>),
         (status = 403, description = "Not a node operator (`node_operator_only`).", body = ErrorBody),
         (status = 503, description = "The node runs in another process (`node_unavailable`).", body = ErrorBody),
     ),
@@ -86,7 +86,10 @@ pub async fn peers(
     merchant: Merchant,
 ) -> Result<HttpResponse, ApiError> {
     let node = operator_node(&state, &web_state, &merchant).await?;
-    let peers = node.list_peers().into_iter().map(objects::NodePeer::from);
+    let peers = node
+        .list_peers()
+        .into_iter()
+        .map(|p| merchant.live(objects::NodePeer::from(p)));
     Ok(HttpResponse::Ok().json(List::whole("/v1/node/peers", peers.collect())))
 }
 
@@ -108,7 +111,7 @@ pub struct ConnectPeer {
     operation_id = "connect_node_peer",
     request_body = ConnectPeer,
     responses(
-        (status = 200, description = "The connected peer.", body = objects::NodePeer),
+        (status = 200, description = "The connected peer.", body = objects::Live<objects::NodePeer>),
         (status = 403, description = "Not a node operator (`node_operator_only`).", body = ErrorBody),
         (status = 503, description = "The node runs in another process (`node_unavailable`).", body = ErrorBody),
     ),
@@ -122,7 +125,7 @@ pub async fn connect(
 ) -> Result<HttpResponse, ApiError> {
     let node = operator_node(&state, &web_state, &merchant).await?;
     let peer = node.connect(&body.node_id, &body.address).await?;
-    Ok(HttpResponse::Ok().json(objects::NodePeer::from(peer)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::NodePeer::from(peer))))
 }
 
 /// Disconnect a peer
@@ -163,7 +166,7 @@ pub async fn disconnect(
     tag = "Node",
     operation_id = "list_node_channels",
     responses(
-        (status = 200, description = "The channels.", body = List<objects::NodeChannel>),
+        (status = 200, description = "The channels.", body = List<objects::Live<objects::NodeChannel>>),
         (status = 403, description = "Not a node operator (`node_operator_only`).", body = ErrorBody),
         (status = 503, description = "The node runs in another process (`node_unavailable`).", body = ErrorBody),
     ),
@@ -178,7 +181,7 @@ pub async fn channels(
     let channels = node
         .list_channels()
         .into_iter()
-        .map(objects::NodeChannel::from);
+        .map(|c| merchant.live(objects::NodeChannel::from(c)));
     Ok(HttpResponse::Ok().json(List::whole("/v1/node/channels", channels.collect())))
 }
 
@@ -208,7 +211,7 @@ pub struct OpenChannelBody {
     operation_id = "open_node_channel",
     request_body = OpenChannelBody,
     responses(
-        (status = 200, description = "The new channel.", body = objects::NodeChannel),
+        (status = 200, description = "The new channel.", body = objects::Live<objects::NodeChannel>),
         (status = 403, description = "Not a node operator (`node_operator_only`).", body = ErrorBody),
         (status = 503, description = "The node runs in another process (`node_unavailable`).", body = ErrorBody),
     ),
@@ -229,7 +232,7 @@ pub async fn open(
             push_msat: body.push_msat.unwrap_or(0),
         })
         .await?;
-    Ok(HttpResponse::Ok().json(objects::NodeChannel::from(channel)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::NodeChannel::from(channel))))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -252,7 +255,7 @@ pub struct CloseChannel {
     params(("id" = String, Path, description = "The channel's id (64 hex characters).")),
     request_body(content = CloseChannel, description = "`{}` or no body for a cooperative close."),
     responses(
-        (status = 200, description = "The closing channel.", body = objects::NodeChannel),
+        (status = 200, description = "The closing channel.", body = objects::Live<objects::NodeChannel>),
         (status = 403, description = "Not a node operator (`node_operator_only`).", body = ErrorBody),
         (status = 503, description = "The node runs in another process (`node_unavailable`).", body = ErrorBody),
     ),
@@ -267,5 +270,5 @@ pub async fn close(
 ) -> Result<HttpResponse, ApiError> {
     let node = operator_node(&state, &web_state, &merchant).await?;
     let channel = node.close(&id, body.force)?;
-    Ok(HttpResponse::Ok().json(objects::NodeChannel::from(channel)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::NodeChannel::from(channel))))
 }

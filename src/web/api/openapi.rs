@@ -28,7 +28,9 @@ const OPENAPI_OPERATION: &str = "get_openapi";
             millisatoshis (`amount_msat`) with `currency: \"BTC\"`; timestamps are \
             RFC 3339 UTC; ids carry a prefix (`plan_`, `cus_`, `sub_`, `inv_`, `grt_`, `evt_`, `we_`, `wd_`, `wda_`, `key_`). \
             Lists take `limit` (1 to 100), `starting_after` and `ending_before` and answer \
-            `data` (newest first) and `has_more`. Every POST takes an `Idempotency-Key`.",
+            `data` (newest first) and `has_more`. Every POST takes an `Idempotency-Key`. \
+            Every object answered, every event and its `data.object` carry `livemode`: \
+            `false` on the sandbox (keys `pb_test_`), `true` on every other network.",
     ),
     tags(
         (name = "Plans", description = "What a customer subscribes to: a price and a schedule."),

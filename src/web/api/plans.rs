@@ -77,7 +77,7 @@ impl CreatePlan {
     tag = "Plans",
     operation_id = "create_plan",
     request_body = CreatePlan,
-    responses((status = 200, description = "The new plan.", body = objects::Plan)),
+    responses((status = 200, description = "The new plan.", body = objects::Live<objects::Plan>)),
 )]
 #[post("/plans")]
 pub async fn create(
@@ -86,7 +86,8 @@ pub async fn create(
     ApiJson(body): ApiJson<CreatePlan>,
 ) -> Result<HttpResponse, ApiError> {
     let plan = plans::create(&state.db, merchant.now, &merchant.id, body.parse()?).await?;
-    Ok(HttpResponse::Ok().json(objects::Plan::new(&plan, &state.settings.app.base_url)))
+    Ok(HttpResponse::Ok()
+        .json(merchant.live(objects::Plan::new(&plan, &state.settings.app.base_url))))
 }
 
 /// Retrieve a plan
@@ -94,7 +95,7 @@ pub async fn create(
     tag = "Plans",
     operation_id = "get_plan",
     params(("id" = String, Path, description = "The plan's id (`plan_...`).")),
-    responses((status = 200, description = "The plan.", body = objects::Plan)),
+    responses((status = 200, description = "The plan.", body = objects::Live<objects::Plan>)),
 )]
 #[get("/plans/{id}")]
 pub async fn get(
@@ -103,7 +104,8 @@ pub async fn get(
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
     let plan = plans::get(&state.db, &merchant.id, id.as_str()).await?;
-    Ok(HttpResponse::Ok().json(objects::Plan::new(&plan, &state.settings.app.base_url)))
+    Ok(HttpResponse::Ok()
+        .json(merchant.live(objects::Plan::new(&plan, &state.settings.app.base_url))))
 }
 
 list_query!(ListPlans {
@@ -116,7 +118,7 @@ list_query!(ListPlans {
     tag = "Plans",
     operation_id = "list_plans",
     params(ListPlans),
-    responses((status = 200, description = "A page of plans.", body = List<objects::Plan>)),
+    responses((status = 200, description = "A page of plans.", body = List<objects::Live<objects::Plan>>)),
 )]
 #[get("/plans")]
 pub async fn list(
@@ -128,7 +130,7 @@ pub async fn list(
     let plans = plans::list(&state.db, &merchant.id, q.status.as_deref(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/plans",
-        plans.map(|p| objects::Plan::new(&p, &state.settings.app.base_url)),
+        plans.map(|p| merchant.live(objects::Plan::new(&p, &state.settings.app.base_url))),
     )))
 }
 
@@ -201,7 +203,7 @@ impl UpdatePlan {
     operation_id = "update_plan",
     params(("id" = String, Path, description = "The plan's id (`plan_...`).")),
     request_body = UpdatePlan,
-    responses((status = 200, description = "The updated plan.", body = objects::Plan)),
+    responses((status = 200, description = "The updated plan.", body = objects::Live<objects::Plan>)),
 )]
 #[post("/plans/{id}")]
 pub async fn update(
@@ -218,7 +220,8 @@ pub async fn update(
         body.parse()?,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(objects::Plan::new(&plan, &state.settings.app.base_url)))
+    Ok(HttpResponse::Ok()
+        .json(merchant.live(objects::Plan::new(&plan, &state.settings.app.base_url))))
 }
 
 /// Archive a plan
@@ -228,7 +231,7 @@ pub async fn update(
     tag = "Plans",
     operation_id = "archive_plan",
     params(("id" = String, Path, description = "The plan's id (`plan_...`).")),
-    responses((status = 200, description = "The archived plan.", body = objects::Plan)),
+    responses((status = 200, description = "The archived plan.", body = objects::Live<objects::Plan>)),
 )]
 #[post("/plans/{id}/archive")]
 pub async fn archive(
@@ -238,5 +241,6 @@ pub async fn archive(
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
     let plan = plans::archive(&state.db, merchant.now, &merchant.id, id.as_str()).await?;
-    Ok(HttpResponse::Ok().json(objects::Plan::new(&plan, &state.settings.app.base_url)))
+    Ok(HttpResponse::Ok()
+        .json(merchant.live(objects::Plan::new(&plan, &state.settings.app.base_url))))
 }

@@ -24,7 +24,7 @@ use crate::objects;
     operation_id = "create_portal_link",
     params(("id" = String, Path, description = "The customer's id (`cus_...`).")),
     request_body(content = Empty, description = "No fields: `{}` or no body."),
-    responses((status = 200, description = "The link.", body = objects::PortalLink)),
+    responses((status = 200, description = "The link.", body = objects::Live<objects::PortalLink>)),
 )]
 #[post("/customers/{id}/portal_links")]
 pub async fn create(
@@ -36,10 +36,10 @@ pub async fn create(
     let (customer, link) = portal::create_for_customer(&state, &merchant.id, id.as_str()).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(objects::PortalLink {
+        .json(merchant.live(objects::PortalLink {
             object: "portal_link",
             customer,
             url: portal::login_url(&state, &link.token),
             expires_at: link.expires_at,
-        }))
+        })))
 }

@@ -83,7 +83,7 @@ impl CreateSubscribeCode {
     tag = "Subscribe codes",
     operation_id = "create_subscribe_code",
     request_body = CreateSubscribeCode,
-    responses((status = 200, description = "The new code.", body = objects::SubscribeCode)),
+    responses((status = 200, description = "The new code.", body = objects::Live<objects::SubscribeCode>)),
 )]
 #[post("/subscribe_codes")]
 pub async fn create(
@@ -101,5 +101,5 @@ pub async fn create(
         expires_in,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(objects::SubscribeCode::new(&row, full)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::SubscribeCode::new(&row, full))))
 }

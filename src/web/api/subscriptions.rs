@@ -19,8 +19,8 @@ use crate::domain::SubscriptionId;
 use crate::error::{Error, Result};
 use crate::objects;
 
-fn ok(sub: &crate::store::subscriptions::Model) -> HttpResponse {
-    HttpResponse::Ok().json(objects::Subscription::from(sub))
+fn ok(merchant: &Merchant, sub: &crate::store::subscriptions::Model) -> HttpResponse {
+    HttpResponse::Ok().json(merchant.live(objects::Subscription::from(sub)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -62,7 +62,7 @@ impl CreateSubscription {
     tag = "Subscriptions",
     operation_id = "create_subscription",
     request_body = CreateSubscription,
-    responses((status = 200, description = "The new subscription.", body = objects::Subscription)),
+    responses((status = 200, description = "The new subscription.", body = objects::Live<objects::Subscription>)),
 )]
 #[post("/subscriptions")]
 pub async fn create(
@@ -72,7 +72,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let (sub, _invoice) =
         lifecycle::create(&state.db, merchant.now, &merchant.id, body.parse()?).await?;
-    Ok(ok(&sub))
+    Ok(ok(&merchant, &sub))
 }
 
 /// Retrieve a subscription
@@ -80,7 +80,7 @@ pub async fn create(
     tag = "Subscriptions",
     operation_id = "get_subscription",
     params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
-    responses((status = 200, description = "The subscription.", body = objects::Subscription)),
+    responses((status = 200, description = "The subscription.", body = objects::Live<objects::Subscription>)),
 )]
 #[get("/subscriptions/{id}")]
 pub async fn get(
@@ -89,7 +89,8 @@ pub async fn get(
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
     Ok(ok(
-        &lifecycle::get(&state.db, &merchant.id, id.as_str()).await?
+        &merchant,
+        &lifecycle::get(&state.db, &merchant.id, id.as_str()).await?,
     ))
 }
 
@@ -105,7 +106,7 @@ list_query!(ListSubscriptions {
     tag = "Subscriptions",
     operation_id = "list_subscriptions",
     params(ListSubscriptions),
-    responses((status = 200, description = "A page of subscriptions.", body = List<objects::Subscription>)),
+    responses((status = 200, description = "A page of subscriptions.", body = List<objects::Live<objects::Subscription>>)),
 )]
 #[get("/subscriptions")]
 pub async fn list(
@@ -122,7 +123,7 @@ pub async fn list(
     let page = catalog::subscriptions::list(&state.db, &merchant.id, filter, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/subscriptions",
-        page.map(|s| objects::Subscription::from(&s)),
+        page.map(|s| merchant.live(objects::Subscription::from(&s))),
     )))
 }
 
@@ -142,7 +143,7 @@ pub struct Cancel {
     operation_id = "cancel_subscription",
     params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
     request_body = Cancel,
-    responses((status = 200, description = "The subscription.", body = objects::Subscription)),
+    responses((status = 200, description = "The subscription.", body = objects::Live<objects::Subscription>)),
 )]
 #[post("/subscriptions/{id}/cancel")]
 pub async fn cancel(
@@ -159,7 +160,7 @@ pub async fn cancel(
         body.at_period_end,
     )
     .await?;
-    Ok(ok(&sub))
+    Ok(ok(&merchant, &sub))
 }
 
 /// A body with no fields (`{}` or none at all).
@@ -175,7 +176,7 @@ pub struct Empty {}
     operation_id = "pause_subscription",
     params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
     request_body(content = Empty, description = "No fields: `{}` or no body."),
-    responses((status = 200, description = "The paused subscription.", body = objects::Subscription)),
+    responses((status = 200, description = "The paused subscription.", body = objects::Live<objects::Subscription>)),
 )]
 #[post("/subscriptions/{id}/pause")]
 pub async fn pause(
@@ -185,7 +186,7 @@ pub async fn pause(
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = lifecycle::pause(&state.db, merchant.now, &merchant.id, id.as_str()).await?;
-    Ok(ok(&sub))
+    Ok(ok(&merchant, &sub))
 }
 
 /// Resume a paused subscription
@@ -194,7 +195,7 @@ pub async fn pause(
     operation_id = "resume_subscription",
     params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
     request_body(content = Empty, description = "No fields: `{}` or no body."),
-    responses((status = 200, description = "The resumed subscription.", body = objects::Subscription)),
+    responses((status = 200, description = "The resumed subscription.", body = objects::Live<objects::Subscription>)),
 )]
 #[post("/subscriptions/{id}/resume")]
 pub async fn resume(
@@ -204,7 +205,7 @@ pub async fn resume(
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = lifecycle::resume(&state.db, merchant.now, &merchant.id, id.as_str()).await?;
-    Ok(ok(&sub))
+    Ok(ok(&merchant, &sub))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -223,7 +224,7 @@ pub struct Update {
     operation_id = "update_subscription",
     params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
     request_body = Update,
-    responses((status = 200, description = "The subscription.", body = objects::Subscription)),
+    responses((status = 200, description = "The subscription.", body = objects::Live<objects::Subscription>)),
 )]
 #[post("/subscriptions/{id}")]
 pub async fn update(
@@ -240,5 +241,5 @@ pub async fn update(
         &body.plan,
     )
     .await?;
-    Ok(ok(&sub))
+    Ok(ok(&merchant, &sub))
 }

@@ -49,12 +49,12 @@ impl AdvanceBody {
 #[utoipa::path(
     tag = "Test clock",
     operation_id = "get_test_clock",
-    responses((status = 200, description = "The clock's time.", body = crate::objects::TestClock)),
+    responses((status = 200, description = "The clock's time.", body = crate::objects::Live<crate::objects::TestClock>)),
 )]
 #[get("/test_clock")]
 pub async fn get(state: web::Data<Context>, merchant: Merchant) -> Result<HttpResponse, ApiError> {
     let now = sandbox::clock(&state, &merchant.id).await?;
-    Ok(answer(now))
+    Ok(answer(&merchant, now))
 }
 
 /// Advance the test clock
@@ -66,7 +66,7 @@ pub async fn get(state: web::Data<Context>, merchant: Merchant) -> Result<HttpRe
     tag = "Test clock",
     operation_id = "advance_test_clock",
     request_body = AdvanceBody,
-    responses((status = 200, description = "The clock's new time.", body = crate::objects::TestClock)),
+    responses((status = 200, description = "The clock's new time.", body = crate::objects::Live<crate::objects::TestClock>)),
 )]
 #[post("/test_clock/advance")]
 pub async fn advance(
@@ -75,12 +75,12 @@ pub async fn advance(
     ApiJson(body): ApiJson<AdvanceBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = sandbox::advance_clock(&state, &merchant.id, body.parse()?).await?;
-    Ok(answer(now))
+    Ok(answer(&merchant, now))
 }
 
-fn answer(now: DateTime<Utc>) -> HttpResponse {
-    HttpResponse::Ok().json(crate::objects::TestClock {
+fn answer(merchant: &Merchant, now: DateTime<Utc>) -> HttpResponse {
+    HttpResponse::Ok().json(merchant.live(crate::objects::TestClock {
         object: "test_clock",
         now,
-    })
+    }))
 }

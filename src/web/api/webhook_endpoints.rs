@@ -38,11 +38,14 @@ impl From<EndpointError> for ApiError {
     }
 }
 
-fn with_secret(w: WithSecret) -> objects::WebhookEndpointWithSecret {
-    objects::WebhookEndpointWithSecret {
+fn with_secret(
+    merchant: &Merchant,
+    w: WithSecret,
+) -> objects::Live<objects::WebhookEndpointWithSecret> {
+    merchant.live(objects::WebhookEndpointWithSecret {
         endpoint: objects::WebhookEndpoint::from(&w.endpoint),
         secret: w.secret,
-    }
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -68,7 +71,7 @@ pub struct CreateWebhookEndpoint {
     operation_id = "create_webhook_endpoint",
     request_body = CreateWebhookEndpoint,
     responses(
-        (status = 200, description = "The new endpoint with its signing secret.", body = objects::WebhookEndpointWithSecret),
+        (status = 200, description = "The new endpoint with its signing secret.", body = objects::Live<objects::WebhookEndpointWithSecret>),
         (status = 422, description = "The URL is not a public address (`url_refused`).", body = ErrorBody),
     ),
 )]
@@ -85,7 +88,7 @@ pub async fn create(
     };
     let policy = endpoints::policy(&state.settings);
     let created = endpoints::create(&state.db, policy, merchant.now, &merchant.id, new).await?;
-    Ok(HttpResponse::Ok().json(with_secret(created)))
+    Ok(HttpResponse::Ok().json(with_secret(&merchant, created)))
 }
 
 /// Retrieve a webhook endpoint
@@ -95,7 +98,7 @@ pub async fn create(
     tag = "Webhook endpoints",
     operation_id = "get_webhook_endpoint",
     params(("id" = String, Path, description = "The endpoint's id (`we_...`).")),
-    responses((status = 200, description = "The endpoint.", body = objects::WebhookEndpoint)),
+    responses((status = 200, description = "The endpoint.", body = objects::Live<objects::WebhookEndpoint>)),
 )]
 #[get("/webhook_endpoints/{id}")]
 pub async fn get(
@@ -104,7 +107,7 @@ pub async fn get(
     id: PathId,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = endpoints::get(&state.db, &merchant.id, id.as_str()).await?;
-    Ok(HttpResponse::Ok().json(objects::WebhookEndpoint::from(&endpoint)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::WebhookEndpoint::from(&endpoint))))
 }
 
 list_query!(ListWebhookEndpoints {});
@@ -114,7 +117,7 @@ list_query!(ListWebhookEndpoints {});
     tag = "Webhook endpoints",
     operation_id = "list_webhook_endpoints",
     params(ListWebhookEndpoints),
-    responses((status = 200, description = "A page of webhook endpoints.", body = List<objects::WebhookEndpoint>)),
+    responses((status = 200, description = "A page of webhook endpoints.", body = List<objects::Live<objects::WebhookEndpoint>>)),
 )]
 #[get("/webhook_endpoints")]
 pub async fn list(
@@ -126,7 +129,7 @@ pub async fn list(
     let page = endpoints::list(&state.db, &merchant.id, &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         "/v1/webhook_endpoints",
-        page.map(|e| objects::WebhookEndpoint::from(&e)),
+        page.map(|e| merchant.live(objects::WebhookEndpoint::from(&e))),
     )))
 }
 
@@ -154,7 +157,7 @@ pub struct UpdateWebhookEndpoint {
     params(("id" = String, Path, description = "The endpoint's id (`we_...`).")),
     request_body = UpdateWebhookEndpoint,
     responses(
-        (status = 200, description = "The updated endpoint.", body = objects::WebhookEndpoint),
+        (status = 200, description = "The updated endpoint.", body = objects::Live<objects::WebhookEndpoint>),
         (status = 422, description = "The URL is not a public address (`url_refused`).", body = ErrorBody),
     ),
 )]
@@ -181,7 +184,7 @@ pub async fn update(
         change,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(objects::WebhookEndpoint::from(&endpoint)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::WebhookEndpoint::from(&endpoint))))
 }
 
 /// Delete a webhook endpoint
@@ -226,7 +229,7 @@ pub struct RotateWebhookSecret {
     operation_id = "rotate_webhook_endpoint_secret",
     params(("id" = String, Path, description = "The endpoint's id (`we_...`).")),
     request_body(content = RotateWebhookSecret, description = "`{}` or no body keeps the old secret for a day."),
-    responses((status = 200, description = "The endpoint with its new signing secret.", body = objects::WebhookEndpointWithSecret)),
+    responses((status = 200, description = "The endpoint with its new signing secret.", body = objects::Live<objects::WebhookEndpointWithSecret>)),
 )]
 #[post("/webhook_endpoints/{id}/rotate_secret")]
 pub async fn rotate_secret(
@@ -245,7 +248,7 @@ pub async fn rotate_secret(
         body.expires_in,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(with_secret(rotated)))
+    Ok(HttpResponse::Ok().json(with_secret(&merchant, rotated)))
 }
 
 list_query!(ListWebhookDeliveries {});
@@ -260,7 +263,7 @@ list_query!(ListWebhookDeliveries {});
         ("id" = String, Path, description = "The endpoint's id (`we_...`)."),
         ListWebhookDeliveries,
     ),
-    responses((status = 200, description = "A page of deliveries.", body = List<objects::WebhookDelivery>)),
+    responses((status = 200, description = "A page of deliveries.", body = List<objects::Live<objects::WebhookDelivery>>)),
 )]
 #[get("/webhook_endpoints/{id}/deliveries")]
 pub async fn deliveries(
@@ -273,7 +276,7 @@ pub async fn deliveries(
     let page = endpoints::deliveries(&state.db, &merchant.id, id.as_str(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         format!("/v1/webhook_endpoints/{}/deliveries", id.as_str()),
-        page.map(|d| objects::WebhookDelivery::from(&d)),
+        page.map(|d| merchant.live(objects::WebhookDelivery::from(&d))),
     )))
 }
 
@@ -291,7 +294,7 @@ list_query!(ListWebhookDeliveryAttempts {});
         ("id" = String, Path, description = "The delivery's id (`wd_...`)."),
         ListWebhookDeliveryAttempts,
     ),
-    responses((status = 200, description = "A page of attempts.", body = List<objects::WebhookDeliveryAttempt>)),
+    responses((status = 200, description = "A page of attempts.", body = List<objects::Live<objects::WebhookDeliveryAttempt>>)),
 )]
 #[get("/webhook_deliveries/{id}/attempts")]
 pub async fn attempts(
@@ -304,7 +307,7 @@ pub async fn attempts(
     let page = endpoints::attempts(&state.db, &merchant.id, id.as_str(), &page).await?;
     Ok(HttpResponse::Ok().json(List::new(
         format!("/v1/webhook_deliveries/{}/attempts", id.as_str()),
-        page.map(|a| objects::WebhookDeliveryAttempt::from(&a)),
+        page.map(|a| merchant.live(objects::WebhookDeliveryAttempt::from(&a))),
     )))
 }
 
@@ -318,7 +321,7 @@ pub async fn attempts(
     operation_id = "replay_webhook_delivery",
     params(("id" = String, Path, description = "The delivery's id (`wd_...`).")),
     request_body(content = Empty, description = "No fields: `{}` or no body."),
-    responses((status = 200, description = "The delivery, due now.", body = objects::WebhookDelivery)),
+    responses((status = 200, description = "The delivery, due now.", body = objects::Live<objects::WebhookDelivery>)),
 )]
 #[post("/webhook_deliveries/{id}/replay")]
 pub async fn replay(
@@ -330,5 +333,5 @@ pub async fn replay(
     // Queued for the delivery worker, on the deployment's clock.
     let delivery =
         endpoints::replay(&state.db, state.clocks.now(), &merchant.id, id.as_str()).await?;
-    Ok(HttpResponse::Ok().json(objects::WebhookDelivery::from(&delivery)))
+    Ok(HttpResponse::Ok().json(merchant.live(objects::WebhookDelivery::from(&delivery))))
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::session::Signed;
 use super::view::{self, Cursors, FieldError, Pager, Shell, display, display_opt, when, when_opt};
 use super::{PageError, PageResult, html, see_other};
+use crate::auth::api_keys::Mode;
 use crate::catalog;
 use crate::config::Network;
 use crate::context::Context;
@@ -495,7 +496,8 @@ pub async fn delivery(
     let row = endpoints::delivery(&state.db, merchant, &id).await?;
     let endpoint = endpoints::get(&state.db, merchant, &row.endpoint_id).await?;
     let event = catalog::events::get(&state.db, merchant, &row.event_id).await?;
-    let body = serde_json::from_slice::<serde_json::Value>(&delivery::body(&event))
+    let livemode = Mode::for_network(state.settings.app.network).is_live();
+    let body = serde_json::from_slice::<serde_json::Value>(&delivery::body(&event, livemode))
         .and_then(|v| serde_json::to_string_pretty(&v))
         .unwrap_or_default();
     Ok(html(

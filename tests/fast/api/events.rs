@@ -65,7 +65,7 @@ async fn events_are_listed_newest_first_filtered_by_type_and_fetched_by_id() {
     assert_eq!(newest["data"]["object"]["status"], "void");
     assert_eq!(newest["created_at"], "2027-12-01T00:00:00Z");
     let keys: Vec<&String> = newest.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 5, "{newest}");
+    assert_eq!(keys.len(), 6, "{newest}");
 
     let all = ids(&r);
     let one = api.get(&format!("/v1/events/{}", all[2])).await;

@@ -47,6 +47,7 @@ async fn keys_are_created_listed_without_secrets_and_revoked() {
             "created_at",
             "id",
             "last_used_at",
+            "livemode",
             "mode",
             "name",
             "object",

@@ -8,6 +8,7 @@ mod grants;
 mod idempotency;
 mod invoices;
 mod keys;
+mod livemode;
 mod malformed;
 mod openapi;
 mod pagination;

@@ -243,3 +243,56 @@ async fn the_api_reference_page_lists_every_operation() {
     );
     assert!(css.text().await.unwrap().contains(".operation"));
 }
+
+/// The schema `schema` points at (following `$ref`).
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.trim_start_matches("#/components/schemas/");
+            resolve(doc, &doc["components"]["schemas"][name])
+        }
+        None => schema,
+    }
+}
+
+/// The required boolean `livemode` of an object schema (own properties or
+/// an `allOf` part), or of the items of a list schema (which has none itself).
+fn documents_livemode(doc: &Value, schema: &Value) -> bool {
+    let schema = resolve(doc, schema);
+    if let Some(parts) = schema["allOf"].as_array() {
+        return parts.iter().any(|p| documents_livemode(doc, p));
+    }
+    let properties = &schema["properties"];
+    if properties["has_more"].is_object() {
+        return properties.get("livemode").is_none()
+            && documents_livemode(doc, &properties["data"]["items"]);
+    }
+    let required = schema["required"]
+        .as_array()
+        .is_some_and(|r| r.contains(&Value::from("livemode")));
+    properties["livemode"]["type"] == "boolean" && required
+}
+
+#[tokio::test]
+async fn every_object_answered_documents_livemode() {
+    let app = spawn_app().await;
+    let doc = openapi(&app).await;
+    let mut checked = 0;
+    for (method, path, op) in operations(&doc) {
+        if op["operationId"] == "get_openapi" {
+            continue;
+        }
+        let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{method} {path}: no 200 schema");
+        // What DELETE answers, `{"id", "object", "deleted"}`, is no object.
+        if resolve(&doc, schema)["properties"]["deleted"].is_object() {
+            continue;
+        }
+        assert!(
+            documents_livemode(&doc, schema),
+            "{method} {path}: livemode undocumented in {schema}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 40, "{checked} operations");
+}

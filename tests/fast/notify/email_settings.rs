@@ -18,6 +18,7 @@ async fn the_email_settings_read_and_change_through_the_api() {
         r.body,
         json!({
             "object": "email_settings",
+            "livemode": false,
             "customer_emails": {
                 "payment_request": true, "payment_failed": true, "invoice_unpaid": true,
                 "receipt": true, "subscription_canceled": true, "trial_ending": true

@@ -86,6 +86,12 @@ async fn the_operator_connects_opens_a_channel_and_closes_it_through_the_api() {
     assert_eq!(info.status, 200, "{info:?}");
     assert_eq!(info.body["object"], "node");
     assert_eq!(info.body["network"], "regtest");
+    // The sandbox's chain is regtest, and its objects are not live.
+    assert_eq!(
+        app.context.settings.app.network,
+        pushbill::config::Network::Sandbox
+    );
+    assert_eq!(info.body["livemode"], false);
     assert_eq!(info.body["block_height"], chain.height());
     assert_eq!(info.body["num_peers"], 0);
     assert_eq!(info.body["num_channels"], 0);
@@ -104,6 +110,7 @@ async fn the_operator_connects_opens_a_channel_and_closes_it_through_the_api() {
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["object"], "node_peer");
+    assert_eq!(r.body["livemode"], false);
     assert_eq!(r.body["node_id"], customer_id);
     wait_for("the customer to see the node", || async {
         customer.list_peers().iter().any(|p| p.node_id == node_id)
@@ -151,6 +158,7 @@ async fn the_operator_connects_opens_a_channel_and_closes_it_through_the_api() {
     let list = channels(&api.get("/v1/node/channels").await);
     assert_eq!(list.len(), 1, "{list:?}");
     let channel = &list[0];
+    assert_eq!(channel["livemode"], false);
     assert_eq!(channel["capacity_sat"], 100_000);
     assert_eq!(channel["is_channel_ready"], true);
     assert!(channel["confirmations"].as_u64().unwrap() >= 3, "{channel}");
