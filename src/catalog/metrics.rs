@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect,
 };
 
 use crate::domain::{Interval, Schedule, SubscriptionStatus};
@@ -264,7 +264,11 @@ async fn fold(db: &DatabaseConnection, t: &Counter) -> Result<()> {
     }
     let txn = store::begin_write(db).await?;
     // The deltas up to now; the sums inserted next come after them.
-    let last = scalar(&txn, &format!("SELECT COALESCE(MAX(id), 0) AS n FROM {name}")).await?;
+    let last = scalar(
+        &txn,
+        &format!("SELECT COALESCE(MAX(id), 0) AS n FROM {name}"),
+    )
+    .await?;
     txn.execute_unprepared(&format!(
         "INSERT INTO {name} ({groups}, {value}) \
          SELECT {groups}, SUM({value}) FROM {name} WHERE id <= {last} \
@@ -290,7 +294,9 @@ async fn scalar(db: &impl ConnectionTrait, sql: &str) -> Result<i64> {
             sql.to_owned(),
         ))
         .await?;
-    Ok(row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0))
+    Ok(row
+        .and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or(0))
 }
 
 #[cfg(test)]

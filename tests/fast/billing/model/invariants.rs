@@ -81,7 +81,9 @@ pub async fn check_all(world: &mut World) -> Outcome {
     every_change_has_its_event(&snap)?;
     the_overview_counts_the_rows(world, &snap, now).await?;
     // Folding the counters' deltas changes none of the numbers.
-    pushbill::catalog::metrics::fold_all(&world.db).await.unwrap();
+    pushbill::catalog::metrics::fold_all(&world.db)
+        .await
+        .unwrap();
     the_overview_counts_the_rows(world, &snap, now).await?;
     Ok(())
 }
@@ -125,7 +127,10 @@ async fn the_overview_counts_the_rows(
                 .invoices
                 .iter()
                 .filter(|i| i.merchant_id == merchant.id && i.status == "paid")
-                .filter(|i| i.paid_at.is_some_and(|t| t.format("%Y-%m").to_string() == key))
+                .filter(|i| {
+                    i.paid_at
+                        .is_some_and(|t| t.format("%Y-%m").to_string() == key)
+                })
                 .map(|i| i.amount_msat)
                 .sum();
             check(
