@@ -37,6 +37,7 @@ mod m20261203_000032_plan_signup_links;
 mod m20261203_000033_customer_portal;
 mod m20261203_000035_webhook_inspector;
 mod m20261203_000036_overview_counters;
+mod m20261203_000037_dashboard_list_indexes;
 
 pub struct Migrator;
 
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000033_customer_portal::Migration),
             Box::new(m20261203_000035_webhook_inspector::Migration),
             Box::new(m20261203_000036_overview_counters::Migration),
+            Box::new(m20261203_000037_dashboard_list_indexes::Migration),
         ]
     }
 }

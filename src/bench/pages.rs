@@ -18,6 +18,7 @@ use super::load::{self, Target};
 use super::report::{load_average, quantile_ms};
 use crate::auth::sessions;
 use crate::catalog::accounts::{self, SignUp};
+use crate::catalog::metrics;
 use crate::error::{Error, Result};
 use crate::store::{customers, invoices, subscriptions};
 
@@ -47,6 +48,8 @@ pub async fn seed(db: &DatabaseConnection, n: usize) -> Result<Seed> {
     .await?;
     let plan = monthly_plan(db, now, &merchant.id).await?;
     let billing = bill(db, now, &[(merchant.clone(), plan.clone())], n, 500, 1).await?;
+    // What the scheduler does after a tick: fold the overview's counters.
+    metrics::compact(db).await?;
     let token = sessions::start(db, now, &user, chrono::Duration::hours(1)).await?;
     let middle = |mut ids: Vec<String>| ids.swap_remove(ids.len() / 2);
     let subscription = subscriptions::Entity::find()
@@ -80,14 +83,17 @@ pub async fn seed(db: &DatabaseConnection, n: usize) -> Result<Seed> {
         format!("/dashboard/plans/{}", plan.id),
         "/dashboard/customers".to_owned(),
         format!("/dashboard/customers?after={middle_customer}"),
-        format!("/dashboard/customers?q=customer{}", n / 2),
+        format!("/dashboard/customers?q=customer{}@", n / 2),
+        "/dashboard/customers?q=customer".to_owned(),
         format!("/dashboard/customers/{customer}"),
         "/dashboard/subscriptions".to_owned(),
         "/dashboard/subscriptions?status=active".to_owned(),
+        "/dashboard/subscriptions?status=past_due".to_owned(),
         format!("/dashboard/subscriptions/{}", subscription.id),
         "/dashboard/invoices".to_owned(),
         "/dashboard/invoices?status=open".to_owned(),
         "/dashboard/invoices?status=paid".to_owned(),
+        "/dashboard/invoices?status=void".to_owned(),
         format!("/dashboard/invoices/{}", invoice.id),
         "/dashboard/webhooks".to_owned(),
         "/dashboard/emails".to_owned(),

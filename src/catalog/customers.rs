@@ -186,9 +186,11 @@ pub async fn list(
     Ok(page::fetch(db, select, customers::Column::Id, page).await?)
 }
 
-/// The merchant's live customers whose email or name contains `query`
-/// (any case), or whose id or external id is `query`, newest first. It
-/// walks the merchant's customers newest first until a page is full.
+/// The merchant's live customers whose email or name starts with `query`
+/// (any case), or whose id or external id is `query`, by id. When the
+/// email and name prefixes match few customers, their index ranges find
+/// them; when they match many, the merchant's customers are walked by id
+/// until a page is full. Either way a page reads a bounded number of rows.
 pub async fn search(
     db: &impl ConnectionTrait,
     merchant_id: &str,
@@ -200,27 +202,86 @@ pub async fn search(
     if query.chars().count() > 200 {
         return Err(Error::invalid("q", "at most 200 characters"));
     }
-    let escaped: String = query
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
-    let lower = |c: customers::Column| Expr::expr(Func::lower(Expr::col(c)));
+    let prefix = query.to_lowercase();
+    let mut candidates = Vec::new();
+    for column in ["email", "name"] {
+        candidates.extend(prefix_candidates(db, merchant_id, column, &prefix).await?);
+    }
+    let matching = if candidates.len() <= SEARCH_CANDIDATES {
+        // Few matches: the index ranges found them all, and the id and the
+        // reference are one index lookup each; sort those by id.
+        for column in [customers::Column::Id, customers::Column::ExternalId] {
+            let exact = customers::Entity::find()
+                .filter(customers::Column::MerchantId.eq(merchant_id))
+                .filter(column.eq(query))
+                .one(db)
+                .await?;
+            candidates.extend(exact.map(|c| c.id));
+        }
+        Condition::all().add(customers::Column::Id.is_in(candidates))
+    } else {
+        // Many: walking the merchant's customers by id fills a page soon.
+        let escaped: String = prefix
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = || LikeExpr::new(format!("{escaped}%")).escape('\\');
+        let lower = |c: customers::Column| Expr::expr(Func::lower(Expr::col(c)));
+        Condition::any()
+            .add(customers::Column::Id.eq(query))
+            .add(customers::Column::ExternalId.eq(query))
+            .add(lower(customers::Column::Email).like(pattern()))
+            .add(lower(customers::Column::Name).like(pattern()))
+    };
     let select = customers::Entity::find()
         .filter(customers::Column::MerchantId.eq(merchant_id))
         .filter(customers::Column::DeletedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(lower(customers::Column::Email).like(pattern()))
-                .add(lower(customers::Column::Name).like(pattern()))
-                .add(customers::Column::Id.eq(query))
-                .add(customers::Column::ExternalId.eq(query)),
-        );
+        .filter(matching);
     Ok(page::fetch(db, select, customers::Column::Id, page).await?)
+}
+
+/// Past this many prefix matches of the email or the name, a search walks
+/// the merchant's customers by id instead of sorting its matches.
+const SEARCH_CANDIDATES: usize = 1_000;
+
+/// The ids of the merchant's customers whose lower-cased `column` (`email`
+/// or `name`) starts with `prefix`, byte by byte, up to one more than
+/// [`SEARCH_CANDIDATES`]: a range of the `(merchant_id, lower(column))`
+/// index (migrations 33 and 37).
+async fn prefix_candidates(
+    db: &impl ConnectionTrait,
+    merchant_id: &str,
+    column: &'static str,
+    prefix: &str,
+) -> Result<Vec<String>> {
+    use sea_orm::{DbBackend, Statement};
+    let limit = SEARCH_CANDIDATES as i64 + 1;
+    // Every string starting with `prefix` sorts before `prefix` + U+10FFFF.
+    let end = format!("{prefix}\u{10FFFF}");
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "SELECT id FROM customers WHERE merchant_id = $1 \
+             AND lower({column}) COLLATE \"C\" >= $2 AND lower({column}) COLLATE \"C\" < $3 LIMIT $4"
+        ),
+        _ => format!(
+            "SELECT id FROM customers WHERE merchant_id = ? \
+             AND lower({column}) >= ? AND lower({column}) < ? LIMIT ?"
+        ),
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [merchant_id.into(), prefix.into(), end.into(), limit.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "id").map_err(Error::from))
+        .collect()
 }
 
 /// Parses a customer's email as the API and the portal take it (errors

@@ -1004,3 +1004,149 @@ async fn the_webhook_inspector_receives_real_deliveries_and_checks_signatures() 
     assert!(kept.iter().any(|r| r.body == "{\"n\": 104}"));
     assert!(!kept.iter().any(|r| r.body.contains("customer.created")));
 }
+
+/// Every id a search answers, page after page (newest first).
+async fn search_all(app: &crate::support::app::TestApp, merchant: &str, q: &str) -> Vec<String> {
+    use pushbill::store::page::{Cursor, PageParams};
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = pushbill::catalog::customers::search(
+            &app.db,
+            merchant,
+            q,
+            &PageParams { limit: 100, cursor },
+        )
+        .await
+        .unwrap();
+        ids.extend(page.data.iter().map(|c| c.id.clone()));
+        if !page.has_more {
+            return ids;
+        }
+        cursor = Some(Cursor::After(ids.last().unwrap().clone()));
+    }
+}
+
+#[tokio::test]
+async fn customer_search_finds_prefixes_ids_and_references_few_or_many() {
+    use pushbill::catalog::customers::{self, NewCustomer};
+    use pushbill::store::customers as rows;
+    use sea_orm::ActiveValue::Set;
+    let app = spawn_app().await;
+    let merchant = app.merchant().await.id;
+    let other = pushbill::catalog::merchants::create(&app.db, app.now(), "Eve", "EVE")
+        .await
+        .unwrap()
+        .id;
+    let make = |email: &str, name: Option<&str>, external: Option<&str>| NewCustomer {
+        email: Some(email.parse().unwrap()),
+        name: name.map(str::to_owned),
+        external_id: external.map(str::to_owned),
+        ..NewCustomer::default()
+    };
+    let ada = customers::create(
+        &app.db,
+        app.now(),
+        &merchant,
+        make("Ada.L@example.com", Some("Ada Lovelace"), Some("crm-7")),
+    )
+    .await
+    .unwrap();
+    let grace = customers::create(
+        &app.db,
+        app.now(),
+        &merchant,
+        make("grace@navy.example", Some("Grace Hopper"), None),
+    )
+    .await
+    .unwrap();
+    let odd = customers::create(
+        &app.db,
+        app.now(),
+        &merchant,
+        make("odd@example.com", Some("50%_off\\deal"), None),
+    )
+    .await
+    .unwrap();
+    customers::create(
+        &app.db,
+        app.now(),
+        &other,
+        make("ada@eve.example", Some("Ada Eve"), None),
+    )
+    .await
+    .unwrap();
+    // 1,200 more whose emails start with "bulk": past the prefix ranges' cap.
+    let bulk: Vec<rows::ActiveModel> = (0..1_200)
+        .map(|i| rows::ActiveModel {
+            id: Set(pushbill::domain::CustomerId::new().to_string()),
+            merchant_id: Set(merchant.clone()),
+            email: Set(Some(format!("bulk{i:04}@example.com"))),
+            name: Set(None),
+            external_id: Set(None),
+            node_id: Set(None),
+            node_address: Set(None),
+            node_id_verified: Set(false),
+            metadata: Set(serde_json::json!({})),
+            balance_msat: Set(0),
+            deleted_at: Set(None),
+            created_at: Set(app.now()),
+            updated_at: Set(app.now()),
+        })
+        .collect();
+    pushbill::store::insert_all(&app.db, bulk).await.unwrap();
+
+    // The start of the email or of the name, any case; another merchant's
+    // customers never.
+    assert_eq!(
+        search_all(&app, &merchant, "ada").await,
+        vec![ada.id.clone()]
+    );
+    assert_eq!(
+        search_all(&app, &merchant, "ADA.l@").await,
+        vec![ada.id.clone()]
+    );
+    assert_eq!(
+        search_all(&app, &merchant, "grace h").await,
+        vec![grace.id.clone()]
+    );
+    assert_eq!(
+        search_all(&app, &merchant, "Grace").await,
+        vec![grace.id.clone()]
+    );
+    // Not the middle of a word, nor a LIKE wildcard.
+    assert!(search_all(&app, &merchant, "lovelace").await.is_empty());
+    assert!(search_all(&app, &merchant, "%").await.is_empty());
+    assert_eq!(
+        search_all(&app, &merchant, "50%_off\\").await,
+        vec![odd.id.clone()]
+    );
+    assert!(search_all(&app, &merchant, "50__").await.is_empty());
+    // The id and your reference, exactly.
+    assert_eq!(
+        search_all(&app, &merchant, &grace.id).await,
+        vec![grace.id.clone()]
+    );
+    assert_eq!(
+        search_all(&app, &merchant, "crm-7").await,
+        vec![ada.id.clone()]
+    );
+    assert!(search_all(&app, &other, &grace.id).await.is_empty());
+
+    // Many matches: walked by id, all of them, in order, once each.
+    let many = search_all(&app, &merchant, "bulk").await;
+    assert_eq!(many.len(), 1_200);
+    let mut sorted = many.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    assert_eq!(many, sorted, "newest first, no repeats");
+    // Few of them: found through the ranges.
+    assert_eq!(search_all(&app, &merchant, "bulk011").await.len(), 10);
+    assert_eq!(search_all(&app, &merchant, "BULK0007@").await.len(), 1);
+
+    // A deleted customer is found no more.
+    customers::delete(&app.db, app.now(), &merchant, &grace.id)
+        .await
+        .unwrap();
+    assert!(search_all(&app, &merchant, "grace").await.is_empty());
+}
