@@ -48,8 +48,11 @@ pub async fn seed(db: &DatabaseConnection, n: usize) -> Result<Seed> {
     .await?;
     let plan = monthly_plan(db, now, &merchant.id).await?;
     let billing = bill(db, now, &[(merchant.clone(), plan.clone())], n, 500, 1).await?;
-    // What the scheduler does after a tick: fold the overview's counters.
+    // What the scheduler does after a tick: fold the overview's counters;
+    // and what autovacuum does on a live database after a billing run:
+    // refresh the planner's statistics and flush the run's writes.
     metrics::compact(db).await?;
+    settle(db).await?;
     let token = sessions::start(db, now, &user, chrono::Duration::hours(1)).await?;
     let middle = |mut ids: Vec<String>| ids.swap_remove(ids.len() / 2);
     let subscription = subscriptions::Entity::find()
@@ -107,6 +110,16 @@ pub async fn seed(db: &DatabaseConnection, n: usize) -> Result<Seed> {
         paths: paths.into(),
         billing,
     })
+}
+
+async fn settle(db: &DatabaseConnection) -> Result<()> {
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("ANALYZE").await?;
+    if crate::store::is_postgres(db) {
+        // Needs a superuser; without one the pages are timed less settled.
+        let _ = db.execute_unprepared("CHECKPOINT").await;
+    }
+    Ok(())
 }
 
 /// One page's latencies.
