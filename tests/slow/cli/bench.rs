@@ -1,10 +1,23 @@
-//! `pushbill bench issue|api` on tiny sizes: each runs to the end on the
+//! `pushbill bench issue|api|pages` on tiny sizes: each runs to the end on the
 //! test database's backend and prints its figure, its same-run ceiling, the
 //! ratio and the load average. No timing is asserted.
 
 use std::process::Command;
 
+/// Runs the bench and checks it printed its figure, ceiling, ratio and load.
 fn bench(args: &[&str]) -> String {
+    let stdout = run(args);
+    for label in ["figure: ", "ceiling: ", "ratio: ", "load average: "] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(label)),
+            "no `{label}` line in:\n{stdout}"
+        );
+    }
+    stdout
+}
+
+/// Runs `pushbill bench ARGS` on the tests' backend; its stdout.
+fn run(args: &[&str]) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushbill"));
     for (key, _) in std::env::vars() {
         if key.starts_with("PUSHBILL") {
@@ -22,12 +35,6 @@ fn bench(args: &[&str]) -> String {
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    for label in ["figure: ", "ceiling: ", "ratio: ", "load average: "] {
-        assert!(
-            stdout.lines().any(|l| l.starts_with(label)),
-            "no `{label}` line in:\n{stdout}"
-        );
-    }
     stdout
 }
 
@@ -74,4 +81,42 @@ fn bench_api_loads_both_endpoints_of_one_server_and_prints_its_lines() {
         "{out}"
     );
     assert!(out.contains("GET /healthz on the same server"), "{out}");
+}
+
+#[test]
+fn bench_pages_asks_every_dashboard_page_and_prints_each_against_the_target() {
+    // Any answer but a 200 (a page that fails, or a sign-in redirect) stops
+    // the bench with an error, so a success means every page rendered.
+    let out = run(&["pages", "--subscriptions", "40", "--seconds", "0.2"]);
+    assert!(
+        out.contains(&format!(
+            "one merchant with 40 subscriptions, {}",
+            backend()
+        )),
+        "{out}"
+    );
+    for page in [
+        "/dashboard ",
+        "/dashboard/customers?q=customer20@",
+        "/dashboard/subscriptions/sub_",
+        "/dashboard/invoices?status=paid",
+        "/dashboard/invoices/inv_",
+        "/dashboard/sandbox",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(page))
+            .unwrap_or_else(|| panic!("no line for {page} in:\n{out}"));
+        assert!(line.ends_with("under") || line.ends_with("OVER"), "{line}");
+    }
+    for label in [
+        "ceiling: GET /healthz",
+        "pages over 50 ms at p99: ",
+        "load average: ",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(label)),
+            "no `{label}` in:\n{out}"
+        );
+    }
 }
