@@ -346,3 +346,62 @@ async fn another_merchants_invoices_are_not_found() {
     let r = alice.get(&format!("/v1/invoices/{invoice}")).await;
     assert_eq!(r.body["status"], "open");
 }
+
+#[tokio::test]
+async fn a_status_pages_forward_and_back_in_order() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let alice = api.customer().await;
+    let mut open = Vec::new();
+    let mut void = Vec::new();
+    for i in 0..12 {
+        let r = api
+            .post(
+                "/v1/invoices",
+                json!({"customer": alice, "amount_msat": 1000 + i}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let id = r.id();
+        if i % 3 == 0 {
+            let voided = api
+                .post(&format!("/v1/invoices/{id}/void"), json!({}))
+                .await;
+            assert_eq!(voided.status, 200);
+            void.push(id);
+        } else {
+            open.push(id);
+        }
+    }
+    for (status, mut expected) in [("open", open), ("void", void)] {
+        expected.reverse();
+        // Forward, three at a time.
+        let mut seen = Vec::new();
+        let mut query = format!("/v1/invoices?status={status}&limit=3");
+        loop {
+            let r = api.get(&query).await;
+            assert_eq!(r.status, 200, "{r:?}");
+            let page = ids(&r);
+            seen.extend(page.clone());
+            if r.body["has_more"] != true {
+                break;
+            }
+            query = format!(
+                "/v1/invoices?status={status}&limit=3&starting_after={}",
+                page.last().unwrap()
+            );
+        }
+        assert_eq!(seen, expected, "{status} forward");
+        // Back from the last one.
+        let r = api
+            .get(&format!(
+                "/v1/invoices?status={status}&limit=3&ending_before={}",
+                expected.last().unwrap()
+            ))
+            .await;
+        let n = expected.len();
+        assert_eq!(ids(&r), expected[n - 4..n - 1], "{status} back");
+        // Newer ones lie beyond it unless it reached the newest.
+        assert_eq!(r.body["has_more"], n > 4, "{status} back");
+    }
+}
