@@ -8,8 +8,7 @@ pub struct Migration;
 /// What the dashboard's lists read, in the order they page (`pushbill bench
 /// pages` found each of these walking a merchant's 100,000 rows):
 /// - a status filter of invoices or subscriptions pages by id within the
-///   status: `(merchant_id, status, id)` (`id COLLATE "C"` on PostgreSQL,
-///   see `store::page::fetch_in_status`);
+///   status: `(merchant_id, status, id)`;
 /// - the sandbox page's subscribers whose node a handshake proved:
 ///   `customers (merchant_id, node_id_verified, id)`;
 /// - the customer search's candidates (a prefix of the email or the name,

@@ -36,8 +36,6 @@ pub async fn list(
     page: &PageParams,
 ) -> Result<Page<invoices::Model>> {
     let mut select = invoices::Entity::find().filter(invoices::Column::MerchantId.eq(merchant_id));
-    let by_status =
-        filter.status.is_some() && filter.customer.is_none() && filter.subscription.is_none();
     if let Some(status) = filter.status {
         let status = InvoiceStatus::parse(&status)
             .map_err(|_| Error::invalid("status", format!("unknown status `{status}`")))?;
@@ -48,9 +46,6 @@ pub async fn list(
     }
     if let Some(subscription) = filter.subscription {
         select = select.filter(invoices::Column::SubscriptionId.eq(subscription));
-    }
-    if by_status {
-        return Ok(page::fetch_in_status(db, select, invoices::Column::Id, page).await?);
     }
     Ok(page::fetch(db, select, invoices::Column::Id, page).await?)
 }

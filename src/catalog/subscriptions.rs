@@ -23,7 +23,6 @@ pub async fn list(
 ) -> Result<Page<subscriptions::Model>> {
     let mut select =
         subscriptions::Entity::find().filter(subscriptions::Column::MerchantId.eq(merchant_id));
-    let by_status = filter.status.is_some() && filter.customer.is_none() && filter.plan.is_none();
     if let Some(customer) = filter.customer {
         select = select.filter(subscriptions::Column::CustomerId.eq(customer));
     }
@@ -34,9 +33,6 @@ pub async fn list(
         let status = SubscriptionStatus::parse(&status)
             .map_err(|_| Error::invalid("status", format!("unknown status `{status}`")))?;
         select = select.filter(subscriptions::Column::Status.eq(status.as_str()));
-    }
-    if by_status {
-        return Ok(page::fetch_in_status(db, select, subscriptions::Column::Id, page).await?);
     }
     Ok(page::fetch(db, select, subscriptions::Column::Id, page).await?)
 }

@@ -1,7 +1,6 @@
 //! Cursor pagination over prefixed ULID ids, which sort by creation: id
 //! descending is newest first.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Order};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
@@ -55,50 +54,6 @@ where
         Some(Cursor::Before(c)) => (select.filter(id.gt(c.as_str())).order_by_asc(id), false),
     };
     let mut data = select.limit(params.limit + 1).all(db).await?;
-    let has_more = data.len() as u64 > params.limit;
-    data.truncate(params.limit as usize);
-    if !newest_first {
-        data.reverse();
-    }
-    Ok(Page { data, has_more })
-}
-
-/// As [`fetch`], for a `select` filtered to one status of its owner's rows.
-/// On PostgreSQL it orders and bounds by `id COLLATE "C"` (the same order:
-/// ids are ASCII), which only the `(merchant_id, status, id COLLATE "C")`
-/// index can serve (migration 37): ordered by plain `id`, the planner takes
-/// the primary key whenever it guesses a status is common, and reads every
-/// newer row of other statuses first (all the open invoices before the first
-/// paid one). SQLite takes the status index by itself.
-pub async fn fetch_in_status<E, C>(
-    db: &impl ConnectionTrait,
-    select: Select<E>,
-    id: C,
-    params: &PageParams,
-) -> Result<Page<E::Model>, DbErr>
-where
-    E: EntityTrait,
-    C: ColumnTrait,
-{
-    if !super::is_postgres(db) {
-        return fetch(db, select, id, params).await;
-    }
-    let key = || Expr::cust(format!("\"{}\" COLLATE \"C\"", id.as_str()));
-    let (select, newest_first) = match &params.cursor {
-        None => (select, true),
-        Some(Cursor::After(c)) => (select.filter(key().lt(c.as_str())), true),
-        Some(Cursor::Before(c)) => (select.filter(key().gt(c.as_str())), false),
-    };
-    let order = if newest_first {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
-    let mut data = select
-        .order_by(key(), order)
-        .limit(params.limit + 1)
-        .all(db)
-        .await?;
     let has_more = data.len() as u64 > params.limit;
     data.truncate(params.limit as usize);
     if !newest_first {
