@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::billing::{BillingReport, bill, monthly_plan};
 use super::load::{self, Target};
@@ -54,26 +54,22 @@ pub async fn seed(db: &DatabaseConnection, n: usize) -> Result<Seed> {
     metrics::compact(db).await?;
     settle(db).await?;
     let token = sessions::start(db, now, &user, chrono::Duration::hours(1)).await?;
-    let middle = |mut ids: Vec<String>| ids.swap_remove(ids.len() / 2);
     let subscription = subscriptions::Entity::find()
         .filter(subscriptions::Column::MerchantId.eq(merchant.id.clone()))
         .order_by_desc(subscriptions::Column::Id)
         .one(db)
         .await?
         .ok_or_else(|| Error::corrupt("the bench seeded no subscription"))?;
-    let customer_ids: Vec<String> = customers::Entity::find()
+    let customer = subscription.customer_id.clone();
+    // A cursor in the middle of the merchant's customers.
+    let middle_customer = customers::Entity::find()
         .filter(customers::Column::MerchantId.eq(merchant.id.clone()))
         .order_by_asc(customers::Column::Id)
-        .all(db)
+        .offset(n as u64 / 2)
+        .one(db)
         .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    let customer = customer_ids
-        .last()
-        .cloned()
-        .ok_or_else(|| Error::corrupt("the bench seeded no customer"))?;
-    let middle_customer = middle(customer_ids);
+        .ok_or_else(|| Error::corrupt("the bench seeded no customer"))?
+        .id;
     let invoice = invoices::Entity::find()
         .filter(invoices::Column::SubscriptionId.eq(subscription.id.clone()))
         .filter(invoices::Column::Status.eq("open"))

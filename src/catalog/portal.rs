@@ -82,21 +82,7 @@ pub async fn request_by_email(
     if found.is_empty() {
         return Ok(Requested::Taken);
     }
-    let now = state.clocks.now_for(&state.db, &merchant.id).await?;
-    let txn = store::begin_write(&state.db).await?;
-    for customer in &found {
-        email_link(
-            &txn,
-            state,
-            now,
-            &queueing,
-            &merchant,
-            customer,
-            LinkSource::Email,
-        )
-        .await?;
-    }
-    txn.commit().await?;
+    email_links(state, &queueing, &merchant, &found, LinkSource::Email).await?;
     tracing::info!(merchant = %merchant.id, links = found.len(), "portal: sign-in links queued");
     Ok(Requested::Taken)
 }
@@ -148,45 +134,43 @@ pub async fn email_to_customer(
             "This deployment sends no email (it has no [smtp] settings).",
         ));
     };
-    let now = state.clocks.now_for(&state.db, merchant_id).await?;
-    let txn = store::begin_write(&state.db).await?;
-    email_link(
-        &txn,
+    email_links(
         state,
-        now,
         &queueing,
         &merchant,
-        &customer,
+        std::slice::from_ref(&customer),
         LinkSource::Dashboard,
     )
     .await?;
-    txn.commit().await?;
     tracing::info!(merchant = %merchant.id, customer = %customer.id, "portal: sign-in link queued from the dashboard");
     Ok(customer)
 }
 
-/// Makes a link for `customer` and queues its email, in `txn`; `now` is the
-/// merchant's time.
-async fn email_link(
-    txn: &impl sea_orm::ConnectionTrait,
+/// Makes a link for each of the merchant's `customers` and queues its
+/// email, in one transaction, dated by the merchant's clock.
+async fn email_links(
     state: &Context,
-    now: chrono::DateTime<Utc>,
     queueing: &Queueing,
     merchant: &merchants::Model,
-    customer: &customers::Model,
+    customers: &[customers::Model],
     source: LinkSource,
 ) -> Result<()> {
-    let link = tokens::create_link(txn, now, &merchant.id, &customer.id, source).await?;
-    portal_link::queue(
-        txn,
-        state.clocks.now(),
-        &queueing.base_url,
-        merchant,
-        customer,
-        &link.token,
-        link.expires_at,
-    )
-    .await?;
+    let now = state.clocks.now_for(&state.db, &merchant.id).await?;
+    let txn = store::begin_write(&state.db).await?;
+    for customer in customers {
+        let link = tokens::create_link(&txn, now, &merchant.id, &customer.id, source).await?;
+        portal_link::queue(
+            &txn,
+            state.clocks.now(),
+            &queueing.base_url,
+            merchant,
+            customer,
+            &link.token,
+            link.expires_at,
+        )
+        .await?;
+    }
+    txn.commit().await?;
     Ok(())
 }
 
