@@ -813,3 +813,69 @@ async fn the_page_shows_the_fiat_value_at_the_rate_the_merchant_set() {
     let page = visitor.get(&link_of(&plan)).await;
     assert!(!page.has_id("plan-fiat"));
 }
+
+/// /v1/settings/fiat sets the same rate as the dashboard's page, and the
+/// signup page shows it; `{"currency": null}` clears it.
+#[tokio::test]
+async fn the_api_sets_and_clears_the_fiat_rate() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let merchant = pushbill::store::merchants::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let plan = app
+        .plan(
+            &merchant,
+            pushbill::catalog::plans::NewPlan::new(
+                "Monthly",
+                Msat::from_sat(1_000).unwrap(),
+                Schedule::every(Interval::Month, 1).unwrap(),
+            ),
+        )
+        .await;
+    let r = api.get("/v1/settings/fiat").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["currency"], serde_json::Value::Null);
+    let r = api
+        .post(
+            "/v1/settings/fiat",
+            json!({"currency": "EUR", "per_btc": "90000.5"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["currency"], "EUR");
+    assert_eq!(r.body["minor_per_btc"], 9_000_050);
+    assert_eq!(api.get("/v1/settings/fiat").await.body, r.body);
+    let mut visitor = Dashboard::new(&app);
+    let page = visitor.get(&link_of(&plan)).await;
+    // 1,000 sat at 90,000.50 EUR is 0.900005 EUR: 0.90.
+    assert!(
+        page.body
+            .contains("about 0.90 EUR (1 BTC = 90,000.50 EUR on "),
+        "{}",
+        page.body
+    );
+    let r = api
+        .post("/v1/settings/fiat", json!({"per_btc": "90000"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["param"].as_str()),
+        (400, Some("currency"))
+    );
+    let r = api
+        .post("/v1/settings/fiat", json!({"currency": "EUR"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["param"].as_str()),
+        (400, Some("per_btc"))
+    );
+    let r = api
+        .post("/v1/settings/fiat", json!({"currency": null}))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["minor_per_btc"], serde_json::Value::Null);
+    let page = visitor.get(&link_of(&plan)).await;
+    assert!(!page.has_id("plan-fiat"));
+}
