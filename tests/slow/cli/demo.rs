@@ -26,6 +26,30 @@ fn pushbill(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// A child process killed when dropped, so a failing test leaves no
+/// `serve` or `demo` (and so no payer) running.
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Reads `child`'s stdout until a line contains `last`, for up to `limit`,
 /// and then keeps reading it (a closed pipe would kill the child's next
 /// print).
@@ -131,12 +155,14 @@ fn statuses(invoices: &[Value]) -> Vec<&str> {
 #[tokio::test]
 async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock() {
     let dir = tempfile::tempdir().unwrap();
-    let mut serve = pushbill(dir.path())
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut serve = Running(
+        pushbill(dir.path())
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let banner = lines_until(
         &mut serve,
         "pushbill listening on ",
@@ -150,12 +176,14 @@ async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock()
         .unwrap()
         .to_owned();
 
-    let mut demo = pushbill(dir.path())
-        .args(["demo", "--subscribers", "6", "--url", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut demo = Running(
+        pushbill(dir.path())
+            .args(["demo", "--subscribers", "6", "--url", &url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
     let out = lines_until(&mut demo, "until Ctrl-C.", Duration::from_secs(300)).await;
     let text = out.join("\n");
     assert!(text.contains("Demo ready: 6 subscribers"), "{text}");
@@ -320,12 +348,14 @@ async fn the_sandbox_pages_button_starts_the_demo_subscribers_for_the_signed_in_
     use crate::support::dashboard::Dashboard;
 
     let dir = tempfile::tempdir().unwrap();
-    let mut serve = pushbill(dir.path())
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut serve = Running(
+        pushbill(dir.path())
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let banner = lines_until(
         &mut serve,
         "pushbill listening on ",
