@@ -158,6 +158,22 @@ enum BenchWhat {
         #[arg(long, value_name = "URL")]
         postgres: Option<String>,
     },
+    /// Push N invoices to subscriber nodes (payers) on loopback with the node
+    /// role's push sender, beside `bench_ping` round trips to the same peers.
+    Push {
+        /// Subscriber nodes, each a payer with its own LDK node.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..))]
+        peers: u16,
+        /// Pushes per run, spread over the peers in turn.
+        #[arg(long, default_value_t = 5_000)]
+        pushes: usize,
+        /// Runs of each; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// As for `bench billing`: a PostgreSQL server URL, SQLite otherwise.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+    },
     /// Load `GET /v1/customers/{id}` and `GET /healthz` of an in-process
     /// `serve` (web role) over keep-alive connections.
     Api {
@@ -284,6 +300,26 @@ fn main() -> ExitCode {
             } => {
                 let report = bench::issue::issue(requests, runs, postgres.as_deref()).await?;
                 println!("{report}");
+                Ok(())
+            }
+            Command::Bench {
+                what:
+                    BenchWhat::Push {
+                        peers,
+                        pushes,
+                        runs,
+                        postgres,
+                    },
+            } => {
+                let options = bench::push::Options {
+                    peers: usize::from(peers),
+                    pushes,
+                    runs,
+                    postgres,
+                    policy: pushbill::node::role::push_policy(&settings),
+                    connections: settings.database.max_connections,
+                };
+                println!("{}", bench::push::push(&options).await?);
                 Ok(())
             }
             Command::Bench {

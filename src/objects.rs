@@ -821,6 +821,32 @@ impl From<ln_node::operations::ChannelInfo> for NodeChannel {
     }
 }
 
+/// The rate the merchant's signup pages show each price's fiat value at
+/// (all null when they show sat alone). Prices and invoices stay in msat.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FiatSettings {
+    /// `fiat_settings`.
+    pub object: &'static str,
+    /// An ISO 4217 code (`USD`), or null.
+    pub currency: Option<&'static str>,
+    /// The price of one bitcoin in the currency's minor units (cents):
+    /// 9750000 for 97,500.00 USD.
+    pub minor_per_btc: Option<i64>,
+    /// When the merchant set the rate (the pages show its date).
+    pub set_at: Option<DateTime<Utc>>,
+}
+
+impl From<Option<&crate::catalog::fiat::Rate>> for FiatSettings {
+    fn from(rate: Option<&crate::catalog::fiat::Rate>) -> Self {
+        Self {
+            object: "fiat_settings",
+            currency: rate.map(|r| r.currency),
+            minor_per_btc: rate.map(|r| r.minor_per_btc),
+            set_at: rate.map(|r| r.set_at),
+        }
+    }
+}
+
 /// The merchant's email settings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmailSettings {

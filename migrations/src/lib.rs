@@ -38,6 +38,7 @@ mod m20261203_000033_customer_portal;
 mod m20261203_000035_webhook_inspector;
 mod m20261203_000036_overview_counters;
 mod m20261203_000037_dashboard_list_indexes;
+mod m20261207_000038_merchant_fiat_rate;
 
 pub struct Migrator;
 
@@ -76,6 +77,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000035_webhook_inspector::Migration),
             Box::new(m20261203_000036_overview_counters::Migration),
             Box::new(m20261203_000037_dashboard_list_indexes::Migration),
+            Box::new(m20261207_000038_merchant_fiat_rate::Migration),
         ]
     }
 }

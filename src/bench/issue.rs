@@ -24,7 +24,7 @@ use ln_node::{Inboxes, Node, PaymentSink, Verdict};
 const INVOICE_SIZED: usize = 320;
 
 /// The bench's node is paid by no one.
-struct NoPayments;
+pub(super) struct NoPayments;
 
 #[async_trait::async_trait]
 impl PaymentSink for NoPayments {

@@ -107,13 +107,23 @@ impl Lab {
         sink: Arc<dyn PaymentSink>,
         inboxes: Inboxes,
     ) -> anyhow::Result<Arc<Node>> {
+        let config = self.node_config()?;
+        let node = Node::start_with_inboxes(config, sink, inboxes).await?;
+        self.nodes.push(Arc::clone(&node));
+        Ok(node)
+    }
+
+    /// The settings of a node on this chain (peers on a free loopback
+    /// port), in a new temp folder removed at shutdown: for a node the
+    /// caller starts and stops itself (a payer's).
+    pub fn node_config(&mut self) -> anyhow::Result<NodeConfig> {
         let dir = std::env::temp_dir().join(format!(
             "pushbill_bench_node_{}",
             ulid::Ulid::new().to_string().to_lowercase()
         ));
         std::fs::create_dir_all(&dir)?;
         self.dirs.push(dir.clone());
-        let config = NodeConfig {
+        Ok(NodeConfig {
             data_dir: dir,
             listen: "127.0.0.1:0".parse().expect("loopback"),
             network: bitcoin::Network::Regtest,
@@ -125,10 +135,7 @@ impl Lab {
             chain_poll_interval: Duration::from_secs(1),
             reconnect_interval: Duration::from_secs(5),
             minimum_depth: 1,
-        };
-        let node = Node::start_with_inboxes(config, sink, inboxes).await?;
-        self.nodes.push(Arc::clone(&node));
-        Ok(node)
+        })
     }
 
     /// Stops every node and the chain, and removes the nodes' folders.

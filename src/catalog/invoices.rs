@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use crate::domain::InvoiceStatus;
 use crate::error::{Error, Result};
-use crate::store::page::{self, Page, PageParams};
+use crate::store::page::{self, InStatus, Page, PageParams};
 use crate::store::{invoices, payment_requests, push_attempts};
 
 #[derive(Debug, Clone, Default)]
@@ -35,19 +35,34 @@ pub async fn list(
     filter: Filter,
     page: &PageParams,
 ) -> Result<Page<invoices::Model>> {
-    let mut select = invoices::Entity::find().filter(invoices::Column::MerchantId.eq(merchant_id));
-    if let Some(status) = filter.status {
-        let status = InvoiceStatus::parse(&status)
-            .map_err(|_| Error::invalid("status", format!("unknown status `{status}`")))?;
-        select = select.filter(invoices::Column::Status.eq(status.as_str()));
-    }
+    let status = filter
+        .status
+        .map(|status| {
+            InvoiceStatus::parse(&status)
+                .map_err(|_| Error::invalid("status", format!("unknown status `{status}`")))
+        })
+        .transpose()?;
+    let mut select = invoices::Entity::find();
     if let Some(customer) = filter.customer {
         select = select.filter(invoices::Column::CustomerId.eq(customer));
     }
     if let Some(subscription) = filter.subscription {
         select = select.filter(invoices::Column::SubscriptionId.eq(subscription));
     }
-    Ok(page::fetch(db, select, invoices::Column::Id, page).await?)
+    Ok(match status {
+        Some(status) => {
+            let key = InStatus {
+                owner: (invoices::Column::MerchantId, merchant_id),
+                status: (invoices::Column::Status, status.as_str()),
+                id: invoices::Column::Id,
+            };
+            page::fetch_in_status(db, select, key, page).await?
+        }
+        None => {
+            let select = select.filter(invoices::Column::MerchantId.eq(merchant_id));
+            page::fetch(db, select, invoices::Column::Id, page).await?
+        }
+    })
 }
 
 /// The payment requests of the merchant's invoice, oldest first, each with

@@ -34,6 +34,9 @@ pub async fn create(
         next_invoice_number: Set(1),
         settings: Set(serde_json::json!({})),
         node_operator: Set(false),
+        fiat_currency: Set(None),
+        fiat_minor_per_btc: Set(None),
+        fiat_rate_set_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     };

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod customers;
 pub mod events;
+pub mod fiat;
 pub mod grants;
 pub mod invoices;
 pub mod merchants;

@@ -4,7 +4,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::domain::SubscriptionStatus;
 use crate::error::{Error, Result};
-use crate::store::page::{self, Page, PageParams};
+use crate::store::page::{self, InStatus, Page, PageParams};
 use crate::store::subscriptions;
 
 #[derive(Debug, Clone, Default)]
@@ -21,18 +21,32 @@ pub async fn list(
     filter: Filter,
     page: &PageParams,
 ) -> Result<Page<subscriptions::Model>> {
-    let mut select =
-        subscriptions::Entity::find().filter(subscriptions::Column::MerchantId.eq(merchant_id));
+    let status = filter
+        .status
+        .map(|status| {
+            SubscriptionStatus::parse(&status)
+                .map_err(|_| Error::invalid("status", format!("unknown status `{status}`")))
+        })
+        .transpose()?;
+    let mut select = subscriptions::Entity::find();
     if let Some(customer) = filter.customer {
         select = select.filter(subscriptions::Column::CustomerId.eq(customer));
     }
     if let Some(plan) = filter.plan {
         select = select.filter(subscriptions::Column::PlanId.eq(plan));
     }
-    if let Some(status) = filter.status {
-        let status = SubscriptionStatus::parse(&status)
-            .map_err(|_| Error::invalid("status", format!("unknown status `{status}`")))?;
-        select = select.filter(subscriptions::Column::Status.eq(status.as_str()));
-    }
-    Ok(page::fetch(db, select, subscriptions::Column::Id, page).await?)
+    Ok(match status {
+        Some(status) => {
+            let key = InStatus {
+                owner: (subscriptions::Column::MerchantId, merchant_id),
+                status: (subscriptions::Column::Status, status.as_str()),
+                id: subscriptions::Column::Id,
+            };
+            page::fetch_in_status(db, select, key, page).await?
+        }
+        None => {
+            let select = select.filter(subscriptions::Column::MerchantId.eq(merchant_id));
+            page::fetch(db, select, subscriptions::Column::Id, page).await?
+        }
+    })
 }

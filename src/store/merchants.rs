@@ -13,6 +13,11 @@ pub struct Model {
     pub settings: Json,
     /// May drive the deployment's Lightning node (/v1/node).
     pub node_operator: bool,
+    /// The fiat value shown beside sat prices (`catalog::fiat`): all three
+    /// set, or all three null.
+    pub fiat_currency: Option<String>,
+    pub fiat_minor_per_btc: Option<i64>,
+    pub fiat_rate_set_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 use crate::Node;
 use push_protocol::handler::PushMessage;
 use push_protocol::subscribe::GrantMessage;
-use push_protocol::wire::{PushId, PushReply, supports_push};
+use push_protocol::wire::{BenchPing, PushId, PushReply, supports_push};
 
 impl Node {
     /// `None` when `node_id` is not connected, else whether it advertises
@@ -40,6 +40,14 @@ impl Node {
 
     pub fn forget_push_reply(&self, push_id: &PushId) {
         self.push.forget_reply(push_id)
+    }
+
+    /// Sends `bench_ping` with `nonce` to a connected peer now; the receiver
+    /// ends when its `bench_pong` arrives (`pushbill bench push` only).
+    pub fn send_bench_ping(&self, to: PublicKey, nonce: u64) -> oneshot::Receiver<()> {
+        let pong = self.push.expect_pong(nonce, to);
+        self.send_push_message(to, PushMessage::BenchPing(BenchPing { nonce }));
+        pong
     }
 
     /// Replies that arrived when nobody waited for them.

@@ -4,7 +4,9 @@
 //! merchant's sender), incoming pushes to the subscriber's payer and
 //! incoming grant messages to whichever owner takes them (the merchant's
 //! node role, the payer), each with the BOLT 8-authenticated peer's node id,
-//! and advertises the feature bit when a payer is plugged in.
+//! and advertises the feature bit when a payer is plugged in. Every node
+//! answers `bench_ping` with `bench_pong` at once, from the handler (the
+//! ceiling `pushbill bench push` measures pushes against).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,7 +22,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::subscribe::GrantMessage;
 use crate::wire::{
-    FEATURE_BIT, PUSH_INVOICE_TYPE, PUSH_REPLY_TYPE, PushId, PushInvoice, PushReply,
+    BENCH_PING_TYPE, BENCH_PONG_TYPE, BenchPing, FEATURE_BIT, PUSH_INVOICE_TYPE, PUSH_REPLY_TYPE,
+    PushId, PushInvoice, PushReply,
 };
 
 /// One of the protocol's messages: the two push messages, or one of the
@@ -30,6 +33,10 @@ pub enum PushMessage {
     Invoice(PushInvoice),
     Reply(PushReply),
     Grant(GrantMessage),
+    /// `bench_ping` (for `pushbill bench push` only).
+    BenchPing(BenchPing),
+    /// `bench_pong`, the echo of a `bench_ping`.
+    BenchPong(BenchPing),
 }
 
 impl From<GrantMessage> for PushMessage {
@@ -44,6 +51,7 @@ impl Writeable for PushMessage {
             Self::Invoice(m) => m.encode(),
             Self::Reply(m) => m.encode(),
             Self::Grant(m) => m.encode(),
+            Self::BenchPing(m) | Self::BenchPong(m) => m.encode(),
         };
         w.write_all(&bytes)
     }
@@ -55,6 +63,8 @@ impl Type for PushMessage {
             Self::Invoice(_) => PUSH_INVOICE_TYPE,
             Self::Reply(_) => PUSH_REPLY_TYPE,
             Self::Grant(m) => m.type_id(),
+            Self::BenchPing(_) => BENCH_PING_TYPE,
+            Self::BenchPong(_) => BENCH_PONG_TYPE,
         }
     }
 }
@@ -73,6 +83,8 @@ pub struct PushHandler {
     waiting: Mutex<HashMap<PushId, (PublicKey, oneshot::Sender<PushReply>)>>,
     /// Replies nobody waited for (e.g. `paid`, after `accepted`).
     late: Mutex<Vec<(PublicKey, PushReply)>>,
+    /// Pongs someone waits for, by nonce (and the peer it must come from).
+    pongs: Mutex<HashMap<u64, (PublicKey, oneshot::Sender<()>)>>,
     /// Where incoming pushes go: set on a subscriber's node, which then
     /// advertises the feature bit. A node without it ignores pushes.
     inbox: Option<mpsc::UnboundedSender<IncomingPush>>,
@@ -113,6 +125,17 @@ impl PushHandler {
         self.waiting.lock().expect("push waiting").remove(push_id);
     }
 
+    /// Waits for the `bench_pong` of `nonce` from `from` (register before
+    /// sending the ping).
+    pub fn expect_pong(&self, nonce: u64, from: PublicKey) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.pongs
+            .lock()
+            .expect("bench pongs")
+            .insert(nonce, (from, tx));
+        rx
+    }
+
     /// Replies that came when nobody waited, oldest first.
     pub fn take_late_replies(&self) -> Vec<(PublicKey, PushReply)> {
         std::mem::take(&mut *self.late.lock().expect("push late"))
@@ -129,6 +152,8 @@ impl CustomMessageReader for PushHandler {
     ) -> Result<Option<PushMessage>, DecodeError> {
         if message_type != PUSH_INVOICE_TYPE
             && message_type != PUSH_REPLY_TYPE
+            && message_type != BENCH_PING_TYPE
+            && message_type != BENCH_PONG_TYPE
             && !GrantMessage::is_grant_type(message_type)
         {
             return Ok(None);
@@ -145,6 +170,8 @@ impl CustomMessageReader for PushHandler {
         let decoded = match message_type {
             PUSH_INVOICE_TYPE => PushInvoice::decode(&bytes).map(PushMessage::Invoice),
             PUSH_REPLY_TYPE => PushReply::decode(&bytes).map(PushMessage::Reply),
+            BENCH_PING_TYPE => BenchPing::decode(&bytes).map(PushMessage::BenchPing),
+            BENCH_PONG_TYPE => BenchPing::decode(&bytes).map(PushMessage::BenchPong),
             _ => match GrantMessage::decode(message_type, &bytes) {
                 Some(decoded) => decoded.map(PushMessage::Grant),
                 None => return Ok(None),
@@ -199,6 +226,20 @@ impl CustomMessageHandler for PushHandler {
                     tracing::debug!(peer = %sender_node_id, message_type = message.type_id(), "grant message ignored: this node takes none")
                 }
             },
+            // Answered here, without a task in between: the pong goes out
+            // on the `process_events` that follows reading the ping.
+            PushMessage::BenchPing(ping) => {
+                self.queue(sender_node_id, PushMessage::BenchPong(ping))
+            }
+            PushMessage::BenchPong(pong) => {
+                let mut pongs = self.pongs.lock().expect("bench pongs");
+                let ours = pongs
+                    .get(&pong.nonce)
+                    .is_some_and(|(from, _)| *from == sender_node_id);
+                if ours && let Some((_, tx)) = pongs.remove(&pong.nonce) {
+                    let _ = tx.send(());
+                }
+            }
         }
         Ok(())
     }
@@ -312,6 +353,30 @@ mod tests {
         assert!(!supports_push(
             handler.provided_init_features(key(1)).le_flags()
         ));
+    }
+
+    #[test]
+    fn a_bench_ping_is_answered_with_its_pong_which_wakes_its_waiter() {
+        let payer = PushHandler::new(None);
+        let ping = BenchPing { nonce: 9 };
+        let bytes = PushMessage::BenchPing(ping).encode();
+        let read = payer
+            .read(BENCH_PING_TYPE, &mut bytes.as_slice())
+            .unwrap()
+            .expect("a ping");
+        payer.handle_custom_message(read, key(1)).unwrap();
+        let answer = payer.get_and_clear_pending_msg();
+        assert_eq!(answer, vec![(key(1), PushMessage::BenchPong(ping))]);
+        let merchant = PushHandler::new(None);
+        let mut rx = merchant.expect_pong(9, key(2));
+        merchant
+            .handle_custom_message(PushMessage::BenchPong(ping), key(3))
+            .unwrap();
+        assert!(rx.try_recv().is_err(), "another peer cannot answer");
+        merchant
+            .handle_custom_message(PushMessage::BenchPong(ping), key(2))
+            .unwrap();
+        assert_eq!(rx.try_recv(), Ok(()));
     }
 
     #[test]

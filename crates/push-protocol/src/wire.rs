@@ -2,6 +2,10 @@
 //! messages carrying TLV streams, and the init feature bit that advertises
 //! support. Pure encoding and decoding, no I/O.
 //!
+//! Beside them, `bench_ping` and `bench_pong` ([`BenchPing`]): a minimal
+//! message and its echo, used only by `pushbill bench push` to time plain
+//! BOLT 8 round trips of a custom message (the ceiling of pushes).
+//!
 //! A message on the wire is `type (u16, big-endian) || payload`; the
 //! functions here encode and decode the payload, LDK writes the type.
 
@@ -13,11 +17,17 @@ pub const PUSH_INVOICE_TYPE: u16 = 44_471;
 pub const PUSH_REPLY_TYPE: u16 = 44_473;
 /// The init feature bit advertising "I accept push invoices" (optional, odd).
 pub const FEATURE_BIT: usize = 453;
+/// `bench_ping`: odd; every pushbill node answers it with `bench_pong`.
+pub const BENCH_PING_TYPE: u16 = 44_487;
+/// `bench_pong`: odd as well.
+pub const BENCH_PONG_TYPE: u16 = 44_489;
 
 // Odd ("it's OK to be odd") and in the custom ranges, checked at compile time.
 const _: () = assert!(PUSH_INVOICE_TYPE % 2 == 1 && PUSH_INVOICE_TYPE >= 32768);
 const _: () = assert!(PUSH_REPLY_TYPE % 2 == 1 && PUSH_REPLY_TYPE >= 32768);
 const _: () = assert!(FEATURE_BIT % 2 == 1 && FEATURE_BIT >= 256);
+const _: () = assert!(BENCH_PING_TYPE % 2 == 1 && BENCH_PING_TYPE >= 32768);
+const _: () = assert!(BENCH_PONG_TYPE % 2 == 1 && BENCH_PONG_TYPE >= 32768);
 
 /// Longest BOLT11 string accepted (route hints make invoices long, 8 KiB is plenty).
 pub const MAX_INVOICE_BYTES: usize = 8192;
@@ -344,6 +354,37 @@ impl PushReply {
     }
 }
 
+/// `bench_ping` / `bench_pong`: one TLV record, type 0, an 8-byte nonce
+/// the pong echoes so the sender matches it to its ping. No feature bit:
+/// a node that does not know them ignores them (odd types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BenchPing {
+    pub nonce: u64,
+}
+
+impl BenchPing {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(10);
+        put_record(&mut out, 0, &self.nonce.to_be_bytes());
+        out
+    }
+
+    pub fn decode(payload: &[u8]) -> Result<Self, WireError> {
+        let mut nonce = None;
+        for record in Records::new(payload) {
+            let (t, value) = record?;
+            match t {
+                0 => nonce = Some(u64::from_be_bytes(fixed::<8>(t, value)?)),
+                t if t % 2 == 0 => return Err(WireError::UnknownEvenType(t)),
+                _ => {}
+            }
+        }
+        Ok(Self {
+            nonce: nonce.ok_or(WireError::Missing(0))?,
+        })
+    }
+}
+
 /// Whether a peer's init features (little-endian flags) advertise push
 /// invoices: bit 453 only. The even bit 452 is not used (a node requiring
 /// it could not even connect to a node that does not take pushes, such as
@@ -483,6 +524,18 @@ pub(crate) fn text(t: u64, value: &[u8], max: usize) -> Result<String, WireError
 mod tests {
     use super::*;
     use crate::vectors;
+
+    #[test]
+    fn a_bench_ping_is_its_nonce_in_one_record() {
+        let ping = BenchPing {
+            nonce: 0x0102_0304_0506_0708,
+        };
+        let bytes = ping.encode();
+        assert_eq!(hex::encode(&bytes), "00080102030405060708");
+        assert_eq!(BenchPing::decode(&bytes), Ok(ping));
+        assert_eq!(BenchPing::decode(&[]), Err(WireError::Missing(0)));
+        assert_eq!(BenchPing::decode(&[0, 1, 7]), Err(WireError::BadLength(0)));
+    }
 
     /// The vectors of docs/push-invoices.md: payloads only (LDK writes the type).
     const INVOICE_ID: [u8; 32] = [0x11; 32];

@@ -13,6 +13,7 @@ mod customers;
 mod email_settings;
 pub mod error;
 mod events;
+mod fiat_settings;
 mod grants;
 mod idempotency;
 mod invoices;
@@ -131,6 +132,8 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(api_keys::revoke)
         .service(email_settings::get)
         .service(email_settings::update)
+        .service(fiat_settings::get)
+        .service(fiat_settings::update)
         .service(test_clock::get)
         .service(test_clock::advance)
         .service(webhook_endpoints::create)

@@ -41,7 +41,7 @@ const OPENAPI_OPERATION: &str = "get_openapi";
         (name = "Grants", description = "A subscriber's consent, made by their node: the invoices its node pays automatically, within caps."),
         (name = "Events", description = "Everything that happened, as webhooks carry it."),
         (name = "Webhook endpoints", description = "Where signed events are sent (Standard Webhooks), and each delivery's attempts."),
-        (name = "Settings", description = "The merchant's settings: which emails go out and where."),
+        (name = "Settings", description = "The merchant's settings: which emails go out and where, and the fiat rate its signup pages show."),
         (name = "API keys", description = "The merchant's keys; a secret is shown once."),
         (name = "Test clock", description = "Sandbox only: each merchant's own clock; move it to watch its billing happen."),
         (name = "Node", description = "The deployment's Lightning node: peers and channels. Node operator merchants only."),

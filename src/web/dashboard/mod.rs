@@ -16,6 +16,7 @@ mod api_keys;
 mod customers;
 mod email_settings;
 mod emails;
+mod fiat_settings;
 mod invoices;
 mod node;
 mod overview;
@@ -134,6 +135,8 @@ pub fn scope() -> actix_web::Scope<
         .route("/emails/{id}/html", web::get().to(emails::html_part))
         .route("/settings/email", web::get().to(email_settings::page))
         .route("/settings/email", web::post().to(email_settings::update))
+        .route("/settings/fiat", web::get().to(fiat_settings::page))
+        .route("/settings/fiat", web::post().to(fiat_settings::update))
         .route("/node", web::get().to(node::page))
         .route("/node/channels", web::post().to(node::open))
         .route("/node/channels/{id}/close", web::post().to(node::close))

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{PageError, PageResult, Shell, csrf, html, load, see_other};
 use crate::billing::signup::{self, ManualSignup, Page};
+use crate::catalog::fiat;
 use crate::context::Context;
 use crate::error::Error;
 use crate::notify::email::render::sat_amount;
@@ -20,6 +21,9 @@ pub struct PlanView {
     pub description: String,
     /// "1000 sat every month" (exact, from msat).
     pub price: String,
+    /// "about 9.75 USD (1 BTC = 97,500.00 USD on 2026-12-07)", or empty
+    /// when the merchant set no rate (`catalog::fiat`).
+    pub fiat: String,
     /// "14 days free", or empty for no trial.
     pub trial: String,
 }
@@ -32,6 +36,14 @@ impl PlanView {
             name: display(&p.name),
             description: p.description.as_deref().map(display).unwrap_or_default(),
             price: format!("{} {}", sat_amount(p.amount_msat), schedule_text(p)),
+            fiat: fiat::Rate::of(&page.merchant).map_or_else(String::new, |rate| {
+                format!(
+                    "about {} (1 BTC = {} on {})",
+                    rate.value(p.amount_msat),
+                    rate.per_btc(),
+                    rate.set_at.format("%Y-%m-%d")
+                )
+            }),
             trial: match days {
                 0 => String::new(),
                 1 => "1 day free".to_owned(),

@@ -346,3 +346,108 @@ async fn another_merchants_invoices_are_not_found() {
     let r = alice.get(&format!("/v1/invoices/{invoice}")).await;
     assert_eq!(r.body["status"], "open");
 }
+
+/// A status list is bounded by `(merchant, status, id)` row values alone
+/// (store::page::fetch_in_status): it pages forward and back in order, and
+/// never reaches another merchant's invoices, in that status or another,
+/// however their ids interleave.
+#[tokio::test]
+async fn a_status_pages_forward_and_back_in_order_and_only_the_merchants() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let other = app.api().await;
+    let alice = api.customer().await;
+    let mallory = other.customer().await;
+    let mut open = Vec::new();
+    let mut void = Vec::new();
+    let mut others = Vec::new();
+    for i in 0..12 {
+        for (who, customer) in [(&api, &alice), (&other, &mallory)] {
+            let r = who
+                .post(
+                    "/v1/invoices",
+                    json!({"customer": customer, "amount_msat": 1000 + i}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{r:?}");
+            let id = r.id();
+            let voided = i % 3 == 0;
+            if voided {
+                let r = who
+                    .post(&format!("/v1/invoices/{id}/void"), json!({}))
+                    .await;
+                assert_eq!(r.status, 200);
+            }
+            match (std::ptr::eq(who, &api), voided) {
+                (true, true) => void.push(id),
+                (true, false) => open.push(id),
+                (false, _) => others.push(id),
+            }
+        }
+    }
+    for (status, mut expected) in [("open", open), ("void", void)] {
+        expected.reverse();
+        // Forward, three at a time.
+        let mut seen = Vec::new();
+        let mut query = format!("/v1/invoices?status={status}&limit=3");
+        loop {
+            let r = api.get(&query).await;
+            assert_eq!(r.status, 200, "{r:?}");
+            let page = ids(&r);
+            seen.extend(page.clone());
+            if r.body["has_more"] != true {
+                break;
+            }
+            query = format!(
+                "/v1/invoices?status={status}&limit=3&starting_after={}",
+                page.last().unwrap()
+            );
+        }
+        assert_eq!(seen, expected, "{status} forward");
+        // Back from the last one.
+        let r = api
+            .get(&format!(
+                "/v1/invoices?status={status}&limit=3&ending_before={}",
+                expected.last().unwrap()
+            ))
+            .await;
+        let n = expected.len();
+        assert_eq!(ids(&r), expected[n - 4..n - 1], "{status} back");
+        // Newer ones lie beyond it unless it reached the newest.
+        assert_eq!(r.body["has_more"], n > 4, "{status} back");
+        // Past the oldest and before the newest: nothing, and no other
+        // merchant's invoice either.
+        let r = api
+            .get(&format!(
+                "/v1/invoices?status={status}&starting_after={}",
+                expected.last().unwrap()
+            ))
+            .await;
+        assert_eq!(ids(&r), Vec::<String>::new(), "{status} past the oldest");
+        let r = api
+            .get(&format!(
+                "/v1/invoices?status={status}&ending_before={}",
+                expected[0]
+            ))
+            .await;
+        assert_eq!(ids(&r), Vec::<String>::new(), "{status} before the newest");
+        // The other merchant's cursor pages nothing of theirs into ours.
+        for cursor in ["starting_after", "ending_before"] {
+            let r = api
+                .get(&format!(
+                    "/v1/invoices?status={status}&{cursor}={}",
+                    others[6]
+                ))
+                .await;
+            assert!(
+                ids(&r).iter().all(|id| !others.contains(id)),
+                "{status} {cursor}: {:?}",
+                r.body
+            );
+        }
+    }
+    // And the other merchant sees its own alone.
+    let r = other.get("/v1/invoices?status=open&limit=100").await;
+    assert_eq!(ids(&r).len(), 8);
+    assert!(ids(&r).iter().all(|id| others.contains(id)));
+}

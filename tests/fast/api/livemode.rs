@@ -197,6 +197,20 @@ async fn tour(api: &Api, ctx: &Context, now: DateTime<Utc>, livemode: bool) {
         "email_settings",
         livemode,
     );
+    object(
+        &api.get("/v1/settings/fiat").await,
+        "fiat_settings",
+        livemode,
+    );
+    object(
+        &api.post(
+            "/v1/settings/fiat",
+            json!({"currency": "EUR", "per_btc": "90000"}),
+        )
+        .await,
+        "fiat_settings",
+        livemode,
+    );
 
     list(&api.get("/v1/api_keys").await, "api_key", livemode);
     let r = api.post("/v1/api_keys", json!({"name": "second"})).await;

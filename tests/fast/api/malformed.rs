@@ -564,6 +564,36 @@ async fn malformed_input_to_every_post_endpoint_is_a_4xx_naming_the_field() {
             )],
         },
         Endpoint {
+            path: "/v1/settings/fiat".into(),
+            valid: json!({"currency": "USD", "per_btc": "97500.00"}),
+            required: &[],
+            bad: vec![
+                (
+                    "currency",
+                    vec![
+                        json!("XXX").to_string(),
+                        json!("usd").to_string(),
+                        json!("US\u{0}").to_string(),
+                        json!("U\u{202e}SD").to_string(),
+                        json!(840).to_string(),
+                    ],
+                ),
+                (
+                    "per_btc",
+                    vec![
+                        json!("abc").to_string(),
+                        json!("1.234").to_string(),
+                        json!("0").to_string(),
+                        json!("-1").to_string(),
+                        json!("99999999999999999999999").to_string(),
+                        json!("97500\u{0}").to_string(),
+                        json!("١٠٠").to_string(),
+                        json!(97500).to_string(),
+                    ],
+                ),
+            ],
+        },
+        Endpoint {
             path: "/v1/test_clock/advance".into(),
             valid: json!({"seconds": 60}),
             required: &[],

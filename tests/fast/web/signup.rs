@@ -710,3 +710,172 @@ async fn a_code_before_the_node_has_started_is_a_clear_503_not_a_500() {
         0
     );
 }
+
+/// The fiat value beside the sat price, where the merchant set a rate on
+/// the dashboard (catalog::fiat): exact and rounded half up, with the rate
+/// and its date; bad rates at the field and nothing changed; another
+/// merchant's pages unaffected; cleared, sat alone again.
+#[tokio::test]
+async fn the_page_shows_the_fiat_value_at_the_rate_the_merchant_set() {
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let merchant = crate::support::dashboard::merchant_of(&app, "bob@example.com").await;
+    let monthly = || {
+        pushbill::catalog::plans::NewPlan::new(
+            "Monthly",
+            Msat::from_sat(21_000).unwrap(),
+            Schedule::every(Interval::Month, 1).unwrap(),
+        )
+    };
+    let plan = app.plan(&merchant, monthly()).await;
+    let other = app.merchant().await;
+    let others_plan = app.plan(&other, monthly()).await;
+    let mut visitor = Dashboard::new(&app);
+    let page = visitor.get(&link_of(&plan)).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.has_id("plan-fiat"), "no rate, sat alone");
+
+    let path = "/dashboard/settings/fiat";
+    let form = [("currency", "USD"), ("per_btc", "97,500.00")];
+    assert_eq!(web.post_raw(path, &form).await.status, 403, "no CSRF token");
+    let saved = web.post(path, path, &form).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert!(saved.has_id("saved"));
+    assert!(
+        saved.body.contains("1 BTC = 97,500.00 USD, set "),
+        "{}",
+        saved.body
+    );
+    let today = app.now().format("%Y-%m-%d").to_string();
+    let page = visitor.get(&link_of(&plan)).await;
+    // 21,000 sat at 97,500 USD per bitcoin is 20.475 USD: 20.48.
+    assert!(
+        page.body.contains(&format!(
+            "about 20.48 USD (1 BTC = 97,500.00 USD on {today})"
+        )),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("21000 sat every month"));
+    let page = visitor.get(&link_of(&others_plan)).await;
+    assert!(
+        !page.has_id("plan-fiat"),
+        "another merchant's rate is its own"
+    );
+
+    for (field, value) in [
+        ("currency", "XXX"),
+        ("currency", ""),
+        ("currency", "usd"),
+        ("currency", "US\0"),
+        ("per_btc", "abc"),
+        ("per_btc", ""),
+        ("per_btc", "1.234"),
+        ("per_btc", "0"),
+        ("per_btc", "-100"),
+        ("per_btc", "99999999999999999999"),
+        ("per_btc", "1\u{202e}5"),
+        ("per_btc", "١٠٠"),
+        ("per_btc", "97500\0"),
+    ] {
+        let mut bad = vec![("currency", "USD"), ("per_btc", "100000")];
+        bad.retain(|(k, _)| *k != field);
+        bad.push((field, value));
+        let page = web.post(path, path, &bad).await;
+        assert_eq!(page.status, 400, "{field}={value:?}");
+        assert!(
+            page.has_id(&format!("error-{field}"))
+                || page
+                    .body
+                    .contains(&format!("{field}: must not contain the NUL")),
+            "{field}={value:?}: {}",
+            page.body
+        );
+    }
+    let page = visitor.get(&link_of(&plan)).await;
+    assert!(page.body.contains("about 20.48 USD"), "nothing changed");
+
+    // Yen have no minor unit.
+    web.post(path, path, &[("currency", "JPY"), ("per_btc", "15000000")])
+        .await;
+    let page = visitor.get(&link_of(&plan)).await;
+    assert!(
+        page.body
+            .contains("about 3,150 JPY (1 BTC = 15,000,000 JPY"),
+        "{}",
+        page.body
+    );
+
+    let cleared = web.post(path, path, &[("clear", "1")]).await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    assert!(cleared.body.contains("show sat alone"));
+    let page = visitor.get(&link_of(&plan)).await;
+    assert!(!page.has_id("plan-fiat"));
+}
+
+/// /v1/settings/fiat sets the same rate as the dashboard's page, and the
+/// signup page shows it; `{"currency": null}` clears it.
+#[tokio::test]
+async fn the_api_sets_and_clears_the_fiat_rate() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let merchant = pushbill::store::merchants::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let plan = app
+        .plan(
+            &merchant,
+            pushbill::catalog::plans::NewPlan::new(
+                "Monthly",
+                Msat::from_sat(1_000).unwrap(),
+                Schedule::every(Interval::Month, 1).unwrap(),
+            ),
+        )
+        .await;
+    let r = api.get("/v1/settings/fiat").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["currency"], serde_json::Value::Null);
+    let r = api
+        .post(
+            "/v1/settings/fiat",
+            json!({"currency": "EUR", "per_btc": "90000.5"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["currency"], "EUR");
+    assert_eq!(r.body["minor_per_btc"], 9_000_050);
+    assert_eq!(api.get("/v1/settings/fiat").await.body, r.body);
+    let mut visitor = Dashboard::new(&app);
+    let page = visitor.get(&link_of(&plan)).await;
+    // 1,000 sat at 90,000.50 EUR is 0.900005 EUR: 0.90.
+    assert!(
+        page.body
+            .contains("about 0.90 EUR (1 BTC = 90,000.50 EUR on "),
+        "{}",
+        page.body
+    );
+    let r = api
+        .post("/v1/settings/fiat", json!({"per_btc": "90000"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["param"].as_str()),
+        (400, Some("currency"))
+    );
+    let r = api
+        .post("/v1/settings/fiat", json!({"currency": "EUR"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["param"].as_str()),
+        (400, Some("per_btc"))
+    );
+    let r = api
+        .post("/v1/settings/fiat", json!({"currency": null}))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["minor_per_btc"], serde_json::Value::Null);
+    let page = visitor.get(&link_of(&plan)).await;
+    assert!(!page.has_id("plan-fiat"));
+}

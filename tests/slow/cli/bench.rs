@@ -1,7 +1,7 @@
-//! `pushbill bench billing|issue|api|pages` on tiny sizes: each runs to the
-//! end on the test database's backend and prints its figure, its same-run
-//! ceiling, the ratio and the load average; and the billing ceiling writes
-//! what the billing engine writes. No timing is asserted.
+//! `pushbill bench billing|issue|api|pages|push` on tiny sizes: each runs to
+//! the end on the test database's backend and prints its figure, its
+//! same-run ceiling, the ratio and the load average; and the billing ceiling
+//! writes what the billing engine writes. No timing is asserted.
 
 use std::process::Command;
 
@@ -199,4 +199,50 @@ async fn the_billing_ceiling_writes_the_rows_the_billing_engine_writes() {
     assert_eq!(grew("subscriptions: rolled past now"), 61);
     assert_eq!(grew("merchants: next invoice numbers"), 61);
     assert_eq!(grew("subscriptions"), 0);
+}
+
+/// The rate a `label` line of `out` gives before `unit`, e.g. 12 in
+/// "figure: ...: 12 pushes/s, ...".
+fn rate(out: &str, label: &str, unit: &str) -> f64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no `{label}` line in:\n{out}"));
+    let (before, _) = line
+        .split_once(&format!(" {unit}"))
+        .unwrap_or_else(|| panic!("no {unit} in {line}"));
+    let number = before.rsplit(' ').next().unwrap();
+    number
+        .parse()
+        .unwrap_or_else(|_| panic!("no number before {unit} in {line}"))
+}
+
+#[test]
+fn bench_push_pushes_to_real_payers_and_pings_the_same_peers() {
+    // The bench stops with an error unless every push was answered
+    // `pending_approval` by its payer and every ping had its pong.
+    let out = bench(&["push", "--peers", "5", "--pushes", "50", "--runs", "1"]);
+    let figure = out.lines().find(|l| l.starts_with("figure: ")).unwrap();
+    assert!(
+        figure.contains("pushes replied by 5 subscriber nodes")
+            && figure.contains("50 pushes")
+            && figure.contains(backend())
+            && figure.contains("50 replied pending_approval in ")
+            && figure.contains("median of 1 runs"),
+        "{out}"
+    );
+    assert!(rate(&out, "figure: ", "pushes/s") > 0.0, "{out}");
+    assert!(
+        out.contains("ceiling: bench_ping round trips to the same peers"),
+        "{out}"
+    );
+    assert!(rate(&out, "ceiling: ", "round trips/s") > 0.0, "{out}");
+    let ratio = out.lines().find(|l| l.starts_with("ratio: ")).unwrap();
+    let percent: f64 = ratio["ratio: ".len()..]
+        .split('%')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(percent > 0.0, "{out}");
 }

@@ -110,6 +110,16 @@ async fn a_merchant_signs_up_creates_a_plan_and_cancels_a_subscription_at_period
         tab.screenshot(&shots, name).await;
     }
 
+    // A fiat rate set in the browser is saved and shown.
+    tab.goto(&format!("{}/dashboard/settings/fiat", app.address))
+        .await;
+    tab.fill("#per_btc", "97500").await;
+    tab.submit("#save").await;
+    assert!(tab.text("#saved").await.is_some(), "{}", tab.html().await);
+    let current = tab.text("#current").await.unwrap();
+    assert!(current.contains("1 BTC = 97,500.00 USD"), "{current}");
+    tab.screenshot(&shots, "fiat-settings").await;
+
     // The sandbox's clock, moved a month from its page: the subscription
     // set to cancel at its period's end ends.
     tab.goto(&format!("{}/dashboard/sandbox", app.address))
