@@ -13,6 +13,7 @@ use crate::billing;
 use crate::clock::{Clocks, SystemClock, TestClock};
 use crate::config::{ClockMode, Role, Settings};
 use crate::context::Context;
+use crate::demo::runs::Runs;
 use crate::node::role::NodeRole;
 use crate::notify;
 use crate::store;
@@ -77,10 +78,12 @@ impl Application {
             node: None,
             rate_limiter: Arc::new(RateLimiter::new(&settings.api)),
         };
+        let demos = Arc::new(Runs::new(own_url(&settings.http.host, port)));
         let context = Context {
             db,
             clocks,
             settings: Arc::new(settings),
+            demos,
         };
         let node_role = if context.settings.has_role(Role::Node) {
             let role = NodeRole::start(&context)
@@ -184,6 +187,7 @@ impl Application {
         let first = roles.join_next().await;
         shutdown.cancel();
         while roles.join_next().await.is_some() {}
+        self.context.demos.shutdown().await;
         match first {
             Some(Ok(Ok(role))) => {
                 tracing::info!(role, "stopped");
@@ -194,6 +198,19 @@ impl Application {
             None => Ok(()),
         }
     }
+}
+
+/// This process's HTTP address as its own clients reach it (loopback when
+/// it listens on every interface).
+fn own_url(host: &str, port: u16) -> String {
+    let host = match host {
+        "0.0.0.0" | "::" | "[::]" | "" => "127.0.0.1",
+        host if host.contains(':') && !host.starts_with('[') => {
+            return format!("http://[{host}]:{port}");
+        }
+        host => host,
+    };
+    format!("http://{host}:{port}")
 }
 
 async fn build_clocks(settings: &Settings, db: &DatabaseConnection) -> Result<Clocks, DbErr> {

@@ -121,7 +121,8 @@ enum NodeAction {
 
 #[derive(Subcommand)]
 enum BenchWhat {
-    /// Seed N due subscriptions and time one billing run over them.
+    /// Seed N due subscriptions and time one billing run over them, beside
+    /// the same rows written by set-based SQL on the same seed.
     Billing {
         #[arg(long, default_value_t = 10_000)]
         subscriptions: usize,
@@ -136,6 +137,10 @@ enum BenchWhat {
         /// transaction at a time.
         #[arg(long, default_value_t = 1)]
         merchants: usize,
+        /// Runs of each (engine and ceiling alternately, each on a fresh
+        /// seed); the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         /// Run on PostgreSQL: a server URL such as postgres://postgres@127.0.0.1:5432/postgres,
         /// on which a throwaway database is created and dropped. SQLite (a temp file) otherwise.
         #[arg(long, value_name = "URL")]
@@ -269,9 +274,22 @@ fn main() -> ExitCode {
                         batch,
                         workers,
                         merchants,
+                        runs,
                         postgres,
                     },
-            } => bench_billing(subscriptions, batch, workers, merchants, postgres).await,
+            } => {
+                let report = bench::billing::compare(
+                    postgres.as_deref(),
+                    subscriptions,
+                    batch,
+                    workers,
+                    merchants,
+                    runs,
+                )
+                .await?;
+                println!("{report}");
+                Ok(())
+            }
             Command::Bench {
                 what:
                     BenchWhat::Issue {
@@ -520,20 +538,6 @@ async fn create_merchant(
     }
     println!("api key:  {}", key.secret);
     println!("Keep the API key secret: it is shown only this once.");
-    Ok(())
-}
-
-async fn bench_billing(
-    n: usize,
-    batch: u64,
-    workers: u32,
-    merchants: usize,
-    postgres: Option<String>,
-) -> anyhow::Result<()> {
-    let lab = bench::lab::ThrowawayDb::create(postgres.as_deref(), workers.max(1) + 1).await?;
-    let report = bench::billing(&lab.db, n, batch, workers, merchants).await;
-    lab.drop().await?;
-    println!("{}", report?);
     Ok(())
 }
 

@@ -1,6 +1,7 @@
-//! `pushbill bench billing`: the billing engine on a throwaway database, and
-//! the seeding it needs (shared with the tests that crash or race the engine
-//! over thousands of subscriptions).
+//! `pushbill bench billing`: the billing engine on a throwaway database
+//! beside its same-run ceiling (`bench::ceiling`, the same rows written by
+//! set-based SQL), and the seeding both need (shared with the tests that
+//! crash or race the engine over thousands of subscriptions).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -8,6 +9,8 @@ use std::time::Instant;
 use chrono::{DateTime, Months, Utc};
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
 
+use super::lab::ThrowawayDb;
+use super::report::{Comparison, Run};
 use crate::billing::engine;
 use crate::catalog::{self, plans::NewPlan};
 use crate::domain::ids::{CustomerId, InvoiceId, SubscriptionId};
@@ -248,6 +251,89 @@ pub async fn billing(
     bill(db, now, &owners, n, batch, workers).await
 }
 
+/// Seeds `n` subscriptions due at `now` spread over `owners`, each with a
+/// paid invoice for its previous period, statistics refreshed: what one
+/// billing run (the engine's or the ceiling's) starts from.
+pub async fn seed_due(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    owners: &[Owner],
+    n: usize,
+) -> Result<()> {
+    seed_subscriptions_of(db, now, now - chrono::Duration::minutes(1), n, owners).await?;
+    seed_paid_history(db).await
+}
+
+/// `bench billing`: `runs` billing runs by the engine and as many by the
+/// ceiling (`bench::ceiling::bill`), alternately, each on a throwaway
+/// database of its own seeded alike ([`seed_due`]); invoices per second.
+pub async fn compare(
+    postgres: Option<&str>,
+    n: usize,
+    batch: u64,
+    workers: u32,
+    merchants: usize,
+    runs: usize,
+) -> anyhow::Result<Comparison> {
+    let mut backend = "sqlite";
+    let mut report = Comparison::new("", "invoices/s");
+    for _ in 0..runs.max(1) {
+        let (b, run) = timed_run(postgres, n, batch, workers, merchants, false).await?;
+        report.runs.push(run);
+        let (_, run) = timed_run(postgres, n, batch, workers, merchants, true).await?;
+        report.ceiling_runs.push(run);
+        backend = b;
+    }
+    report.what = format!(
+        "billing run of {n} due subscriptions ({merchants} merchant(s)) on {backend}, {workers} worker(s), batches of {batch}"
+    );
+    Ok(report
+        .ceiling(
+            "the same rows written by set-based SQL (INSERT ... SELECT, UPDATE ... FROM) on the same seed",
+            "invoices/s",
+        )
+        .finish())
+}
+
+/// One run of [`compare`] on a throwaway database: the engine's, or the
+/// ceiling's; the backend's name and the run.
+async fn timed_run(
+    postgres: Option<&str>,
+    n: usize,
+    batch: u64,
+    workers: u32,
+    merchants: usize,
+    ceiling: bool,
+) -> anyhow::Result<(&'static str, Run)> {
+    let lab = ThrowawayDb::create(postgres, workers.max(1) + 1).await?;
+    let outcome = async {
+        let now = Utc::now();
+        let owners = bench_merchants(&lab.db, now, merchants).await?;
+        seed_due(&lab.db, now, &owners, n).await?;
+        // Peak memory from here on is the run's (Linux: resets VmHWM).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let started = Instant::now();
+        let invoices = if ceiling {
+            usize::try_from(super::ceiling::bill(&lab.db, now).await?).unwrap_or(usize::MAX)
+        } else {
+            engine::run_due_concurrently(&lab.db, now, batch, workers, &engine::Scope::All)
+                .await?
+                .periods_rolled
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let rss = peak_rss_mib().map_or("unknown".to_owned(), |m| format!("{m:.0} MiB"));
+        Ok::<_, Error>(Run::new(
+            invoices,
+            seconds,
+            format!("{invoices} invoices in {seconds:.2} s, peak RSS {rss}"),
+        ))
+    }
+    .await;
+    let backend = lab.backend();
+    lab.drop().await?;
+    Ok((backend, outcome?))
+}
+
 /// Seeds `n` due subscriptions spread over `owners`, each with a paid
 /// invoice for its previous period, and times one billing run over them.
 pub async fn bill(
@@ -258,8 +344,7 @@ pub async fn bill(
     batch: u64,
     workers: u32,
 ) -> Result<BillingReport> {
-    seed_subscriptions_of(db, now, now - chrono::Duration::minutes(1), n, owners).await?;
-    seed_paid_history(db).await?;
+    seed_due(db, now, owners, n).await?;
     // Peak memory from here on is the billing run's (Linux: resets VmHWM).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();

@@ -1,8 +1,9 @@
 //! `pushbill bench`: measured performance, each figure beside a ceiling
 //! measured in the same run on the same machine (docs/performance.md).
 //!
-//! - `billing`: one billing run over N due subscriptions, and the seeding
-//!   the other benches and the tests reuse
+//! - `billing`: one billing run over N due subscriptions versus `ceiling`,
+//!   the same rows written by set-based SQL; and the seeding the other
+//!   benches and the tests reuse
 //! - `issue`: BOLT11 issuance by the node role versus raw recoverable
 //!   secp256k1 signatures
 //! - `api`: `GET /v1/customers/{id}` versus `GET /healthz` on one server,
@@ -16,6 +17,7 @@
 
 pub mod api;
 pub mod billing;
+pub mod ceiling;
 pub mod issue;
 pub mod lab;
 pub mod load;

@@ -45,8 +45,14 @@ pub struct Dashboard {
 
 impl Dashboard {
     pub fn new(app: &TestApp) -> Self {
+        Self::at(&app.address)
+    }
+
+    /// A client of the dashboard served at `address` (a `pushbill serve`
+    /// child process, say), e.g. `http://127.0.0.1:8080`.
+    pub fn at(address: &str) -> Self {
         Self {
-            address: app.address.clone(),
+            address: address.to_owned(),
             http: reqwest::Client::builder()
                 .redirect(Policy::none())
                 .build()

@@ -107,6 +107,11 @@ pub struct RunArgs {
     /// (`request_limit`).
     #[arg(long, default_value_t = Limits::default().max_requests_per_peer_per_day)]
     pub max_requests_per_peer_per_day: u32,
+    /// Stop when standard input closes as well as on Ctrl-C: a payer that
+    /// another process started on a pipe (`pushbill demo`, the dashboard's
+    /// demo button) ends with that process, even one killed outright.
+    #[arg(long)]
+    pub stop_with_stdin: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,8 +144,10 @@ pub struct SubscribeArgs {
 /// Runs one `pushbill payer` command.
 pub async fn run(args: PayerArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
-    let stdin = std::io::stdin();
-    run_with(args, &mut stdin.lock(), &mut out).await
+    // Not `stdin().lock()`: held for the whole command, it would keep
+    // `run --stop-with-stdin` from reading its input.
+    let mut stdin = std::io::BufReader::new(std::io::stdin());
+    run_with(args, &mut stdin, &mut out).await
 }
 
 /// [`run`] with its input (the subscribe question) and output given, so the
@@ -609,7 +616,26 @@ async fn run_node(dir: PathBuf, args: RunArgs, out: &mut dyn Write) -> anyhow::R
         }
     }
     out.flush()?;
-    tokio::signal::ctrl_c().await?;
+    if args.stop_with_stdin {
+        tokio::select! {
+            signal = tokio::signal::ctrl_c() => signal?,
+            () = stdin_closed() => {}
+        }
+    } else {
+        tokio::signal::ctrl_c().await?;
+    }
     payer.stop().await;
     Ok(())
+}
+
+/// Resolves once standard input is at its end (or cannot be read). The
+/// read blocks a thread of its own, not the runtime's blocking pool, so
+/// that it never holds up the runtime's shutdown.
+async fn stdin_closed() {
+    let (closed, on_close) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = closed.send(());
+    });
+    let _ = on_close.await;
 }

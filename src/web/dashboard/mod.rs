@@ -142,6 +142,7 @@ pub fn scope() -> actix_web::Scope<
         .route("/node/channels/{id}/close", web::post().to(node::close))
         .route("/sandbox", web::get().to(sandbox::page))
         .route("/sandbox/clock", web::post().to(sandbox::advance))
+        .route("/sandbox/demo", web::post().to(sandbox::start_demo))
         .route("/developers", web::get().to(api_keys::page))
         .route("/developers/keys", web::post().to(api_keys::create))
         .route(

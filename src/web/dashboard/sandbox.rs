@@ -1,7 +1,8 @@
 //! Sandbox: the merchant's test clock, moved a minute, an hour, a day or a
-//! month at a time (through `sandbox::advance_clock`, as the API's), and the
-//! latest invoices, to watch them pushed and paid. Outside the sandbox the
-//! page is not there (404).
+//! month at a time (through `sandbox::advance_clock`, as the API's), the
+//! demo subscribers' button (`demo::runs`, with the test clock on) and its
+//! progress, and the latest invoices, to watch them pushed and paid.
+//! Outside the sandbox the page is not there (404).
 
 use actix_web::http::StatusCode;
 use actix_web::web;
@@ -16,6 +17,7 @@ use super::{PageError, PageResult, html, see_other};
 use crate::catalog::{self, invoices::Filter};
 use crate::config::Network;
 use crate::context::Context;
+use crate::demo::runs::{self, MAX_SUBSCRIBERS, Refused, State};
 use crate::sandbox::{self, Advance};
 use crate::store::page::PageParams;
 
@@ -36,6 +38,18 @@ struct SandboxPage {
     steps: &'static [(&'static str, &'static str)],
     invoices: Vec<InvoiceRow>,
     subscribers: Vec<SubscriberRow>,
+    /// The merchant's demo run, once started from this page.
+    demo: Option<DemoRun>,
+    max_subscribers: usize,
+}
+
+/// The demo run's progress, as the page shows it.
+struct DemoRun {
+    /// `running`, `ready` or `failed`: the status's id and the page
+    /// refreshes itself while running.
+    state: &'static str,
+    failure: String,
+    lines: Vec<String>,
 }
 
 /// A customer whose node subscribed through the handshake: in the sandbox,
@@ -71,6 +85,18 @@ pub async fn page(state: web::Data<Context>, signed: Signed) -> PageResult {
             node: c.node_id.clone().unwrap_or_default(),
         })
         .collect();
+    let demo = state.demos.progress(signed.merchant_id()).map(|p| {
+        let (state, failure) = match p.state {
+            State::Running => ("running", String::new()),
+            State::Ready => ("ready", String::new()),
+            State::Failed(why) => ("failed", why),
+        };
+        DemoRun {
+            state,
+            failure,
+            lines: p.lines,
+        }
+    });
     Ok(html(
         StatusCode::OK,
         &SandboxPage {
@@ -79,8 +105,36 @@ pub async fn page(state: web::Data<Context>, signed: Signed) -> PageResult {
             steps: STEPS,
             invoices: invoices.data.iter().map(InvoiceRow::from).collect(),
             subscribers,
+            demo,
+            max_subscribers: MAX_SUBSCRIBERS,
         },
     ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DemoForm {
+    #[serde(default)]
+    subscribers: String,
+}
+
+/// POST /dashboard/sandbox/demo: starts the demo's plans and subscribers
+/// for the signed-in merchant in the background (once per merchant; the
+/// test clock must be on), and comes back to the page to watch.
+pub async fn start_demo(
+    state: web::Data<Context>,
+    signed: Signed,
+    web::Form(form): web::Form<DemoForm>,
+) -> PageResult {
+    let count = match form.subscribers.trim() {
+        "" => MAX_SUBSCRIBERS,
+        n => n.parse().unwrap_or(0),
+    };
+    runs::start(&state, signed.merchant_id(), count).map_err(|refused| match refused {
+        Refused::NotSandbox => PageError::NotFound,
+        Refused::Count => PageError::Invalid(format!("subscribers: {refused}.")),
+        Refused::NoTestClock | Refused::Started => PageError::Conflict(format!("{refused}.")),
+    })?;
+    Ok(see_other("/dashboard/sandbox"))
 }
 
 #[derive(Debug, Deserialize)]

@@ -534,6 +534,10 @@ async fn the_sandbox_page_moves_the_merchants_test_clock_and_bills() {
     assert!(overview.has_id("nav-sandbox"));
     let page = web.get("/dashboard/sandbox").await;
     assert_eq!(page.status, 200);
+    // With the test clock the demo subscribers are offered (started in
+    // tests/slow/cli/demo.rs: they are `pushbill` child processes).
+    assert!(page.has_id("start-demo"), "{}", page.body);
+    assert!(!page.has_id("demo-off"));
     let clock = |page: &crate::support::dashboard::Page| {
         crate::support::browser::text_of(&page.body, "clock").unwrap()
     };
@@ -611,6 +615,46 @@ async fn the_sandbox_page_moves_the_merchants_test_clock_and_bills() {
             .await
             .has_id(&format!("subscriber-{}", customer.id))
     );
+}
+
+/// Without the test clock the Sandbox page does not offer the demo
+/// subscribers and says why; the form posted anyway is refused (409) and
+/// starts nothing.
+#[tokio::test]
+async fn without_the_test_clock_the_sandbox_page_does_not_offer_the_demo_subscribers() {
+    use crate::support::app::{fresh_database, test_settings};
+    let database = fresh_database().await;
+    let mut settings = test_settings(&database.url);
+    settings.clock.mode = pushbill::config::ClockMode::System;
+    let app = pushbill::app::Application::build(settings)
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let mut web = Dashboard::at(&address);
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let page = web.get("/dashboard/sandbox").await;
+    assert_eq!(page.status, 200);
+    assert!(page.has_id("clock-off"), "{}", page.body);
+    assert!(page.has_id("demo-off"), "{}", page.body);
+    assert!(!page.has_id("start-demo"));
+    let refused = web
+        .post(
+            "/dashboard/sandbox",
+            "/dashboard/sandbox/demo",
+            &[("subscribers", "2")],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.body.contains("need the test clock"),
+        "{}",
+        refused.body
+    );
+    assert!(!web.get("/dashboard/sandbox").await.has_id("demo-log"));
+    shutdown.cancel();
+    server.await.unwrap().unwrap();
 }
 
 /// Webhooks from the dashboard: an endpoint added with its secret shown

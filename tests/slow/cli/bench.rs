@@ -1,6 +1,7 @@
-//! `pushbill bench issue|api|pages|push` on tiny sizes: each runs to the end on the
-//! test database's backend and prints its figure, its same-run ceiling, the
-//! ratio and the load average. No timing is asserted.
+//! `pushbill bench billing|issue|api|pages|push` on tiny sizes: each runs to
+//! the end on the test database's backend and prints its figure, its
+//! same-run ceiling, the ratio and the load average; and the billing ceiling
+//! writes what the billing engine writes. No timing is asserted.
 
 use std::process::Command;
 
@@ -119,6 +120,85 @@ fn bench_pages_asks_every_dashboard_page_and_prints_each_against_the_target() {
             "no `{label}` in:\n{out}"
         );
     }
+}
+
+#[test]
+fn bench_billing_runs_the_engine_and_its_ceiling_alternately_and_prints_its_lines() {
+    let out = bench(&[
+        "billing",
+        "--subscriptions",
+        "40",
+        "--batch",
+        "15",
+        "--workers",
+        "2",
+        "--runs",
+        "2",
+    ]);
+    let figure = out.lines().find(|l| l.starts_with("figure: ")).unwrap();
+    assert!(
+        figure.contains("billing run of 40 due subscriptions")
+            && figure.contains(backend())
+            && figure.contains("2 worker(s)")
+            && figure.contains("40 invoices in ")
+            && figure.contains("median of 2 runs"),
+        "{out}"
+    );
+    let ceiling = out.lines().find(|l| l.starts_with("ceiling: ")).unwrap();
+    assert!(
+        ceiling.contains("set-based SQL")
+            && ceiling.contains("40 invoices in ")
+            && ceiling.contains("median of 2 runs"),
+        "{out}"
+    );
+}
+
+/// The ceiling is honest only if it writes what a billing run writes: on
+/// two databases seeded alike, one billed by the engine (in batches, two
+/// workers) and one by the ceiling's set-based SQL, every table ends with
+/// the same number of rows, and so do the events of each type, the payment
+/// requests to push, the subscriptions rolled into their next period and
+/// the merchants' invoice counters.
+#[tokio::test]
+async fn the_billing_ceiling_writes_the_rows_the_billing_engine_writes() {
+    use pushbill::bench::{billing, ceiling};
+    use pushbill::billing::engine;
+    let now = chrono::Utc::now();
+    let mut tallies = Vec::new();
+    let mut before = None;
+    for by_ceiling in [false, true] {
+        let database = crate::support::app::fresh_database().await;
+        let db = pushbill::store::connect(&database.url, 3).await.unwrap();
+        pushbill::store::migrate(&db).await.unwrap();
+        let owners = billing::bench_merchants(&db, now, 2).await.unwrap();
+        billing::seed_due(&db, now, &owners, 61).await.unwrap();
+        let seeded = ceiling::tally(&db, now).await.unwrap();
+        if by_ceiling {
+            assert_eq!(ceiling::bill(&db, now).await.unwrap(), 61);
+        } else {
+            let outcome = engine::run_due_concurrently(&db, now, 20, 2, &engine::Scope::All)
+                .await
+                .unwrap();
+            assert_eq!(outcome.periods_rolled, 61);
+        }
+        tallies.push(ceiling::tally(&db, now).await.unwrap());
+        before.get_or_insert(seeded);
+        db.close().await.unwrap();
+    }
+    let (before, engine, ceiling) = (before.unwrap(), &tallies[0], &tallies[1]);
+    assert_eq!(engine, ceiling, "engine (left) and ceiling (right)");
+    // The run wrote what it should, so equal tallies mean something.
+    let grew = |what: &str| engine[what] - before.get(what).copied().unwrap_or(0);
+    assert_eq!(grew("invoices"), 61, "{engine:?}");
+    assert_eq!(grew("invoices: open"), 61);
+    assert_eq!(grew("payment_requests"), 61);
+    assert_eq!(grew("payment_requests: to push"), 31);
+    assert_eq!(grew("events"), 122);
+    assert_eq!(grew("events: subscription.updated"), 61);
+    assert_eq!(grew("events: invoice.created"), 61);
+    assert_eq!(grew("subscriptions: rolled past now"), 61);
+    assert_eq!(grew("merchants: next invoice numbers"), 61);
+    assert_eq!(grew("subscriptions"), 0);
 }
 
 /// The rate a `label` line of `out` gives before `unit`, e.g. 12 in

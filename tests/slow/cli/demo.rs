@@ -26,6 +26,30 @@ fn pushbill(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// A child process killed when dropped, so a failing test leaves no
+/// `serve` or `demo` (and so no payer) running.
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Reads `child`'s stdout until a line contains `last`, for up to `limit`,
 /// and then keeps reading it (a closed pipe would kill the child's next
 /// print).
@@ -131,12 +155,14 @@ fn statuses(invoices: &[Value]) -> Vec<&str> {
 #[tokio::test]
 async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock() {
     let dir = tempfile::tempdir().unwrap();
-    let mut serve = pushbill(dir.path())
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut serve = Running(
+        pushbill(dir.path())
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let banner = lines_until(
         &mut serve,
         "pushbill listening on ",
@@ -150,12 +176,14 @@ async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock()
         .unwrap()
         .to_owned();
 
-    let mut demo = pushbill(dir.path())
-        .args(["demo", "--subscribers", "6", "--url", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut demo = Running(
+        pushbill(dir.path())
+            .args(["demo", "--subscribers", "6", "--url", &url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
     let out = lines_until(&mut demo, "until Ctrl-C.", Duration::from_secs(300)).await;
     let text = out.join("\n");
     assert!(text.contains("Demo ready: 6 subscribers"), "{text}");
@@ -289,7 +317,10 @@ async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock()
         "{second} is not held: {pending}"
     );
 
-    // Ctrl-C stops the demo and its payers.
+    // Ctrl-C stops the demo and its payers (the five still running: the
+    // offline one was stopped).
+    let payers = payers_of(demo.id());
+    assert_eq!(payers.len(), 5, "{payers:?}");
     let pid = demo.id().to_string();
     assert!(
         Command::new("kill")
@@ -300,11 +331,224 @@ async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock()
     );
     let status = demo.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let left = Command::new("pgrep")
-        .args(["-f", &demo_dir.display().to_string()])
-        .output()
-        .unwrap();
-    assert!(left.stdout.is_empty(), "payers left running: {:?}", left);
+    all_gone(&payers).await;
     serve.kill().unwrap();
     serve.wait().unwrap();
+}
+
+/// The demo subscribers started from the dashboard's Sandbox page of a
+/// `serve` on the test clock, for the signed-in merchant: the payers are
+/// children of `serve`, the page shows the run's progress until every first
+/// invoice is paid, the merchant's API has the subscriptions active; one
+/// start per merchant, the form needs its CSRF token, another merchant sees
+/// none of it, and the payers stop with `serve`, even a `serve` killed.
+#[tokio::test]
+async fn the_sandbox_pages_button_starts_the_demo_subscribers_for_the_signed_in_merchant() {
+    use crate::support::browser::text_of;
+    use crate::support::dashboard::Dashboard;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = Running(
+        pushbill(dir.path())
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let banner = lines_until(
+        &mut serve,
+        "pushbill listening on ",
+        Duration::from_secs(60),
+    )
+    .await;
+    let url = banner
+        .last()
+        .unwrap()
+        .strip_prefix("pushbill listening on ")
+        .unwrap()
+        .to_owned();
+
+    let mut bob = Dashboard::at(&url);
+    bob.sign_up("Bobflix", "bob@example.com").await;
+    let page = bob.get("/dashboard/sandbox").await;
+    assert!(page.has_id("demo-form"), "{}", page.body);
+    assert!(page.has_id("start-demo"));
+    assert!(!page.has_id("demo-log"));
+
+    let no_csrf = bob
+        .post_raw("/dashboard/sandbox/demo", &[("subscribers", "2")])
+        .await;
+    assert_eq!(no_csrf.status, 403, "{}", no_csrf.body);
+    let too_many = bob
+        .post(
+            "/dashboard/sandbox",
+            "/dashboard/sandbox/demo",
+            &[("subscribers", "13")],
+        )
+        .await;
+    assert_eq!(too_many.status, 400, "{}", too_many.body);
+    assert!(!bob.get("/dashboard/sandbox").await.has_id("demo-log"));
+
+    let started = bob
+        .post(
+            "/dashboard/sandbox",
+            "/dashboard/sandbox/demo",
+            &[("subscribers", "2")],
+        )
+        .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    assert_eq!(started.location.as_deref(), Some("/dashboard/sandbox"));
+    let again = bob
+        .post(
+            "/dashboard/sandbox",
+            "/dashboard/sandbox/demo",
+            &[("subscribers", "2")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "while it runs: {}", again.body);
+
+    // The page shows the run until both subscribers' first invoices are paid.
+    let running = bob.get("/dashboard/sandbox").await;
+    assert!(running.has_id("demo-log"), "{}", running.body);
+    let until = tokio::time::Instant::now() + Duration::from_secs(300);
+    let page = loop {
+        let page = bob.get("/dashboard/sandbox").await;
+        assert!(!page.has_id("demo-failed"), "{}", page.body);
+        let paid = page.body.matches("badge status-paid").count();
+        if page.has_id("demo-ready") && paid == 2 {
+            break page;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the demo subscribers did not get ready: {}",
+            page.body
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert!(page.has_id("subscribers"), "{}", page.body);
+    assert_eq!(page.body.matches("<tr id=\"subscriber-").count(), 2);
+    for line in [
+        "starting 2 subscribers",
+        "subscriber 01 ",
+        "pays every month",
+        "small channel: pays once, then fails",
+        "subscriber 02: first invoice paid",
+        "Demo ready: 2 subscribers",
+    ] {
+        assert!(page.body.contains(line), "{line:?} missing: {}", page.body);
+    }
+    assert!(!page.has_id("demo-form"));
+
+    // The merchant's API: the two plans, both subscriptions active, each
+    // with its paid first invoice.
+    let created = bob
+        .post(
+            "/dashboard/developers",
+            "/dashboard/developers/keys",
+            &[("name", "Checking the demo")],
+        )
+        .await;
+    let key = text_of(&created.body, "new-secret")
+        .unwrap_or_else(|| panic!("no new key in {}", created.body));
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: url.clone(),
+        key,
+    };
+    let plans = api.get("/v1/plans").await;
+    assert_eq!(plans["data"].as_array().unwrap().len(), 2, "{plans}");
+    let books = api.books().await;
+    assert_eq!(books.len(), 2, "{books:?}");
+    for (email, sub, invoices) in &books {
+        assert_eq!(sub["status"], "active", "{email}: {sub}");
+        assert_eq!(statuses(invoices), ["paid"], "{email}");
+    }
+    assert_eq!(books[0].0, "subscriber-01@example.com");
+    // The key the run used is revoked once it ended.
+    let keys = bob.get("/dashboard/developers").await.body;
+    let demo_key = keys
+        .split("<tr id=")
+        .find(|row| row.contains("Sandbox demo"))
+        .unwrap_or_else(|| panic!("no Sandbox demo key in {keys}"));
+    assert!(demo_key.contains("revoked"), "{demo_key}");
+
+    let after = bob
+        .post(
+            "/dashboard/sandbox",
+            "/dashboard/sandbox/demo",
+            &[("subscribers", "2")],
+        )
+        .await;
+    assert_eq!(after.status, 409, "after it ran: {}", after.body);
+
+    // Another merchant sees none of it, and may start its own.
+    let mut alice = Dashboard::at(&url);
+    alice.sign_up("Alicetv", "alice@example.com").await;
+    let theirs = alice.get("/dashboard/sandbox").await;
+    assert!(theirs.has_id("demo-form"), "{}", theirs.body);
+    assert!(!theirs.has_id("demo-log"));
+    assert!(!theirs.has_id("subscribers"));
+    assert!(theirs.has_id("no-invoices"), "{}", theirs.body);
+
+    // The payers are children of `serve`, and stop with it, even when it
+    // is killed outright (no shutdown runs: their standard input closes).
+    let payers = payers_of(serve.id());
+    assert_eq!(payers.len(), 2, "{payers:?}");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    all_gone(&payers).await;
+}
+
+/// The `payer run` child processes of `parent`.
+fn payers_of(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let (Ok(stat), Ok(cmdline)) = (
+            std::fs::read_to_string(entry.path().join("stat")),
+            std::fs::read(entry.path().join("cmdline")),
+        ) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let payer_run = args.iter().any(|a| *a == b"payer") && args.iter().any(|a| *a == b"run");
+        if ppid == Some(parent) && payer_run {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Waits (up to 10 s) until none of `pids` runs (gone, or a zombie no one
+/// reaped).
+async fn all_gone(pids: &[u32]) {
+    let running = || {
+        pids.iter()
+            .copied()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().next())
+                        .is_some_and(|state| state != "Z" && state != "X")
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !running().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "payers left running: {:?}",
+            running()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

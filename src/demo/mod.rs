@@ -1,28 +1,32 @@
-//! `pushbill demo`: a demo merchant on a running sandbox, with subscribers
-//! that are real `pushbill payer` nodes (child processes on the sandbox's
-//! chain), each subscribed through the handshake with a grant of its own,
-//! so that advancing the merchant's test clock shows invoices pushed, paid,
-//! retried and going unpaid (docs/sandbox.md).
+//! `pushbill demo` and the dashboard's "Start the demo subscribers" button:
+//! the demo's two plans and its subscribers, real `pushbill payer` nodes
+//! (child processes on the sandbox's chain, [`payers`]), each subscribed
+//! through the handshake with a grant of its own, so that advancing the
+//! merchant's test clock shows invoices pushed, paid, retried and going
+//! unpaid (docs/sandbox.md).
 //!
-//! It talks to the running `pushbill serve` like a merchant would (the REST
-//! API with the demo merchant's key), and writes to the database only to
-//! create that merchant and its dashboard user.
+//! [`populate`] does the plans and subscribers for one merchant, talking to
+//! the running `pushbill serve` like a merchant would (the REST API with
+//! that merchant's key). `pushbill demo` ([`start`]) runs it for a new demo
+//! merchant; the button ([`runs`]) for the signed-in merchant, on a
+//! background task of `serve`.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, DurationRound, Utc};
 use rand::Rng;
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::auth::api_keys::{self, Mode};
 use crate::catalog::accounts::{self, SignUp};
 use crate::config::{Network, Settings};
 use crate::store;
 
+mod payers;
+pub mod runs;
 /// How a simulated subscriber behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -70,7 +74,7 @@ pub fn cast(n: usize) -> Vec<Kind> {
         .collect()
 }
 
-/// What the demo made, for people.
+/// What `pushbill demo` made, for people.
 pub struct Demo {
     pub merchant_id: String,
     pub email: String,
@@ -79,6 +83,7 @@ pub struct Demo {
     pub subscribers: Vec<Subscriber>,
 }
 
+/// A simulated subscriber. Its payer is killed when this is dropped.
 pub struct Subscriber {
     pub kind: Kind,
     pub dir: PathBuf,
@@ -87,25 +92,41 @@ pub struct Subscriber {
     child: Option<Child>,
 }
 
-impl Demo {
-    /// Stops the payers that still run.
+impl Subscriber {
+    /// Stops the payer if it still runs.
     pub async fn stop(&mut self) {
-        for s in &mut self.subscribers {
-            if let Some(mut child) = s.child.take() {
-                let _ = child.kill().await;
-            }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
         }
     }
 }
 
-/// The merchant's API, as the demo uses it.
-struct Api {
+impl Demo {
+    /// Stops the payers that still run.
+    pub async fn stop(&mut self) {
+        for s in &mut self.subscribers {
+            s.stop().await;
+        }
+    }
+}
+
+/// A merchant's API on the running service, as the demo uses it.
+pub struct Api {
     http: reqwest::Client,
     url: String,
     key: String,
 }
 
 impl Api {
+    /// The API at `url` (the service's base URL) with a key's secret.
+    pub fn new(url: &str, key: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            url: url.trim_end_matches('/').to_owned(),
+            key: key.to_owned(),
+        }
+    }
+
     async fn send(
         &self,
         method: reqwest::Method,
@@ -147,25 +168,16 @@ impl Api {
     }
 }
 
-/// Creates the demo merchant, its plans and `kinds` subscribers on the
-/// sandbox served at `url`, and returns once every subscriber's first
-/// invoice is paid (and the revoker has revoked, the offline one gone).
+/// `pushbill demo`: creates a demo merchant (a dashboard user and an API
+/// key) on the sandbox served at `url`, then its plans and `kinds`
+/// subscribers ([`populate`]).
 pub async fn start(
     settings: &Settings,
     url: &str,
     kinds: &[Kind],
-    log: &mut dyn std::io::Write,
+    log: &mut (dyn std::io::Write + Send),
 ) -> anyhow::Result<Demo> {
-    if settings.app.network != Network::Sandbox {
-        bail!("app.network: the demo runs on the sandbox only");
-    }
-    let data = sandbox_data(settings);
-    if !payer::sandbox::path(&data).exists() {
-        bail!(
-            "{} is missing: start `pushbill serve` (the sandbox) in this folder first",
-            payer::sandbox::path(&data).display()
-        );
-    }
+    sandbox_chain(settings)?;
     let db = store::connect(settings.database_url(), 2).await?;
     let tag: String = rand::rng()
         .sample_iter(rand::distr::Alphanumeric)
@@ -190,14 +202,33 @@ pub async fn start(
     .await?;
     let key = api_keys::create(&db, Utc::now(), &merchant.id, "demo", Mode::Test).await?;
     db.close().await.ok();
-    let api = Api {
-        http: reqwest::Client::new(),
-        url: url.trim_end_matches('/').to_owned(),
-        key: key.secret.clone(),
-    };
+    let api = Api::new(url, &key.secret);
     writeln!(log, "merchant {} ({email})", merchant.id)?;
+    let subscribers = populate(settings, &api, &merchant.id, kinds, log).await?;
+    Ok(Demo {
+        merchant_id: merchant.id,
+        email,
+        password,
+        api_key: key.secret,
+        subscribers,
+    })
+}
 
-    let now = clock_now(&api).await?;
+/// The demo for one merchant: creates its two plans through `api` (that
+/// merchant's key) and `kinds` subscribers, and returns once every
+/// subscriber's first invoice is paid (and the revoker has revoked, the
+/// offline one gone). The subscribers' folders are
+/// `<sandbox data>/demo/<merchant>/subscriber-NN`. On an error the payers
+/// started so far are killed (dropped).
+pub async fn populate(
+    settings: &Settings,
+    api: &Api,
+    merchant_id: &str,
+    kinds: &[Kind],
+    log: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<Vec<Subscriber>> {
+    let data = sandbox_chain(settings)?;
+    let now = clock_now(api).await?;
     let monthly = Api::id(
         &api.post(
             "/v1/plans",
@@ -221,7 +252,7 @@ pub async fn start(
         stream_hour.format("%Y-%m-%d %H:00 UTC")
     )?;
 
-    let root = data.join("demo").join(&merchant.id);
+    let root = folder(settings, merchant_id);
     let mut subscribers = Vec::new();
     for (i, kind) in kinds.iter().enumerate() {
         let dir = root.join(format!("subscriber-{:02}", i + 1));
@@ -231,7 +262,7 @@ pub async fn start(
         } else {
             200_000
         };
-        let child = spawn_payer(&data, &dir, channel_sat)?;
+        let child = payers::spawn(&data, &dir, channel_sat)?;
         subscribers.push(Subscriber {
             kind: *kind,
             dir,
@@ -245,7 +276,7 @@ pub async fn start(
         subscribers.len()
     )?;
     for s in &mut subscribers {
-        let status = wait_json(&s.dir, &["status"], Duration::from_secs(180), |v| {
+        let status = payers::wait_json(&s.dir, &["status"], Duration::from_secs(180), |v| {
             v["node"]["channels"]
                 .as_array()
                 .is_some_and(|c| c.iter().any(|c| c["state"] == "usable"))
@@ -291,7 +322,7 @@ pub async fn start(
             ]),
             _ => {}
         }
-        let out = payer_command(&s.dir, &args).await?;
+        let out = payers::command(&s.dir, &args).await?;
         if !out.contains("Subscribed") {
             bail!("{}: subscribing failed: {out}", s.dir.display());
         }
@@ -305,43 +336,59 @@ pub async fn start(
     }
 
     writeln!(log, "waiting for the first invoices to be paid")?;
-    for s in &mut subscribers {
-        wait_json(&s.dir, &["payments"], Duration::from_secs(120), |v| {
+    for (i, s) in subscribers.iter_mut().enumerate() {
+        payers::wait_json(&s.dir, &["payments"], Duration::from_secs(120), |v| {
             v.as_array()
                 .is_some_and(|p| p.iter().any(|p| p["status"] == "paid"))
         })
         .await
         .with_context(|| format!("{}: the first invoice was not paid", s.dir.display()))?;
+        writeln!(log, "subscriber {:02}: first invoice paid", i + 1)?;
         match s.kind {
             Kind::Revokes => {
-                let grants = payer_json(&s.dir, &["grants", "list"]).await?;
+                let grants = payers::json(&s.dir, &["grants", "list"]).await?;
                 let id = grants[0]["id"].as_str().context("grant id")?.to_owned();
-                payer_command(&s.dir, &["grants".into(), "revoke".into(), id]).await?;
+                payers::command(&s.dir, &["grants".into(), "revoke".into(), id]).await?;
                 // Until the merchant acknowledged it (and set the
                 // subscription to cancel at its period's end).
-                wait_json(&s.dir, &["grants", "list"], Duration::from_secs(60), |v| {
+                payers::wait_json(&s.dir, &["grants", "list"], Duration::from_secs(60), |v| {
                     v[0]["status"] != "active" && v[0]["end_notice_pending"] == false
                 })
                 .await
                 .with_context(|| {
                     format!("{}: the merchant did not take the revoke", s.dir.display())
                 })?;
+                writeln!(log, "subscriber {:02}: grant revoked", i + 1)?;
             }
             Kind::Offline => {
-                if let Some(mut child) = s.child.take() {
-                    child.kill().await.ok();
-                }
+                s.stop().await;
+                writeln!(log, "subscriber {:02}: payer stopped (offline)", i + 1)?;
             }
             _ => {}
         }
     }
-    Ok(Demo {
-        merchant_id: merchant.id,
-        email,
-        password,
-        api_key: key.secret,
-        subscribers,
-    })
+    Ok(subscribers)
+}
+
+/// The sandbox's data folder, once `pushbill serve` (the sandbox, with its
+/// chain simulator) runs there: where the payers find its chain and node.
+fn sandbox_chain(settings: &Settings) -> anyhow::Result<PathBuf> {
+    if settings.app.network != Network::Sandbox {
+        bail!("app.network: the demo runs on the sandbox only");
+    }
+    let data = sandbox_data(settings);
+    if !payer::sandbox::path(&data).exists() {
+        bail!(
+            "{} is missing: start `pushbill serve` (the sandbox) in this folder first",
+            payer::sandbox::path(&data).display()
+        );
+    }
+    Ok(data)
+}
+
+/// The merchant's demo subscribers' folder.
+pub fn folder(settings: &Settings, merchant_id: &str) -> PathBuf {
+    sandbox_data(settings).join("demo").join(merchant_id)
 }
 
 /// Where the sandbox keeps its data (`./data` by default): the folder of
@@ -386,83 +433,6 @@ pub fn stream_cron(hour: DateTime<Utc>) -> String {
 
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
-}
-
-fn pushbill() -> anyhow::Result<Command> {
-    let exe = std::env::current_exe().context("the pushbill binary")?;
-    let mut command = Command::new(exe);
-    command.kill_on_drop(true);
-    Ok(command)
-}
-
-/// `pushbill payer run` for one subscriber, its output in `dir/payer.log`.
-fn spawn_payer(data: &Path, dir: &Path, channel_sat: u64) -> anyhow::Result<Child> {
-    let log = std::fs::File::create(dir.join("payer.log"))?;
-    let child = pushbill()?
-        .arg("payer")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["run", "--listen", "127.0.0.1:0", "--open-channel-sat"])
-        .arg(channel_sat.to_string())
-        .arg("--sandbox")
-        .arg(data)
-        .env("PUSHBILL__LOG__FILTER", "warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("starting a payer")?;
-    Ok(child)
-}
-
-/// Runs `pushbill payer --data-dir DIR ARGS...` and returns its output.
-async fn payer_command(dir: &Path, args: &[String]) -> anyhow::Result<String> {
-    let output = pushbill()?
-        .arg("payer")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await?;
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    if !output.status.success() {
-        bail!(
-            "payer {}: {}{}",
-            args.join(" "),
-            text,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(text)
-}
-
-async fn payer_json(dir: &Path, args: &[&str]) -> anyhow::Result<Value> {
-    let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    args.push("--json".into());
-    let out = payer_command(dir, &args).await?;
-    serde_json::from_str(&out).with_context(|| format!("payer {}: {out}", args.join(" ")))
-}
-
-/// Polls a payer's JSON listing until `done` holds, for up to `limit`.
-async fn wait_json(
-    dir: &Path,
-    args: &[&str],
-    limit: Duration,
-    done: impl Fn(&Value) -> bool,
-) -> anyhow::Result<Value> {
-    let until = tokio::time::Instant::now() + limit;
-    loop {
-        if let Ok(v) = payer_json(dir, args).await
-            && done(&v)
-        {
-            return Ok(v);
-        }
-        if tokio::time::Instant::now() > until {
-            bail!("timed out after {} s", limit.as_secs());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 #[cfg(test)]
