@@ -77,13 +77,12 @@ impl Application {
         let mut web = WebState {
             node: None,
             rate_limiter: Arc::new(RateLimiter::new(&settings.api)),
+            demos: Arc::new(Runs::new(own_url(&settings.http.host, port))),
         };
-        let demos = Arc::new(Runs::new(own_url(&settings.http.host, port)));
         let context = Context {
             db,
             clocks,
             settings: Arc::new(settings),
-            demos,
         };
         let node_role = if context.settings.has_role(Role::Node) {
             let role = NodeRole::start(&context)
@@ -133,6 +132,7 @@ impl Application {
     /// Runs every configured role until `shutdown` is cancelled or a role fails.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let mut roles = tokio::task::JoinSet::new();
+        let demos = Arc::clone(&self.web.demos);
         if let Some(listener) = self.listener {
             let context = web::Data::new(self.context.clone());
             let web_state = web::Data::new(self.web.clone());
@@ -187,7 +187,7 @@ impl Application {
         let first = roles.join_next().await;
         shutdown.cancel();
         while roles.join_next().await.is_some() {}
-        self.context.demos.shutdown().await;
+        demos.shutdown().await;
         match first {
             Some(Ok(Ok(role))) => {
                 tracing::info!(role, "stopped");

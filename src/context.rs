@@ -1,7 +1,5 @@
-//! What every role takes: the database, the clocks and the settings, and
-//! the background work `serve` owns beside its roles (the dashboard's demo
-//! runs). A leaf: it imports no role, so roles depend on it and never on
-//! `app`.
+//! What every role takes: the database, the clocks and the settings. A leaf:
+//! it imports no role, so roles depend on it and never on `app`.
 
 use std::sync::Arc;
 
@@ -9,7 +7,6 @@ use sea_orm::DatabaseConnection;
 
 use crate::clock::Clocks;
 use crate::config::Settings;
-use crate::demo::runs::Runs;
 
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -18,7 +15,4 @@ pub struct Context {
     /// time (`clocks.now_for(..)`), which differ only in the sandbox.
     pub clocks: Clocks,
     pub settings: Arc<Settings>,
-    /// The sandbox demo's runs started from the dashboard, with their payer
-    /// processes: stopped with `serve` (`Application::run_until_stopped`).
-    pub demos: Arc<Runs>,
 }

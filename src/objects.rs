@@ -836,17 +836,6 @@ pub struct FiatSettings {
     pub set_at: Option<DateTime<Utc>>,
 }
 
-impl From<Option<&crate::catalog::fiat::Rate>> for FiatSettings {
-    fn from(rate: Option<&crate::catalog::fiat::Rate>) -> Self {
-        Self {
-            object: "fiat_settings",
-            currency: rate.map(|r| r.currency),
-            minor_per_btc: rate.map(|r| r.minor_per_btc),
-            set_at: rate.map(|r| r.set_at),
-        }
-    }
-}
-
 /// The merchant's email settings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmailSettings {

@@ -10,6 +10,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::error::{Error, Result};
+use crate::objects;
 use crate::store::merchants;
 
 /// Millisatoshis in one bitcoin.
@@ -206,6 +207,17 @@ pub async fn set(
         }),
         _ => None,
     })
+}
+
+impl From<Option<&Rate>> for objects::FiatSettings {
+    fn from(rate: Option<&Rate>) -> Self {
+        Self {
+            object: "fiat_settings",
+            currency: rate.map(|r| r.currency),
+            minor_per_btc: rate.map(|r| r.minor_per_btc),
+            set_at: rate.map(|r| r.set_at),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The dashboard's "Start the demo subscribers": the demo ([`populate`])
 //! for the signed-in merchant, on a background task of `serve` owned by the
-//! app's [`Context`] (`Context::demos`), never in the request.
+//! web role's state (`WebState::demos`), never in the request.
 //!
 //! - One run per merchant: a second start is refused while one runs, after
 //!   it ran, and (its subscribers' folder being there) after a restart.
@@ -164,7 +164,12 @@ impl Runs {
 
 /// Starts the demo's plans and `subscribers` payers for the merchant on a
 /// background task, and returns at once (its progress: [`Runs::progress`]).
-pub fn start(state: &Context, merchant_id: &str, subscribers: usize) -> Result<(), Refused> {
+pub fn start(
+    state: &Context,
+    runs: &Arc<Runs>,
+    merchant_id: &str,
+    subscribers: usize,
+) -> Result<(), Refused> {
     if state.settings.app.network != Network::Sandbox {
         return Err(Refused::NotSandbox);
     }
@@ -174,7 +179,7 @@ pub fn start(state: &Context, merchant_id: &str, subscribers: usize) -> Result<(
     if !(1..=MAX_SUBSCRIBERS).contains(&subscribers) {
         return Err(Refused::Count);
     }
-    let runs = Arc::clone(&state.demos);
+    let runs = Arc::clone(runs);
     {
         let mut all = runs.lock();
         let ran_before = folder(&state.settings, merchant_id).exists();

@@ -6,6 +6,7 @@ use actix_web::web;
 use ln_node::Node;
 
 use self::api::rate_limit::RateLimiter;
+use crate::demo::runs::Runs;
 
 pub mod api;
 mod browser;
@@ -30,6 +31,9 @@ pub struct WebState {
     pub node: Option<Arc<Node>>,
     /// Requests per API key, shared by every HTTP worker of this process.
     pub rate_limiter: Arc<RateLimiter>,
+    /// The sandbox demo's runs started from the dashboard, with their payer
+    /// processes: stopped with `serve` (`Application::run_until_stopped`).
+    pub demos: Arc<Runs>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -20,6 +20,7 @@ use crate::context::Context;
 use crate::demo::runs::{self, MAX_SUBSCRIBERS, Refused, State};
 use crate::sandbox::{self, Advance};
 use crate::store::page::PageParams;
+use crate::web::WebState;
 
 /// The clock's buttons: the form's `by` and its label.
 const STEPS: &[(&str, &str)] = &[
@@ -61,7 +62,11 @@ struct SubscriberRow {
 }
 
 /// GET /dashboard/sandbox
-pub async fn page(state: web::Data<Context>, signed: Signed) -> PageResult {
+pub async fn page(
+    state: web::Data<Context>,
+    web_state: web::Data<WebState>,
+    signed: Signed,
+) -> PageResult {
     if state.settings.app.network != Network::Sandbox {
         return Err(PageError::NotFound);
     }
@@ -85,7 +90,7 @@ pub async fn page(state: web::Data<Context>, signed: Signed) -> PageResult {
             node: c.node_id.clone().unwrap_or_default(),
         })
         .collect();
-    let demo = state.demos.progress(signed.merchant_id()).map(|p| {
+    let demo = web_state.demos.progress(signed.merchant_id()).map(|p| {
         let (state, failure) = match p.state {
             State::Running => ("running", String::new()),
             State::Ready => ("ready", String::new()),
@@ -122,6 +127,7 @@ pub struct DemoForm {
 /// test clock must be on), and comes back to the page to watch.
 pub async fn start_demo(
     state: web::Data<Context>,
+    web_state: web::Data<WebState>,
     signed: Signed,
     web::Form(form): web::Form<DemoForm>,
 ) -> PageResult {
@@ -129,10 +135,12 @@ pub async fn start_demo(
         "" => MAX_SUBSCRIBERS,
         n => n.parse().unwrap_or(0),
     };
-    runs::start(&state, signed.merchant_id(), count).map_err(|refused| match refused {
-        Refused::NotSandbox => PageError::NotFound,
-        Refused::Count => PageError::Invalid(format!("subscribers: {refused}.")),
-        Refused::NoTestClock | Refused::Started => PageError::Conflict(format!("{refused}.")),
+    runs::start(&state, &web_state.demos, signed.merchant_id(), count).map_err(|refused| {
+        match refused {
+            Refused::NotSandbox => PageError::NotFound,
+            Refused::Count => PageError::Invalid(format!("subscribers: {refused}.")),
+            Refused::NoTestClock | Refused::Started => PageError::Conflict(format!("{refused}.")),
+        }
     })?;
     Ok(see_other("/dashboard/sandbox"))
 }
