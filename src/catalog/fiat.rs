@@ -176,22 +176,32 @@ pub async fn set(
     merchant_id: &str,
     rate: Option<(&str, &str)>,
 ) -> Result<Option<Rate>> {
-    let (currency, minor_per_btc, set_at) = match rate {
+    let rate = match rate {
         Some((code, per_btc)) => {
-            let code = currency(code.trim()).ok_or_else(|| {
+            let currency = currency(code.trim()).ok_or_else(|| {
                 Error::invalid("currency", "not a currency pushbill shows; one of the list")
             })?;
-            (Some(code), Some(parse_per_btc(code, per_btc)?), Some(now))
+            Some(Rate {
+                currency,
+                minor_per_btc: parse_per_btc(currency, per_btc)?,
+                set_at: now,
+            })
         }
-        None => (None, None, None),
+        None => None,
     };
     let done = merchants::Entity::update_many()
-        .col_expr(merchants::Column::FiatCurrency, Expr::value(currency))
+        .col_expr(
+            merchants::Column::FiatCurrency,
+            Expr::value(rate.as_ref().map(|r| r.currency)),
+        )
         .col_expr(
             merchants::Column::FiatMinorPerBtc,
-            Expr::value(minor_per_btc),
+            Expr::value(rate.as_ref().map(|r| r.minor_per_btc)),
         )
-        .col_expr(merchants::Column::FiatRateSetAt, Expr::value(set_at))
+        .col_expr(
+            merchants::Column::FiatRateSetAt,
+            Expr::value(rate.as_ref().map(|r| r.set_at)),
+        )
         .col_expr(merchants::Column::UpdatedAt, Expr::value(now))
         .filter(merchants::Column::Id.eq(merchant_id))
         .exec(db)
@@ -199,14 +209,7 @@ pub async fn set(
     if done.rows_affected == 0 {
         return Err(Error::not_found("merchant", merchant_id));
     }
-    Ok(match (currency, minor_per_btc, set_at) {
-        (Some(currency), Some(minor_per_btc), Some(set_at)) => Some(Rate {
-            currency,
-            minor_per_btc,
-            set_at,
-        }),
-        _ => None,
-    })
+    Ok(rate)
 }
 
 impl From<Option<&Rate>> for objects::FiatSettings {

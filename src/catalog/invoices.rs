@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use crate::domain::InvoiceStatus;
 use crate::error::{Error, Result};
-use crate::store::page::{self, InStatus, Page, PageParams};
+use crate::store::page::{self, Owned, Page, PageParams};
 use crate::store::{invoices, payment_requests, push_attempts};
 
 #[derive(Debug, Clone, Default)]
@@ -49,20 +49,12 @@ pub async fn list(
     if let Some(subscription) = filter.subscription {
         select = select.filter(invoices::Column::SubscriptionId.eq(subscription));
     }
-    Ok(match status {
-        Some(status) => {
-            let key = InStatus {
-                owner: (invoices::Column::MerchantId, merchant_id),
-                status: (invoices::Column::Status, status.as_str()),
-                id: invoices::Column::Id,
-            };
-            page::fetch_in_status(db, select, key, page).await?
-        }
-        None => {
-            let select = select.filter(invoices::Column::MerchantId.eq(merchant_id));
-            page::fetch(db, select, invoices::Column::Id, page).await?
-        }
-    })
+    let key = Owned {
+        owner: (invoices::Column::MerchantId, merchant_id),
+        status: status.map(|s| (invoices::Column::Status, s.as_str())),
+        id: invoices::Column::Id,
+    };
+    Ok(page::fetch_owned(db, select, key, page).await?)
 }
 
 /// The payment requests of the merchant's invoice, oldest first, each with

@@ -4,7 +4,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::domain::SubscriptionStatus;
 use crate::error::{Error, Result};
-use crate::store::page::{self, InStatus, Page, PageParams};
+use crate::store::page::{self, Owned, Page, PageParams};
 use crate::store::subscriptions;
 
 #[derive(Debug, Clone, Default)]
@@ -35,18 +35,10 @@ pub async fn list(
     if let Some(plan) = filter.plan {
         select = select.filter(subscriptions::Column::PlanId.eq(plan));
     }
-    Ok(match status {
-        Some(status) => {
-            let key = InStatus {
-                owner: (subscriptions::Column::MerchantId, merchant_id),
-                status: (subscriptions::Column::Status, status.as_str()),
-                id: subscriptions::Column::Id,
-            };
-            page::fetch_in_status(db, select, key, page).await?
-        }
-        None => {
-            let select = select.filter(subscriptions::Column::MerchantId.eq(merchant_id));
-            page::fetch(db, select, subscriptions::Column::Id, page).await?
-        }
-    })
+    let key = Owned {
+        owner: (subscriptions::Column::MerchantId, merchant_id),
+        status: status.map(|s| (subscriptions::Column::Status, s.as_str())),
+        id: subscriptions::Column::Id,
+    };
+    Ok(page::fetch_owned(db, select, key, page).await?)
 }

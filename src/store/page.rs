@@ -63,16 +63,17 @@ where
     Ok(Page { data, has_more })
 }
 
-/// The `(owner, status, id)` index a list of one owner's rows in one status
-/// pages over (migration 37), and the owner and status asked for.
-pub struct InStatus<'a, C> {
+/// Whose rows a list holds, and in which status if one was asked for: the
+/// `(owner, id)` and `(owner, status, id)` indexes it pages over
+/// (migration 37).
+pub struct Owned<'a, C> {
     pub owner: (C, &'a str),
-    pub status: (C, &'a str),
+    pub status: Option<(C, &'a str)>,
     pub id: C,
 }
 
-/// As [`fetch`], for the owner's rows in one status (`select` must not
-/// filter by the status itself: see below). It takes `owner = ?` and bounds the
+/// As [`fetch`], for the owner's rows, or the owner's rows in one status
+/// (`select` filters by neither itself). In a status it takes `owner = ?` and bounds the
 /// rest by the row value `(status, id)`, from `(status, '')` to `(status,
 /// cursor)` (or up to `status <= ?` on the first page), ordered by `(status,
 /// id)`: exactly the owner's rows in that status.
@@ -89,10 +90,10 @@ pub struct InStatus<'a, C> {
 /// a rare one (12 ms for 3 void invoices beside 200,000 others); after
 /// `owner = ?` the row's first column is the status, and the scan ends with
 /// the status (0.03 ms). SQLite walks the same index range.
-pub async fn fetch_in_status<E, C>(
+pub async fn fetch_owned<E, C>(
     db: &impl ConnectionTrait,
     select: Select<E>,
-    key: InStatus<'_, C>,
+    key: Owned<'_, C>,
     params: &PageParams,
 ) -> Result<Page<E::Model>, DbErr>
 where
@@ -100,7 +101,10 @@ where
     C: ColumnTrait,
 {
     let (owner, owner_id) = key.owner;
-    let (status, status_value) = key.status;
+    let select = select.filter(owner.eq(owner_id));
+    let Some((status, status_value)) = key.status else {
+        return fetch(db, select, key.id, params).await;
+    };
     let row = || Expr::tuple([status.into_expr(), key.id.into_expr()]);
     let at = |id: &str| Expr::tuple([Expr::val(status_value), Expr::val(id.to_owned())]);
     let (lower, upper, newest_first) = match &params.cursor {
@@ -114,7 +118,6 @@ where
         Order::Asc
     };
     let mut data = select
-        .filter(owner.eq(owner_id))
         .filter(lower)
         .filter(upper)
         .order_by(status, order.clone())

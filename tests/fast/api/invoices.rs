@@ -348,7 +348,7 @@ async fn another_merchants_invoices_are_not_found() {
 }
 
 /// A status list is bounded by `(merchant, status, id)` row values alone
-/// (store::page::fetch_in_status): it pages forward and back in order, and
+/// (store::page::fetch_owned): it pages forward and back in order, and
 /// never reaches another merchant's invoices, in that status or another,
 /// however their ids interleave.
 #[tokio::test]

@@ -152,11 +152,11 @@ fn statuses(invoices: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock() {
-    let dir = tempfile::tempdir().unwrap();
+/// `serve` started in `dir` (the sandbox, test clock), and its URL once it
+/// listens.
+async fn serve(dir: &std::path::Path) -> (Running, String) {
     let mut serve = Running(
-        pushbill(dir.path())
+        pushbill(dir)
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -175,6 +175,13 @@ async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock()
         .strip_prefix("pushbill listening on ")
         .unwrap()
         .to_owned();
+    (serve, url)
+}
+
+#[tokio::test]
+async fn the_demo_shows_each_kind_of_subscriber_over_a_month_of_the_test_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut serve, url) = serve(dir.path()).await;
 
     let mut demo = Running(
         pushbill(dir.path())
@@ -348,26 +355,7 @@ async fn the_sandbox_pages_button_starts_the_demo_subscribers_for_the_signed_in_
     use crate::support::dashboard::Dashboard;
 
     let dir = tempfile::tempdir().unwrap();
-    let mut serve = Running(
-        pushbill(dir.path())
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let banner = lines_until(
-        &mut serve,
-        "pushbill listening on ",
-        Duration::from_secs(60),
-    )
-    .await;
-    let url = banner
-        .last()
-        .unwrap()
-        .strip_prefix("pushbill listening on ")
-        .unwrap()
-        .to_owned();
+    let (mut serve, url) = serve(dir.path()).await;
 
     let mut bob = Dashboard::at(&url);
     bob.sign_up("Bobflix", "bob@example.com").await;
