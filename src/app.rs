@@ -34,6 +34,8 @@ pub enum StartupError {
         database: String,
         configured: &'static str,
     },
+    #[error("nwc: {0}")]
+    SealKey(#[from] crate::nwc::seal::SealError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -79,9 +81,11 @@ impl Application {
             rate_limiter: Arc::new(RateLimiter::new(&settings.api)),
             demos: Arc::new(Runs::new(own_url(&settings.http.host, port))),
         };
+        let seal = crate::nwc::seal::SealKey::load(&settings.nwc)?;
         let context = Context {
             db,
             clocks,
+            seal,
             settings: Arc::new(settings),
         };
         let node_role = if context.settings.has_role(Role::Node) {

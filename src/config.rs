@@ -56,6 +56,36 @@ pub struct Settings {
     /// Outgoing mail for the notifier role.
     #[serde(default)]
     pub smtp: Option<SmtpSettings>,
+    /// Nostr Wallet Connect: the key that seals connection secrets at rest,
+    /// and how long wallets are waited for.
+    #[serde(default)]
+    pub nwc: NwcSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NwcSettings {
+    /// 64 hex digits: the key that seals wallet connection secrets. When
+    /// unset, the key in `key_file` (made on first start, owner-only).
+    pub key: Option<SecretString>,
+    /// Where the sealing key is kept when `key` is unset. Back it up with the
+    /// database: without it, every wallet connection must be made again.
+    pub key_file: PathBuf,
+    /// How long a wallet is waited for when a subscriber connects it.
+    pub connect_timeout_secs: u64,
+    /// How long a wallet is waited for to answer `pay_invoice`.
+    pub pay_timeout_secs: u64,
+}
+
+impl Default for NwcSettings {
+    fn default() -> Self {
+        NwcSettings {
+            key: None,
+            key_file: PathBuf::from("data/nwc.key"),
+            connect_timeout_secs: 15,
+            pay_timeout_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::clock::Clocks;
 use crate::config::Settings;
+use crate::nwc::seal::SealKey;
 
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -15,4 +16,6 @@ pub struct Context {
     /// time (`clocks.now_for(..)`), which differ only in the sandbox.
     pub clocks: Clocks,
     pub settings: Arc<Settings>,
+    /// Seals and opens wallet connection secrets (`[nwc]`).
+    pub seal: SealKey,
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod node;
 pub mod node_cli;
 pub mod notify;
+pub mod nwc;
 pub mod objects;
 pub mod sandbox;
 pub mod store;

@@ -16,8 +16,8 @@ use utoipa::ToSchema;
 
 use crate::store::{
     api_keys, customers, events, grants, invoices, payment_requests, plans, push_attempts,
-    subscribe_codes, subscriptions, webhook_deliveries, webhook_delivery_attempts,
-    webhook_endpoints,
+    subscribe_codes, subscriptions, wallet_connections, webhook_deliveries,
+    webhook_delivery_attempts, webhook_endpoints,
 };
 
 pub const CURRENCY: &str = "BTC";
@@ -205,6 +205,10 @@ pub struct Subscription {
     /// Why billing this subscription failed (it is not billed until you
     /// change it: change plan, pause and resume, or cancel); `null` normally.
     pub billing_error: Option<String>,
+    /// How its invoices are paid: `push` (to the customer's node; without
+    /// one, the pay page), `nwc` (the subscriber's wallet, Nostr Wallet
+    /// Connect) or `manual` (email and the pay page).
+    pub payment_method: String,
     /// Your key-value strings.
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -232,6 +236,7 @@ impl From<&subscriptions::Model> for Subscription {
             paused_at: m.paused_at,
             cancellation_reason: m.cancellation_reason.clone(),
             billing_error: m.billing_error.clone(),
+            payment_method: m.payment_method.clone(),
             metadata: m.metadata.clone(),
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -363,8 +368,14 @@ pub struct PushAttempt {
     pub id: String,
     pub object: &'static str,
     pub payment_request: String,
+    /// `push` (to the customer's node) or `nwc` (to the subscription's
+    /// wallet connection, as NIP-47 `pay_invoice`).
+    pub method: String,
+    /// The wallet connection (`wc_...`), for `nwc`.
+    pub wallet_connection: Option<String>,
     /// queued | accepted | pending_approval | paid | rejected | failed | dropped
     pub status: String,
+    /// The customer's node id (`push`), or the wallet service's public key (`nwc`).
     pub node_id: String,
     pub reason: Option<String>,
     /// Deliveries tried so far.
@@ -380,6 +391,8 @@ impl From<&push_attempts::Model> for PushAttempt {
             id: m.id.clone(),
             object: "push_attempt",
             payment_request: m.payment_request_id.clone(),
+            method: m.method.clone(),
+            wallet_connection: m.wallet_connection_id.clone(),
             status: m.status.clone(),
             node_id: m.node_id.clone(),
             reason: m.reason.clone(),
@@ -387,6 +400,69 @@ impl From<&push_attempts::Model> for PushAttempt {
             attempted_at: m.attempted_at,
             replied_at: m.replied_at,
             created_at: m.created_at,
+        }
+    }
+}
+
+/// A subscriber's Nostr Wallet Connect connection for one subscription.
+/// Its secret is never shown: it is sealed at rest and erased on removal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WalletConnection {
+    pub id: String,
+    pub object: &'static str,
+    pub subscription: String,
+    pub customer: String,
+    /// `active` or `removed`.
+    pub status: String,
+    /// The wallet service's public key (hex).
+    pub wallet_pubkey: String,
+    pub relays: Vec<String>,
+    /// The name the wallet gave itself, if any.
+    pub wallet_alias: Option<String>,
+    /// The NIP-47 methods the wallet offered.
+    pub wallet_methods: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&wallet_connections::Model> for WalletConnection {
+    fn from(m: &wallet_connections::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            object: "wallet_connection",
+            subscription: m.subscription_id.clone(),
+            customer: m.customer_id.clone(),
+            status: m.status.clone(),
+            wallet_pubkey: m.wallet_pubkey.clone(),
+            relays: m.relays(),
+            wallet_alias: m.wallet_alias.clone(),
+            wallet_methods: m.methods(),
+            created_at: m.created_at,
+            removed_at: m.removed_at,
+        }
+    }
+}
+
+/// A subscription's payment method, with its wallet connection for `nwc`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentMethod {
+    pub object: &'static str,
+    pub subscription: String,
+    /// `push`, `nwc` or `manual`.
+    pub method: String,
+    pub wallet_connection: Option<WalletConnection>,
+}
+
+impl PaymentMethod {
+    pub fn new(
+        subscription: &subscriptions::Model,
+        wallet: Option<&wallet_connections::Model>,
+    ) -> Self {
+        Self {
+            object: "payment_method",
+            subscription: subscription.id.clone(),
+            method: subscription.payment_method.clone(),
+            wallet_connection: wallet.map(WalletConnection::from),
         }
     }
 }

@@ -39,6 +39,7 @@ mod m20261203_000035_webhook_inspector;
 mod m20261203_000036_overview_counters;
 mod m20261203_000037_dashboard_list_indexes;
 mod m20261207_000038_merchant_fiat_rate;
+mod m20261207_000039_wallet_connections;
 
 pub struct Migrator;
 
@@ -78,6 +79,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000036_overview_counters::Migration),
             Box::new(m20261203_000037_dashboard_list_indexes::Migration),
             Box::new(m20261207_000038_merchant_fiat_rate::Migration),
+            Box::new(m20261207_000039_wallet_connections::Migration),
         ]
     }
 }

@@ -125,6 +125,7 @@ pub async fn seed_subscriptions_of(
             paused_at: None,
             cancellation_reason: None,
             billing_error: None,
+            payment_method: "push".into(),
             metadata: serde_json::json!({}),
             created_at: now,
             updated_at: now,

@@ -15,7 +15,8 @@ use crate::catalog;
 use crate::catalog::policy::PlanRules;
 use crate::domain::ids::SubscriptionId;
 use crate::domain::{
-    EventType, InvoiceEvent, InvoiceStatus, Schedule, SubscriptionEvent, SubscriptionStatus,
+    EventType, InvoiceEvent, InvoiceStatus, PaymentMethod, Schedule, SubscriptionEvent,
+    SubscriptionStatus,
 };
 use crate::error::{Error, Result};
 use crate::objects;
@@ -95,6 +96,7 @@ pub async fn create_in(
         paused_at: None,
         cancellation_reason: None,
         billing_error: None,
+        payment_method: PaymentMethod::Push.as_str().to_owned(),
         metadata: new.metadata.unwrap_or_else(|| serde_json::json!({})),
         created_at: now,
         updated_at: now,
@@ -111,7 +113,7 @@ pub async fn create_in(
         sub.billing_anchor = new.billing_anchor.unwrap_or(trial_end);
     } else {
         let anchor = new.billing_anchor.unwrap_or(now);
-        let push = customer.node_id.is_some();
+        let push = super::delivery::sends(&sub.payment_method, customer.node_id.as_deref());
         draft = Some(
             open_period(&mut sub, &plan, &rules, anchor, now, push, now)?
                 .ok_or_else(|| Error::invalid("plan", "the plan's schedule fires no more"))?,
@@ -359,10 +361,11 @@ pub async fn restart_period(
         }
         _ => now,
     };
-    let push = crate::store::customers::Entity::find_by_id(&sub.customer_id)
+    let node = crate::store::customers::Entity::find_by_id(&sub.customer_id)
         .one(db)
         .await?
-        .is_some_and(|c| c.node_id.is_some());
+        .and_then(|c| c.node_id);
+    let push = super::delivery::sends(&sub.payment_method, node.as_deref());
     match open_period(sub, &plan, &rules, anchor, now, push, now)? {
         Some(draft) => {
             sub.next_plan_id = None;
@@ -480,7 +483,7 @@ async fn write_with_event(
     Ok(())
 }
 
-async fn lock(
+pub(super) async fn lock(
     db: &impl ConnectionTrait,
     merchant_id: &str,
     id: &str,
@@ -492,7 +495,7 @@ async fn lock(
         .ok_or_else(|| Error::not_found("subscription", id))
 }
 
-fn parse_status(sub: &subscriptions::Model) -> Result<SubscriptionStatus> {
+pub(super) fn parse_status(sub: &subscriptions::Model) -> Result<SubscriptionStatus> {
     SubscriptionStatus::parse(&sub.status)
         .map_err(|e| Error::corrupt(format!("subscription {}: {e}", sub.id)))
 }

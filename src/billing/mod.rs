@@ -4,12 +4,14 @@
 //! shows and does (`portal`).
 
 pub mod balance;
+pub mod delivery;
 pub mod dunning;
 pub mod engine;
 pub mod grants;
 pub mod invoicing;
 pub mod lifecycle;
 pub mod pay_page;
+pub mod payment_methods;
 pub mod payment_requests;
 pub mod payments;
 pub mod periods;

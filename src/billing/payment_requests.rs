@@ -15,12 +15,13 @@ use sea_orm::{
     QueryFilter, QuerySelect,
 };
 
+use super::delivery::{self, Target};
 use crate::domain::ids::PaymentRequestId;
 use crate::domain::{EventType, Msat, PaymentRequestStatus, text};
 use crate::error::Result;
 use crate::objects;
 use crate::store::events::EventBatch;
-use crate::store::{self, customers, invoices, payment_requests, push_attempts};
+use crate::store::{self, customers, invoices, payment_requests};
 
 /// A BOLT11 invoice the node issued.
 #[derive(Debug, Clone)]
@@ -82,8 +83,8 @@ pub fn is_payable(r: &payment_requests::Model, now: DateTime<Utc>) -> bool {
 /// A BOLT11 the node issued for a pending request.
 pub struct Issued<'a> {
     pub request: &'a payment_requests::Model,
-    /// The customer's node id, when it has one: where the push goes.
-    pub customer_node: Option<String>,
+    /// Where it is sent once issued ([`delivery::targets`]), if anywhere.
+    pub target: Option<Target>,
     pub invoice: IssuedInvoice,
 }
 
@@ -103,19 +104,14 @@ pub async fn issue_all(
     let mut pushes = Vec::new();
     for Issued {
         request,
-        customer_node,
+        target,
         invoice,
     } in issued
     {
         if request.push
-            && let Some(node_id) = &customer_node
+            && let Some(target) = &target
         {
-            pushes.push(push_attempts::queued(
-                &request.merchant_id,
-                &request.id,
-                node_id,
-                now,
-            ));
+            pushes.push(target.queued(&request.merchant_id, &request.id, now));
         }
         let mut row = request.clone();
         row.status = PaymentRequestStatus::Issued.as_str().to_owned();
@@ -223,18 +219,19 @@ pub async fn retry(
         .one(db)
         .await?;
     let node_id = customer_node(db, &invoice.customer_id).await?;
+    let target = delivery::target(db, invoice, node_id).await?;
     match live {
         Some(req) if is_pending(&req) => {}
         Some(req) if req.expires_at.is_some_and(|t| t > now) => {
-            if let Some(node_id) = node_id {
-                queue_push(db, now, &req, &node_id).await?;
+            if let Some(target) = target {
+                queue_push(db, now, &req, &target).await?;
             }
         }
         stale => {
             if let Some(req) = stale {
                 expire(db, now, req, events).await?;
             }
-            create(db, now, invoice, node_id.is_some()).await?;
+            create(db, now, invoice, target.is_some()).await?;
         }
     }
     Ok(())
@@ -298,15 +295,14 @@ async fn expire(
     Ok(())
 }
 
-/// Queues a push of an issued request to the customer's node, for the node
-/// role to send.
+/// Queues a send of an issued request to its target, for the node role.
 async fn queue_push(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     req: &payment_requests::Model,
-    node_id: &str,
+    target: &Target,
 ) -> Result<()> {
-    let push = push_attempts::queued(&req.merchant_id, &req.id, node_id, now);
+    let push = target.queued(&req.merchant_id, &req.id, now);
     store::insert_all(db, vec![push]).await?;
     Ok(())
 }

@@ -14,6 +14,7 @@ use sea_orm::{
 };
 
 use super::balance::{self, Unapplied};
+use super::delivery;
 use super::grants;
 use super::lifecycle;
 use super::payment_requests as requests;
@@ -127,6 +128,11 @@ pub async fn issue_pending(
     );
     let batch_invoices: Vec<&invoices::Model> = invoices.values().collect();
     let grants = grants::covering_all(&txn, now, &batch_invoices, &customers).await?;
+    let nodes: HashMap<String, Option<String>> = customers
+        .values()
+        .map(|c| (c.id.clone(), c.node_id.clone()))
+        .collect();
+    let targets = delivery::targets(&txn, &batch_invoices, &nodes).await?;
     let mut events = EventBatch::new();
     let mut issued = Vec::with_capacity(pending.len());
     for req in &pending {
@@ -153,10 +159,10 @@ pub async fn issue_pending(
             customer_node_id: customer_node.clone(),
         };
         match issuer.issue(&request).await {
-            Ok(invoice) => issued.push(requests::Issued {
+            Ok(issued_invoice) => issued.push(requests::Issued {
                 request: req,
-                customer_node,
-                invoice,
+                target: targets.get(&invoice.id).cloned(),
+                invoice: issued_invoice,
             }),
             Err(e) if e.permanent => {
                 tracing::warn!(payment_request = %req.id, error = %e, "cannot be issued; failed");

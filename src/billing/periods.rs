@@ -10,6 +10,7 @@ use sea_orm::{
     QuerySelect,
 };
 
+use super::delivery;
 use super::invoicing::{self, InvoiceDraft};
 use super::scope::Scope;
 use crate::catalog::policy::PlanRules;
@@ -239,7 +240,10 @@ fn roll_one(
     } else {
         period_end
     };
-    let push = pushable.contains_key(&sub.customer_id);
+    let push = delivery::sends(
+        &sub.payment_method,
+        pushable.get(&sub.customer_id).map(String::as_str),
+    );
     match open_period(&mut next, plan, rules, anchor, period_end, push, now)? {
         Some(draft) => {
             next.next_plan_id = None;

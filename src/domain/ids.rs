@@ -123,6 +123,7 @@ prefixed_id!(/** Identifies a merchant's daily email summary. */ EmailDigestId, 
 prefixed_id!(/** Identifies an unpaid invoice held for a summary. */ DigestItemId, "udi_");
 prefixed_id!(/** Identifies an invoice's pay-page link. */ PayLinkId, "pl_");
 prefixed_id!(/** Identifies a subscriber's grant (not the wire's grant id). */ GrantId, "grt_");
+prefixed_id!(/** Identifies a subscriber's Nostr Wallet Connect connection. */ WalletConnectionId, "wc_");
 prefixed_id!(/** Identifies a dashboard session. */ SessionId, "ses_");
 prefixed_id!(/** Identifies an invitation to a merchant's dashboard. */ InviteId, "ivt_");
 prefixed_id!(/** Identifies a sign-in link to the customer portal. */ PortalLinkId, "ptl_");

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod invoice;
 pub mod money;
 pub mod outbound;
+pub mod payment_method;
 pub mod schedule;
 pub mod subscription;
 pub mod text;
@@ -18,11 +19,13 @@ pub use error::ParseEnumError;
 pub use event_type::EventType;
 pub use ids::{
     ApiKeyId, CustomerId, EmailId, EventId, IdError, InvoiceId, MerchantId, PaymentRequestId,
-    PlanId, PushAttemptId, SubscriptionId, UserId, WebhookDeliveryId, WebhookEndpointId,
+    PlanId, PushAttemptId, SubscriptionId, UserId, WalletConnectionId, WebhookDeliveryId,
+    WebhookEndpointId,
 };
 pub use invoice::{IllegalInvoiceTransition, InvoiceEvent, InvoiceStatus, PaymentRequestStatus};
 pub use ln_node::address::{NodeAddress, NodeError, NodeId};
 pub use money::{MoneyError, Msat};
 pub use outbound::{OutgoingEmailStatus, PushAttemptStatus, WebhookDeliveryStatus};
+pub use payment_method::{PaymentMethod, Rail, WalletConnectionStatus};
 pub use schedule::{CronSchedule, Interval, Period, Schedule, ScheduleError};
 pub use subscription::{GraceAction, IllegalTransition, SubscriptionEvent, SubscriptionStatus};

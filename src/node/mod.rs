@@ -5,6 +5,7 @@
 //!   and settles incoming payments against the books (`BillingSink`)
 //! - `push_queue`: the merchant's pushes in the database (claim, outcome + event)
 //! - `push_sender`: the loop delivering them to subscribers' nodes
+//! - `nwc_sender`: the loop sending the `nwc` ones to subscribers' wallets
 //! - `subscribe`: the merchant's side of the subscribe handshake (terms,
 //!   accept: customer, subscription and grant in one transaction)
 //! - `grants`: the loop answering grant messages and announcing grant ends
@@ -13,6 +14,7 @@
 
 pub mod grants;
 pub mod issuer;
+pub mod nwc_sender;
 pub mod push_queue;
 pub mod push_sender;
 pub mod role;

@@ -6,12 +6,17 @@
 //! stores the BOLT11 (customers with a `node_id` only); dunning queues a new
 //! one for each fresh payment request.
 
+use std::str::FromStr;
+
 use chrono::{DateTime, Duration, Utc};
+use lightning_invoice::Bolt11Invoice;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::domain::{Backoff, EventType, PushAttemptStatus as PushStatus};
+use crate::domain::{
+    Backoff, EventType, InvoiceStatus, PaymentRequestStatus, PushAttemptStatus as PushStatus, Rail,
+};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::store::events::EventBatch;
@@ -32,10 +37,11 @@ pub struct Claimed {
     pub node_address: Option<String>,
 }
 
-/// Claims up to `limit` due pushes (`now`: the service's clock) and leases
-/// them until `wall + lease` (real time).
+/// Claims up to `limit` due attempts of `rail` (`now`: the service's
+/// clock) and leases them until `wall + lease` (real time).
 pub async fn claim_due(
     db: &DatabaseConnection,
+    rail: Rail,
     now: DateTime<Utc>,
     wall: DateTime<Utc>,
     lease: Duration,
@@ -45,6 +51,7 @@ pub async fn claim_due(
     let due = || {
         push_attempts::Entity::find()
             .filter(P::Status.eq(PushStatus::Queued.as_str()))
+            .filter(P::Method.eq(rail.as_str()))
             .filter(
                 Condition::any()
                     .add(P::NextAttemptAt.is_null())
@@ -118,14 +125,51 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
+impl Claimed {
+    /// The BOLT11 to send, while the attempt is still worth sending: the
+    /// invoice open, its request issued and not expired (checked against
+    /// real time, as payers check it); otherwise how the attempt ends.
+    pub fn payable(&self) -> Result<Bolt11Invoice, Outcome> {
+        if self.invoice.status != InvoiceStatus::Open.as_str() {
+            return Err(Outcome::Dropped {
+                reason: format!("invoice_{}", self.invoice.status),
+            });
+        }
+        if self.request.status != PaymentRequestStatus::Issued.as_str() {
+            return Err(Outcome::Dropped {
+                reason: format!("payment_request_{}", self.request.status),
+            });
+        }
+        let Some(bolt11) = self
+            .request
+            .bolt11
+            .as_deref()
+            .and_then(|b| Bolt11Invoice::from_str(b).ok())
+        else {
+            return Err(Outcome::Dropped {
+                reason: "no_invoice".into(),
+            });
+        };
+        if ln_node::push::is_expired(&bolt11) {
+            return Err(Outcome::Dropped {
+                reason: "expired".into(),
+            });
+        }
+        Ok(bolt11)
+    }
+}
+
 /// How one try of a push ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The subscriber's node answered accepted, pending_approval or paid.
+    /// The subscriber's node answered accepted, pending_approval or paid
+    /// (a wallet: paid, with the payment hash's preimage).
     Pushed { status: &'static str },
-    /// It answered rejected (with the reason's name): final.
+    /// It answered rejected (with the reason's name; a wallet's NIP-47
+    /// error code, e.g. quota_exceeded): final for this payment request.
     Rejected { reason: String },
-    /// Not delivered (no_address, unreachable, unsupported, timeout): tried
+    /// Not delivered (no_address, unreachable, unsupported, timeout; for a
+    /// wallet also relay_unavailable, rate_limited): tried
     /// again after `retry_after` until the tries run out.
     NotDelivered { reason: &'static str },
     /// The payment request expired or the invoice is no longer open: not sent.

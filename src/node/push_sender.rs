@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
 use chrono::Utc;
-use lightning_invoice::Bolt11Invoice;
 use sea_orm::DatabaseConnection;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::push_queue::{self as queue, Claimed, Outcome};
 use crate::clock::Clock;
 use crate::domain::NodeAddress;
-use crate::domain::{InvoiceStatus, PaymentRequestStatus};
+use crate::domain::Rail;
 use ln_node::Node;
 use ln_node::operations::resolve_address;
 use push_protocol::handler::PushMessage;
@@ -84,6 +83,7 @@ impl PushSender {
             + chrono::Duration::seconds(30);
         queue::claim_due(
             &self.db,
+            Rail::Push,
             self.clock.now(),
             Utc::now(),
             lease,
@@ -109,32 +109,10 @@ impl PushSender {
 
     /// One try of one push.
     async fn deliver(&self, c: &Claimed) -> Outcome {
-        if c.invoice.status != InvoiceStatus::Open.as_str() {
-            return Outcome::Dropped {
-                reason: format!("invoice_{}", c.invoice.status),
-            };
-        }
-        if c.request.status != PaymentRequestStatus::Issued.as_str() {
-            return Outcome::Dropped {
-                reason: format!("payment_request_{}", c.request.status),
-            };
-        }
-        let Some(bolt11) = c
-            .request
-            .bolt11
-            .as_deref()
-            .and_then(|b| Bolt11Invoice::from_str(b).ok())
-        else {
-            return Outcome::Dropped {
-                reason: "no_invoice".into(),
-            };
+        let bolt11 = match c.payable() {
+            Ok(bolt11) => bolt11,
+            Err(outcome) => return outcome,
         };
-        // The payer checks expiry against real time, so does the sender.
-        if ln_node::push::is_expired(&bolt11) {
-            return Outcome::Dropped {
-                reason: "expired".into(),
-            };
-        }
         let Ok(node_id) = PublicKey::from_str(&c.push.node_id) else {
             return Outcome::Dropped {
                 reason: "bad_node_id".into(),

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::grants::{self, GrantService};
 use super::issuer::{BillingSink, run_issuer};
+use super::nwc_sender::{self, NwcSender};
 use super::push_sender::{self as sender, PushPolicy, PushSender};
 use crate::config::Settings;
 use crate::context::Context;
@@ -119,12 +120,18 @@ impl NodeRole {
             node: Arc::clone(&self.node),
             policy: push_policy(&context.settings),
         };
+        let wallets = NwcSender::new(
+            context.db.clone(),
+            context.clocks.deployment(),
+            context.seal.clone(),
+            nwc_policy(&context.settings),
+        );
         let grant_service = GrantService {
             db: context.db.clone(),
             clocks: context.clocks.clone(),
             node: Arc::clone(&self.node),
         };
-        let (result, (), ()) = tokio::join!(
+        let (result, (), (), ()) = tokio::join!(
             run_issuer(
                 context.db.clone(),
                 context.clocks.deployment(),
@@ -134,6 +141,7 @@ impl NodeRole {
                 shutdown.clone(),
             ),
             sender::run(pusher, Duration::from_secs(1), shutdown.clone()),
+            nwc_sender::run(wallets, Duration::from_secs(1), shutdown.clone()),
             grants::run(grant_service, self.grant_inbox, shutdown),
         );
         self.node.stop().await;
@@ -181,5 +189,14 @@ pub fn push_policy(settings: &Settings) -> PushPolicy {
         max_tries: i32::try_from(ln.push_max_tries.max(1)).unwrap_or(i32::MAX),
         backoff: chrono::Duration::seconds(i64::try_from(ln.push_retry_secs).unwrap_or(3600)),
         max_in_flight: 16,
+    }
+}
+
+/// How the node role sends payment requests to wallets: the push schedule,
+/// waiting `[nwc] pay_timeout_secs` for each answer.
+pub fn nwc_policy(settings: &Settings) -> PushPolicy {
+    PushPolicy {
+        reply_timeout: Duration::from_secs(settings.nwc.pay_timeout_secs),
+        ..push_policy(settings)
     }
 }

@@ -40,6 +40,7 @@ pub mod subscribe_offers;
 pub mod subscription_status_counts;
 pub mod subscriptions;
 pub mod unpaid_digest_items;
+pub mod wallet_connections;
 pub mod webhook_deliveries;
 pub mod webhook_delivery_attempts;
 pub mod webhook_endpoints;

@@ -9,6 +9,11 @@ pub struct Model {
     pub id: String,
     pub merchant_id: String,
     pub payment_request_id: String,
+    /// `push` (to the customer's node) or `nwc` (to the subscription's
+    /// wallet connection).
+    pub method: String,
+    pub wallet_connection_id: Option<String>,
+    /// The customer's node id (`push`), or the wallet service's public key (`nwc`).
     pub node_id: String,
     pub status: String,
     pub reason: Option<String>,
@@ -29,7 +34,8 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// A push of a payment request to `node_id`, queued for the Lightning node role.
+/// A push of a payment request to `node_id`, queued for the Lightning node
+/// role (`billing::delivery::Target::queued` makes the other rails' rows).
 pub fn queued(
     merchant_id: &str,
     payment_request_id: &str,
@@ -41,6 +47,8 @@ pub fn queued(
         id: Set(crate::domain::ids::PushAttemptId::new().to_string()),
         merchant_id: Set(merchant_id.to_owned()),
         payment_request_id: Set(payment_request_id.to_owned()),
+        method: Set(crate::domain::Rail::Push.as_str().to_owned()),
+        wallet_connection_id: Set(None),
         node_id: Set(node_id.to_owned()),
         status: Set(crate::domain::PushAttemptStatus::Queued.as_str().to_owned()),
         reason: Set(None),

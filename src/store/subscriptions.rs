@@ -30,6 +30,9 @@ pub struct Model {
     /// Why the engine could not bill it; while set, it is out of the roll
     /// queue (see [`Model::with_queue_key`]). A merchant's change clears it.
     pub billing_error: Option<String>,
+    /// How its invoices are paid: `push`, `nwc` or `manual`
+    /// ([`crate::domain::PaymentMethod`]).
+    pub payment_method: String,
     pub metadata: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

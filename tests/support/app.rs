@@ -129,6 +129,8 @@ pub fn test_settings(database_url: &str) -> Settings {
     // Tests fire requests as fast as loopback allows; the rate limit's own
     // test sets a small one.
     settings.api.rate_limit_burst = 100_000;
+    // Wallet connection secrets are sealed with a key of the test's own.
+    settings.nwc.key = Some(hex::encode(rand::random::<[u8; 32]>()).into());
     settings
 }
 

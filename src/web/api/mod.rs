@@ -21,6 +21,7 @@ pub mod json;
 mod node;
 pub mod openapi;
 pub mod pagination;
+mod payment_methods;
 mod plans;
 mod portal_links;
 mod query;
@@ -117,6 +118,8 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(subscriptions::cancel)
         .service(subscriptions::pause)
         .service(subscriptions::resume)
+        .service(payment_methods::get)
+        .service(payment_methods::set)
         .service(invoices::create)
         .service(invoices::list)
         .service(invoices::get)

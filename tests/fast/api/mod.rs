@@ -12,6 +12,7 @@ mod livemode;
 mod malformed;
 mod openapi;
 mod pagination;
+mod payment_methods;
 mod plans;
 mod rate_limit;
 mod subscriptions;

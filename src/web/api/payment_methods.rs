@@ -1,0 +1,120 @@
+//! /v1/subscriptions/{id}/payment_method: how a subscription's invoices are
+//! paid (`billing::payment_methods`), as the customer portal sets it too.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, get, post, web};
+use secrecy::SecretString;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::PathId;
+use super::auth::Merchant;
+use super::error::ApiError;
+use super::json::ApiJson;
+use crate::billing::payment_methods::{self, NewMethod, WalletCheck, WithMethod};
+use crate::context::Context;
+use crate::domain::PaymentMethod;
+use crate::error::Error;
+use crate::objects;
+
+/// The longest `nwc_uri` taken (a URI with a few relays is far shorter).
+const MAX_URI_CHARS: usize = 2_000;
+
+fn ok(merchant: &Merchant, found: &WithMethod) -> HttpResponse {
+    HttpResponse::Ok().json(merchant.live(objects::PaymentMethod::new(
+        &found.subscription,
+        found.wallet.as_ref(),
+    )))
+}
+
+/// Retrieve a subscription's payment method
+///
+/// With the wallet connection for `nwc` (never its secret).
+#[utoipa::path(
+    tag = "Subscriptions",
+    operation_id = "get_payment_method",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
+    responses((status = 200, description = "The payment method.", body = objects::Live<objects::PaymentMethod>)),
+)]
+#[get("/subscriptions/{id}/payment_method")]
+pub async fn get(
+    state: web::Data<Context>,
+    merchant: Merchant,
+    id: PathId,
+) -> Result<HttpResponse, ApiError> {
+    let found = payment_methods::get(&state.db, &merchant.id, id.as_str()).await?;
+    Ok(ok(&merchant, &found))
+}
+
+/// A payment method.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPaymentMethod {
+    /// `push`, `nwc` or `manual`.
+    method: String,
+    /// For `nwc`: the subscriber's `nostr+walletconnect://` URI. pushbill
+    /// asks the wallet `get_info` first (it must offer `pay_invoice`), then
+    /// keeps the URI sealed; it is never returned.
+    nwc_uri: Option<String>,
+}
+
+impl SetPaymentMethod {
+    fn parse(self) -> Result<NewMethod, Error> {
+        let method = PaymentMethod::parse(&self.method)
+            .map_err(|_| Error::invalid("method", "must be push, nwc or manual"))?;
+        match (method, self.nwc_uri) {
+            (PaymentMethod::Nwc, Some(uri)) if uri.chars().count() > MAX_URI_CHARS => Err(
+                Error::invalid("nwc_uri", format!("at most {MAX_URI_CHARS} characters")),
+            ),
+            (PaymentMethod::Nwc, Some(uri)) => Ok(NewMethod::Nwc(SecretString::from(uri))),
+            (PaymentMethod::Nwc, None) => Err(Error::invalid("nwc_uri", "required for nwc")),
+            (_, Some(_)) => Err(Error::invalid("nwc_uri", "only for nwc")),
+            (PaymentMethod::Push, None) => Ok(NewMethod::Push),
+            (PaymentMethod::Manual, None) => Ok(NewMethod::Manual),
+        }
+    }
+}
+
+/// Set a subscription's payment method
+///
+/// Connecting a wallet (`nwc`) asks it `get_info` first: a URI that does
+/// not parse, a wallet that does not answer, cannot `pay_invoice` or is on
+/// another network is refused (400 naming `nwc_uri`). Any other method
+/// removes the wallet connection and erases its secret. Open invoices are
+/// then asked for by the new method at once.
+#[utoipa::path(
+    tag = "Subscriptions",
+    operation_id = "set_payment_method",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`).")),
+    request_body = SetPaymentMethod,
+    responses((status = 200, description = "The payment method.", body = objects::Live<objects::PaymentMethod>)),
+)]
+#[post("/subscriptions/{id}/payment_method")]
+pub async fn set(
+    state: web::Data<Context>,
+    merchant: Merchant,
+    id: PathId,
+    ApiJson(body): ApiJson<SetPaymentMethod>,
+) -> Result<HttpResponse, ApiError> {
+    let method = body.parse()?;
+    let found = payment_methods::set(
+        &state.db,
+        &wallet_check(&state),
+        merchant.now,
+        &merchant.id,
+        id.as_str(),
+        method,
+    )
+    .await?;
+    Ok(ok(&merchant, &found))
+}
+
+/// How wallets are checked from this deployment.
+pub fn wallet_check(state: &Context) -> WalletCheck<'_> {
+    WalletCheck {
+        seal: &state.seal,
+        network: state.settings.app.network.bitcoin(),
+        timeout: Duration::from_secs(state.settings.nwc.connect_timeout_secs),
+    }
+}

@@ -1,0 +1,145 @@
+//! /v1/subscriptions/{id}/payment_method: choosing how a subscription's
+//! invoices are paid. Connecting a real wallet over a relay is in
+//! tests/slow/lightning/nwc.rs; here, everything that is refused before or
+//! without a wallet, and the other methods.
+
+use serde_json::json;
+
+use crate::support::app::{spawn_app, spawn_app_with};
+
+/// A URI in the right form whose relay nobody listens on, with a secret
+/// that must never come back.
+const SECRET: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
+
+fn unreachable_uri() -> String {
+    format!(
+        "nostr+walletconnect://b889ff5b1513b641e2a139f661a661364979c5beee91842f8f0ef42ab558e9d4\
+         ?relay=ws%3A%2F%2F127.0.0.1%3A9&secret={SECRET}"
+    )
+}
+
+#[tokio::test]
+async fn the_method_is_push_by_default_and_can_be_manual_then_push_again() {
+    let app = spawn_app().await;
+    let api = app.api().await;
+    let (customer, plan) = (api.customer().await, api.monthly_plan().await);
+    let sub = api.subscription(&customer, &plan).await;
+    let path = format!("/v1/subscriptions/{sub}/payment_method");
+
+    let r = api.get(&path).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["object"], "payment_method");
+    assert_eq!(r.body["method"], "push");
+    assert_eq!(r.body["wallet_connection"], json!(null));
+    assert_eq!(r.body["livemode"], false);
+    assert_eq!(
+        api.get(&format!("/v1/subscriptions/{sub}")).await.body["payment_method"],
+        "push"
+    );
+
+    let r = api.post(&path, json!({"method": "manual"})).await;
+    assert_eq!(
+        (r.status, r.body["method"].clone()),
+        (200, json!("manual")),
+        "{r:?}"
+    );
+    assert_eq!(
+        api.get(&format!("/v1/subscriptions/{sub}")).await.body["payment_method"],
+        "manual"
+    );
+    let updated = api
+        .get(&format!("/v1/events?type=subscription.updated"))
+        .await;
+    assert_eq!(
+        updated.body["data"][0]["data"]["object"]["payment_method"], "manual",
+        "{updated:?}"
+    );
+    let r = api.post(&path, json!({"method": "push"})).await;
+    assert_eq!(r.body["method"], "push", "{r:?}");
+}
+
+#[tokio::test]
+async fn bad_methods_and_uris_are_refused_at_their_field_and_the_secret_never_comes_back() {
+    let app = spawn_app_with(|s| s.nwc.connect_timeout_secs = 2).await;
+    let api = app.api().await;
+    let (customer, plan) = (api.customer().await, api.monthly_plan().await);
+    let sub = api.subscription(&customer, &plan).await;
+    let path = format!("/v1/subscriptions/{sub}/payment_method");
+    let cases = [
+        (json!({}), "method"),
+        (json!({"method": "card"}), "method"),
+        (json!({"method": "NWC"}), "method"),
+        (json!({"method": 7}), "method"),
+        (json!({"method": "nwc"}), "nwc_uri"),
+        (
+            json!({"method": "push", "nwc_uri": unreachable_uri()}),
+            "nwc_uri",
+        ),
+        (
+            json!({"method": "nwc", "nwc_uri": "https://wallet.example"}),
+            "nwc_uri",
+        ),
+        (
+            json!({"method": "nwc", "nwc_uri": format!("nostr+walletconnect://nothex?secret={SECRET}")}),
+            "nwc_uri",
+        ),
+        (
+            json!({"method": "nwc", "nwc_uri": "x".repeat(2_001)}),
+            "nwc_uri",
+        ),
+        (
+            json!({"method": "nwc", "nwc_uri": "nostr+walletconnect://\u{202e}"}),
+            "nwc_uri",
+        ),
+        // The right form, but no wallet answers on its relay.
+        (
+            json!({"method": "nwc", "nwc_uri": unreachable_uri()}),
+            "nwc_uri",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = api.post(&path, body.clone()).await;
+        assert_eq!((r.status, r.param()), (400, field), "{body}: {r:?}");
+        assert!(
+            !r.body.to_string().contains(SECRET),
+            "{body}: the secret came back: {}",
+            r.body
+        );
+    }
+    let r = api
+        .post(&path, json!({"method": "nwc", "nwc_uri": "a\u{0}b"}))
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.body.to_string().contains("nwc_uri"), "{r:?}");
+    // Nothing changed.
+    let r = api.get(&path).await;
+    assert_eq!(
+        (
+            r.body["method"].clone(),
+            r.body["wallet_connection"].clone()
+        ),
+        (json!("push"), json!(null))
+    );
+}
+
+#[tokio::test]
+async fn another_merchants_subscription_is_not_found_and_a_canceled_one_takes_no_method() {
+    let app = spawn_app().await;
+    let (api, other) = (app.api().await, app.api().await);
+    let (customer, plan) = (api.customer().await, api.monthly_plan().await);
+    let sub = api.subscription(&customer, &plan).await;
+    let path = format!("/v1/subscriptions/{sub}/payment_method");
+    assert_eq!(other.get(&path).await.status, 404);
+    let r = other.post(&path, json!({"method": "manual"})).await;
+    assert_eq!(r.status, 404, "{r:?}");
+    assert_eq!(api.get(&path).await.body["method"], "push");
+
+    api.post(&format!("/v1/subscriptions/{sub}/cancel"), json!({}))
+        .await;
+    let r = api.post(&path, json!({"method": "manual"})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "subscription_canceled"),
+        "{r:?}"
+    );
+}
