@@ -75,6 +75,9 @@ pub struct NwcSettings {
     pub connect_timeout_secs: u64,
     /// How long a wallet is waited for to answer `pay_invoice`.
     pub pay_timeout_secs: u64,
+    /// Relays on loopback, private and other internal addresses, and plain
+    /// `ws://`, are allowed. Unset: on the sandbox and regtest only.
+    pub allow_private_relays: Option<bool>,
 }
 
 impl Default for NwcSettings {
@@ -84,6 +87,7 @@ impl Default for NwcSettings {
             key_file: PathBuf::from("data/nwc.key"),
             connect_timeout_secs: 15,
             pay_timeout_secs: 60,
+            allow_private_relays: None,
         }
     }
 }
@@ -584,6 +588,13 @@ impl Settings {
     /// configuration that forgets the key keeps the SSRF guard on.
     pub fn webhooks_allow_private(&self) -> bool {
         self.webhooks.allow_private_addresses.unwrap_or(matches!(
+            self.app.network,
+            Network::Sandbox | Network::Regtest
+        ))
+    }
+
+    pub fn nwc_allow_private_relays(&self) -> bool {
+        self.nwc.allow_private_relays.unwrap_or(matches!(
             self.app.network,
             Network::Sandbox | Network::Regtest
         ))

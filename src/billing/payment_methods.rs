@@ -14,6 +14,7 @@ use secrecy::SecretString;
 
 use super::lifecycle::{lock, parse_status};
 use super::{delivery, payment_requests};
+use crate::context::Context;
 use crate::domain::ids::WalletConnectionId;
 use crate::domain::{
     EventType, InvoiceStatus, PaymentMethod, PaymentRequestStatus, WalletConnectionStatus,
@@ -34,11 +35,66 @@ pub enum NewMethod {
     Nwc(SecretString),
 }
 
+/// The longest `nwc_uri` taken (a URI with a few relays is far shorter).
+const MAX_URI_CHARS: usize = 2_000;
+
+impl NewMethod {
+    /// `method` (`push`, `nwc`, `manual`), with the URI for `nwc` only;
+    /// errors name `method` or `nwc_uri` (and never quote the URI).
+    pub fn parse(method: &str, nwc_uri: Option<String>) -> Result<NewMethod> {
+        let method = PaymentMethod::parse(method)
+            .map_err(|_| Error::invalid("method", "must be push, nwc or manual"))?;
+        match (method, nwc_uri) {
+            (PaymentMethod::Nwc, Some(uri)) if uri.chars().count() > MAX_URI_CHARS => Err(
+                Error::invalid("nwc_uri", format!("at most {MAX_URI_CHARS} characters")),
+            ),
+            (PaymentMethod::Nwc, Some(uri)) => Ok(NewMethod::Nwc(SecretString::from(uri))),
+            (PaymentMethod::Nwc, None) => Err(Error::invalid("nwc_uri", "required for nwc")),
+            (_, Some(_)) => Err(Error::invalid("nwc_uri", "only for nwc")),
+            (PaymentMethod::Push, None) => Ok(NewMethod::Push),
+            (PaymentMethod::Manual, None) => Ok(NewMethod::Manual),
+        }
+    }
+}
+
 /// How a wallet is reached when it is connected.
 pub struct WalletCheck<'a> {
     pub seal: &'a SealKey,
     pub network: bitcoin::Network,
     pub timeout: Duration,
+    /// Relays on internal addresses (and plain ws://) are allowed.
+    pub allow_private_relays: bool,
+}
+
+impl WalletCheck<'_> {
+    /// This deployment's: its key, its network, `[nwc] connect_timeout_secs`.
+    pub fn of(context: &Context) -> WalletCheck<'_> {
+        WalletCheck {
+            seal: &context.seal,
+            network: context.settings.app.network.bitcoin(),
+            timeout: Duration::from_secs(context.settings.nwc.connect_timeout_secs),
+            allow_private_relays: context.settings.nwc_allow_private_relays(),
+        }
+    }
+}
+
+/// Whose subscription it must be: the merchant's (the API), or also one
+/// customer's (the portal).
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    pub merchant_id: &'a str,
+    pub customer_id: Option<&'a str>,
+}
+
+impl Owner<'_> {
+    fn check(&self, sub: subscriptions::Model) -> Result<subscriptions::Model> {
+        match self.customer_id {
+            Some(customer) if customer != sub.customer_id => {
+                Err(Error::not_found("subscription", sub.id))
+            }
+            _ => Ok(sub),
+        }
+    }
 }
 
 /// A subscription with its payment method.
@@ -63,37 +119,77 @@ pub async fn get(
     })
 }
 
-/// Sets the payment method of the merchant's subscription.
-/// `subscription.updated` is recorded with it.
+/// A payment method ready to be set: a wallet already checked.
+pub struct Prepared {
+    method: PaymentMethod,
+    /// The URI and what the wallet said, for `nwc`.
+    wallet: Option<(SecretString, wallet::Checked)>,
+}
+
+/// Checks the wallet of an `nwc` method (`get_info`); the others need nothing.
+pub async fn prepare(check: &WalletCheck<'_>, method: NewMethod) -> Result<Prepared> {
+    Ok(match method {
+        NewMethod::Push => Prepared {
+            method: PaymentMethod::Push,
+            wallet: None,
+        },
+        NewMethod::Manual => Prepared {
+            method: PaymentMethod::Manual,
+            wallet: None,
+        },
+        NewMethod::Nwc(uri) => {
+            let checked = wallet::check(
+                &uri,
+                check.network,
+                check.timeout,
+                check.allow_private_relays,
+            )
+            .await
+            .map_err(refused)?;
+            Prepared {
+                method: PaymentMethod::Nwc,
+                wallet: Some((uri, checked)),
+            }
+        }
+    })
+}
+
+/// Sets the payment method of `owner`'s subscription: refuses an ended
+/// subscription before calling anyone's wallet, then [`prepare`] and [`apply`].
 pub async fn set(
     db: &DatabaseConnection,
     check: &WalletCheck<'_>,
     now: DateTime<Utc>,
-    merchant_id: &str,
+    owner: Owner<'_>,
     subscription_id: &str,
     method: NewMethod,
 ) -> Result<WithMethod> {
-    // Refuse before calling anyone's wallet.
-    let current = super::lifecycle::get(db, merchant_id, subscription_id).await?;
+    let current =
+        owner.check(super::lifecycle::get(db, owner.merchant_id, subscription_id).await?)?;
     refuse_ended(&current)?;
-    let checked = match &method {
-        NewMethod::Nwc(uri) => Some((
-            uri,
-            wallet::check(uri, check.network, check.timeout)
-                .await
-                .map_err(refused)?,
-        )),
-        _ => None,
-    };
+    let prepared = prepare(check, method).await?;
+    apply(db, check.seal, now, owner, subscription_id, prepared).await
+}
+
+/// Sets a prepared payment method on `owner`'s subscription, removing any
+/// other wallet connection (its secret erased), with `subscription.updated`.
+pub async fn apply(
+    db: &DatabaseConnection,
+    seal: &SealKey,
+    now: DateTime<Utc>,
+    owner: Owner<'_>,
+    subscription_id: &str,
+    prepared: Prepared,
+) -> Result<WithMethod> {
     let txn = store::begin_write(db).await?;
-    let mut sub = lock(&txn, merchant_id, subscription_id).await?;
+    let mut sub = owner.check(lock(&txn, owner.merchant_id, subscription_id).await?)?;
     refuse_ended(&sub)?;
     remove_wallets(&txn, now, &sub.id).await?;
-    let wallet = match checked {
+    let wallet = match prepared.wallet {
         Some((uri, checked)) => {
             let id = WalletConnectionId::new().to_string();
             let row = connections::Model {
-                secret_sealed: Some(check.seal.seal(&id, uri)),
+                secret_sealed: Some(seal.seal(&id, &uri)),
                 id,
                 merchant_id: sub.merchant_id.clone(),
                 customer_id: sub.customer_id.clone(),
@@ -117,11 +213,7 @@ pub async fn set(
         }
         None => None,
     };
-    let method = match method {
-        NewMethod::Push => PaymentMethod::Push,
-        NewMethod::Manual => PaymentMethod::Manual,
-        NewMethod::Nwc(_) => PaymentMethod::Nwc,
-    };
+    let method = prepared.method;
     sub.payment_method = method.as_str().to_owned();
     sub.updated_at = now;
     subscriptions::Entity::update_many()

@@ -15,7 +15,7 @@ use crate::catalog;
 use crate::domain::{InvoiceStatus, SubscriptionStatus};
 use crate::error::{Error, Result};
 use crate::store::page::PageParams;
-use crate::store::{self, invoices, pay_links, plans, subscriptions};
+use crate::store::{self, invoices, pay_links, plans, subscriptions, wallet_connections};
 
 /// Rows of each list the portal shows (newest first).
 pub const SHOWN: u64 = 50;
@@ -25,6 +25,8 @@ pub const SHOWN: u64 = 50;
 pub struct CustomerView {
     pub subscriptions: Vec<(subscriptions::Model, Option<plans::Model>)>,
     pub invoices: Vec<invoices::Model>,
+    /// The active wallet connection of each subscription that has one.
+    pub wallets: HashMap<String, wallet_connections::Model>,
 }
 
 pub async fn view(
@@ -67,7 +69,13 @@ pub async fn view(
         .into_iter()
         .map(|p| (p.id.clone(), p))
         .collect();
+    let wallets = wallet_connections::active_for_all(db, subs.iter().map(|s| s.id.as_str()))
+        .await?
+        .into_iter()
+        .map(|w| (w.subscription_id.clone(), w))
+        .collect();
     Ok(CustomerView {
+        wallets,
         subscriptions: subs
             .into_iter()
             .map(|s| {
@@ -77,6 +85,12 @@ pub async fn view(
             .collect(),
         invoices,
     })
+}
+
+/// Whether the customer may change how `sub` is paid from the portal: it
+/// has not ended.
+pub fn can_change_payment_method(sub: &subscriptions::Model) -> bool {
+    SubscriptionStatus::parse(&sub.status).is_ok_and(|s| !s.is_terminal())
 }
 
 /// Whether the customer may cancel `sub` at the end of its period from the

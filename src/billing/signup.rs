@@ -19,6 +19,7 @@ use sea_orm::{
 
 use super::lifecycle::{self, NewSubscription};
 use super::pay_page::{self, PayPage};
+use super::payment_methods::{self, NewMethod, Owner, WalletCheck};
 use crate::auth::throttle;
 use crate::catalog;
 use crate::catalog::customers::NewCustomer;
@@ -286,7 +287,59 @@ pub async fn subscribe_manual(
     form: &ManualSignup,
 ) -> Result<std::result::Result<Signed, Throttled>> {
     let customer = form.parse()?;
-    let keys = [
+    if let Some(t) = check(db, signup_keys(limits, page, address)).await? {
+        return Ok(Err(t));
+    }
+    create(db, clocks, page, customer).await.map(Ok)
+}
+
+/// As [`subscribe_manual`], paid by the subscriber's wallet (Nostr Wallet
+/// Connect): the form's fields and the URI are checked, then the throttles,
+/// then the wallet (`get_info`, so nothing is made for a wallet that cannot
+/// pay); the subscription's payment method is then `nwc`, and its first
+/// invoice is sent to the wallet once issued. A bad URI or wallet is
+/// `Err(Invalid)` naming `nwc_uri`.
+#[allow(clippy::too_many_arguments)]
+pub async fn subscribe_with_wallet(
+    db: &DatabaseConnection,
+    clocks: &Clocks,
+    limits: &SignupSettings,
+    wallet: &WalletCheck<'_>,
+    page: &Page,
+    address: &str,
+    form: &ManualSignup,
+    nwc_uri: String,
+) -> Result<std::result::Result<Signed, Throttled>> {
+    let customer = form.parse()?;
+    let method = NewMethod::parse("nwc", Some(nwc_uri))?;
+    if let Some(t) = check(db, signup_keys(limits, page, address)).await? {
+        return Ok(Err(t));
+    }
+    let prepared = payment_methods::prepare(wallet, method).await?;
+    let signed = create(db, clocks, page, customer).await?;
+    let now = clocks.now_for(db, &page.merchant.id).await?;
+    let owner = Owner {
+        merchant_id: &page.merchant.id,
+        customer_id: Some(&signed.subscription.customer_id),
+    };
+    let with = payment_methods::apply(
+        db,
+        wallet.seal,
+        now,
+        owner,
+        &signed.subscription.id,
+        prepared,
+    )
+    .await?;
+    Ok(Ok(Signed {
+        subscription: with.subscription,
+        ..signed
+    }))
+}
+
+/// The hourly throttles of a signup from a page: per plan and per address.
+fn signup_keys(limits: &SignupSettings, page: &Page, address: &str) -> [(String, u32); 2] {
+    [
         (
             format!("signup:manual:plan:{}", page.plan.id),
             limits.signups_per_plan_per_hour,
@@ -295,10 +348,16 @@ pub async fn subscribe_manual(
             format!("signup:manual:address:{address}"),
             limits.per_address_per_hour,
         ),
-    ];
-    if let Some(t) = check(db, keys).await? {
-        return Ok(Err(t));
-    }
+    ]
+}
+
+/// The customer, the subscription and its first invoice, in one transaction.
+async fn create(
+    db: &DatabaseConnection,
+    clocks: &Clocks,
+    page: &Page,
+    customer: NewCustomer,
+) -> Result<Signed> {
     let txn = store::begin_write(db).await?;
     let now = clocks.now_for(&txn, &page.merchant.id).await?;
     let customer =
@@ -320,10 +379,10 @@ pub async fn subscribe_manual(
         None => None,
     };
     txn.commit().await?;
-    Ok(Ok(Signed {
+    Ok(Signed {
         subscription,
         invoice_token,
-    }))
+    })
 }
 
 /// The first invoice of a signup, by its pay-page token; `None` unless that

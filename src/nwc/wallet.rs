@@ -13,6 +13,8 @@ use nwc::prelude::{
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Digest as _;
 
+use crate::notify::webhooks::ssrf;
+
 /// How requests to a wallet are encrypted: chosen once, when the connection
 /// is made, from the wallet's info event (NIP-44 v2 when it offers it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,8 @@ pub enum ConnectError {
     CannotPay,
     #[error("the wallet is on {wallet}, this deployment on {ours}")]
     WrongNetwork { wallet: String, ours: String },
+    #[error("relay refused: {0}")]
+    Relay(String),
 }
 
 /// Why a wallet did not pay. `reason()` is the name recorded on the push
@@ -160,8 +164,12 @@ pub async fn check(
     uri: &SecretString,
     network: bitcoin::Network,
     timeout: Duration,
+    allow_private_relays: bool,
 ) -> Result<Checked, ConnectError> {
     let parsed = parse_uri(uri)?;
+    for relay in &parsed.relays {
+        check_relay(relay.as_str(), allow_private_relays).await?;
+    }
     let client = NostrWalletConnect::builder(parsed.clone())
         .timeout(timeout)
         .relay(relay_options())
@@ -169,6 +177,40 @@ pub async fn check(
     let result = check_with(&client, &parsed, network, timeout).await;
     client.shutdown().await;
     result
+}
+
+/// A relay must be a public `wss://` address (the webhook sender's SSRF
+/// guard), unless internal ones are allowed. Checked when the connection is
+/// made; nostr-sdk resolves the name again when it connects.
+async fn check_relay(relay: &str, allow_private: bool) -> Result<(), ConnectError> {
+    let url = url::Url::parse(relay).map_err(|_| ConnectError::BadUri)?;
+    match url.scheme() {
+        "wss" => {}
+        "ws" if allow_private => {}
+        "ws" => {
+            return Err(ConnectError::Relay(format!(
+                "{} must use wss://",
+                host(&url)
+            )));
+        }
+        _ => return Err(ConnectError::BadUri),
+    }
+    let policy = ssrf::Policy {
+        allow_private,
+        allow_http: true,
+    };
+    ssrf::resolve(&url, policy)
+        .await
+        .map(drop)
+        .map_err(|e| ConnectError::Relay(e.to_string()))
+}
+
+fn host(url: &url::Url) -> String {
+    url.host_str()
+        .unwrap_or_default()
+        .chars()
+        .take(100)
+        .collect()
 }
 
 async fn check_with(

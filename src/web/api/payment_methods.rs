@@ -1,10 +1,7 @@
 //! /v1/subscriptions/{id}/payment_method: how a subscription's invoices are
 //! paid (`billing::payment_methods`), as the customer portal sets it too.
 
-use std::time::Duration;
-
 use actix_web::{HttpResponse, get, post, web};
-use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -12,14 +9,9 @@ use super::PathId;
 use super::auth::Merchant;
 use super::error::ApiError;
 use super::json::ApiJson;
-use crate::billing::payment_methods::{self, NewMethod, WalletCheck, WithMethod};
+use crate::billing::payment_methods::{self, NewMethod, Owner, WalletCheck, WithMethod};
 use crate::context::Context;
-use crate::domain::PaymentMethod;
-use crate::error::Error;
 use crate::objects;
-
-/// The longest `nwc_uri` taken (a URI with a few relays is far shorter).
-const MAX_URI_CHARS: usize = 2_000;
 
 fn ok(merchant: &Merchant, found: &WithMethod) -> HttpResponse {
     HttpResponse::Ok().json(merchant.live(objects::PaymentMethod::new(
@@ -59,23 +51,6 @@ pub struct SetPaymentMethod {
     nwc_uri: Option<String>,
 }
 
-impl SetPaymentMethod {
-    fn parse(self) -> Result<NewMethod, Error> {
-        let method = PaymentMethod::parse(&self.method)
-            .map_err(|_| Error::invalid("method", "must be push, nwc or manual"))?;
-        match (method, self.nwc_uri) {
-            (PaymentMethod::Nwc, Some(uri)) if uri.chars().count() > MAX_URI_CHARS => Err(
-                Error::invalid("nwc_uri", format!("at most {MAX_URI_CHARS} characters")),
-            ),
-            (PaymentMethod::Nwc, Some(uri)) => Ok(NewMethod::Nwc(SecretString::from(uri))),
-            (PaymentMethod::Nwc, None) => Err(Error::invalid("nwc_uri", "required for nwc")),
-            (_, Some(_)) => Err(Error::invalid("nwc_uri", "only for nwc")),
-            (PaymentMethod::Push, None) => Ok(NewMethod::Push),
-            (PaymentMethod::Manual, None) => Ok(NewMethod::Manual),
-        }
-    }
-}
-
 /// Set a subscription's payment method
 ///
 /// Connecting a wallet (`nwc`) asks it `get_info` first: a URI that does
@@ -97,24 +72,19 @@ pub async fn set(
     id: PathId,
     ApiJson(body): ApiJson<SetPaymentMethod>,
 ) -> Result<HttpResponse, ApiError> {
-    let method = body.parse()?;
+    let method = NewMethod::parse(&body.method, body.nwc_uri)?;
+    let owner = Owner {
+        merchant_id: &merchant.id,
+        customer_id: None,
+    };
     let found = payment_methods::set(
         &state.db,
-        &wallet_check(&state),
+        &WalletCheck::of(&state),
         merchant.now,
-        &merchant.id,
+        owner,
         id.as_str(),
         method,
     )
     .await?;
     Ok(ok(&merchant, &found))
-}
-
-/// How wallets are checked from this deployment.
-pub fn wallet_check(state: &Context) -> WalletCheck<'_> {
-    WalletCheck {
-        seal: &state.seal,
-        network: state.settings.app.network.bitcoin(),
-        timeout: Duration::from_secs(state.settings.nwc.connect_timeout_secs),
-    }
 }

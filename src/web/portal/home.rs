@@ -8,13 +8,15 @@ use serde::Deserialize;
 
 use super::session::Customer;
 use super::{PortalResult, Styles, html, see_other};
+use crate::billing::payment_methods::{self, NewMethod, Owner, WalletCheck};
 use crate::billing::portal::{self, CustomerView};
 use crate::catalog::customers;
 use crate::context::Context;
+use crate::domain::PaymentMethod;
 use crate::domain::text::display;
 use crate::error::Error;
 use crate::notify::email::render::{sat_amount, when};
-use crate::store::{invoices, plans, subscriptions};
+use crate::store::{invoices, plans, subscriptions, wallet_connections};
 
 #[derive(Template)]
 #[template(path = "portal/home.html")]
@@ -41,6 +43,11 @@ struct SubscriptionRow {
     next_invoice: String,
     ends_at_period_end: bool,
     can_cancel: bool,
+    /// How it is paid, in words.
+    payment: String,
+    /// It is paid by a connected wallet.
+    wallet: bool,
+    can_change_payment: bool,
 }
 
 struct InvoiceRow {
@@ -62,7 +69,28 @@ fn per_period(p: &plans::Model) -> String {
     }
 }
 
-fn subscription_row(sub: &subscriptions::Model, plan: Option<&plans::Model>) -> SubscriptionRow {
+/// How the subscription is paid, as the customer reads it.
+fn payment_words(
+    sub: &subscriptions::Model,
+    wallet: Option<&wallet_connections::Model>,
+    customer_node: bool,
+) -> String {
+    match (PaymentMethod::parse(&sub.payment_method), wallet) {
+        (Ok(PaymentMethod::Nwc), Some(w)) => match &w.wallet_alias {
+            Some(alias) => format!("Your wallet ({}), automatically", display(alias)),
+            None => "Your wallet, automatically".to_owned(),
+        },
+        (Ok(PaymentMethod::Push), _) if customer_node => "Your node, automatically".to_owned(),
+        _ => "By email and the pay page".to_owned(),
+    }
+}
+
+fn subscription_row(
+    sub: &subscriptions::Model,
+    plan: Option<&plans::Model>,
+    wallet: Option<&wallet_connections::Model>,
+    customer_node: bool,
+) -> SubscriptionRow {
     let next_invoice = match sub.status.as_str() {
         "canceled" => "—".to_owned(),
         "paused" => "none while paused".to_owned(),
@@ -87,6 +115,9 @@ fn subscription_row(sub: &subscriptions::Model, plan: Option<&plans::Model>) -> 
         next_invoice,
         ends_at_period_end: sub.cancel_at_period_end && sub.status != "canceled",
         can_cancel: portal::can_cancel_at_period_end(sub),
+        payment: payment_words(sub, wallet, customer_node),
+        wallet: wallet.is_some(),
+        can_change_payment: portal::can_change_payment_method(sub),
     }
 }
 
@@ -121,7 +152,9 @@ fn home_page(
         subscriptions: view
             .subscriptions
             .iter()
-            .map(|(s, p)| subscription_row(s, p.as_ref()))
+            .map(|(s, p)| {
+                subscription_row(s, p.as_ref(), view.wallets.get(&s.id), c.node_id.is_some())
+            })
             .collect(),
         invoices: view.invoices.iter().map(invoice_row).collect(),
     }
@@ -144,6 +177,12 @@ pub async fn page(
             "Done: the subscription ends at the end of its current period; you will not be billed again for it.".to_owned(),
         ),
         Some("email") => Some("Done: your email address is updated.".to_owned()),
+        Some("wallet") => Some(
+            "Done: your wallet is connected. It is asked to pay each invoice of the subscription, within the budget you gave the connection.".to_owned(),
+        ),
+        Some("wallet_removed") => Some(
+            "Done: the wallet is disconnected and pushbill no longer holds its connection.".to_owned(),
+        ),
         _ => None,
     };
     let email = display(customer.session.customer.email.as_deref().unwrap_or(""));
@@ -168,6 +207,57 @@ pub async fn cancel_at_period_end(
     )
     .await?;
     Ok(see_other("/portal?done=canceled"))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WalletForm {
+    #[serde(default)]
+    nwc_uri: String,
+}
+
+/// POST /portal/subscriptions/{id}/wallet: connect a wallet (NIP-47).
+pub async fn connect_wallet(
+    state: web::Data<Context>,
+    customer: Customer,
+    id: web::Path<String>,
+    web::Form(form): web::Form<WalletForm>,
+) -> PortalResult {
+    let method = NewMethod::parse("nwc", Some(form.nwc_uri))?;
+    set_method(&state, &customer, &id, method).await?;
+    Ok(see_other("/portal?done=wallet"))
+}
+
+/// POST /portal/subscriptions/{id}/wallet/remove: back to the pay page
+/// (or the customer's node), the connection's secret erased.
+pub async fn remove_wallet(
+    state: web::Data<Context>,
+    customer: Customer,
+    id: web::Path<String>,
+) -> PortalResult {
+    set_method(&state, &customer, &id, NewMethod::Push).await?;
+    Ok(see_other("/portal?done=wallet_removed"))
+}
+
+async fn set_method(
+    state: &Context,
+    customer: &Customer,
+    id: &str,
+    method: NewMethod,
+) -> Result<(), Error> {
+    let owner = Owner {
+        merchant_id: customer.merchant_id(),
+        customer_id: Some(customer.customer_id()),
+    };
+    payment_methods::set(
+        &state.db,
+        &WalletCheck::of(state),
+        customer.now,
+        owner,
+        id,
+        method,
+    )
+    .await
+    .map(drop)
 }
 
 #[derive(Debug, Deserialize)]

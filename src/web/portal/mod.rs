@@ -53,6 +53,14 @@ pub fn scope() -> actix_web::Scope<
             "/subscriptions/{id}/cancel",
             web::post().to(home::cancel_at_period_end),
         )
+        .route(
+            "/subscriptions/{id}/wallet",
+            web::post().to(home::connect_wallet),
+        )
+        .route(
+            "/subscriptions/{id}/wallet/remove",
+            web::post().to(home::remove_wallet),
+        )
         .route("/invoices/{id}/pay", web::get().to(home::pay))
         .route("/{merchant}", web::get().to(access::request_page))
         .route("/{merchant}", web::post().to(access::request))

@@ -43,6 +43,10 @@ pub fn scope() -> actix_web::Scope<
         }))
         .route("/{link}", web::get().to(plan::page))
         .route("/{link}/subscribe", web::post().to(plan::subscribe))
+        .route(
+            "/{link}/subscribe_wallet",
+            web::post().to(plan::subscribe_wallet),
+        )
         .route("/{link}/welcome", web::get().to(plan::welcome))
         .route("/{link}/codes", web::post().to(code::create))
         .route("/{link}/codes/{code}", web::get().to(code::page))

@@ -8,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{PageError, PageResult, Shell, csrf, html, load, see_other};
+use crate::billing::payment_methods::WalletCheck;
 use crate::billing::signup::{self, ManualSignup, Page};
 use crate::catalog::fiat;
 use crate::context::Context;
@@ -62,6 +63,8 @@ struct PlanPage {
     email: String,
     name: String,
     error: FieldError,
+    /// The form the fields and errors belong to: `manual` or `wallet`.
+    way: &'static str,
 }
 
 fn render(
@@ -69,7 +72,7 @@ fn render(
     req: &HttpRequest,
     page: &Page,
     status: StatusCode,
-    form: &ManualSignup,
+    (form, way): (&ManualSignup, &'static str),
     error: FieldError,
 ) -> HttpResponse {
     let (csrf, cookie) = csrf::token(state, req);
@@ -82,6 +85,7 @@ fn render(
             email: form.email.clone(),
             name: form.name.clone(),
             error,
+            way,
         },
     );
     if let Some(cookie) = cookie {
@@ -102,7 +106,7 @@ pub async fn page(
         &req,
         &page,
         StatusCode::OK,
-        &ManualSignup::default(),
+        (&ManualSignup::default(), "manual"),
         FieldError::none(),
     ))
 }
@@ -139,12 +143,65 @@ pub async fn subscribe(
         &form,
     )
     .await;
+    answer(&state, &req, &link, &page, (form, "manual"), made)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WalletSubscribeForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    nwc_uri: String,
+}
+
+/// POST /s/{link}/subscribe_wallet: as [`subscribe`], paid by the
+/// subscriber's wallet over Nostr Wallet Connect (the URI is checked with
+/// the wallet first; it is never shown again, not even on an error).
+pub async fn subscribe_wallet(
+    state: web::Data<Context>,
+    req: HttpRequest,
+    link: web::Path<String>,
+    web::Form(form): web::Form<WalletSubscribeForm>,
+) -> PageResult {
+    let page = load(&state, &link).await?;
+    let fields = ManualSignup {
+        email: form.email,
+        name: form.name,
+    };
+    let address = crate::web::browser::client_address(&req);
+    let made = signup::subscribe_with_wallet(
+        &state.db,
+        &state.clocks,
+        &state.settings.signup,
+        &WalletCheck::of(&state),
+        &page,
+        &address,
+        &fields,
+        form.nwc_uri,
+    )
+    .await;
+    answer(&state, &req, &link, &page, (fields, "wallet"), made)
+}
+
+/// Where a signup form's POST lands: the first invoice's page (or the
+/// welcome page after a trial start), or the form again with the error at
+/// its field (400).
+fn answer(
+    state: &Context,
+    req: &HttpRequest,
+    link: &str,
+    page: &Page,
+    (form, way): (ManualSignup, &'static str),
+    made: crate::error::Result<Result<signup::Signed, signup::Throttled>>,
+) -> PageResult {
     match made {
         Ok(Ok(signed)) => {
             tracing::info!(subscription = %signed.subscription.id, "signup page: subscribed");
             Ok(match signed.invoice_token {
-                Some(token) => see_other(&format!("/s/{}/invoices/{token}", link.as_str())),
-                None => see_other(&format!("/s/{}/welcome", link.as_str())),
+                Some(token) => see_other(&format!("/s/{link}/invoices/{token}")),
+                None => see_other(&format!("/s/{link}/welcome")),
             })
         }
         Ok(Err(throttled)) => Err(PageError::Throttled(throttled)),
@@ -163,11 +220,11 @@ pub async fn subscribe(
                 name: clean(&form.name),
             };
             Ok(render(
-                &state,
-                &req,
-                &page,
+                state,
+                req,
+                page,
                 StatusCode::BAD_REQUEST,
-                &typed,
+                (&typed, way),
                 error,
             ))
         }

@@ -143,3 +143,38 @@ async fn another_merchants_subscription_is_not_found_and_a_canceled_one_takes_no
         "{r:?}"
     );
 }
+
+/// Off the sandbox and regtest, a relay must be a public `wss://` address:
+/// pushbill does not open connections into its own network for anyone who
+/// pastes a URI (the webhook sender's SSRF guard).
+#[tokio::test]
+async fn relays_on_internal_addresses_are_refused_unless_allowed() {
+    let app = spawn_app_with(|s| s.nwc.allow_private_relays = Some(false)).await;
+    let api = app.api().await;
+    let (customer, plan) = (api.customer().await, api.monthly_plan().await);
+    let sub = api.subscription(&customer, &plan).await;
+    let path = format!("/v1/subscriptions/{sub}/payment_method");
+    let wallet = "b889ff5b1513b641e2a139f661a661364979c5beee91842f8f0ef42ab558e9d4";
+    for (relay, says) in [
+        ("ws%3A%2F%2Frelay.example.com", "must use wss://"),
+        (
+            "wss%3A%2F%2F127.0.0.1%3A7777",
+            "127.0.0.1 is not a public address",
+        ),
+        ("wss%3A%2F%2F10.1.2.3", "10.1.2.3 is not a public address"),
+        ("wss%3A%2F%2F%5B%3A%3A1%5D", "::1 is not a public address"),
+        (
+            "wss%3A%2F%2F169.254.169.254",
+            "169.254.169.254 is not a public address",
+        ),
+    ] {
+        let uri = format!("nostr+walletconnect://{wallet}?relay={relay}&secret={SECRET}");
+        let r = api
+            .post(&path, json!({"method": "nwc", "nwc_uri": uri}))
+            .await;
+        assert_eq!((r.status, r.param()), (400, "nwc_uri"), "{relay}: {r:?}");
+        let message = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{relay}: {message}");
+        assert!(!r.body.to_string().contains(SECRET));
+    }
+}
