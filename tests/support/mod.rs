@@ -18,6 +18,8 @@ pub mod deployment;
 pub mod email;
 /// The chain simulator and LDK node settings for the Lightning tests.
 pub mod ln;
+/// Nostr Wallet Connect: an in-process relay and the merchant's wallet sender.
+pub mod nwc;
 /// The customer portal: sign-in links (API, email) and signing in.
 pub mod portal;
 /// A real SMTP server (aiosmtpd) in a child process.

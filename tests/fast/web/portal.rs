@@ -810,3 +810,71 @@ async fn the_dashboard_emails_a_customer_a_sign_in_link_it_never_shows() {
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert_eq!(portal_emails(&app).await.len(), 1);
 }
+
+/// "Connect a wallet" on a subscription: offered with the way it is paid
+/// now; a URI that is not one, or whose wallet does not answer, is refused
+/// (400) on a page that never shows it; another customer's subscription is
+/// 404 and nothing changes. Connecting a real wallet and disconnecting it
+/// is in tests/slow/lightning/nwc.rs.
+#[tokio::test]
+async fn connecting_a_wallet_is_offered_and_refusals_never_show_the_secret() {
+    let app = app().await;
+    let api = app.api().await;
+    let (customer, sub) = subscriber(&api, "alice@example.com", "Alice").await;
+    let (_, bobs) = subscriber(&api, "bob@example.com", "Bob").await;
+    let mut web = Dashboard::new(&app);
+    sign_in(&mut web, &api_link(&api, &customer).await).await;
+    let home = web.get("/portal").await;
+    assert!(home.has_id(&format!("connect-{sub}")), "{}", home.body);
+    assert!(
+        home.body.contains("By email and the pay page"),
+        "{}",
+        home.body
+    );
+
+    let secret = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
+    let unreachable = format!(
+        "nostr+walletconnect://b889ff5b1513b641e2a139f661a661364979c5beee91842f8f0ef42ab558e9d4?relay=ws%3A%2F%2F127.0.0.1%3A9&secret={secret}"
+    );
+    for uri in [
+        unreachable.clone(),
+        format!("nostr+walletconnect://x?secret={secret}"),
+    ] {
+        let page = web
+            .post(
+                "/portal",
+                &format!("/portal/subscriptions/{sub}/wallet"),
+                &[("nwc_uri", &uri)],
+            )
+            .await;
+        assert_eq!(page.status, 400, "{}", page.body);
+        assert!(page.body.contains("nwc_uri"), "{}", page.body);
+        assert!(
+            !page.body.contains(secret),
+            "the secret came back: {}",
+            page.body
+        );
+    }
+    let theirs = web
+        .post(
+            "/portal",
+            &format!("/portal/subscriptions/{bobs}/wallet"),
+            &[("nwc_uri", &unreachable)],
+        )
+        .await;
+    assert_eq!(theirs.status, 404, "{}", theirs.body);
+    let theirs = web
+        .post(
+            "/portal",
+            &format!("/portal/subscriptions/{bobs}/wallet/remove"),
+            &[],
+        )
+        .await;
+    assert_eq!(theirs.status, 404, "{}", theirs.body);
+    for id in [&sub, &bobs] {
+        let r = api
+            .get(&format!("/v1/subscriptions/{id}/payment_method"))
+            .await;
+        assert_eq!(r.body["method"], "push", "{r:?}");
+    }
+}

@@ -879,3 +879,57 @@ async fn the_api_sets_and_clears_the_fiat_rate() {
     let page = visitor.get(&link_of(&plan)).await;
     assert!(!page.has_id("plan-fiat"));
 }
+
+/// "Auto-pay from my wallet": every refusal is at its field, creates
+/// nothing, and never shows the URI (or its secret) again. A wallet that
+/// answers and pays is tested with a real relay and payer in
+/// tests/slow/lightning/nwc.rs.
+#[tokio::test]
+async fn the_wallet_form_refuses_at_the_field_creates_nothing_and_never_shows_the_secret() {
+    let app = spawn_app_with(|s| s.nwc.connect_timeout_secs = 2).await;
+    let merchant = app.merchant().await;
+    let plan = app.monthly_plan(&merchant).await;
+    let mut web = Dashboard::new(&app);
+    let link = link_of(&plan);
+    let page = web.get(&link).await;
+    assert!(page.body.contains(r#"id="wallet-form""#), "{}", page.body);
+    let secret = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
+    let unreachable = format!(
+        "nostr+walletconnect://b889ff5b1513b641e2a139f661a661364979c5beee91842f8f0ef42ab558e9d4?relay=ws%3A%2F%2F127.0.0.1%3A9&secret={secret}"
+    );
+    let not_a_uri = format!("https://wallet.example/?secret={secret}");
+    for (email, uri, field) in [
+        ("carol@example.com", unreachable.as_str(), "nwc_uri"),
+        ("carol@example.com", not_a_uri.as_str(), "nwc_uri"),
+        ("carol@example.com", "", "nwc_uri"),
+        ("not an email", unreachable.as_str(), "wallet-email"),
+    ] {
+        let page = web
+            .post(
+                &link,
+                &format!("{link}/subscribe_wallet"),
+                &[("email", email), ("name", "Carol"), ("nwc_uri", uri)],
+            )
+            .await;
+        assert_eq!(page.status, 400, "{uri}: {}", page.body);
+        assert!(
+            page.body.contains(&format!(r#"id="error-{field}""#)),
+            "{field}: {}",
+            page.body
+        );
+        assert!(
+            !page.body.contains(secret),
+            "the secret came back: {}",
+            page.body
+        );
+        assert!(!page.body.contains("walletconnect://b889"), "{}", page.body);
+        assert_eq!(counts(&app).await, (0, 0, 0), "{uri}");
+    }
+    let refused = web
+        .post_raw(
+            &format!("{link}/subscribe_wallet"),
+            &[("email", "carol@example.com"), ("nwc_uri", &unreachable)],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "no CSRF token");
+}

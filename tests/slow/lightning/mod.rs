@@ -2,6 +2,7 @@
 
 mod consent;
 mod node_api;
+mod nwc;
 mod payments;
 mod push;
 mod subscribe;
