@@ -113,6 +113,8 @@ struct SubscriptionPage {
     trial_end: String,
     canceled_at: String,
     billing_error: String,
+    /// How its invoices are paid (the payment method, and the wallet's).
+    payment: String,
     can_cancel: bool,
     can_pause: bool,
     can_resume: bool,
@@ -204,6 +206,21 @@ async fn show(
             ),
         })
         .collect();
+    let wallet = crate::store::wallet_connections::active_for(&state.db, &sub.id).await?;
+    let payment = match (sub.payment_method.as_str(), &wallet) {
+        ("nwc", Some(w)) => format!(
+            "nwc: the subscriber's wallet{} ({}, over {})",
+            w.wallet_alias
+                .as_deref()
+                .map(|a| format!(" {}", display(a)))
+                .unwrap_or_default(),
+            w.id,
+            w.relays().join(", ")
+        ),
+        ("nwc", None) => "nwc, no wallet connected: the pay page".to_owned(),
+        ("manual", _) => "manual: email and the pay page".to_owned(),
+        _ => "push: the customer's node (without one, the pay page)".to_owned(),
+    };
     let parsed = crate::domain::SubscriptionStatus::parse(&sub.status).ok();
     use crate::domain::SubscriptionStatus as S;
     let live = parsed.is_some_and(|s| !s.is_terminal());
@@ -224,6 +241,7 @@ async fn show(
             .clone()
             .map(|e| display(&e))
             .unwrap_or_default(),
+        payment,
         can_cancel: live,
         can_pause: live && parsed != Some(S::Paused),
         can_resume: parsed == Some(S::Paused),
