@@ -125,6 +125,14 @@ impl Application {
 
     /// Whether this process runs the embedded chain simulator (the sandbox
     /// without `[bitcoind]`).
+    /// The sandbox's nostr relay for wallet connections, when it runs one.
+    pub fn sandbox_relay(&self) -> Option<&str> {
+        self.node_role
+            .as_ref()
+            .and_then(|r| r.relay.as_ref())
+            .map(|r| r.url.as_str())
+    }
+
     pub fn runs_simnet(&self) -> bool {
         self.node_role.as_ref().is_some_and(|r| r.simnet.is_some())
     }

@@ -78,6 +78,9 @@ pub struct NwcSettings {
     /// Relays on loopback, private and other internal addresses, and plain
     /// `ws://`, are allowed. Unset: on the sandbox and regtest only.
     pub allow_private_relays: Option<bool>,
+    /// Where the sandbox's own relay listens (`serve` on the embedded chain
+    /// simulator only); a free port when this one is taken.
+    pub sandbox_relay_listen: std::net::SocketAddr,
 }
 
 impl Default for NwcSettings {
@@ -88,6 +91,7 @@ impl Default for NwcSettings {
             connect_timeout_secs: 15,
             pay_timeout_secs: 60,
             allow_private_relays: None,
+            sandbox_relay_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 7777)),
         }
     }
 }

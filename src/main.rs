@@ -452,6 +452,11 @@ fn banner(app: &Application) -> String {
                 "  Payers     pushbill payer run --sandbox {} --open-channel-sat 500000  (docs/payer.md)",
                 data.display()
             ));
+            if let Some(relay) = app.sandbox_relay() {
+                lines.push(format!(
+                    "  Relay      {relay}  (wallet connections: pushbill payer nwc new, docs/nwc.md)"
+                ));
+            }
         }
     }
     lines.push("  Stop with Ctrl-C.".into());

@@ -17,6 +17,7 @@ use super::nwc_sender::{self, NwcSender};
 use super::push_sender::{self as sender, PushPolicy, PushSender};
 use crate::config::Settings;
 use crate::context::Context;
+use crate::nwc::sandbox_relay::SandboxRelay;
 use ln_node::bitcoind::RpcAuth;
 use ln_node::{Inboxes, Node, NodeConfig};
 use push_protocol::handler::IncomingGrantMessage;
@@ -27,6 +28,8 @@ pub struct NodeRole {
     pub node: Arc<Node>,
     /// The embedded chain simulator, when the sandbox runs one.
     pub simnet: Option<Simnet>,
+    /// The sandbox's nostr relay for wallet connections, beside the simulator.
+    pub relay: Option<SandboxRelay>,
     /// Subscribe handshake and grant-end messages from peers.
     grant_inbox: tokio::sync::mpsc::UnboundedReceiver<IncomingGrantMessage>,
 }
@@ -87,9 +90,17 @@ impl NodeRole {
             grants: Some(grant_tx),
         };
         let node = Node::start_with_inboxes(config, sink, inboxes).await?;
-        if simnet.is_some() {
-            share_sandbox_chain(&ln.simnet_data_dir, &bitcoind_for_payers, &node)?;
-        }
+        let relay = match simnet.is_some() {
+            true => {
+                let relay = SandboxRelay::start(settings.nwc.sandbox_relay_listen)
+                    .await
+                    .context("starting the sandbox's nostr relay")?;
+                tracing::info!(url = %relay.url, "the sandbox's nostr relay for wallet connections runs");
+                share_sandbox_chain(&ln.simnet_data_dir, &bitcoind_for_payers, &node)?;
+                Some(relay)
+            }
+            false => None,
+        };
         // Subscribe codes name this node: the web role reads it from here.
         let address = ln
             .public_address
@@ -106,6 +117,7 @@ impl NodeRole {
         Ok(NodeRole {
             node,
             simnet,
+            relay,
             grant_inbox,
         })
     }
@@ -145,6 +157,9 @@ impl NodeRole {
             grants::run(grant_service, self.grant_inbox, shutdown),
         );
         self.node.stop().await;
+        if let Some(relay) = self.relay {
+            relay.shutdown();
+        }
         if let Some(simnet) = self.simnet {
             simnet.shutdown().await;
         }

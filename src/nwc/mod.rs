@@ -5,9 +5,11 @@
 //!
 //! - `seal`: connection secrets sealed at rest with the deployment's key
 //! - `wallet`: checking a connection, asking a wallet to pay (the `nwc` crate)
+//! - `sandbox_relay`: the relay `serve` runs on the sandbox chain
 //!
 //! The node role's `node::nwc_sender` sends the due `nwc` attempts of the
 //! push queue.
 
+pub mod sandbox_relay;
 pub mod seal;
 pub mod wallet;
