@@ -50,12 +50,13 @@ pub const METHODS: &str = "pay_invoice get_info get_balance";
 const IN_FLIGHT_POLL: Duration = Duration::from_millis(100);
 
 /// A new wallet connection, as the subscriber gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NwcSpec {
     /// A name to recognise it by (e.g. the merchant's).
     pub name: Option<String>,
     /// What may be paid per window, in msat (above 0).
     pub budget_msat: u64,
+    /// Monthly by default.
     pub window: BudgetWindow,
     /// Relay URLs (`ws://` or `wss://`), at least one.
     pub relays: Vec<String>,

@@ -202,12 +202,13 @@ pub struct Payment {
 
 /// How often a wallet connection's budget starts afresh (NWC-13's
 /// `renewal_period`), in calendar windows (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum BudgetWindow {
     Daily,
     /// ISO week: from Monday 00:00 UTC.
     Weekly,
+    #[default]
     Monthly,
     Yearly,
     /// One budget for the connection's whole life.
