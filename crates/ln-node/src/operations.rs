@@ -466,6 +466,23 @@ impl Node {
         )
     }
 
+    /// [`Self::start_bolt11_payment`], with a receiver for the payment's
+    /// outcome (the preimage, or why it failed), told after the node's
+    /// [`crate::PaymentSink`] has recorded it. `Err` when LDK refused to
+    /// start it (`DuplicatePayment` for a payment hash it still knows).
+    pub fn start_bolt11_payment_watched(
+        &self,
+        invoice: &Bolt11Invoice,
+        retry_for: Duration,
+    ) -> Result<tokio::sync::oneshot::Receiver<crate::events::PaymentOutcome>, Bolt11PaymentError>
+    {
+        let outcome = self
+            .outbound
+            .wait_for(PaymentId(*invoice.payment_hash().as_ref()));
+        self.start_bolt11_payment(invoice, retry_for)?;
+        Ok(outcome)
+    }
+
     /// The ids of the outgoing payments LDK still knows about (pending,
     /// fulfilled, abandoned or awaiting an invoice).
     pub fn recent_payment_ids(&self) -> Vec<PaymentId> {

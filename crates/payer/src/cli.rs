@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::control::{self, Command, Reply, short};
 use crate::display::{msat, table, time};
 use crate::sandbox::SandboxChain;
-use crate::state::{Limits, PayerState, Status, Window};
+use crate::state::{BudgetWindow, Limits, NwcStatus, PayerState, Status, Window};
 use crate::subscribe::{Acceptance, Outcome, Terms, TermsRequest};
 use crate::{Payer, PayerOptions};
 use ln_node::NodeAddress;
@@ -66,6 +66,47 @@ pub enum PayerAction {
     /// The node (id, address, channels and balances) and the grants with
     /// what is spent and left in their current window.
     Status,
+    /// Wallet connections (Nostr Wallet Connect, NIP-47): apps that may have
+    /// invoices paid inside a budget.
+    Nwc {
+        #[command(subcommand)]
+        action: NwcAction,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum NwcAction {
+    /// Offer a new connection: prints its nostr+walletconnect:// URI once
+    /// (it holds the connection's secret, which the payer does not keep).
+    New(NwcNewArgs),
+    /// The connections, newest first, with what is spent and left this window.
+    List,
+    /// Revoke a connection (its id): its requests are refused from now on.
+    Revoke { id: String },
+    /// Change a connection's budget.
+    Budget {
+        id: String,
+        #[arg(long)]
+        budget_sat: u64,
+        #[arg(long, value_enum)]
+        window: Option<BudgetWindow>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NwcNewArgs {
+    /// What may be paid per window, in sat.
+    #[arg(long)]
+    pub budget_sat: u64,
+    /// When the budget starts afresh.
+    #[arg(long, value_enum, default_value = "monthly")]
+    pub window: BudgetWindow,
+    /// A relay the app and the payer meet on (ws:// or wss://); repeat for more.
+    #[arg(long = "relay", required = true)]
+    pub relays: Vec<String>,
+    /// A name to recognise the connection by.
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -180,7 +221,124 @@ pub async fn run_with(
         PayerAction::Reject { push } => say(out, &dir, Command::Reject { push_id: push }).await,
         PayerAction::Pay { bolt11 } => say(out, &dir, Command::Pay { bolt11 }).await,
         PayerAction::Status => status(&dir, json, out).await,
+        PayerAction::Nwc { action } => nwc(&dir, action, json, out).await,
     }
+}
+
+async fn nwc(dir: &Path, action: NwcAction, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let sat = |sat: u64| {
+        sat.checked_mul(1000)
+            .filter(|m| *m > 0)
+            .context("--budget-sat must be above 0 (and not too large)")
+    };
+    match action {
+        NwcAction::New(args) => {
+            let spec = crate::NwcSpec {
+                name: args.name,
+                budget_msat: sat(args.budget_sat)?,
+                window: args.window,
+                relays: args.relays,
+            };
+            let (command, uri) = crate::nwc::new_connection(&spec)?;
+            let reply = control::run(dir, &command, Utc::now(), REPLY_TIMEOUT).await?;
+            if !reply.ok {
+                bail!("{}", reply.message);
+            }
+            let id = match &command {
+                Command::NwcAdd(add) => add.id.clone(),
+                _ => String::new(),
+            };
+            if json {
+                writeln!(out, "{}", json!({"id": id, "uri": uri}))?;
+            } else {
+                eprintln!(
+                    "{}. Give this URI to the app; it is shown once, and holds the connection's secret:",
+                    reply.message
+                );
+                writeln!(out, "{uri}")?;
+            }
+            Ok(())
+        }
+        NwcAction::List => {
+            let state = crate::read_state(dir)?;
+            writeln!(out, "{}", nwc_list(&state, state.time(Utc::now()), json))?;
+            Ok(())
+        }
+        NwcAction::Revoke { id } => say(out, dir, Command::NwcRevoke { id }).await,
+        NwcAction::Budget {
+            id,
+            budget_sat,
+            window,
+        } => {
+            let budget_msat = budget_sat
+                .checked_mul(1000)
+                .context("--budget-sat is too large")?;
+            say(
+                out,
+                dir,
+                Command::NwcBudget {
+                    id,
+                    budget_msat,
+                    window,
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// The wallet connections, newest first (no secrets).
+fn nwc_list(state: &PayerState, now: DateTime<Utc>, json: bool) -> String {
+    let mut list: Vec<_> = state.nwc_connections.iter().collect();
+    list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    if json {
+        let rows: Vec<_> = list
+            .iter()
+            .map(|c| {
+                let (spent, left) = state.nwc_spent_and_left(c, now);
+                json!({
+                    "id": c.id,
+                    "name": c.name,
+                    "wallet_pubkey": c.wallet_pubkey,
+                    "client_pubkey": c.client_pubkey,
+                    "relays": c.relays,
+                    "budget_msat": c.budget_msat,
+                    "window": c.window,
+                    "status": c.status,
+                    "created_at": c.created_at,
+                    "revoked_at": c.revoked_at,
+                    "spent_msat": spent,
+                    "left_msat": left,
+                })
+            })
+            .collect();
+        return serde_json::to_string_pretty(&rows).unwrap_or_default();
+    }
+    if list.is_empty() {
+        return "No wallet connections. `pushbill payer nwc new --budget-sat N --relay URL` makes one.".into();
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|c| {
+            let (spent, left) = state.nwc_spent_and_left(c, now);
+            vec![
+                c.id.clone(),
+                c.name.clone().unwrap_or_default(),
+                match c.status {
+                    NwcStatus::Active => "active".into(),
+                    NwcStatus::Revoked => "revoked".into(),
+                },
+                format!("{} {}", msat(c.budget_msat), c.window.name()),
+                msat(spent),
+                msat(left),
+                c.relays.join(" "),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "NAME", "STATUS", "BUDGET", "SPENT", "LEFT", "RELAYS"],
+        &rows,
+    )
 }
 
 /// Runs a command and prints its answer; a refusal is an error.
@@ -403,6 +561,10 @@ fn payments(state: &PayerState, held_only: bool, now: DateTime<Utc>, json: bool)
             .iter()
             .map(|(hash, p)| {
                 let mut v = serde_json::to_value(p).unwrap_or_default();
+                if let Some(fields) = v.as_object_mut() {
+                    // Kept to answer a repeated NIP-47 request; not shown.
+                    fields.remove("preimage");
+                }
                 v["payment_hash"] = json!(hash);
                 v
             })
@@ -577,6 +739,7 @@ async fn run_node(dir: PathBuf, args: RunArgs, out: &mut dyn Write) -> anyhow::R
         },
         now: Arc::new(Utc::now),
         sandbox_node,
+        nwc_relay_retry: None,
     };
     let payer = Payer::start_with(dir, config, options).await?;
     writeln!(

@@ -16,7 +16,9 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::state::{EndedBy, GrantStatus, PayerState, Payment, Status, write_atomically};
+use crate::state::{
+    BudgetWindow, EndedBy, GrantStatus, NwcStatus, PayerState, Payment, Status, write_atomically,
+};
 
 /// A change to the payer's state (or, for a running payer, an action).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +40,17 @@ pub enum Command {
     Accept(crate::subscribe::Acceptance),
     /// The node's id, address and channels (running payer only).
     Status,
+    /// Add a wallet connection (NIP-47).
+    NwcAdd(crate::nwc::NwcAdd),
+    /// Revoke a wallet connection (its id or first 8+ characters).
+    NwcRevoke { id: String },
+    /// Change a wallet connection's budget (and window).
+    NwcBudget {
+        id: String,
+        budget_msat: u64,
+        #[serde(default)]
+        window: Option<BudgetWindow>,
+    },
 }
 
 impl Command {
@@ -290,6 +303,8 @@ pub fn apply(
                     expires_at: invoice.expires_at().map(|d| d.as_secs() as i64),
                     held: false,
                     reason: Some("paid by hand".into()),
+                    nwc_id: None,
+                    preimage: None,
                 },
             );
             Ok(format!("paying {}", crate::display::msat(amount_msat)))
@@ -312,6 +327,47 @@ pub fn apply(
                 "grant {} ({}) ended; the merchant is told when the payer reaches it",
                 short(&grant.id),
                 grant.merchant_name
+            ))
+        }
+        // Adding again (a replay) changes nothing.
+        Command::NwcAdd(add) => {
+            let connection = add.connection(now)?;
+            if let Some(known) = state.nwc(&add.id) {
+                if known.wallet_pubkey == connection.wallet_pubkey {
+                    return Ok(format!("wallet connection {} added already", add.id));
+                }
+                bail!("a wallet connection {} exists already", add.id);
+            }
+            state.nwc_connections.push(connection);
+            Ok(format!("wallet connection {} added", add.id))
+        }
+        Command::NwcRevoke { id } => {
+            let id = state.find_nwc(id)?;
+            let c = state.nwc_mut(&id).expect("found");
+            if c.status == NwcStatus::Revoked {
+                bail!("wallet connection {id} is revoked already");
+            }
+            c.status = NwcStatus::Revoked;
+            c.revoked_at = Some(now.timestamp());
+            Ok(format!(
+                "wallet connection {id} revoked: it pays nothing more"
+            ))
+        }
+        Command::NwcBudget {
+            id,
+            budget_msat,
+            window,
+        } => {
+            let id = state.find_nwc(id)?;
+            let c = state.nwc_mut(&id).expect("found");
+            c.budget_msat = *budget_msat;
+            if let Some(w) = window {
+                c.window = *w;
+            }
+            Ok(format!(
+                "wallet connection {id}: up to {} {}",
+                crate::display::msat(c.budget_msat),
+                c.window.name()
             ))
         }
         Command::FetchTerms(_) | Command::Accept(_) | Command::Status => {
@@ -347,6 +403,8 @@ mod tests {
             expires_at: None,
             held: true,
             reason: None,
+            nwc_id: None,
+            preimage: None,
         }
     }
 
@@ -505,6 +563,86 @@ mod tests {
         assert_eq!(state.payments["h2"].status, Status::Rejected);
         assert_eq!(state.payments["h2"].reason.as_deref(), Some("declined"));
         assert!(apply(&mut state, &approve("nope"), now).is_err());
+    }
+
+    #[tokio::test]
+    async fn wallet_connections_are_added_once_revoked_once_and_rebudgeted() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let spec = crate::NwcSpec {
+            name: Some("Shop".into()),
+            budget_msat: 5_000,
+            window: BudgetWindow::Weekly,
+            relays: vec!["ws://127.0.0.1:7777".into()],
+        };
+        let (add, uri) = crate::nwc::new_connection(&spec).unwrap();
+        let Command::NwcAdd(a) = &add else {
+            panic!("not an add")
+        };
+        assert!(uri.starts_with("nostr+walletconnect://"), "{uri}");
+        assert!(!format!("{add:?}").contains(&a.wallet_secret));
+        // No payer runs: applied to the state file.
+        assert!(matches!(
+            submit(dir.path(), &add, now).unwrap(),
+            Submitted::Applied(_)
+        ));
+        // A replay changes nothing; another key under the same id is refused.
+        let mut state = PayerState::load(dir.path()).unwrap();
+        let before = state.clone();
+        apply(&mut state, &add, now).unwrap();
+        assert_eq!(state, before);
+        let (Command::NwcAdd(other), _) = crate::nwc::new_connection(&spec).unwrap() else {
+            panic!("not an add")
+        };
+        let clash = Command::NwcAdd(crate::nwc::NwcAdd {
+            id: a.id.clone(),
+            ..other
+        });
+        assert!(apply(&mut state, &clash, now).is_err());
+        let c = &state.nwc_connections[0];
+        assert_eq!(
+            (c.budget_msat, c.window, c.status),
+            (5_000, BudgetWindow::Weekly, NwcStatus::Active)
+        );
+        let budget = Command::NwcBudget {
+            id: a.id.clone(),
+            budget_msat: 9_000,
+            window: Some(BudgetWindow::Daily),
+        };
+        apply(&mut state, &budget, now).unwrap();
+        assert_eq!(state.nwc_connections[0].budget_msat, 9_000);
+        assert_eq!(state.nwc_connections[0].window, BudgetWindow::Daily);
+        let revoke = Command::NwcRevoke { id: a.id.clone() };
+        apply(&mut state, &revoke, now).unwrap();
+        assert_eq!(state.nwc_connections[0].status, NwcStatus::Revoked);
+        assert!(apply(&mut state, &revoke, now).is_err(), "revoked already");
+        assert!(
+            apply(
+                &mut state,
+                &Command::NwcRevoke {
+                    id: "nwc_nope".into()
+                },
+                now
+            )
+            .is_err()
+        );
+        // Bad specs never make a connection.
+        for bad in [
+            crate::NwcSpec {
+                relays: vec![],
+                ..spec.clone()
+            },
+            crate::NwcSpec {
+                relays: vec!["not a url".into()],
+                ..spec.clone()
+            },
+            crate::NwcSpec {
+                budget_msat: 0,
+                ..spec.clone()
+            },
+        ] {
+            assert!(crate::nwc::new_connection(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -14,11 +14,14 @@
 //! - `state`: grants and payments, one JSON file written atomically; the rules
 //! - `control`: how CLI commands reach a running (or stopped) payer
 //! - `subscribe`: the subscribe handshake, subscriber side
+//! - `nwc`: the Nostr Wallet Connect (NIP-47) wallet service, the second
+//!   auto-pay rail: `pay_invoice` inside a connection's budget
 //! - `cli`, `display`: the command line of `pushbill-payer` (and its alias `pushbill payer`)
 
 pub mod cli;
 pub mod control;
 mod display;
+pub mod nwc;
 pub mod sandbox;
 pub mod state;
 pub mod subscribe;
@@ -45,8 +48,10 @@ use ln_node::{Inboxes, Node, NodeConfig, PaymentSink, Verdict};
 use push_protocol::handler::{IncomingGrantMessage, IncomingPush, PushMessage};
 use push_protocol::wire::{PushInvoice, PushReply, RejectReason, ReplyStatus};
 
+pub use self::nwc::NwcSpec;
+
 /// How long LDK keeps retrying one payment.
-const PAYMENT_RETRY: Duration = Duration::from_secs(60);
+pub(crate) const PAYMENT_RETRY: Duration = Duration::from_secs(60);
 /// How often queued CLI commands are looked for.
 const COMMAND_POLL: Duration = Duration::from_millis(200);
 
@@ -67,6 +72,10 @@ pub struct PayerOptions {
     /// it, so grant windows follow the sandbox's test clock. `None` on real
     /// networks: wall time only.
     pub sandbox_node: Option<String>,
+    /// How long the wallet service (NIP-47) waits before reconnecting to a
+    /// relay, fixed; `None`: nostr-sdk's (10 s, growing with failures).
+    /// Tests set a second.
+    pub nwc_relay_retry: Option<Duration>,
 }
 
 impl Default for PayerOptions {
@@ -75,6 +84,7 @@ impl Default for PayerOptions {
             limits: Limits::default(),
             now: Arc::new(Utc::now),
             sandbox_node: None,
+            nwc_relay_retry: None,
         }
     }
 }
@@ -89,12 +99,19 @@ struct Core {
     handshakes: subscribe::Handshakes,
     /// Payments that ended (hash, paid or why not), for the loop to reply.
     ended: mpsc::UnboundedSender<(String, Result<(), String>)>,
+    /// A wallet connection was added: the wallet service serves it.
+    nwc_changed: tokio::sync::Notify,
 }
 
 impl Core {
     fn now(&self) -> DateTime<Utc> {
         let now = (self.options.now)();
         self.state.lock().expect("payer state").time(now)
+    }
+
+    /// [`Self::now`] with the state at hand (locked, or being changed).
+    fn now_in(&self, state: &PayerState) -> DateTime<Utc> {
+        state.time((self.options.now)())
     }
 
     /// The sandbox's node pushed an invoice of a period starting at `start`:
@@ -179,6 +196,7 @@ pub struct Payer {
     core: Arc<Core>,
     shutdown: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
+    nwc_task: Mutex<Option<JoinHandle<()>>>,
     lock: Mutex<Option<std::fs::File>>,
 }
 
@@ -224,6 +242,7 @@ impl Payer {
             in_flight: Mutex::default(),
             handshakes: subscribe::Handshakes::default(),
             ended: ended_tx,
+            nwc_changed: tokio::sync::Notify::new(),
         });
         let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
         let (grants_tx, grants_rx) = mpsc::unbounded_channel();
@@ -244,12 +263,18 @@ impl Payer {
             ended_rx,
             shutdown.clone(),
         ));
+        let nwc_task = tokio::spawn(nwc::run(
+            Arc::clone(&node),
+            Arc::clone(&core),
+            shutdown.clone(),
+        ));
         tracing::info!(node_id = %node.node_id(), dir = %data_dir.display(), "payer running");
         Ok(Arc::new(Payer {
             node,
             core,
             shutdown,
             task: Mutex::new(Some(task)),
+            nwc_task: Mutex::new(Some(nwc_task)),
             lock: Mutex::new(Some(lock)),
         }))
     }
@@ -263,11 +288,58 @@ impl Payer {
         self.core.state.lock().expect("payer state").clone()
     }
 
+    /// Offers a new wallet connection (NIP-47): saves it, has the wallet
+    /// service serve it, and returns its `nostr+walletconnect://` URI. The
+    /// URI holds the client's secret, which the payer does not keep: hand
+    /// it over once, never log it.
+    pub async fn nwc_connect(&self, spec: NwcSpec) -> anyhow::Result<String> {
+        let (command, uri) = nwc::new_connection(&spec)?;
+        self.apply(&command)?;
+        Ok(uri)
+    }
+
+    /// Revokes wallet connection `id`: its requests are answered
+    /// `UNAUTHORIZED` from now on.
+    pub fn nwc_revoke(&self, id: &str) -> anyhow::Result<()> {
+        self.apply(&Command::NwcRevoke { id: id.to_owned() })
+            .map(drop)
+    }
+
+    /// Changes wallet connection `id`'s budget (msat per window; the window
+    /// too when given). Spending so far in the window still counts.
+    pub fn nwc_set_budget(
+        &self,
+        id: &str,
+        budget_msat: u64,
+        window: Option<state::BudgetWindow>,
+    ) -> anyhow::Result<()> {
+        self.apply(&Command::NwcBudget {
+            id: id.to_owned(),
+            budget_msat,
+            window,
+        })
+        .map(drop)
+    }
+
+    /// Applies a state command and saves it, as a queued one is.
+    fn apply(&self, command: &Command) -> anyhow::Result<String> {
+        let now = self.core.now();
+        let message = self.core.update(|s| control::apply(s, command, now))??;
+        if matches!(command, Command::NwcAdd(_)) {
+            self.core.nwc_changed.notify_one();
+        }
+        Ok(message)
+    }
+
     /// Stops the loop and the node cleanly.
     pub async fn stop(&self) {
         self.shutdown.cancel();
         let task = self.task.lock().expect("payer").take();
         if let Some(task) = task {
+            let _ = task.await;
+        }
+        let nwc_task = self.nwc_task.lock().expect("payer").take();
+        if let Some(task) = nwc_task {
             let _ = task.await;
         }
         self.node.stop().await;
@@ -418,6 +490,9 @@ fn run_command(node: &Node, core: &Core, command: &Command) -> Option<Reply> {
     });
     match applied {
         Ok(Ok((message, rejected))) => {
+            if matches!(command, Command::NwcAdd(_)) {
+                core.nwc_changed.notify_one();
+            }
             let payment = rejected.and_then(|hash| {
                 core.state
                     .lock()
@@ -523,6 +598,8 @@ fn on_push(node: &Node, core: &Core, peer: PublicKey, push: PushInvoice) {
                     expires_at: Some(checked.expires_at),
                     held: status == Status::PendingApproval,
                     reason,
+                    nwc_id: None,
+                    preimage: None,
                 },
             );
         })

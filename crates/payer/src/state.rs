@@ -191,6 +191,131 @@ pub struct Payment {
     pub held: bool,
     /// Why it was held, failed or rejected.
     pub reason: Option<String>,
+    /// The wallet connection (NIP-47) that asked for it, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nwc_id: Option<String>,
+    /// Hex of the preimage, kept for a paid NIP-47 payment: a repeated
+    /// `pay_invoice` of its hash is answered with it, never paid again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preimage: Option<String>,
+}
+
+/// How often a wallet connection's budget starts afresh (NWC-13's
+/// `renewal_period`), in calendar windows (UTC).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetWindow {
+    Daily,
+    /// ISO week: from Monday 00:00 UTC.
+    Weekly,
+    #[default]
+    Monthly,
+    Yearly,
+    /// One budget for the connection's whole life.
+    Never,
+}
+
+impl BudgetWindow {
+    /// Start (unix seconds) of the window holding `at` (0 for `never`).
+    pub fn start(self, at: DateTime<Utc>) -> i64 {
+        match self {
+            BudgetWindow::Daily => Window::Day.start(at),
+            BudgetWindow::Weekly => Window::Week.start(at),
+            BudgetWindow::Monthly => Window::Month.start(at),
+            BudgetWindow::Yearly => Utc
+                .with_ymd_and_hms(at.year(), 1, 1, 0, 0, 0)
+                .single()
+                .map_or_else(|| Window::Day.start(at), |d| d.timestamp()),
+            BudgetWindow::Never => 0,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BudgetWindow::Daily => "daily",
+            BudgetWindow::Weekly => "weekly",
+            BudgetWindow::Monthly => "monthly",
+            BudgetWindow::Yearly => "yearly",
+            BudgetWindow::Never => "never",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NwcStatus {
+    Active,
+    /// Pays nothing; its requests are answered `UNAUTHORIZED`.
+    Revoked,
+}
+
+/// A Nostr Wallet Connect (NIP-47) connection: its client (the holder of
+/// the URI's secret) may have invoices paid up to `budget_msat` per
+/// `window`. The wallet service's key is this connection's own; the
+/// client's secret is never kept, only its public key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NwcConnection {
+    /// `nwc_<ulid>`.
+    pub id: String,
+    pub name: Option<String>,
+    /// Hex of the wallet service's secret key for this connection (secret:
+    /// never logged nor listed).
+    pub wallet_secret: String,
+    /// Hex (x-only, 32 bytes) of the wallet service's public key: the URI's host.
+    pub wallet_pubkey: String,
+    /// Hex (x-only) of the client's public key: the only author served.
+    pub client_pubkey: String,
+    pub relays: Vec<String>,
+    pub budget_msat: u64,
+    pub window: BudgetWindow,
+    pub status: NwcStatus,
+    pub created_at: i64,
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+}
+
+impl std::fmt::Debug for NwcConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NwcConnection")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("wallet_secret", &"<secret>")
+            .field("wallet_pubkey", &self.wallet_pubkey)
+            .field("client_pubkey", &self.client_pubkey)
+            .field("relays", &self.relays)
+            .field("budget_msat", &self.budget_msat)
+            .field("window", &self.window)
+            .field("status", &self.status)
+            .field("created_at", &self.created_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish()
+    }
+}
+
+/// What a NIP-47 `pay_invoice` of a verified invoice comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NwcDecision {
+    /// Inside the budget: recorded as paying (in the window starting at
+    /// `window_start`); pay it.
+    Pay { window_start: i64 },
+    /// Paid before (by either rail): answer with this preimage.
+    Paid { preimage: String },
+    /// Being paid now (by either rail): wait for its end.
+    InFlight,
+    /// Not paid, and not paid now.
+    Refused(NwcRefusal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NwcRefusal {
+    /// No such connection, or revoked.
+    Unauthorized,
+    /// Over what is left of the budget in this window (what is left).
+    QuotaExceeded { left_msat: u64 },
+    /// Paid before, but its preimage is not known (a push, or a crash in between).
+    PaidWithoutPreimage,
+    /// The hash is known with this status (held, rejected, ...): never paid this way.
+    Known(Status),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +324,9 @@ pub struct PayerState {
     pub grants: Vec<Grant>,
     /// Every payment hash ever seen (hex), so none is paid twice.
     pub payments: BTreeMap<String, Payment>,
+    /// Wallet connections (NIP-47) this payer offers.
+    #[serde(default)]
+    pub nwc_connections: Vec<NwcConnection>,
     /// In the sandbox, the latest period start its node pushed (unix
     /// seconds): the payer's time is never before it (see [`Self::time`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -519,6 +647,119 @@ impl PayerState {
     }
 }
 
+impl PayerState {
+    pub fn nwc(&self, id: &str) -> Option<&NwcConnection> {
+        self.nwc_connections.iter().find(|c| c.id == id)
+    }
+
+    pub fn nwc_mut(&mut self, id: &str) -> Option<&mut NwcConnection> {
+        self.nwc_connections.iter_mut().find(|c| c.id == id)
+    }
+
+    /// What connection `id` has spent (paying or paid) in the window
+    /// starting at `window_start`.
+    pub fn nwc_spent(&self, id: &str, window_start: i64) -> u64 {
+        self.payments
+            .values()
+            .filter(|p| p.nwc_id.as_deref() == Some(id))
+            .filter(|p| p.window_start == Some(window_start))
+            .filter(|p| matches!(p.status, Status::Paying | Status::Paid))
+            .map(|p| p.amount_msat)
+            .sum()
+    }
+
+    /// What is spent and what is left of connection `c`'s budget in the window holding `now`.
+    pub fn nwc_spent_and_left(&self, c: &NwcConnection, now: DateTime<Utc>) -> (u64, u64) {
+        let spent = self.nwc_spent(&c.id, c.window.start(now));
+        (spent, c.budget_msat.saturating_sub(spent))
+    }
+
+    /// The rules of a NIP-47 `pay_invoice` by connection `id` of a verified
+    /// invoice at `now`; on [`NwcDecision::Pay`] the payment is recorded as
+    /// paying (the spend is in the state before the payment leaves). A hash
+    /// seen before is never paid again, whichever rail asked, except one
+    /// this connection's own request failed to pay (nothing left).
+    pub fn nwc_pay(
+        &mut self,
+        id: &str,
+        invoice: &CheckedInvoice,
+        bolt11: &str,
+        now: DateTime<Utc>,
+    ) -> NwcDecision {
+        let Some(c) = self.nwc(id).filter(|c| c.status == NwcStatus::Active) else {
+            return NwcDecision::Refused(NwcRefusal::Unauthorized);
+        };
+        let (window, name) = (c.window, c.name.clone());
+        if let Some(known) = self.payments.get(&invoice.payment_hash) {
+            let retry = known.status == Status::Failed && known.nwc_id.as_deref() == Some(id);
+            if !retry {
+                return match (known.status, &known.preimage) {
+                    (Status::Paid, Some(p)) => NwcDecision::Paid {
+                        preimage: p.clone(),
+                    },
+                    // Paid through a connection: its request is keeping the preimage.
+                    (Status::Paid, None) if known.nwc_id.is_some() => NwcDecision::InFlight,
+                    (Status::Paid, None) => NwcDecision::Refused(NwcRefusal::PaidWithoutPreimage),
+                    (Status::Paying | Status::Approved, _) => NwcDecision::InFlight,
+                    (status, _) => NwcDecision::Refused(NwcRefusal::Known(status)),
+                };
+            }
+        }
+        let (_, left) = self.nwc_spent_and_left(self.nwc(id).expect("found"), now);
+        if invoice.amount_msat > left {
+            return NwcDecision::Refused(NwcRefusal::QuotaExceeded { left_msat: left });
+        }
+        let window_start = window.start(now);
+        self.payments.insert(
+            invoice.payment_hash.clone(),
+            Payment {
+                push_id: String::new(),
+                payee: invoice.payee.clone(),
+                peer: String::new(),
+                amount_msat: invoice.amount_msat,
+                bolt11: bolt11.to_owned(),
+                merchant_name: name.unwrap_or_default(),
+                invoice_number: String::new(),
+                plan_name: None,
+                status: Status::Paying,
+                grant_id: None,
+                window_start: Some(window_start),
+                received_at: now.timestamp(),
+                expires_at: Some(invoice.expires_at),
+                held: false,
+                reason: Some(format!("wallet connection {id}")),
+                nwc_id: Some(id.to_owned()),
+                preimage: None,
+            },
+        );
+        NwcDecision::Pay { window_start }
+    }
+
+    /// The connection `key` names: its id or a unique prefix of it (8+ characters).
+    pub fn find_nwc(&self, key: &str) -> anyhow::Result<String> {
+        let key = key.trim();
+        if self.nwc(key).is_some() {
+            return Ok(key.to_owned());
+        }
+        let matches: Vec<&NwcConnection> = match key.len() >= 8 {
+            true => self
+                .nwc_connections
+                .iter()
+                .filter(|c| c.id.starts_with(key))
+                .collect(),
+            false => Vec::new(),
+        };
+        match matches.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => bail!("no wallet connection {key}"),
+            _ => bail!(
+                "{key} names {} wallet connections: give more of the id",
+                matches.len()
+            ),
+        }
+    }
+}
+
 /// `at` plus `by`, for ends and windows (saturating far in the future).
 pub fn later(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
     at.checked_add_signed(by)
@@ -536,7 +777,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         ulid::Ulid::new()
     ));
     {
-        let mut file = std::fs::File::create(&tmp)?;
+        // Readable by the owner only: the state holds the wallet connections' keys.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
     }
@@ -611,6 +857,8 @@ mod tests {
             expires_at: None,
             held: window_start.is_none(),
             reason: None,
+            nwc_id: None,
+            preimage: None,
         }
     }
 
@@ -959,12 +1207,174 @@ mod tests {
             .insert("h".into(), payment(5, Some(0), Status::Paying));
         state.save(dir.path()).unwrap();
         assert_eq!(PayerState::load(dir.path()).unwrap(), state);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(PayerState::path(dir.path()))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "readable by the owner only: {mode:o}");
+        }
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok())
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    fn connection(budget_msat: u64, window: BudgetWindow) -> NwcConnection {
+        NwcConnection {
+            id: "nwc_1".into(),
+            name: Some("Shop".into()),
+            wallet_secret: "11".repeat(32),
+            wallet_pubkey: "22".repeat(32),
+            client_pubkey: "33".repeat(32),
+            relays: vec!["ws://127.0.0.1:1".into()],
+            budget_msat,
+            window,
+            status: NwcStatus::Active,
+            created_at: 0,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn budget_windows_are_calendar_windows_in_utc() {
+        let t = at("2028-02-29T13:45:30Z");
+        assert_eq!(
+            BudgetWindow::Daily.start(t),
+            at("2028-02-29T00:00:00Z").timestamp()
+        );
+        assert_eq!(
+            BudgetWindow::Weekly.start(t),
+            at("2028-02-28T00:00:00Z").timestamp()
+        );
+        assert_eq!(
+            BudgetWindow::Monthly.start(t),
+            at("2028-02-01T00:00:00Z").timestamp()
+        );
+        assert_eq!(
+            BudgetWindow::Yearly.start(t),
+            at("2028-01-01T00:00:00Z").timestamp()
+        );
+        assert_eq!(BudgetWindow::Never.start(t), 0);
+    }
+
+    /// A connection pays inside its budget per window, never a hash twice
+    /// (whichever rail saw it first), and nothing once revoked.
+    #[test]
+    fn a_wallet_connection_pays_inside_its_budget_and_never_a_hash_twice() {
+        let mut state = PayerState::default();
+        let now = at("2028-03-10T10:00:00Z");
+        state
+            .nwc_connections
+            .push(connection(10_000, BudgetWindow::Monthly));
+        let inv = |hash: &str, amount_msat: u64| CheckedInvoice {
+            grant: None,
+            ..invoice(hash, amount_msat)
+        };
+        let month = BudgetWindow::Monthly.start(now);
+        assert_eq!(
+            state.nwc_pay("nwc_1", &inv("h1", 6_000), "lnbcrt1", now),
+            NwcDecision::Pay {
+                window_start: month
+            }
+        );
+        let p = &state.payments["h1"];
+        assert_eq!(
+            (p.status, p.nwc_id.as_deref(), p.window_start),
+            (Status::Paying, Some("nwc_1"), Some(month))
+        );
+        // Paying counts against the budget; so does paid.
+        assert_eq!(
+            state.nwc_pay("nwc_1", &inv("h2", 4_001), "lnbcrt1", now),
+            NwcDecision::Refused(NwcRefusal::QuotaExceeded { left_msat: 4_000 })
+        );
+        assert!(!state.payments.contains_key("h2"));
+        // Asked again while in flight: wait for it, never pay it again.
+        assert_eq!(
+            state.nwc_pay("nwc_1", &inv("h1", 6_000), "lnbcrt1", now),
+            NwcDecision::InFlight
+        );
+        state.payments.get_mut("h1").unwrap().status = Status::Paid;
+        state.payments.get_mut("h1").unwrap().preimage = Some("ab".repeat(32));
+        assert_eq!(
+            state.nwc_pay("nwc_1", &inv("h1", 6_000), "lnbcrt1", now),
+            NwcDecision::Paid {
+                preimage: "ab".repeat(32)
+            }
+        );
+        assert_eq!(
+            state.nwc_spent_and_left(&state.nwc_connections[0], now),
+            (6_000, 4_000)
+        );
+        // Grants do not count a connection's spending, nor it theirs.
+        state.grants.push(grant(10_000, Window::Month));
+        assert_eq!(state.spent(GRANT, Window::Month.start(now)), 0);
+        state
+            .payments
+            .insert("g1".into(), payment(9_000, Some(month), Status::Paid));
+        assert_eq!(state.nwc_spent("nwc_1", month), 6_000);
+        // A hash a push paid (no preimage kept) or holds is never paid here.
+        assert_eq!(
+            state.nwc_pay("nwc_1", &inv("g1", 1), "lnbcrt1", now),
+            NwcDecision::Refused(NwcRefusal::PaidWithoutPreimage)
+        );
+        state
+            .payments
+            .insert("held".into(), payment(1, None, Status::PendingApproval));
+        assert_eq!(
+            state.nwc_pay("nwc_1", &inv("held", 1), "lnbcrt1", now),
+            NwcDecision::Refused(NwcRefusal::Known(Status::PendingApproval))
+        );
+        // A payment of its own that failed gives its amount back and may be tried again.
+        assert!(matches!(
+            state.nwc_pay("nwc_1", &inv("h3", 4_000), "lnbcrt1", now),
+            NwcDecision::Pay { .. }
+        ));
+        state.payments.get_mut("h3").unwrap().status = Status::Failed;
+        assert_eq!(
+            state.nwc_spent_and_left(&state.nwc_connections[0], now).1,
+            4_000
+        );
+        assert!(matches!(
+            state.nwc_pay("nwc_1", &inv("h3", 4_000), "lnbcrt1", now),
+            NwcDecision::Pay { .. }
+        ));
+        assert_eq!(state.payments["h3"].status, Status::Paying);
+        // The next month starts afresh; a `never` budget does not.
+        let april = at("2028-04-01T00:00:00Z");
+        assert!(matches!(
+            state.nwc_pay("nwc_1", &inv("h4", 10_000), "lnbcrt1", april),
+            NwcDecision::Pay { .. }
+        ));
+        state.nwc_connections[0].window = BudgetWindow::Never;
+        assert_eq!(
+            state.nwc_pay("nwc_1", &inv("h5", 1), "lnbcrt1", april),
+            NwcDecision::Pay { window_start: 0 }
+        );
+        assert_eq!(
+            state.nwc_pay("nwc_1", &inv("h6", 10_000), "lnbcrt1", april),
+            NwcDecision::Refused(NwcRefusal::QuotaExceeded { left_msat: 9_999 })
+        );
+        // Revoked, or unknown: nothing, not even a paid hash's preimage.
+        state.nwc_connections[0].status = NwcStatus::Revoked;
+        for id in ["nwc_1", "nwc_2"] {
+            assert_eq!(
+                state.nwc_pay(id, &inv("h1", 6_000), "lnbcrt1", now),
+                NwcDecision::Refused(NwcRefusal::Unauthorized)
+            );
+        }
+    }
+
+    #[test]
+    fn a_connection_keeps_its_secret_out_of_debug_output() {
+        let c = connection(1, BudgetWindow::Daily);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(&c.wallet_secret), "{shown}");
+        assert!(shown.contains(&c.wallet_pubkey));
     }
 
     /// A state file of a payer before grants: its allowances are dropped,
