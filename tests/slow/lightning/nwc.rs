@@ -16,8 +16,8 @@ use serde_json::json;
 use crate::support::app::Api;
 use crate::support::deployment::{Deployment, payer_options, payer_with_channel};
 use crate::support::email;
+use crate::support::ln::wait_for;
 use crate::support::nwc::{Relay, secret_of, sender};
-use crate::support::wait::wait_for;
 
 /// A subscriber's payer with a channel to the deployment's node, its
 /// wallet service reconnecting to relays every second.
@@ -309,11 +309,18 @@ async fn a_wallet_over_its_budget_leaves_the_invoice_to_dunning() {
     );
     assert_ne!(again.id, attempt.id);
 
-    // Grace ends: unpaid, nothing was paid by the wallet.
-    app.advance_to(invoice.due_at + chrono::Duration::days(7))
-        .await;
-    deployment.issue().await;
-    while wallets.run_once().await.unwrap() > 0 {}
+    // The later retries ask it again as they come (each refused), and grace
+    // ends: unpaid, nothing paid by the wallet.
+    let grace_end = invoice.due_at + chrono::Duration::days(7);
+    let before_end = grace_end - chrono::Duration::seconds(1);
+    while app.now() < before_end {
+        let next = std::cmp::min(app.now() + chrono::Duration::hours(12), before_end);
+        app.advance_to(next).await;
+        deployment.issue().await;
+        while wallets.run_once().await.unwrap() > 0 {}
+    }
+    assert_eq!(app.subscription(&sub).await.status, "past_due");
+    app.advance_to(grace_end).await;
     assert_eq!(app.subscription(&sub).await.status, "unpaid");
     let types = app.event_types(&invoice.id).await;
     assert_eq!(
@@ -321,6 +328,18 @@ async fn a_wallet_over_its_budget_leaves_the_invoice_to_dunning() {
         Some("invoice.unpaid"),
         "{types:?}"
     );
+    let refused = deployment
+        .pushes(&invoice.id)
+        .await
+        .into_iter()
+        .filter(|a| a.reason.as_deref() == Some("rejected:quota_exceeded"))
+        .count();
+    let failed_events = types.iter().filter(|t| *t == "invoice.push_failed").count();
+    assert!(
+        refused >= 3,
+        "the wallet was asked at each retry: {types:?}"
+    );
+    assert_eq!(refused, failed_events, "{types:?}");
     assert!(
         payer
             .state()

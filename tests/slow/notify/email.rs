@@ -325,6 +325,7 @@ async fn push_ends(
     app.issue_pending(Duration::hours(2)).await;
     let claimed = queue::claim_due(
         &app.db,
+        pushbill::domain::Rail::Push,
         app.now(),
         chrono::Utc::now(),
         Duration::minutes(1),
