@@ -17,6 +17,7 @@ pub mod notify;
 pub mod nwc;
 pub mod objects;
 pub mod sandbox;
+pub mod ssrf;
 pub mod store;
 pub mod telemetry;
 pub mod web;

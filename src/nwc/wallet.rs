@@ -13,7 +13,7 @@ use nwc::prelude::{
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Digest as _;
 
-use crate::notify::webhooks::ssrf;
+use crate::ssrf;
 
 /// How requests to a wallet are encrypted: chosen once, when the connection
 /// is made, from the wallet's info event (NIP-44 v2 when it offers it).

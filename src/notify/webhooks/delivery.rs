@@ -22,12 +22,12 @@ use serde_json::Value;
 use super::endpoints::{DISABLED, ENABLED};
 use super::retry;
 use super::signing::{Secret, signature_header};
-use super::ssrf::{self, GuardedResolver, Policy};
 use crate::auth::api_keys::Mode;
 use crate::config::Settings;
 use crate::domain::ids::WebhookAttemptId;
 use crate::domain::{Backoff, EventType, WebhookDeliveryStatus, text};
 use crate::objects;
+use crate::ssrf::{self, GuardedResolver, Policy};
 use crate::store::events::EventBatch;
 use crate::store::queue;
 use crate::store::{

@@ -10,11 +10,11 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::signing::Secret;
-use super::ssrf::{self, Policy, Refused};
 use crate::config::{Network, Settings};
 use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::{EventType, WebhookDeliveryStatus};
 use crate::error::Error;
+use crate::ssrf::{self, Policy, Refused};
 use crate::store::page::{self, Page, PageParams};
 use crate::store::{webhook_deliveries, webhook_delivery_attempts, webhook_endpoints};
 

@@ -1,6 +1,6 @@
 //! Signed webhooks (Standard Webhooks): the outbox fan-out from `events`, the
-//! delivery worker with retries, the SSRF guard, and the endpoint service the
-//! API calls. See docs/webhooks.md.
+//! delivery worker with retries (behind `crate::ssrf`, the SSRF guard), and
+//! the endpoint service the API calls. See docs/webhooks.md.
 
 pub mod delivery;
 pub mod endpoints;
@@ -8,7 +8,6 @@ pub mod fanout;
 pub mod inspector;
 pub mod retry;
 pub mod signing;
-pub mod ssrf;
 
 use std::collections::{HashMap, HashSet};
 

@@ -47,9 +47,7 @@ async fn the_method_is_push_by_default_and_can_be_manual_then_push_again() {
         api.get(&format!("/v1/subscriptions/{sub}")).await.body["payment_method"],
         "manual"
     );
-    let updated = api
-        .get(&format!("/v1/events?type=subscription.updated"))
-        .await;
+    let updated = api.get("/v1/events?type=subscription.updated").await;
     assert_eq!(
         updated.body["data"][0]["data"]["object"]["payment_method"], "manual",
         "{updated:?}"

@@ -1,4 +1,5 @@
-//! The SSRF guard: a merchant's endpoint must be a public http(s) address.
+//! The SSRF guard: an address pushbill connects to for someone else (a
+//! merchant's webhook endpoint, a subscriber's wallet relay) must be public.
 //! Checked when an endpoint is created or changed, and again at every
 //! delivery, where the client connects only to addresses that passed (see
 //! [`GuardedResolver`]), so a DNS answer that changes between the check and
