@@ -157,9 +157,11 @@ pub fn network_name(network: bitcoin::Network) -> &'static str {
     }
 }
 
-/// Checks a connection as a subscriber makes it: asks `get_info`, requires
-/// `pay_invoice` and (when the wallet names one) the deployment's network,
-/// and reads the wallet's info event for the cipher.
+/// Checks a connection as a subscriber makes it: asks `get_info` (or, when
+/// the wallet refuses it as restricted or not implemented, reads the
+/// methods of its info event), requires `pay_invoice` and (when the wallet
+/// names one) the deployment's network, and reads the info event for the
+/// cipher.
 pub async fn check(
     uri: &SecretString,
     network: bitcoin::Network,
@@ -219,24 +221,10 @@ async fn check_with(
     network: bitcoin::Network,
     timeout: Duration,
 ) -> Result<Checked, ConnectError> {
-    let info = client
-        .get_info()
-        .timeout(timeout)
-        .await
-        .map_err(|e| ConnectError::NoAnswer(classify(&e).reason().to_owned()))?;
-    let methods: Vec<String> = info.methods.iter().map(|m| m.to_string()).collect();
-    if !methods.iter().any(|m| m == "pay_invoice") {
-        return Err(ConnectError::CannotPay);
-    }
-    let ours = network_name(network);
-    if let Some(wallet) = info.network.as_deref()
-        && !wallet.eq_ignore_ascii_case(ours)
-    {
-        return Err(ConnectError::WrongNetwork {
-            wallet: wallet.chars().take(20).collect(),
-            ours: ours.to_owned(),
-        });
-    }
+    let answered = client.get_info().timeout(timeout).await;
+    // The wallet's info event (kind 13194): its ciphers, and its methods
+    // for a wallet that refuses get_info on the connection (Primal does).
+    // Read after get_info, which connects the client to the relays.
     let info_event = client
         .client()
         .fetch_events(
@@ -250,6 +238,33 @@ async fn check_with(
         .await
         .ok()
         .and_then(|events| events.into_iter().next());
+    let (alias, methods, wallet_network): (Option<String>, Vec<String>, Option<String>) =
+        match (answered, &info_event) {
+            (Ok(info), _) => (
+                info.alias,
+                info.methods.iter().map(|m| m.to_string()).collect(),
+                info.network,
+            ),
+            (Err(e), event) => match (classify(&e), event) {
+                (WalletError::Refused("restricted" | "not_implemented"), Some(event)) => {
+                    let methods = event.content.split_whitespace().map(str::to_owned);
+                    (None, methods.collect(), None)
+                }
+                (refused, _) => return Err(ConnectError::NoAnswer(refused.reason().to_owned())),
+            },
+        };
+    if !methods.iter().any(|m| m == "pay_invoice") {
+        return Err(ConnectError::CannotPay);
+    }
+    let ours = network_name(network);
+    if let Some(wallet) = wallet_network.as_deref()
+        && !wallet.eq_ignore_ascii_case(ours)
+    {
+        return Err(ConnectError::WrongNetwork {
+            wallet: wallet.chars().take(20).collect(),
+            ours: ours.to_owned(),
+        });
+    }
     let offered = info_event.and_then(|event| {
         event
             .tags
@@ -266,8 +281,12 @@ async fn check_with(
         wallet_pubkey: uri.public_key.to_hex(),
         relays: uri.relays.iter().map(|r| r.to_string()).collect(),
         cipher,
-        alias: info.alias.map(|a| a.chars().take(200).collect()),
-        methods,
+        alias: alias.map(|a| a.chars().take(200).collect()),
+        methods: methods
+            .into_iter()
+            .take(50)
+            .map(|m| m.chars().take(40).collect())
+            .collect(),
     })
 }
 

@@ -3,6 +3,7 @@
 //! again on its port, and the merchant's wallet sender driven by the test.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nostr_sdk::local_relay::LocalRelay;
@@ -89,4 +90,98 @@ pub fn secret_of(uri: &str) -> String {
                 .map(|(_, v)| v.into_owned())
         })
         .expect("a secret in the URI")
+}
+
+/// How a scripted wallet answers one request: the `result` or `error`
+/// object of its response (`None`: it stays silent).
+pub type Script = Arc<dyn Fn(&str, &serde_json::Value) -> Option<serde_json::Value> + Send + Sync>;
+
+/// A NIP-47 wallet service that answers as its script says, for what a real
+/// wallet does not do on demand (refuse `get_info`, lie about a preimage).
+/// It speaks the protocol with nostr's own types and ciphers.
+pub struct ScriptedWallet {
+    client: nwc::prelude::Client,
+    /// Its `nostr+walletconnect://` URI.
+    pub uri: String,
+}
+
+impl ScriptedWallet {
+    /// Serves on `relay`, advertising `methods` (space-separated) in its
+    /// info event, both ciphers.
+    pub async fn start(relay: &str, methods: &str, script: Script) -> ScriptedWallet {
+        use nwc::prelude::*;
+        let (wallet, app) = (Keys::generate(), Keys::generate());
+        let url = RelayUrl::parse(relay).unwrap();
+        let uri = NostrWalletConnectUri::new(
+            wallet.public_key(),
+            vec![url],
+            app.secret_key().clone(),
+            None,
+        )
+        .to_string();
+        let client = Client::default();
+        client.add_relay(relay).and_connect().await.unwrap();
+        let mut notifications = client.notifications();
+        let requests = Filter::new()
+            .kind(Kind::WalletConnectRequest)
+            .pubkey(wallet.public_key());
+        client.subscribe(requests).await.unwrap();
+        let info = EventBuilder::new(Kind::WalletConnectInfo, methods)
+            .tag(Nip47Tag::Encryption(
+                Nip47Ciphers::NIP44V2.add(Nip47Ciphers::NIP04),
+            ))
+            .finalize(&wallet)
+            .unwrap();
+        client.send_event(&info).await.unwrap();
+        let answering = client.clone();
+        tokio::spawn(async move {
+            while let Some(n) = futures::StreamExt::next(&mut notifications).await {
+                let ClientNotification::Event { event, .. } = n else {
+                    continue;
+                };
+                let cipher = event
+                    .tags
+                    .iter()
+                    .find_map(|t| match Nip47Tag::try_from(t).ok()? {
+                        Nip47Tag::Encryption(c) => Some(c),
+                    })
+                    .unwrap_or(Nip47Ciphers::NIP04);
+                let Ok(plain) = cipher.decrypt(wallet.secret_key(), &event.pubkey, &event.content)
+                else {
+                    continue;
+                };
+                let request: serde_json::Value = serde_json::from_str(&plain).unwrap_or_default();
+                let method = request["method"].as_str().unwrap_or_default().to_owned();
+                let Some(answer) = script(&method, &request["params"]) else {
+                    continue;
+                };
+                let mut response = serde_json::json!({ "result_type": method });
+                let key = if answer.get("code").is_some() {
+                    "error"
+                } else {
+                    "result"
+                };
+                response[key] = answer;
+                let content = cipher
+                    .encrypt(wallet.secret_key(), &event.pubkey, &response.to_string())
+                    .unwrap();
+                let reply = EventBuilder::new(Kind::WalletConnectResponse, content)
+                    .tag(Tag::public_key(event.pubkey))
+                    .tag(Tag::event(event.id))
+                    .finalize(&wallet)
+                    .unwrap();
+                let _ = answering.send_event(&reply).await;
+            }
+        });
+        ScriptedWallet { client, uri }
+    }
+
+    pub async fn stop(&self) {
+        self.client.shutdown().await;
+    }
+}
+
+/// `get_info`'s result naming `methods` on `network`.
+pub fn info(methods: &[&str], network: &str) -> serde_json::Value {
+    serde_json::json!({"alias": "scripted", "network": network, "methods": methods, "notifications": []})
 }

@@ -176,3 +176,90 @@ async fn relays_on_internal_addresses_are_refused_unless_allowed() {
         assert!(!r.body.to_string().contains(SECRET));
     }
 }
+
+/// A wallet is asked `get_info` when it is connected, over a real relay:
+/// one that refuses it (as Primal does on some connections) is connected
+/// from the methods of its info event; one that cannot `pay_invoice`, one on
+/// another network and one that never answers are refused at `nwc_uri`.
+#[tokio::test]
+async fn wallets_are_checked_over_the_relay_when_connected() {
+    use std::sync::Arc;
+
+    use crate::support::nwc::{Relay, ScriptedWallet, info};
+
+    let app = spawn_app_with(|s| s.nwc.connect_timeout_secs = 3).await;
+    let api = app.api().await;
+    let (customer, plan) = (api.customer().await, api.monthly_plan().await);
+    let sub = api.subscription(&customer, &plan).await;
+    let path = format!("/v1/subscriptions/{sub}/payment_method");
+    let relay = Relay::start().await;
+    let connect = |uri: String| {
+        let (api, path) = (&api, &path);
+        async move {
+            api.post(path, json!({"method": "nwc", "nwc_uri": uri}))
+                .await
+        }
+    };
+
+    let read_only = ScriptedWallet::start(
+        &relay.url,
+        "get_info get_balance",
+        Arc::new(|m, _| (m == "get_info").then(|| info(&["get_info", "get_balance"], "regtest"))),
+    )
+    .await;
+    let r = connect(read_only.uri.clone()).await;
+    assert_eq!((r.status, r.param()), (400, "nwc_uri"), "{r:?}");
+    assert!(r.body.to_string().contains("cannot pay invoices"), "{r:?}");
+
+    let mainnet = ScriptedWallet::start(
+        &relay.url,
+        "pay_invoice get_info",
+        Arc::new(|m, _| (m == "get_info").then(|| info(&["pay_invoice", "get_info"], "mainnet"))),
+    )
+    .await;
+    let r = connect(mainnet.uri.clone()).await;
+    assert_eq!((r.status, r.param()), (400, "nwc_uri"), "{r:?}");
+    assert!(
+        r.body
+            .to_string()
+            .contains("the wallet is on mainnet, this deployment on regtest"),
+        "{r:?}"
+    );
+
+    let silent = ScriptedWallet::start(&relay.url, "pay_invoice", Arc::new(|_, _| None)).await;
+    let r = connect(silent.uri.clone()).await;
+    assert_eq!((r.status, r.param()), (400, "nwc_uri"), "{r:?}");
+    assert!(
+        r.body
+            .to_string()
+            .contains("did not answer get_info (timeout)"),
+        "{r:?}"
+    );
+    assert_eq!(
+        api.get(&path).await.body["method"],
+        "push",
+        "nothing changed"
+    );
+
+    let restricted = ScriptedWallet::start(
+        &relay.url,
+        "pay_invoice get_balance",
+        Arc::new(|m, _| {
+            (m == "get_info").then(
+                || json!({"code": "RESTRICTED", "message": "get_info method not in permissions"}),
+            )
+        }),
+    )
+    .await;
+    let r = connect(restricted.uri.clone()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["method"], "nwc");
+    assert_eq!(
+        r.body["wallet_connection"]["wallet_methods"],
+        json!(["pay_invoice", "get_balance"])
+    );
+    assert_eq!(r.body["wallet_connection"]["wallet_alias"], json!(null));
+    for wallet in [read_only, mainnet, silent, restricted] {
+        wallet.stop().await;
+    }
+}

@@ -421,3 +421,104 @@ async fn a_relay_down_then_up_pays_once_not_twice() {
     payer.stop().await;
     deployment.stop().await;
 }
+
+/// Wallets that answer what the subscriber's payer never would: a success
+/// whose preimage is not the payment hash's is `rejected:bad_preimage` (the
+/// invoice stays open: only the merchant's node receiving money pays it),
+/// `RATE_LIMITED` is tried again, and an error code nostr does not know is
+/// `rejected:other`. Each ends with its event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_or_unknown_answer_from_a_wallet_never_marks_anything_paid() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::support::nwc::{ScriptedWallet, info};
+
+    let deployment = Deployment::open().await;
+    let app = &deployment.app;
+    let api = deployment.merchant("Shop", "SHOP").await;
+    let relay = Relay::start().await;
+    let wallets = sender(app, Duration::from_secs(10), 5);
+    let pays = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&pays);
+    // First rate limited, then a success with a made-up preimage.
+    let liar = ScriptedWallet::start(
+        &relay.url,
+        "pay_invoice get_info",
+        Arc::new(move |method, _| match method {
+            "get_info" => Some(info(&["pay_invoice", "get_info"], "regtest")),
+            "pay_invoice" if counter.fetch_add(1, Ordering::SeqCst) == 0 => {
+                Some(json!({"code": "RATE_LIMITED", "message": "slow down"}))
+            }
+            "pay_invoice" => Some(json!({"preimage": "00".repeat(32), "fees_paid": 0})),
+            _ => None,
+        }),
+    )
+    .await;
+    let sub = subscriber(&api).await;
+    connect(&api, &sub, &liar.uri).await;
+    deployment.issue().await;
+    let invoice = app.invoices_of(&sub).await.remove(0);
+    wallets.run_once().await.unwrap();
+    let limited = deployment.pushes(&invoice.id).await.pop().unwrap();
+    assert_eq!(
+        (limited.status.as_str(), limited.reason.as_deref()),
+        ("queued", Some("rate_limited")),
+        "{limited:?}"
+    );
+    let lied = send_until_settled(&deployment, &wallets, &invoice.id).await;
+    assert_eq!(
+        (lied.status.as_str(), lied.reason.as_deref()),
+        ("rejected", Some("rejected:bad_preimage")),
+        "{lied:?}"
+    );
+    assert_eq!(pays.load(Ordering::SeqCst), 2);
+    assert_eq!(app.invoice(&invoice.id).await.status, "open");
+    let failed = deployment.event(&invoice.id, "invoice.push_failed").await;
+    assert_eq!(failed["push"]["reason"], "rejected:bad_preimage");
+    liar.stop().await;
+
+    // A code nostr has no name for (the spec's UNSUPPORTED_ENCRYPTION).
+    let odd = ScriptedWallet::start(
+        &relay.url,
+        "pay_invoice get_info",
+        Arc::new(|method, _| match method {
+            "get_info" => Some(info(&["pay_invoice", "get_info"], "regtest")),
+            "pay_invoice" => {
+                Some(json!({"code": "UNSUPPORTED_ENCRYPTION", "message": "use nip44"}))
+            }
+            _ => None,
+        }),
+    )
+    .await;
+    let odd_connection = connect(&api, &sub, &odd.uri).await["wallet_connection"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // (The BOLT11 expired against the merchant's test clock: a fresh one.)
+    deployment.issue().await;
+    let mut asked = None;
+    for _ in 0..60 {
+        wallets.run_once().await.unwrap();
+        asked = deployment
+            .pushes(&invoice.id)
+            .await
+            .into_iter()
+            .find(|a| a.wallet_connection_id.as_deref() == Some(odd_connection.as_str()));
+        if asked.as_ref().is_some_and(|a| a.status != "queued") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let asked =
+        asked.unwrap_or_else(|| panic!("connecting again asked the new wallet {odd_connection}"));
+    assert_eq!(
+        (asked.status.as_str(), asked.reason.as_deref()),
+        ("rejected", Some("rejected:other")),
+        "{asked:?}"
+    );
+    assert_eq!(app.invoice(&invoice.id).await.status, "open");
+    assert_eq!(received(app, &invoice.id).await, 0);
+    odd.stop().await;
+    deployment.stop().await;
+}
