@@ -306,3 +306,115 @@ async fn a_subscriber_auto_pays_from_their_node_and_the_page_confirms_by_itself(
     payer.stop().await;
     deployment.stop().await;
 }
+
+/// The wallet way, in chromium: a subscriber pastes a Nostr Wallet Connect
+/// string from their wallet (a real payer offering NIP-47 over an
+/// in-process relay) under "Auto-pay from my wallet"; the first invoice's
+/// page confirms by itself once the wallet has paid. In the portal the
+/// subscription says it is paid by the wallet, and "Disconnect the wallet"
+/// takes it back to the pay page. No page ever shows the string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_auto_pays_from_their_wallet_and_disconnects_it_in_the_portal() {
+    use crate::support::nwc::{Relay, secret_of, sender};
+
+    let deployment = Deployment::open().await;
+    let app = &deployment.app;
+    let shop = deployment.merchant("Bobflix", "BOB").await;
+    let plan = shop.monthly_plan().await;
+    let link = shop.get(&format!("/v1/plans/{plan}")).await.body["signup_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = &link[link.find("/s/").unwrap()..];
+    let relay = Relay::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = payer::PayerOptions {
+        nwc_relay_retry: Some(Duration::from_secs(1)),
+        ..payer_options(app)
+    };
+    let payer = payer_with_channel(&deployment, dir.path(), options).await;
+    let uri = payer
+        .nwc_connect(payer::NwcSpec {
+            name: Some("Bobflix".into()),
+            budget_msat: 50_000_000,
+            window: payer::state::BudgetWindow::Monthly,
+            relays: vec![relay.url.clone()],
+        })
+        .await
+        .unwrap();
+    let secret = secret_of(&uri);
+
+    let shots = screenshots();
+    let chromium = Chromium::launch().await;
+    let page = chromium.open(&format!("{}{path}", app.address)).await;
+    page.fill("#wallet-email", "wallet@example.com").await;
+    page.fill("#nwc-uri", &uri).await;
+    page.screenshot(&shots, "wallet-form").await;
+    page.submit("#subscribe-wallet").await;
+    assert!(
+        page.url().await.contains("/invoices/"),
+        "{}",
+        page.url().await
+    );
+    let sub = subscriptions::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the subscription");
+    assert_eq!(sub.payment_method, "nwc");
+    deployment.issue().await;
+    let invoice = app.invoices_of(&sub.id).await.remove(0);
+    let wallets = sender(app, Duration::from_secs(20), 3);
+    for _ in 0..60 {
+        wallets.run_once().await.unwrap();
+        if deployment
+            .pushes(&invoice.id)
+            .await
+            .pop()
+            .is_some_and(|a| a.status != "queued")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    deployment.wait_paid(&invoice.id).await;
+    wait_for_element(&page, "#confirmation").await;
+    page.screenshot(&shots, "wallet-confirmed").await;
+    assert!(!page.html().await.contains(&secret));
+    assert_same_origin(&page, &app.address);
+
+    // The portal: paid by the wallet; disconnect it.
+    let portal = crate::support::portal::api_link(&shop, &sub.customer_id).await;
+    let tab = chromium.open(&format!("{}{portal}", app.address)).await;
+    tab.submit("#sign-in").await;
+    let paid_by = format!("#payment-{}", sub.id);
+    assert_eq!(
+        tab.text(&paid_by).await.as_deref(),
+        Some("Your wallet (pushbill-payer), automatically")
+    );
+    assert!(!tab.html().await.contains(&secret));
+    tab.screenshot(&shots, "portal-wallet").await;
+    tab.submit(&format!("#remove-wallet-{}", sub.id)).await;
+    assert!(
+        tab.text("#notice")
+            .await
+            .is_some_and(|n| n.contains("disconnected"))
+    );
+    assert_eq!(
+        tab.text(&paid_by).await.as_deref(),
+        Some("By email and the pay page")
+    );
+    let method = shop
+        .get(&format!("/v1/subscriptions/{}/payment_method", sub.id))
+        .await;
+    assert_eq!(
+        (
+            method.body["method"].clone(),
+            method.body["wallet_connection"].clone()
+        ),
+        (serde_json::json!("push"), serde_json::json!(null))
+    );
+    chromium.close().await;
+    payer.stop().await;
+    deployment.stop().await;
+}
