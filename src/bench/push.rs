@@ -8,7 +8,7 @@
 //!   merchant, a customer per peer (with its node's address) and N one-off
 //!   invoices spread over them, issues their BOLT11s with the node role's
 //!   issuer (untimed: that is `bench issue`), which queues N pushes; then
-//!   times [`push_sender::run`], exactly the node role's loop and policy
+//!   times [`send_loop::run`] with a [`PushSender`], exactly the node role's loop and policy
 //!   (claim due pushes, send `push_invoice`, await `push_reply`, record the
 //!   outcome and its event), until no push is left queued.
 //! - The subscribers: real payers (`payer::Payer`, the subscriber's node of
@@ -49,6 +49,7 @@ use crate::clock::SystemClock;
 use crate::domain::{Msat, NodeAddress, PushAttemptStatus};
 use crate::node::issuer::{self, NodeIssuer};
 use crate::node::push_sender::{self, PushPolicy, PushSender};
+use crate::node::send_loop;
 use crate::store::{self, events::EventBatch, push_attempts};
 use ln_node::{Inboxes, Node};
 use payer::state::Limits;
@@ -212,7 +213,7 @@ async fn push_run(merchant: &Arc<Node>, peers: &[Peer], options: &Options) -> an
         let shutdown = CancellationToken::new();
         let started = Instant::now();
         // The node role's loop, with the node role's period.
-        let running = tokio::spawn(push_sender::run(
+        let running = tokio::spawn(send_loop::run(
             sender,
             Duration::from_secs(1),
             shutdown.clone(),

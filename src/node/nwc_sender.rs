@@ -17,15 +17,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use super::push_queue::{self as queue, Claimed, Outcome};
 use super::push_sender::PushPolicy;
+use super::send_loop::Sender;
 use crate::clock::Clock;
 use crate::domain::{PushAttemptStatus, Rail, WalletConnectionStatus};
 use crate::nwc::seal::SealKey;
@@ -205,47 +203,18 @@ impl NwcSender {
     }
 }
 
-/// The node role's wallet loop, until `shutdown`: each claimed attempt on
-/// its own task, at most `max_in_flight` at once, claiming again as soon as
-/// one ends and every `every`. Attempts in flight at shutdown keep their
-/// lease and are sent again after it (the invoice must still be open).
-pub async fn run(sender: NwcSender, every: Duration, shutdown: CancellationToken) {
-    let sender = Arc::new(sender);
-    let slots = sender.policy.max_in_flight.max(1);
-    let mut tries: JoinSet<crate::error::Result<()>> = JoinSet::new();
-    loop {
-        while let Some(ended) = tries.try_join_next() {
-            log_ended(ended);
-        }
-        let room = slots.saturating_sub(tries.len());
-        if room > 0 {
-            match sender.claim(room).await {
-                Ok(claimed) => {
-                    for c in claimed {
-                        let sender = Arc::clone(&sender);
-                        tries.spawn(async move { sender.try_send(c).await });
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "claiming wallet payment requests failed"),
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            Some(ended) = tries.join_next(), if !tries.is_empty() => log_ended(ended),
-            _ = tokio::time::sleep(every) => {}
-        }
+#[async_trait::async_trait]
+impl Sender for NwcSender {
+    fn slots(&self) -> usize {
+        self.policy.max_in_flight
     }
-    tries.shutdown().await;
-    sender.shutdown().await;
-}
-
-fn log_ended(ended: Result<crate::error::Result<()>, tokio::task::JoinError>) {
-    match ended {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "recording a wallet payment request failed; sent again after its lease")
-        }
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => {}
+    async fn claim(&self, limit: usize) -> crate::error::Result<Vec<Claimed>> {
+        NwcSender::claim(self, limit).await
+    }
+    async fn try_one(&self, claimed: Claimed) -> crate::error::Result<()> {
+        self.try_send(claimed).await
+    }
+    async fn stopped(&self) {
+        self.shutdown().await;
     }
 }

@@ -4,7 +4,7 @@
 //! by [`super::push_queue::finish`] (with its event), and a push that was not
 //! delivered is tried again with a doubling back-off until its tries run out.
 //!
-//! Each push is tried on its own task ([`run`]), at most
+//! Each push is tried on its own task ([`super::send_loop::run`]), at most
 //! [`PushPolicy::max_in_flight`] at once, and recorded as soon as its own
 //! try ends: a subscriber that never answers holds its own push (and one
 //! slot) until the reply timeout, never anyone else's.
@@ -16,10 +16,9 @@ use std::time::Duration;
 use bitcoin::secp256k1::PublicKey;
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use super::push_queue::{self as queue, Claimed, Outcome};
+use super::send_loop::Sender;
 use crate::clock::Clock;
 use crate::domain::NodeAddress;
 use crate::domain::Rail;
@@ -52,7 +51,7 @@ impl PushSender {
     /// One round, all in this task: records late answers, then tries the
     /// due pushes (at most `max_in_flight`) side by side, each recorded as
     /// soon as it ends, and returns once all have. Returns how many were
-    /// tried. The node role runs [`run`] instead, which claims more as
+    /// tried. The node role runs [`super::send_loop::run`] instead, which claims more as
     /// soon as a slot frees up.
     pub async fn run_once(&self) -> crate::error::Result<usize> {
         self.record_late_replies().await?;
@@ -217,52 +216,20 @@ pub(crate) async fn connect(
     Err("unreachable")
 }
 
-/// The node role's push loop, until `shutdown`: each claimed push is tried
-/// on its own task, at most `max_in_flight` at once, and recorded when its
-/// own try ends. It claims again as soon as a try ends, and every `every`.
-/// At shutdown the tries in flight are dropped: their leases run out and
-/// they are sent again later with the same `push_id`.
-pub async fn run(sender: PushSender, every: Duration, shutdown: CancellationToken) {
-    let sender = Arc::new(sender);
-    let slots = sender.policy.max_in_flight.max(1);
-    let mut tries: JoinSet<crate::error::Result<()>> = JoinSet::new();
-    loop {
-        while let Some(ended) = tries.try_join_next() {
-            log_ended(ended);
-        }
-        if let Err(e) = sender.record_late_replies().await {
+#[async_trait::async_trait]
+impl Sender for PushSender {
+    fn slots(&self) -> usize {
+        self.policy.max_in_flight
+    }
+    async fn before_claim(&self) {
+        if let Err(e) = self.record_late_replies().await {
             tracing::error!(error = %e, "recording late push replies failed; retrying");
         }
-        let room = slots.saturating_sub(tries.len());
-        if room > 0 {
-            match sender.claim(room).await {
-                Ok(claimed) => {
-                    for c in claimed {
-                        let sender = Arc::clone(&sender);
-                        tries.spawn(async move { sender.try_push(c).await });
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "claiming pushes failed; retrying"),
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            Some(ended) = tries.join_next(), if !tries.is_empty() => log_ended(ended),
-            _ = tokio::time::sleep(every) => {}
-        }
     }
-    tries.shutdown().await;
-}
-
-/// A try that could not be recorded keeps its lease until it runs out; the
-/// push is then claimed and sent again (same `push_id`).
-fn log_ended(ended: Result<crate::error::Result<()>, tokio::task::JoinError>) {
-    match ended {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "recording a push failed; it is sent again after its lease")
-        }
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => {}
+    async fn claim(&self, limit: usize) -> crate::error::Result<Vec<Claimed>> {
+        PushSender::claim(self, limit).await
+    }
+    async fn try_one(&self, claimed: Claimed) -> crate::error::Result<()> {
+        self.try_push(claimed).await
     }
 }

@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::grants::{self, GrantService};
 use super::issuer::{BillingSink, run_issuer};
-use super::nwc_sender::{self, NwcSender};
-use super::push_sender::{self as sender, PushPolicy, PushSender};
+use super::nwc_sender::NwcSender;
+use super::push_sender::{PushPolicy, PushSender};
+use super::send_loop;
 use crate::config::Settings;
 use crate::context::Context;
 use crate::nwc::sandbox_relay::SandboxRelay;
@@ -152,8 +153,8 @@ impl NodeRole {
                 Duration::from_secs(1),
                 shutdown.clone(),
             ),
-            sender::run(pusher, Duration::from_secs(1), shutdown.clone()),
-            nwc_sender::run(wallets, Duration::from_secs(1), shutdown.clone()),
+            send_loop::run(pusher, Duration::from_secs(1), shutdown.clone()),
+            send_loop::run(wallets, Duration::from_secs(1), shutdown.clone()),
             grants::run(grant_service, self.grant_inbox, shutdown),
         );
         self.node.stop().await;

@@ -12,12 +12,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use payer::NwcSpec;
-use payer::state::BudgetWindow;
 use serde_json::json;
 
-use support::deployment::{Deployment, payer_options, payer_with_channel};
-use support::nwc::{Relay, secret_of, sender};
+use support::deployment::Deployment;
+use support::nwc::{Relay, secret_of, send_until_settled, sender, wallet_payer};
 
 /// Everything logged, as text.
 #[derive(Clone, Default)]
@@ -54,20 +52,7 @@ async fn no_wallet_secret_or_preimage_is_ever_logged() {
     let api = deployment.merchant("Shop", "SHOP").await;
     let relay = Relay::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let options = payer::PayerOptions {
-        nwc_relay_retry: Some(Duration::from_secs(1)),
-        ..payer_options(app)
-    };
-    let payer = payer_with_channel(&deployment, dir.path(), options).await;
-    let uri = payer
-        .nwc_connect(NwcSpec {
-            name: Some("Shop".into()),
-            budget_msat: 100_000_000,
-            window: BudgetWindow::Monthly,
-            relays: vec![relay.url.clone()],
-        })
-        .await
-        .unwrap();
+    let (payer, uri) = wallet_payer(&deployment, dir.path(), &relay, 100_000_000).await;
     let plan = api.monthly_plan().await;
     let customer = api
         .post("/v1/customers", json!({"email": "sub@example.com"}))
@@ -94,18 +79,7 @@ async fn no_wallet_secret_or_preimage_is_ever_logged() {
     deployment.issue().await;
     let invoice = app.invoices_of(&sub).await.remove(0);
     let wallets = sender(app, Duration::from_secs(20), 3);
-    for _ in 0..60 {
-        wallets.run_once().await.unwrap();
-        if deployment
-            .pushes(&invoice.id)
-            .await
-            .pop()
-            .is_some_and(|a| a.status != "queued")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    send_until_settled(&deployment, &wallets, &invoice.id).await;
     deployment.wait_paid(&invoice.id).await;
     let r = api.post(&path, json!({"method": "manual"})).await;
     assert_eq!(r.status, 200, "{r:?}");

@@ -185,3 +185,52 @@ impl ScriptedWallet {
 pub fn info(methods: &[&str], network: &str) -> serde_json::Value {
     serde_json::json!({"alias": "scripted", "network": network, "methods": methods, "notifications": []})
 }
+
+/// A subscriber's payer in `dir` with a channel to the deployment's node,
+/// its wallet service reconnecting to relays every second, offering one
+/// NIP-47 connection of `budget_msat` a month on `relay`: the payer and the
+/// connection's URI.
+pub async fn wallet_payer(
+    deployment: &crate::support::deployment::Deployment,
+    dir: &std::path::Path,
+    relay: &Relay,
+    budget_msat: u64,
+) -> (Arc<payer::Payer>, String) {
+    let options = payer::PayerOptions {
+        nwc_relay_retry: Some(Duration::from_secs(1)),
+        ..crate::support::deployment::payer_options(&deployment.app)
+    };
+    let payer = crate::support::deployment::payer_with_channel(deployment, dir, options).await;
+    let uri = payer
+        .nwc_connect(payer::NwcSpec {
+            name: Some("Shop".into()),
+            budget_msat,
+            window: payer::state::BudgetWindow::Monthly,
+            relays: vec![relay.url.clone()],
+        })
+        .await
+        .expect("a wallet connection");
+    (payer, uri)
+}
+
+/// Rounds of the wallet sender until the invoice's last attempt is no
+/// longer queued; that attempt.
+pub async fn send_until_settled(
+    deployment: &crate::support::deployment::Deployment,
+    sender: &NwcSender,
+    invoice_id: &str,
+) -> pushbill::store::push_attempts::Model {
+    for _ in 0..60 {
+        sender.run_once().await.unwrap();
+        let attempt = deployment
+            .pushes(invoice_id)
+            .await
+            .pop()
+            .expect("an attempt");
+        if attempt.status != "queued" {
+            return attempt;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the wallet attempt stayed queued");
+}

@@ -7,30 +7,16 @@
 
 use std::time::Duration;
 
-use payer::NwcSpec;
-use payer::state::{BudgetWindow, Status};
+use payer::state::Status;
 use pushbill::store::{events, wallet_connections};
 use sea_orm::EntityTrait;
 use serde_json::json;
 
 use crate::support::app::Api;
-use crate::support::deployment::{Deployment, payer_options, payer_with_channel};
+use crate::support::deployment::Deployment;
 use crate::support::email;
 use crate::support::ln::wait_for;
-use crate::support::nwc::{Relay, secret_of, sender};
-
-/// A subscriber's payer with a channel to the deployment's node, its
-/// wallet service reconnecting to relays every second.
-async fn wallet_payer(
-    deployment: &Deployment,
-    dir: &std::path::Path,
-) -> std::sync::Arc<payer::Payer> {
-    let options = payer::PayerOptions {
-        nwc_relay_retry: Some(Duration::from_secs(1)),
-        ..payer_options(&deployment.app)
-    };
-    payer_with_channel(deployment, dir, options).await
-}
+use crate::support::nwc::{Relay, secret_of, send_until_settled, sender, wallet_payer};
 
 /// A subscriber (with an email address) of a 21,000 sat monthly plan,
 /// whose first invoice is open; its id.
@@ -70,28 +56,6 @@ async fn connect(api: &Api, sub: &str, uri: &str) -> serde_json::Value {
     r.body
 }
 
-/// The last wallet attempt of the invoice, after rounds of the sender until
-/// it is no longer queued.
-async fn send_until_settled(
-    deployment: &Deployment,
-    sender: &pushbill::node::nwc_sender::NwcSender,
-    invoice_id: &str,
-) -> pushbill::store::push_attempts::Model {
-    for _ in 0..60 {
-        sender.run_once().await.unwrap();
-        let attempt = deployment
-            .pushes(invoice_id)
-            .await
-            .pop()
-            .expect("an attempt");
-        if attempt.status != "queued" {
-            return attempt;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("the wallet attempt stayed queued");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connected_wallet_pays_three_periods_once_each_and_its_secret_is_never_shown() {
     let deployment = Deployment::open().await;
@@ -99,16 +63,7 @@ async fn a_connected_wallet_pays_three_periods_once_each_and_its_secret_is_never
     let api = deployment.merchant("Shop", "SHOP").await;
     let relay = Relay::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let payer = wallet_payer(&deployment, dir.path()).await;
-    let uri = payer
-        .nwc_connect(NwcSpec {
-            name: Some("Shop".into()),
-            budget_msat: 100_000_000,
-            window: BudgetWindow::Monthly,
-            relays: vec![relay.url.clone()],
-        })
-        .await
-        .unwrap();
+    let (payer, uri) = wallet_payer(&deployment, dir.path(), &relay, 100_000_000).await;
     let secret = secret_of(&uri);
 
     let sub = subscriber(&api).await;
@@ -258,16 +213,7 @@ async fn a_wallet_over_its_budget_leaves_the_invoice_to_dunning() {
     let api = deployment.merchant("Shop", "SHOP").await;
     let relay = Relay::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let payer = wallet_payer(&deployment, dir.path()).await;
-    let uri = payer
-        .nwc_connect(NwcSpec {
-            name: None,
-            budget_msat: 1_000_000,
-            window: BudgetWindow::Monthly,
-            relays: vec![relay.url.clone()],
-        })
-        .await
-        .unwrap();
+    let (payer, uri) = wallet_payer(&deployment, dir.path(), &relay, 1_000_000).await;
     let sub = subscriber(&api).await;
     connect(&api, &sub, &uri).await;
     let wallets = sender(app, Duration::from_secs(20), 3);
@@ -373,16 +319,7 @@ async fn a_relay_down_then_up_pays_once_not_twice() {
     let api = deployment.merchant("Shop", "SHOP").await;
     let mut relay = Relay::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let payer = wallet_payer(&deployment, dir.path()).await;
-    let uri = payer
-        .nwc_connect(NwcSpec {
-            name: None,
-            budget_msat: 100_000_000,
-            window: BudgetWindow::Monthly,
-            relays: vec![relay.url.clone()],
-        })
-        .await
-        .unwrap();
+    let (payer, uri) = wallet_payer(&deployment, dir.path(), &relay, 100_000_000).await;
     let sub = subscriber(&api).await;
     connect(&api, &sub, &uri).await;
     let wallets = sender(app, Duration::from_secs(5), 100);

@@ -522,7 +522,7 @@ async fn a_silent_subscriber_delays_only_its_own_push() {
         ..shop.sender()
     };
     let stop = tokio_util::sync::CancellationToken::new();
-    let sending = tokio::spawn(pushbill::node::push_sender::run(
+    let sending = tokio::spawn(pushbill::node::send_loop::run(
         sender,
         Duration::from_millis(100),
         stop.clone(),

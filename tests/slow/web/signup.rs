@@ -315,7 +315,7 @@ async fn a_subscriber_auto_pays_from_their_node_and_the_page_confirms_by_itself(
 /// takes it back to the pay page. No page ever shows the string.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_auto_pays_from_their_wallet_and_disconnects_it_in_the_portal() {
-    use crate::support::nwc::{Relay, secret_of, sender};
+    use crate::support::nwc::{Relay, secret_of, send_until_settled, sender, wallet_payer};
 
     let deployment = Deployment::open().await;
     let app = &deployment.app;
@@ -328,20 +328,7 @@ async fn a_subscriber_auto_pays_from_their_wallet_and_disconnects_it_in_the_port
     let path = &link[link.find("/s/").unwrap()..];
     let relay = Relay::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let options = payer::PayerOptions {
-        nwc_relay_retry: Some(Duration::from_secs(1)),
-        ..payer_options(app)
-    };
-    let payer = payer_with_channel(&deployment, dir.path(), options).await;
-    let uri = payer
-        .nwc_connect(payer::NwcSpec {
-            name: Some("Bobflix".into()),
-            budget_msat: 50_000_000,
-            window: payer::state::BudgetWindow::Monthly,
-            relays: vec![relay.url.clone()],
-        })
-        .await
-        .unwrap();
+    let (payer, uri) = wallet_payer(&deployment, dir.path(), &relay, 50_000_000).await;
     let secret = secret_of(&uri);
 
     let shots = screenshots();
@@ -365,18 +352,7 @@ async fn a_subscriber_auto_pays_from_their_wallet_and_disconnects_it_in_the_port
     deployment.issue().await;
     let invoice = app.invoices_of(&sub.id).await.remove(0);
     let wallets = sender(app, Duration::from_secs(20), 3);
-    for _ in 0..60 {
-        wallets.run_once().await.unwrap();
-        if deployment
-            .pushes(&invoice.id)
-            .await
-            .pop()
-            .is_some_and(|a| a.status != "queued")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    send_until_settled(&deployment, &wallets, &invoice.id).await;
     deployment.wait_paid(&invoice.id).await;
     wait_for_element(&page, "#confirmation").await;
     page.screenshot(&shots, "wallet-confirmed").await;
