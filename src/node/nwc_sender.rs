@@ -18,7 +18,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::push_queue::{self as queue, Claimed, Outcome};
@@ -59,29 +58,7 @@ impl NwcSender {
     /// One round: tries the due attempts (at most `max_in_flight`) side by
     /// side and returns once all are recorded; how many were tried.
     pub async fn run_once(&self) -> crate::error::Result<usize> {
-        let claimed = self.claim(self.policy.max_in_flight).await?;
-        let tried = claimed.len();
-        let results =
-            futures::future::join_all(claimed.into_iter().map(|c| self.try_send(c))).await;
-        results
-            .into_iter()
-            .collect::<crate::error::Result<Vec<()>>>()?;
-        Ok(tried)
-    }
-
-    async fn claim(&self, limit: usize) -> crate::error::Result<Vec<Claimed>> {
-        let lease = chrono::Duration::from_std(self.policy.reply_timeout)
-            .unwrap_or(chrono::Duration::seconds(60))
-            + chrono::Duration::seconds(30);
-        queue::claim_due(
-            &self.db,
-            Rail::Nwc,
-            self.clock.now(),
-            Utc::now(),
-            lease,
-            u64::try_from(limit).unwrap_or(u64::MAX),
-        )
-        .await
+        super::send_loop::run_once(self).await
     }
 
     async fn try_send(&self, c: Claimed) -> crate::error::Result<()> {
@@ -209,7 +186,7 @@ impl Sender for NwcSender {
         self.policy.max_in_flight
     }
     async fn claim(&self, limit: usize) -> crate::error::Result<Vec<Claimed>> {
-        NwcSender::claim(self, limit).await
+        queue::claim_for(&self.db, Rail::Nwc, self.clock.now(), &self.policy, limit).await
     }
     async fn try_one(&self, claimed: Claimed) -> crate::error::Result<()> {
         self.try_send(claimed).await

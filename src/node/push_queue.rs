@@ -24,6 +24,29 @@ use crate::store::queue;
 use crate::store::{self, customers, invoices, merchants, payment_requests, push_attempts};
 use push_protocol::wire::{PushId, PushReply, ReplyStatus};
 
+/// How attempts of a rail are delivered (the push and the wallet rail each
+/// have one).
+#[derive(Debug, Clone)]
+pub struct PushPolicy {
+    /// How long to wait for `push_reply`.
+    pub reply_timeout: std::time::Duration,
+    /// Tries before a push that cannot be delivered fails.
+    pub max_tries: i32,
+    /// Wait before the second try; doubled for each further one.
+    pub backoff: Duration,
+    /// Pushes in flight at once (each on its own task).
+    pub max_in_flight: usize,
+}
+
+impl PushPolicy {
+    /// How long a claimed attempt is leased for one try: the reply timeout
+    /// and a margin (connecting, recording).
+    fn lease(&self) -> Duration {
+        Duration::from_std(self.reply_timeout).unwrap_or(Duration::seconds(60))
+            + Duration::seconds(30)
+    }
+}
+
 /// A push claimed for sending, with what goes into the message.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -35,6 +58,19 @@ pub struct Claimed {
     pub plan_name: Option<String>,
     /// `node_id@host:port`, when the customer gave one.
     pub node_address: Option<String>,
+}
+
+/// Claims up to `limit` due attempts of `rail` (`now`: the service's
+/// clock), each leased for one try under `policy`.
+pub async fn claim_for(
+    db: &DatabaseConnection,
+    rail: Rail,
+    now: DateTime<Utc>,
+    policy: &PushPolicy,
+    limit: usize,
+) -> Result<Vec<Claimed>> {
+    let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+    claim_due(db, rail, now, Utc::now(), policy.lease(), limit).await
 }
 
 /// Claims up to `limit` due attempts of `rail` (`now`: the service's

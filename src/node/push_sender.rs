@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
-use chrono::Utc;
 use sea_orm::DatabaseConnection;
 
 use super::push_queue::{self as queue, Claimed, Outcome};
@@ -27,18 +26,7 @@ use ln_node::operations::resolve_address;
 use push_protocol::handler::PushMessage;
 use push_protocol::wire::{PushInvoice, ReplyStatus};
 
-/// How pushes are delivered.
-#[derive(Debug, Clone)]
-pub struct PushPolicy {
-    /// How long to wait for `push_reply`.
-    pub reply_timeout: Duration,
-    /// Tries before a push that cannot be delivered fails.
-    pub max_tries: i32,
-    /// Wait before the second try; doubled for each further one.
-    pub backoff: chrono::Duration,
-    /// Pushes in flight at once (each on its own task).
-    pub max_in_flight: usize,
-}
+pub use super::push_queue::PushPolicy;
 
 pub struct PushSender {
     pub db: DatabaseConnection,
@@ -55,14 +43,7 @@ impl PushSender {
     /// soon as a slot frees up.
     pub async fn run_once(&self) -> crate::error::Result<usize> {
         self.record_late_replies().await?;
-        let claimed = self.claim(self.policy.max_in_flight).await?;
-        let tried = claimed.len();
-        let results =
-            futures::future::join_all(claimed.into_iter().map(|c| self.try_push(c))).await;
-        results
-            .into_iter()
-            .collect::<crate::error::Result<Vec<()>>>()?;
-        Ok(tried)
+        super::send_loop::run_once(self).await
     }
 
     /// Records the answers that came after `accepted` or `pending_approval`
@@ -72,23 +53,6 @@ impl PushSender {
             queue::record_late_reply(&self.db, self.clock.now(), &from.to_string(), &reply).await?;
         }
         Ok(())
-    }
-
-    /// Claims up to `limit` due pushes, each leased for one try: connecting,
-    /// the reply timeout and a margin.
-    async fn claim(&self, limit: usize) -> crate::error::Result<Vec<Claimed>> {
-        let lease = chrono::Duration::from_std(self.policy.reply_timeout)
-            .unwrap_or(chrono::Duration::seconds(30))
-            + chrono::Duration::seconds(30);
-        queue::claim_due(
-            &self.db,
-            Rail::Push,
-            self.clock.now(),
-            Utc::now(),
-            lease,
-            u64::try_from(limit).unwrap_or(u64::MAX),
-        )
-        .await
     }
 
     /// One try of one claimed push, recorded (with its event) when it ends.
@@ -227,7 +191,7 @@ impl Sender for PushSender {
         }
     }
     async fn claim(&self, limit: usize) -> crate::error::Result<Vec<Claimed>> {
-        PushSender::claim(self, limit).await
+        queue::claim_for(&self.db, Rail::Push, self.clock.now(), &self.policy, limit).await
     }
     async fn try_one(&self, claimed: Claimed) -> crate::error::Result<()> {
         self.try_push(claimed).await

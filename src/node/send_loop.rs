@@ -29,6 +29,18 @@ pub trait Sender: Send + Sync + 'static {
     async fn stopped(&self) {}
 }
 
+/// One round, all in the caller's task: tries the due attempts (at most
+/// `slots`) side by side, each recorded as soon as it ends, and returns
+/// once all have: how many were tried. Tests and one-off rounds use it;
+/// the node role runs [`run`], which claims more as soon as a slot frees up.
+pub async fn run_once<S: Sender>(sender: &S) -> Result<usize> {
+    let claimed = sender.claim(sender.slots().max(1)).await?;
+    let tried = claimed.len();
+    let results = futures::future::join_all(claimed.into_iter().map(|c| sender.try_one(c))).await;
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(tried)
+}
+
 /// Runs `sender` until `shutdown`.
 pub async fn run<S: Sender>(sender: S, every: Duration, shutdown: CancellationToken) {
     let sender = Arc::new(sender);

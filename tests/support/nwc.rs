@@ -37,8 +37,28 @@ impl Relay {
         }
     }
 
-    /// Stops it: its listener and every open websocket close.
-    pub fn stop(&mut self) {
+    /// Stops it: its listener and every open websocket close. Returns once
+    /// its port refuses connections. (nostr-sdk 0.45's `shutdown` wakes
+    /// only the tasks waiting at that moment: a listener busy accepting
+    /// misses it, so it is asked again until the port is closed.)
+    pub async fn stop(&mut self) {
+        let Some(relay) = self.relay.take() else {
+            return;
+        };
+        for _ in 0..100 {
+            relay.shutdown();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        panic!("the relay on port {} still takes connections", self.port);
+    }
+
+    fn shut(&mut self) {
         if let Some(relay) = self.relay.take() {
             relay.shutdown();
         }
@@ -47,7 +67,7 @@ impl Relay {
     /// Starts a new relay on the same port (with an empty store, as a real
     /// relay that lost its ephemeral state).
     pub async fn restart(&mut self) {
-        self.stop();
+        self.stop().await;
         let relay = LocalRelay::builder()
             .addr(IpAddr::V4(Ipv4Addr::LOCALHOST))
             .port(self.port)
@@ -59,7 +79,7 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        self.stop();
+        self.shut();
     }
 }
 

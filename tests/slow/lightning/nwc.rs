@@ -326,7 +326,7 @@ async fn a_relay_down_then_up_pays_once_not_twice() {
     deployment.issue().await;
     let invoice = app.invoices_of(&sub).await.remove(0);
 
-    relay.stop();
+    relay.stop().await;
     wallets.run_once().await.unwrap();
     let down = deployment.pushes(&invoice.id).await.pop().unwrap();
     assert_eq!(down.status, "queued", "{down:?}");
