@@ -159,7 +159,7 @@ impl NodeRole {
         );
         self.node.stop().await;
         if let Some(relay) = self.relay {
-            relay.shutdown();
+            relay.stop().await;
         }
         if let Some(simnet) = self.simnet {
             simnet.shutdown().await;

@@ -36,8 +36,28 @@ impl SandboxRelay {
         Ok(SandboxRelay { relay, url })
     }
 
-    pub fn shutdown(&self) {
-        self.relay.shutdown();
+    /// Stops it, and returns once its port refuses connections: nostr-sdk
+    /// 0.45's `shutdown` wakes only the tasks waiting at that moment, so a
+    /// listener busy accepting misses it and is asked again.
+    pub async fn stop(&self) {
+        let Some(addr) = url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| Some((u.host_str()?.to_owned(), u.port()?)))
+        else {
+            self.relay.shutdown();
+            return;
+        };
+        for _ in 0..50 {
+            self.relay.shutdown();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            if tokio::net::TcpStream::connect((addr.0.as_str(), addr.1))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        tracing::warn!(url = %self.url, "the sandbox relay did not stop");
     }
 }
 

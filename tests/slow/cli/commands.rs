@@ -102,6 +102,42 @@ async fn serve_on_a_fresh_folder_creates_the_database_and_is_healthy() {
     let response = reqwest::get(format!("{address}/healthz")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(dir.path().join("data/pushbill.db").exists());
+    // The sandbox's own nostr relay, for wallet connections: it stores and
+    // serves an event.
+    let relay = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Relay"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("a Relay line in:\n{text}"))
+        .to_owned();
+    assert!(relay.starts_with("ws://127.0.0.1:"), "{relay}");
+    {
+        use nwc::prelude::*;
+        let keys = Keys::generate();
+        let client = Client::default();
+        client
+            .add_relay(relay.as_str())
+            .and_connect()
+            .await
+            .unwrap();
+        let note = EventBuilder::new(Kind::TextNote, "hello")
+            .finalize(&keys)
+            .unwrap();
+        client
+            .send_event(&note)
+            .await
+            .expect("the relay takes an event");
+        let found = client
+            .fetch_events(Filter::new().author(keys.public_key()))
+            .timeout(Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(
+            found.into_iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![note.id]
+        );
+        client.shutdown().await;
+    }
     let status = pushbill()
         .current_dir(dir.path())
         .args(["migrate", "status"])
