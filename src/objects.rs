@@ -421,8 +421,31 @@ pub struct WalletConnection {
     pub wallet_alias: Option<String>,
     /// The NIP-47 methods the wallet offered.
     pub wallet_methods: Vec<String>,
+    /// The connection's budget as the wallet reported it when it was
+    /// connected (`get_budget`, NWC-13); `null` when it does not say.
+    pub budget: Option<WalletBudget>,
     pub created_at: DateTime<Utc>,
     pub removed_at: Option<DateTime<Utc>>,
+}
+
+/// A wallet connection's budget per renewal period, as the wallet said.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WalletBudget {
+    pub total_msat: i64,
+    /// Spent of it when the connection was made.
+    pub used_msat: i64,
+    /// `daily`, `weekly`, `monthly`, `yearly` or `never`; `null` if not said.
+    pub renewal: Option<String>,
+}
+
+impl WalletBudget {
+    pub fn of(m: &wallet_connections::Model) -> Option<WalletBudget> {
+        Some(WalletBudget {
+            total_msat: m.budget_total_msat?,
+            used_msat: m.budget_used_msat.unwrap_or(0),
+            renewal: m.budget_renewal.clone(),
+        })
+    }
 }
 
 impl From<&wallet_connections::Model> for WalletConnection {
@@ -437,6 +460,7 @@ impl From<&wallet_connections::Model> for WalletConnection {
             relays: m.relays(),
             wallet_alias: m.wallet_alias.clone(),
             wallet_methods: m.methods(),
+            budget: WalletBudget::of(m),
             created_at: m.created_at,
             removed_at: m.removed_at,
         }

@@ -14,7 +14,8 @@ pub struct Migration;
 ///   one subscription. `secret_sealed` is the `nostr+walletconnect://` URI
 ///   sealed with the deployment's key (`nwc::seal`); it is set to null when
 ///   the connection is removed. At most one `active` connection per
-///   subscription.
+///   subscription. The budget columns hold what the wallet answered to
+///   `get_budget` (NWC-13) when the connection was made, if it offers it.
 /// - `push_attempts.method` (`push` or `nwc`) and `wallet_connection_id`: an
 ///   attempt to have a payment request paid, by the customer's node or by the
 ///   wallet. For `nwc`, `node_id` holds the wallet service's public key.
@@ -36,6 +37,9 @@ impl MigrationTrait for Migration {
                     .col(text_null("secret_sealed"))
                     .col(string_len_null("wallet_alias", 200))
                     .col(text("wallet_methods"))
+                    .col(big_integer_null("budget_total_msat"))
+                    .col(big_integer_null("budget_used_msat"))
+                    .col(string_len_null("budget_renewal", 16))
                     .col(ts("created_at"))
                     .col(ts_null("removed_at"))
                     .foreign_key(&mut fk(

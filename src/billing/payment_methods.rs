@@ -201,6 +201,9 @@ pub async fn apply(
                 wallet_alias: checked.alias,
                 wallet_methods: serde_json::to_string(&checked.methods)
                     .unwrap_or_else(|_| "[]".into()),
+                budget_total_msat: checked.budget.as_ref().map(|b| b.total_msat),
+                budget_used_msat: checked.budget.as_ref().map(|b| b.used_msat),
+                budget_renewal: checked.budget.and_then(|b| b.renewal),
                 created_at: now,
                 removed_at: None,
             };

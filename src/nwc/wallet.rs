@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use nwc::prelude::{
-    ErrorKind, Filter, Kind, Nip47Ciphers, Nip47Tag, NostrWalletConnect, NostrWalletConnectUri,
-    PayInvoiceRequest, RelayOptions,
+    ErrorKind, EventBuilder, Filter, FinalizeEvent, Keys, Kind, Nip47Ciphers, Nip47Tag,
+    NostrWalletConnect, NostrWalletConnectUri, PayInvoiceRequest, RelayOptions, ReqExitPolicy, Tag,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Digest as _;
@@ -38,6 +38,38 @@ impl Cipher {
     }
 }
 
+/// A connection's budget as the wallet reports it (NWC-13 `get_budget`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    pub total_msat: i64,
+    pub used_msat: i64,
+    /// `daily`, `weekly`, `monthly`, `yearly`, `never`, as the wallet said.
+    pub renewal: Option<String>,
+}
+
+impl Budget {
+    /// A `get_budget` result; `None` for an empty one (no budget set) or
+    /// one that does not hold non-negative amounts.
+    fn from_result(result: &serde_json::Value) -> Option<Budget> {
+        let amount = |key: &str| {
+            result
+                .get(key)?
+                .as_u64()
+                .and_then(|v| i64::try_from(v).ok())
+        };
+        let renewal = result
+            .get("renewal_period")
+            .and_then(|r| r.as_str())
+            .filter(|r| ["daily", "weekly", "monthly", "yearly", "never"].contains(r))
+            .map(str::to_owned);
+        Some(Budget {
+            total_msat: amount("total_budget")?,
+            used_msat: amount("used_budget").unwrap_or(0),
+            renewal,
+        })
+    }
+}
+
 /// What a wallet said about itself when the connection was made.
 #[derive(Debug, Clone)]
 pub struct Checked {
@@ -47,6 +79,8 @@ pub struct Checked {
     pub cipher: Cipher,
     pub alias: Option<String>,
     pub methods: Vec<String>,
+    /// Its answer to `get_budget`, when it offers it and has a budget.
+    pub budget: Option<Budget>,
 }
 
 /// Why a connection was refused when it was made.
@@ -277,7 +311,12 @@ async fn check_with(
         Some(c) if c.has(Nip47Ciphers::NIP44V2) => Cipher::Nip44V2,
         _ => Cipher::Nip04,
     };
+    let budget = match methods.iter().any(|m| m == "get_budget") {
+        true => get_budget(client, uri, cipher, timeout).await,
+        false => None,
+    };
     Ok(Checked {
+        budget,
         wallet_pubkey: uri.public_key.to_hex(),
         relays: uri.relays.iter().map(|r| r.to_string()).collect(),
         cipher,
@@ -288,6 +327,54 @@ async fn check_with(
             .map(|m| m.chars().take(40).collect())
             .collect(),
     })
+}
+
+/// Asks `get_budget` (NWC-13, which the `nwc` crate does not know) over the
+/// client's relays with nostr's own NIP-47 ciphers; `None` when the wallet
+/// has no budget, does not answer in time, or answers something else.
+async fn get_budget(
+    client: &NostrWalletConnect,
+    uri: &NostrWalletConnectUri,
+    cipher: Cipher,
+    timeout: Duration,
+) -> Option<Budget> {
+    let ciphers = match cipher {
+        Cipher::Nip44V2 => Nip47Ciphers::NIP44V2,
+        Cipher::Nip04 => Nip47Ciphers::NIP04,
+    };
+    let body = r#"{"method":"get_budget","params":{}}"#.to_owned();
+    let content = ciphers.encrypt(&uri.secret, &uri.public_key, &body).ok()?;
+    let keys = Keys::new(uri.secret.clone());
+    let mut request =
+        EventBuilder::new(Kind::WalletConnectRequest, content).tag(Tag::public_key(uri.public_key));
+    if cipher == Cipher::Nip44V2 {
+        request = request.tag(Nip47Tag::Encryption(ciphers));
+    }
+    let request = request.finalize(&keys).ok()?;
+    let answers = Filter::new()
+        .author(uri.public_key)
+        .kind(Kind::WalletConnectResponse)
+        .event(request.id);
+    let mut stream = client
+        .client()
+        .stream_events(answers)
+        .timeout(timeout)
+        .policy(ReqExitPolicy::WaitForEvents(1))
+        .await
+        .ok()?;
+    client.client().send_event(&request).await.ok()?;
+    let (_, answer) = futures::StreamExt::next(&mut stream).await?;
+    let answer = answer.ok()?;
+    answer.verify().ok()?;
+    let ours = answer.tags.event_ids().any(|id| id == request.id);
+    if answer.pubkey != uri.public_key || !ours {
+        return None;
+    }
+    let plain = ciphers
+        .decrypt(&uri.secret, &answer.pubkey, &answer.content)
+        .ok()?;
+    let response: serde_json::Value = serde_json::from_str(&plain).ok()?;
+    Budget::from_result(response.get("result")?)
 }
 
 /// A client for one connection, kept while the connection is in use.
@@ -364,6 +451,34 @@ mod tests {
         );
         assert_eq!(code_of("[Bogus]"), "other");
         assert_eq!(code_of(""), "other");
+    }
+
+    #[test]
+    fn a_budget_is_read_from_get_budget_and_an_empty_one_is_none() {
+        let full = serde_json::json!({"used_budget": 21_000, "total_budget": 1_000_000,
+            "renews_at": 1_798_898_931u64, "renewal_period": "monthly"});
+        assert_eq!(
+            Budget::from_result(&full),
+            Some(Budget {
+                total_msat: 1_000_000,
+                used_msat: 21_000,
+                renewal: Some("monthly".into())
+            })
+        );
+        assert_eq!(
+            Budget::from_result(&serde_json::json!({})),
+            None,
+            "no budget set"
+        );
+        for bad in [
+            serde_json::json!({"total_budget": -5}),
+            serde_json::json!({"total_budget": "100"}),
+            serde_json::json!({"total_budget": u64::MAX}),
+        ] {
+            assert_eq!(Budget::from_result(&bad), None, "{bad}");
+        }
+        let odd = serde_json::json!({"total_budget": 5, "renewal_period": "fortnightly"});
+        assert_eq!(Budget::from_result(&odd).unwrap().renewal, None);
     }
 
     #[test]

@@ -25,6 +25,14 @@ pub struct Model {
     pub wallet_alias: Option<String>,
     /// JSON array of the NIP-47 methods the wallet said it supports.
     pub wallet_methods: String,
+    /// The connection's budget per renewal period, msat, as the wallet
+    /// answered `get_budget` (NWC-13) when it was connected; `None` when it
+    /// offers no such answer or has no budget.
+    pub budget_total_msat: Option<i64>,
+    /// What was already spent of it then, msat.
+    pub budget_used_msat: Option<i64>,
+    /// `daily`, `weekly`, `monthly`, `yearly` or `never`.
+    pub budget_renewal: Option<String>,
     pub created_at: DateTimeUtc,
     pub removed_at: Option<DateTimeUtc>,
 }

@@ -45,7 +45,7 @@ use crate::{Core, PAYMENT_RETRY};
 use ln_node::Node;
 
 /// The methods this wallet service answers.
-pub const METHODS: &str = "pay_invoice get_info get_balance";
+pub const METHODS: &str = "pay_invoice get_info get_balance get_budget";
 /// How often a request waiting on a payment in flight looks at the state.
 const IN_FLIGHT_POLL: Duration = Duration::from_millis(100);
 
@@ -362,6 +362,22 @@ async fn on_request(
     let method = Method::from_str(&method_name).unwrap_or(Method::Unknown(method_name.clone()));
     let authorized =
         event.pubkey.to_hex() == connection.client_pubkey && connection.status == NwcStatus::Active;
+    if authorized && method_name == "get_budget" {
+        // NWC-13 (not in nostr 0.45's types): the budget, used and total, msat.
+        let (spent, _) = {
+            let state = core.state.lock().expect("payer state");
+            state.nwc_spent_and_left(&connection, core.now_in(&state))
+        };
+        let budget = serde_json::json!({
+            "result_type": "get_budget",
+            "result": {
+                "used_budget": spent,
+                "total_budget": connection.budget_msat,
+                "renewal_period": connection.window.name(),
+            }
+        });
+        return answer(client, &keys, cipher, event, &budget.to_string()).await;
+    }
     let response = if !authorized {
         tracing::info!(connection = %connection.id, method = %method_name, "NIP-47 request refused: unauthorized");
         error(
@@ -397,13 +413,25 @@ async fn on_request(
             Err(_) => error(method, ErrorCode::NotImplemented, "unknown method"),
         }
     };
+    answer(client, &keys, cipher, event, &response.as_json()).await
+}
+
+/// Sends `json` as the response to `event`: encrypted with its cipher, `p`
+/// the client, `e` the request.
+async fn answer(
+    client: &Client,
+    keys: &Keys,
+    cipher: Nip47Ciphers,
+    event: &Event,
+    json: &str,
+) -> anyhow::Result<()> {
     let content = cipher
-        .encrypt(keys.secret_key(), &event.pubkey, &response.as_json())
+        .encrypt(keys.secret_key(), &event.pubkey, &json.to_owned())
         .context("cannot encrypt the response")?;
     let answer = EventBuilder::new(Kind::WalletConnectResponse, content)
         .tag(Tag::public_key(event.pubkey))
         .tag(Tag::event(event.id))
-        .finalize(&keys)
+        .finalize(keys)
         .context("cannot sign the response")?;
     client
         .send_event(&answer)
@@ -430,7 +458,12 @@ fn get_info(node: &Node) -> Response {
             network: Some(network.into()),
             block_height: Some(best.height),
             block_hash: Some(best.block_hash.to_string()),
-            methods: vec![Method::PayInvoice, Method::GetInfo, Method::GetBalance],
+            methods: vec![
+                Method::PayInvoice,
+                Method::GetInfo,
+                Method::GetBalance,
+                Method::Unknown("get_budget".into()),
+            ],
             notifications: vec![],
         })),
     }

@@ -209,13 +209,20 @@ async fn show(
     let wallet = crate::store::wallet_connections::active_for(&state.db, &sub.id).await?;
     let payment = match (sub.payment_method.as_str(), &wallet) {
         ("nwc", Some(w)) => format!(
-            "nwc: the subscriber's wallet{} ({}, over {})",
+            "nwc: the subscriber's wallet{} ({}, over {}){}",
             w.wallet_alias
                 .as_deref()
                 .map(|a| format!(" {}", display(a)))
                 .unwrap_or_default(),
             w.id,
-            w.relays().join(", ")
+            w.relays().join(", "),
+            w.budget_total_msat
+                .map(|t| format!(
+                    "; budget {} {} when connected",
+                    sat_amount(t),
+                    w.budget_renewal.as_deref().unwrap_or("in all")
+                ))
+                .unwrap_or_default()
         ),
         ("nwc", None) => "nwc, no wallet connected: the pay page".to_owned(),
         ("manual", _) => "manual: email and the pay page".to_owned(),

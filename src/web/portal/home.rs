@@ -76,10 +76,24 @@ fn payment_words(
     customer_node: bool,
 ) -> String {
     match (PaymentMethod::parse(&sub.payment_method), wallet) {
-        (Ok(PaymentMethod::Nwc), Some(w)) => match &w.wallet_alias {
-            Some(alias) => format!("Your wallet ({}), automatically", display(alias)),
-            None => "Your wallet, automatically".to_owned(),
-        },
+        (Ok(PaymentMethod::Nwc), Some(w)) => {
+            let name = match &w.wallet_alias {
+                Some(alias) => format!("Your wallet ({})", display(alias)),
+                None => "Your wallet".to_owned(),
+            };
+            match w.budget_total_msat {
+                Some(total) => format!(
+                    "{name}, automatically, within a budget of {}{}",
+                    sat_amount(total),
+                    w.budget_renewal
+                        .as_deref()
+                        .filter(|r| *r != "never")
+                        .map(|r| format!(" {r}"))
+                        .unwrap_or_default()
+                ),
+                None => format!("{name}, automatically"),
+            }
+        }
         (Ok(PaymentMethod::Push), _) if customer_node => "Your node, automatically".to_owned(),
         _ => "By email and the pay page".to_owned(),
     }

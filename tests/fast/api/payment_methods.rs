@@ -259,6 +259,11 @@ async fn wallets_are_checked_over_the_relay_when_connected() {
         json!(["pay_invoice", "get_balance"])
     );
     assert_eq!(r.body["wallet_connection"]["wallet_alias"], json!(null));
+    assert_eq!(
+        r.body["wallet_connection"]["budget"],
+        json!(null),
+        "it offers no get_budget"
+    );
     for wallet in [read_only, mainnet, silent, restricted] {
         wallet.stop().await;
     }

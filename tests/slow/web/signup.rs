@@ -366,7 +366,7 @@ async fn a_subscriber_auto_pays_from_their_wallet_and_disconnects_it_in_the_port
     let paid_by = format!("#payment-{}", sub.id);
     assert_eq!(
         tab.text(&paid_by).await.as_deref(),
-        Some("Your wallet (pushbill-payer), automatically")
+        Some("Your wallet (pushbill-payer), automatically, within a budget of 50000 sat monthly")
     );
     assert!(!tab.html().await.contains(&secret));
     tab.screenshot(&shots, "portal-wallet").await;
