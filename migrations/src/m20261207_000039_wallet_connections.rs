@@ -52,16 +52,22 @@ impl MigrationTrait for Migration {
             .await?;
         create_indexes(
             manager,
-            vec![
-                index(
-                    "wallet_connections",
-                    "subscription",
-                    &["subscription_id", "status"],
-                ),
-                index("wallet_connections", "merchant", &["merchant_id", "id"]),
-            ],
+            vec![index(
+                "wallet_connections",
+                "merchant",
+                &["merchant_id", "id"],
+            )],
         )
         .await?;
+        // At most one active connection per subscription (and the lookup of
+        // it), on both backends.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX ux_wallet_connections_active ON wallet_connections \
+                 (subscription_id) WHERE status = 'active'",
+            )
+            .await?;
         for (table, column) in [
             (
                 "subscriptions",

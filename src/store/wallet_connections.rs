@@ -64,17 +64,25 @@ pub async fn active_for(
         .await
 }
 
-/// The active connections of these subscriptions.
+/// The active connections of these subscriptions (the partial unique
+/// index on active rows serves it), in `IN` lists of [`super::IDS_PER_QUERY`].
 pub async fn active_for_all<'a>(
     db: &impl sea_orm::ConnectionTrait,
     subscription_ids: impl IntoIterator<Item = &'a str>,
 ) -> Result<Vec<Model>, DbErr> {
+    let mut ids: Vec<&str> = subscription_ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
     let active = crate::domain::WalletConnectionStatus::Active.as_str();
-    Ok(
-        super::find_by_ids::<Entity>(db, Column::SubscriptionId, subscription_ids)
-            .await?
-            .into_iter()
-            .filter(|c| c.status == active)
-            .collect(),
-    )
+    let mut found = Vec::new();
+    for chunk in ids.chunks(super::IDS_PER_QUERY) {
+        found.extend(
+            Entity::find()
+                .filter(Column::Status.eq(active))
+                .filter(Column::SubscriptionId.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(found)
 }
