@@ -83,6 +83,10 @@ pub struct NwcSettings {
     pub sandbox_relay_listen: std::net::SocketAddr,
 }
 
+fn default_push_max_in_flight() -> u32 {
+    16
+}
+
 impl Default for NwcSettings {
     fn default() -> Self {
         NwcSettings {
@@ -314,6 +318,9 @@ pub struct LightningSettings {
     pub push_max_tries: u32,
     /// Wait before trying an undelivered push again (doubled each time).
     pub push_retry_secs: u64,
+    /// Pushes (and wallet requests) in flight at once, each on its own task.
+    #[serde(default = "default_push_max_in_flight")]
+    pub push_max_in_flight: u32,
     /// `host:port` where subscribers' nodes reach this node, written into
     /// subscribe codes; `listen` when unset.
     #[serde(default)]

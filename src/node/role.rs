@@ -204,7 +204,7 @@ pub fn push_policy(settings: &Settings) -> PushPolicy {
         reply_timeout: Duration::from_secs(ln.push_reply_timeout_secs),
         max_tries: i32::try_from(ln.push_max_tries.max(1)).unwrap_or(i32::MAX),
         backoff: chrono::Duration::seconds(i64::try_from(ln.push_retry_secs).unwrap_or(3600)),
-        max_in_flight: 16,
+        max_in_flight: usize::try_from(ln.push_max_in_flight.max(1)).unwrap_or(16),
     }
 }
 
