@@ -39,8 +39,8 @@ pub async fn get(
     Ok(ok(&merchant, &found))
 }
 
-/// A payment method.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A payment method (not `Debug`: it may hold the connection secret).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPaymentMethod {
     /// `push`, `nwc` or `manual`.

@@ -223,7 +223,8 @@ pub async fn cancel_at_period_end(
     Ok(see_other("/portal?done=canceled"))
 }
 
-#[derive(Debug, Deserialize)]
+/// Not `Debug`: it holds the connection secret.
+#[derive(Deserialize)]
 pub struct WalletForm {
     #[serde(default)]
     nwc_uri: String,

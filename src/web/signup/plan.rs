@@ -146,7 +146,8 @@ pub async fn subscribe(
     answer(&state, &req, &link, &page, (form, "manual"), made)
 }
 
-#[derive(Debug, Deserialize)]
+/// Not `Debug`: it holds the connection secret.
+#[derive(Deserialize)]
 pub struct WalletSubscribeForm {
     #[serde(default)]
     email: String,
