@@ -1194,3 +1194,94 @@ async fn customer_search_finds_prefixes_ids_and_references_few_or_many() {
         .unwrap();
     assert!(search_all(&app, &merchant, "grace").await.is_empty());
 }
+
+/// A subscription's page says how it is paid: the customer's node (push),
+/// email and the pay page (manual), or the subscriber's wallet with its
+/// relays and the budget it reported (a scripted NIP-47 wallet over a real
+/// relay answering get_info and get_budget).
+#[tokio::test]
+async fn a_subscriptions_page_says_how_it_is_paid() {
+    use std::sync::Arc;
+
+    use pushbill::billing::payment_methods::{self, NewMethod, Owner, WalletCheck};
+    use secrecy::SecretString;
+
+    use crate::support::nwc::{Relay, ScriptedWallet, info};
+
+    let app = spawn_app().await;
+    let mut web = Dashboard::new(&app);
+    web.sign_up("Bobflix", "bob@example.com").await;
+    let merchant = merchant_of(&app, "bob@example.com").await;
+    let plan = app.monthly_plan(&merchant).await;
+    let customer = app.customer(&merchant).await;
+    let sub = app.subscribe(&merchant, &customer, &plan, None).await;
+    let path = format!("/dashboard/subscriptions/{}", sub.id);
+    let paid_by = |body: &str| -> String {
+        let start = body.find(r#"id="sub-payment">"#).expect("the Paid by line") + 17;
+        body[start..start + body[start..].find("</dd>").unwrap()].to_owned()
+    };
+    let body = web.get(&path).await.body;
+    assert_eq!(
+        paid_by(&body),
+        "push: the customer&#39;s node (without one, the pay page)"
+    );
+
+    let set = |method: NewMethod| {
+        let app = &app;
+        let owner = Owner {
+            merchant_id: &merchant.id,
+            customer_id: None,
+        };
+        let sub = sub.id.clone();
+        async move {
+            payment_methods::set(
+                &app.db,
+                &WalletCheck::of(&app.context),
+                app.now(),
+                owner,
+                &sub,
+                method,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    set(NewMethod::Manual).await;
+    assert_eq!(
+        paid_by(&web.get(&path).await.body),
+        "manual: email and the pay page"
+    );
+
+    let relay = Relay::start().await;
+    let wallet = ScriptedWallet::start(
+        &relay.url,
+        "pay_invoice get_info get_budget",
+        Arc::new(|method, _| match method {
+            "get_info" => Some(info(&["pay_invoice", "get_info", "get_budget"], "regtest")),
+            "get_budget" => Some(serde_json::json!({
+                "used_budget": 1_000, "total_budget": 50_000_000, "renewal_period": "monthly"
+            })),
+            _ => None,
+        }),
+    )
+    .await;
+    let with = set(NewMethod::Nwc(SecretString::from(wallet.uri.clone()))).await;
+    let connection = with.wallet.expect("connected");
+    assert_eq!(
+        (
+            connection.budget_total_msat,
+            connection.budget_used_msat,
+            connection.budget_renewal.as_deref()
+        ),
+        (Some(50_000_000), Some(1_000), Some("monthly"))
+    );
+    let shown = paid_by(&web.get(&path).await.body);
+    assert_eq!(
+        shown,
+        format!(
+            "nwc: the subscriber&#39;s wallet scripted ({}, over {}); budget 50000 sat monthly when connected",
+            connection.id, relay.url
+        )
+    );
+    wallet.stop().await;
+}
