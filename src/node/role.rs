@@ -97,7 +97,7 @@ impl NodeRole {
                     .await
                     .context("starting the sandbox's nostr relay")?;
                 tracing::info!(url = %relay.url, "the sandbox's nostr relay for wallet connections runs");
-                share_sandbox_chain(&ln.simnet_data_dir, &bitcoind_for_payers, &node)?;
+                share_sandbox_chain(&ln.simnet_data_dir, &bitcoind_for_payers, &node, &relay.url)?;
                 Some(relay)
             }
             false => None,
@@ -168,14 +168,15 @@ impl NodeRole {
     }
 }
 
-/// Lets a subscriber's payer join the sandbox: the simulator's RPC and this
-/// node's address go to `<data>/sandbox/chain.json` (owner-only), where
+/// Lets a subscriber's payer join the sandbox: the simulator's RPC, this
+/// node's address and the sandbox's nostr relay go to `<data>/sandbox/chain.json` (owner-only), where
 /// `<data>` holds the simulator's folder (`data/` by default), for
 /// `pushbill payer run --sandbox <data>`.
 fn share_sandbox_chain(
     simnet_dir: &std::path::Path,
     rpc: &RpcAuth,
     node: &Node,
+    relay: &str,
 ) -> anyhow::Result<()> {
     let data = simnet_dir
         .parent()
@@ -190,6 +191,7 @@ fn share_sandbox_chain(
         user: rpc.user.clone(),
         password: rpc.password.clone(),
         merchant_node: Some(format!("{}@{listen}", node.node_id())),
+        nostr_relay: Some(relay.to_owned()),
     }
     .write(data)
     .context("writing the sandbox's chain file for payers")?;

@@ -102,8 +102,11 @@ pub struct NwcNewArgs {
     #[arg(long, value_enum, default_value = "monthly")]
     pub window: BudgetWindow,
     /// A relay the app and the payer meet on (ws:// or wss://); repeat for more.
-    #[arg(long = "relay", required = true)]
+    #[arg(long = "relay", required_unless_present = "sandbox")]
     pub relays: Vec<String>,
+    /// The data folder of a running sandbox (`pushbill serve`): use its relay.
+    #[arg(long, value_name = "DIR")]
+    pub sandbox: Option<PathBuf>,
     /// A name to recognise the connection by.
     #[arg(long)]
     pub name: Option<String>,
@@ -233,11 +236,18 @@ async fn nwc(dir: &Path, action: NwcAction, json: bool, out: &mut dyn Write) -> 
     };
     match action {
         NwcAction::New(args) => {
+            let mut relays = args.relays;
+            if let Some(data) = &args.sandbox {
+                let relay = crate::sandbox::SandboxChain::read(data)?
+                    .nostr_relay
+                    .context("this sandbox runs no nostr relay (restart `pushbill serve`)")?;
+                relays.push(relay);
+            }
             let spec = crate::NwcSpec {
                 name: args.name,
                 budget_msat: sat(args.budget_sat)?,
                 window: args.window,
-                relays: args.relays,
+                relays,
             };
             let (command, uri) = crate::nwc::new_connection(&spec)?;
             let reply = control::run(dir, &command, Utc::now(), REPLY_TIMEOUT).await?;

@@ -1,8 +1,9 @@
 //! How a payer joins the chain of a running sandbox (`pushbill serve`
 //! without `[bitcoind]`): the node role writes `<data>/sandbox/chain.json`
 //! (the embedded simulator's RPC address and credentials, and the
-//! merchant node's address; mode 0600, rewritten at every start) and
-//! `pushbill payer run --sandbox <data>` reads it.
+//! merchant node's address and the sandbox's nostr relay; mode 0600,
+//! rewritten at every start) and `pushbill payer run --sandbox <data>` (and
+//! `nwc new --sandbox <data>`) reads it.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,10 @@ pub struct SandboxChain {
     pub password: String,
     /// `<node id>@<host:port>` of the deployment's node.
     pub merchant_node: Option<String>,
+    /// The sandbox's nostr relay (`ws://...`), for wallet connections
+    /// (`pushbill payer nwc new --sandbox`).
+    #[serde(default)]
+    pub nostr_relay: Option<String>,
 }
 
 impl std::fmt::Debug for SandboxChain {
@@ -26,6 +31,7 @@ impl std::fmt::Debug for SandboxChain {
             .field("url", &self.url)
             .field("user", &self.user)
             .field("merchant_node", &self.merchant_node)
+            .field("nostr_relay", &self.nostr_relay)
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +90,7 @@ mod tests {
             user: "pushbill".into(),
             password: "secret-password".into(),
             merchant_node: Some("02aa@127.0.0.1:9735".into()),
+            nostr_relay: Some("ws://127.0.0.1:7777".into()),
         };
         chain.write(dir.path()).unwrap();
         assert_eq!(SandboxChain::read(dir.path()).unwrap(), chain);

@@ -138,6 +138,22 @@ async fn serve_on_a_fresh_folder_creates_the_database_and_is_healthy() {
         );
         client.shutdown().await;
     }
+    // A payer's wallet connection finds that relay through the sandbox's folder.
+    let made = pushbill()
+        .current_dir(dir.path())
+        .args(["payer", "--data-dir", "./subscriber", "nwc", "new"])
+        .args(["--budget-sat", "1000", "--sandbox", "./data", "--json"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let made: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    let uri = url::Url::parse(made["uri"].as_str().unwrap()).unwrap();
+    let relays: Vec<String> = uri
+        .query_pairs()
+        .filter(|(k, _)| k == "relay")
+        .map(|(_, v)| v.trim_end_matches('/').to_owned())
+        .collect();
+    assert_eq!(relays, vec![relay.clone()]);
     let status = pushbill()
         .current_dir(dir.path())
         .args(["migrate", "status"])
