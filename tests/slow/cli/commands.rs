@@ -58,13 +58,16 @@ fn an_unknown_key_in_a_config_file_is_named() {
 #[tokio::test]
 async fn serve_on_a_fresh_folder_creates_the_database_and_is_healthy() {
     let dir = tempfile::tempdir().unwrap();
+    // Free ports for HTTP and the node: the defaults (8080, 9735) may be
+    // taken on a shared machine; everything else is the default.
     let mut child = pushbill()
         .current_dir(dir.path())
         .arg("serve")
         .env("PUSHBILL__HTTP__PORT", "0")
+        .env("PUSHBILL__LIGHTNING__LISTEN", "127.0.0.1:0")
         .env("PUSHBILL__LOG__FILTER", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -85,6 +88,10 @@ async fn serve_on_a_fresh_folder_creates_the_database_and_is_healthy() {
         .await
         .expect("started")
         .unwrap();
+    if banner.is_empty() {
+        let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+        panic!("serve printed no banner: {log}");
+    }
     let line = &banner[0];
     let address = line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(address.starts_with("http://127.0.0.1:"), "{line}");
