@@ -57,11 +57,7 @@ pub async fn active_for(
     db: &impl sea_orm::ConnectionTrait,
     subscription_id: &str,
 ) -> Result<Option<Model>, DbErr> {
-    Entity::find()
-        .filter(Column::SubscriptionId.eq(subscription_id))
-        .filter(Column::Status.eq(crate::domain::WalletConnectionStatus::Active.as_str()))
-        .one(db)
-        .await
+    Ok(active_for_all(db, [subscription_id]).await?.pop())
 }
 
 /// The active connections of these subscriptions (the partial unique

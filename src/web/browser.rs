@@ -54,6 +54,17 @@ pub fn sandbox(state: &Context) -> bool {
 
 /// Tells the browser when to try again (a 429's `Retry-After`, in whole
 /// seconds, at least one).
+/// A wallet connection's budget as the portal and the dashboard word it:
+/// "50000 sat monthly", "50000 sat in all" (`never` renews); `None` when
+/// the wallet reported none.
+pub fn wallet_budget(w: &crate::store::wallet_connections::Model) -> Option<String> {
+    let total = crate::notify::email::render::sat_amount(w.budget_total_msat?);
+    Some(match w.budget_renewal.as_deref() {
+        None | Some("never") => format!("{total} in all"),
+        Some(renewal) => format!("{total} {renewal}"),
+    })
+}
+
 pub fn retry_after(res: &mut HttpResponse, wait: chrono::Duration) {
     res.headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(wait.num_seconds().max(1)));

@@ -1,66 +1,46 @@
 //! Nostr Wallet Connect in tests: a real relay in this process
-//! (`nostr_sdk::local_relay`) on loopback that can be stopped and started
+//! (the sandbox's relay, nostr-sdk's local relay) on loopback that can be stopped and started
 //! again on its port, and the merchant's wallet sender driven by the test.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nostr_sdk::local_relay::LocalRelay;
 use pushbill::node::nwc_sender::NwcSender;
 use pushbill::node::push_sender::PushPolicy;
+use pushbill::nwc::sandbox_relay::SandboxRelay;
 
 use crate::support::app::TestApp;
 
-/// A relay on 127.0.0.1.
+/// A relay on 127.0.0.1 (the sandbox's relay, in this process), which can
+/// be stopped and started again on its port.
 pub struct Relay {
-    relay: Option<LocalRelay>,
+    relay: Option<SandboxRelay>,
     pub port: u16,
     pub url: String,
 }
 
 impl Relay {
     pub async fn start() -> Relay {
-        let relay = LocalRelay::builder()
-            .addr(IpAddr::V4(Ipv4Addr::LOCALHOST))
-            .build();
-        relay.run().await.expect("the relay runs");
-        let url = relay.url().await.to_string();
-        let port = url::Url::parse(&url)
-            .ok()
-            .and_then(|u| u.port())
-            .expect("the relay's port");
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let relay = SandboxRelay::start(free).await.expect("the relay runs");
         Relay {
+            port: relay.addr.port(),
+            url: relay.url.clone(),
             relay: Some(relay),
-            port,
-            url: url.trim_end_matches('/').to_owned(),
         }
     }
 
     /// Stops it: its listener and every open websocket close. Returns once
-    /// its port refuses connections. (nostr-sdk 0.45's `shutdown` wakes
-    /// only the tasks waiting at that moment: a listener busy accepting
-    /// misses it, so it is asked again until the port is closed.)
+    /// its port refuses connections.
     pub async fn stop(&mut self) {
-        let Some(relay) = self.relay.take() else {
-            return;
-        };
-        for _ in 0..100 {
-            relay.shutdown();
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-        panic!("the relay on port {} still takes connections", self.port);
-    }
-
-    fn shut(&mut self) {
         if let Some(relay) = self.relay.take() {
-            relay.shutdown();
+            assert!(
+                relay.stop().await,
+                "the relay on port {} still takes connections",
+                self.port
+            );
         }
     }
 
@@ -68,18 +48,11 @@ impl Relay {
     /// relay that lost its ephemeral state).
     pub async fn restart(&mut self) {
         self.stop().await;
-        let relay = LocalRelay::builder()
-            .addr(IpAddr::V4(Ipv4Addr::LOCALHOST))
-            .port(self.port)
-            .build();
-        relay.run().await.expect("the relay runs again on its port");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let relay = SandboxRelay::bind(addr)
+            .await
+            .expect("the relay runs again on its port");
         self.relay = Some(relay);
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.shut();
     }
 }
 

@@ -216,12 +216,8 @@ async fn show(
                 .unwrap_or_default(),
             w.id,
             w.relays().join(", "),
-            w.budget_total_msat
-                .map(|t| format!(
-                    "; budget {} {} when connected",
-                    sat_amount(t),
-                    w.budget_renewal.as_deref().unwrap_or("in all")
-                ))
+            crate::web::browser::wallet_budget(w)
+                .map(|budget| format!("; budget {budget} when connected"))
                 .unwrap_or_default()
         ),
         ("nwc", None) => "nwc, no wallet connected: the pay page".to_owned(),

@@ -81,16 +81,8 @@ fn payment_words(
                 Some(alias) => format!("Your wallet ({})", display(alias)),
                 None => "Your wallet".to_owned(),
             };
-            match w.budget_total_msat {
-                Some(total) => format!(
-                    "{name}, automatically, within a budget of {}{}",
-                    sat_amount(total),
-                    w.budget_renewal
-                        .as_deref()
-                        .filter(|r| *r != "never")
-                        .map(|r| format!(" {r}"))
-                        .unwrap_or_default()
-                ),
+            match crate::web::browser::wallet_budget(w) {
+                Some(budget) => format!("{name}, automatically, within a budget of {budget}"),
                 None => format!("{name}, automatically"),
             }
         }
